@@ -1,0 +1,1 @@
+"""The local XProtect Events API simulator and the pytest plugin."""

@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures that give a running simulator and a connected client."""

@@ -1,0 +1,375 @@
+"""The wire format: the cattrs converter, times, envelopes and error bodies. Pure: no I/O.
+
+Every decoder here raises :class:`ProtocolError` (never ``KeyError``/``TypeError``) when the
+server's answer does not have the documented shape; the I/O layers add the method and path.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+import orjson
+from cattrs.gen import make_dict_structure_fn, override
+
+from .errors import ErrorDetail, InvalidInputError, ProtocolError
+from .models import Camera, Event, EventPage, EventTrigger, EventType, SessionRead, Token
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------- times
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_time(text: str) -> datetime:
+    """An aware UTC datetime from ISO 8601 with ``Z`` or an offset and up to 7+ fraction digits.
+
+    Python keeps microseconds; a 7th digit is rounded (half up), never an error.
+    """
+    if not isinstance(text, str):
+        raise ProtocolError(f"expected an ISO 8601 time string, got {type(text).__name__}")
+    extra = timedelta()
+    match = _FRACTION.search(text, 19)
+    if match and len(match.group(1)) > 6:
+        digits = match.group(1)
+        if digits[6] >= "5":
+            extra = timedelta(microseconds=1)
+        text = text[: match.start(1)] + digits[:6] + text[match.end(1) :]
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProtocolError(f"invalid ISO 8601 time {text!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # the API speaks UTC [seed]
+    elif value.utcoffset():
+        value = value.astimezone(UTC)
+    else:
+        value = value.replace(tzinfo=UTC)
+    return value + extra
+
+
+def format_time(value: datetime) -> str:
+    """``2024-05-01T12:00:00.1234560Z``: UTC, 7 fraction digits, as the server writes times."""
+    if value.utcoffset() is None:
+        raise InvalidInputError(f"a naive datetime is ambiguous; give it a timezone: {value!r}")
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}0Z"
+    )
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def loads(body: bytes | str) -> Any:
+    """Parse JSON; a body that is not JSON (or not UTF-8) is a :class:`ProtocolError`."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"response is not valid JSON ({exc.msg})") from None
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise to JSON bytes; a value JSON cannot carry is an :class:`InvalidInputError`."""
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        raise InvalidInputError(f"cannot encode as JSON: {exc}") from None
+
+
+# --------------------------------------------------------------------------- the converter
+
+_EVENT_KEYS = frozenset(("id", "time", "type", "source", "tag", "datatype", "data"))
+
+
+def _opt_str(d: Mapping[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ProtocolError(f"event field {key!r} must be a string or null, got {type(value).__name__}")
+
+
+def event_from_wire(d: Any) -> Event:
+    """An :class:`Event` from its JSON object. Unknown fields land in ``extra``."""
+    if not isinstance(d, dict):
+        raise ProtocolError(f"expected an event object, got {type(d).__name__}")
+    try:
+        raw_id, raw_time, raw_type = d["id"], d["time"], d["type"]
+    except KeyError as exc:
+        raise ProtocolError(f"event object has no {exc.args[0]!r}") from None
+    data = d.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise ProtocolError(f"event data must be an object, got {type(data).__name__}")
+    return Event(
+        id=_uuid(raw_id, "id"),
+        time=parse_time(raw_time),
+        type=_uuid(raw_type, "type"),
+        source=_opt_str(d, "source"),
+        tag=_opt_str(d, "tag"),
+        datatype=_opt_str(d, "datatype"),
+        data=data,
+        extra={k: v for k, v in d.items() if k not in _EVENT_KEYS} if len(d) > 7 else {},
+    )
+
+
+def _uuid(value: Any, what: str) -> uuid.UUID:
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise ProtocolError(f"event {what} must be a GUID string, got {value!r}")
+
+
+def event_to_wire(event: Event) -> dict[str, Any]:
+    """The JSON object of an event (``data`` only when the event has it)."""
+    out: dict[str, Any] = dict(event.extra)
+    out.update(
+        id=str(event.id),
+        time=format_time(event.time),
+        type=str(event.type),
+        source=event.source,
+        tag=event.tag,
+        datatype=event.datatype,
+    )
+    if event.data is not None:
+        out["data"] = event.data
+    return out
+
+
+def trigger_to_wire(trigger: EventTrigger) -> dict[str, Any]:
+    """The JSON body of a trigger POST. ``datatype`` is required but may be null [seed]."""
+    body: dict[str, Any] = {
+        "type": str(trigger.type),
+        "source": trigger.source,
+        "datatype": trigger.datatype,
+    }
+    if trigger.time is not None:
+        body["time"] = format_time(trigger.time)
+    if trigger.tag is not None:
+        body["tag"] = trigger.tag
+    if trigger.data is not None:
+        body["data"] = trigger.data
+    return body
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+# Wire names that do not follow plain camelCase (seen in real /eventTypes answers).
+_IRREGULAR = {"generator_id": "generatorID", "counter_event_id": "counterEventID"}
+
+
+def _wire_name(name: str) -> str:
+    return _IRREGULAR.get(name, _camel(name))
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_structure_hook(uuid.UUID, lambda v, _: _uuid(v, "id"))
+    conv.register_unstructure_hook(uuid.UUID, str)
+    conv.register_structure_hook(datetime, lambda v, _: parse_time(v))
+    conv.register_unstructure_hook(datetime, format_time)
+    conv.register_structure_hook(Event, lambda v, _: event_from_wire(v))
+    conv.register_unstructure_hook(Event, event_to_wire)
+    conv.register_unstructure_hook(EventTrigger, trigger_to_wire)
+    for cls in (EventType, Camera):
+        conv.register_structure_hook(cls, _structure_keeping_extra(conv, cls))
+    return conv
+
+
+def _structure_keeping_extra(conv: cattrs.Converter, cls: type[T]) -> Callable[[Any, Any], T]:
+    fields = [f for f in attrs.fields(cls) if f.name != "extra"]  # type: ignore[arg-type]
+    known = {_wire_name(f.name) for f in fields}
+    renames = {f.name: override(rename=_wire_name(f.name)) for f in fields}
+    base = make_dict_structure_fn(cls, conv, extra=override(omit=True), **renames)  # type: ignore[arg-type]
+
+    def structure(value: Any, _: Any) -> T:
+        if not isinstance(value, dict):
+            raise ProtocolError(f"expected a {cls.__name__} object, got {type(value).__name__}")
+        obj = base(value, cls)
+        extra = {k: v for k, v in value.items() if k not in known}
+        return attrs.evolve(obj, extra=extra) if extra else obj  # type: ignore[misc]
+
+    return structure
+
+
+converter = _make_converter()
+
+
+def structure(value: Any, cls: type[T]) -> T:
+    """Structure a wire value; any mismatch becomes a :class:`ProtocolError`."""
+    try:
+        return converter.structure(value, cls)
+    except ProtocolError:
+        raise
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProtocolError(f"unexpected {cls.__name__} shape: {_describe(exc)}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(_describe(e) for e in exc.exceptions[:3])
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+def member(body: Any, key: str, kind: type[T]) -> T:
+    """``body[key]``, checked to be a ``kind``; a :class:`ProtocolError` otherwise."""
+    if not isinstance(body, dict):
+        raise ProtocolError(f"expected a JSON object with {key!r}, got {type(body).__name__}")
+    value = body.get(key)
+    if not isinstance(value, kind):
+        raise ProtocolError(f"expected {key!r} to be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def data_envelope(body: Any) -> Any:
+    """The ``data`` member of ``{"data": …}``."""
+    return member(body, "data", dict)
+
+
+def array_envelope(body: Any) -> list[Any]:
+    """The ``array`` member of ``{"array": […]}``."""
+    return member(body, "array", list)
+
+
+def event_page_from_wire(body: Any) -> EventPage:
+    """``{"_links": {"next", "prev"}, "array": [event…]}``; a missing ``next`` is the last page."""
+    events = [event_from_wire(e) for e in array_envelope(body)]
+    links = body.get("_links") or {}
+    if not isinstance(links, dict):
+        raise ProtocolError("'_links' must be an object")
+    nxt, prev = links.get("next"), links.get("prev")
+    if not isinstance(nxt, str | None) or not isinstance(prev, str | None):
+        raise ProtocolError("'_links' members must be strings")
+    return EventPage(events=events, next=nxt or None, prev=prev or None)
+
+
+def session_read_from_wire(body: Any) -> SessionRead:
+    """``{"data": {"newEvents": […], "deletedEvents": […]}}``."""
+    data = data_envelope(body)
+    new = data.get("newEvents") or []
+    deleted = data.get("deletedEvents") or []
+    if not isinstance(new, list) or not isinstance(deleted, list):
+        raise ProtocolError("session read 'newEvents'/'deletedEvents' must be arrays")
+    return SessionRead(
+        new_events=[event_from_wire(e) for e in new],
+        deleted_events=[event_from_wire(e) for e in deleted],
+    )
+
+
+def token_from_wire(body: Any) -> Token:
+    """The identity provider's token answer."""
+    access = member(body, "access_token", str)
+    expires = body.get("expires_in", 3600)
+    if isinstance(expires, str) and expires.isdigit():
+        expires = int(expires)
+    if not isinstance(expires, int | float) or isinstance(expires, bool) or expires <= 0:
+        raise ProtocolError("token answer has no valid 'expires_in'")
+    token_type = body.get("token_type") or "Bearer"
+    scope = body.get("scope")
+    return Token(
+        access_token=access,
+        expires_in=float(expires),
+        token_type=str(token_type),
+        scope=scope if isinstance(scope, str) else None,
+    )
+
+
+# --------------------------------------------------------------------------- error bodies
+
+
+@attrs.frozen(kw_only=True)
+class ErrorBody:
+    """What an error answer said, from any of the forms servers and proxies send."""
+
+    http_code: int | None = None
+    details: tuple[ErrorDetail, ...] = ()
+    #: OAuth (identity provider) form: ``error``, ``error_description``, ``error_code``.
+    error: str | None = None
+    error_description: str | None = None
+    error_code: str | None = None
+    #: The start of a body that was not JSON (an HTML page from a proxy), for messages.
+    snippet: str | None = None
+
+
+def parse_error_body(body: bytes | str | None) -> ErrorBody:
+    """Parse an error body: wrapped ``{"error": {"httpCode", "details"}}``, unwrapped
+    ``{"httpCode": "400", "details"}``, the OAuth form, or anything else (never raises)."""
+    if not body:
+        return ErrorBody()
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ErrorBody(snippet=_snippet(body))
+    if not isinstance(doc, dict):
+        return ErrorBody(snippet=_snippet(body))
+    inner = doc.get("error")
+    if isinstance(inner, dict):
+        doc = inner
+    elif isinstance(inner, str):
+        return ErrorBody(
+            error=inner,
+            error_description=_str_or_none(doc.get("error_description")),
+            error_code=_str_or_none(doc.get("error_code")),
+            details=(ErrorDetail(error_text=_str_or_none(doc.get("error_description"))),),
+        )
+    return ErrorBody(http_code=_int_or_none(doc.get("httpCode")), details=_details(doc))
+
+
+def _details(doc: Mapping[str, Any]) -> tuple[ErrorDetail, ...]:
+    raw = doc.get("details")
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        ErrorDetail(
+            error_text=_str_or_none(item.get("errorText")),
+            error_text_id=_str_or_none(item.get("errorTextId")),
+            property_name=_str_or_none(item.get("propertyName")),
+        )
+        for item in raw
+        if isinstance(item, dict)
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _snippet(body: bytes | str) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = re.sub(r"<[^>]*>", " ", text)
+    return " ".join(text.split())[:200]
+
+
+def error_body_to_wire(http_code: int, *details: ErrorDetail) -> dict[str, Any]:
+    """The wrapped error body, as the server sends it (used by the simulator)."""
+    items = []
+    for d in details:
+        item = {"errorText": d.error_text}
+        if d.error_text_id:
+            item["errorTextId"] = d.error_text_id
+        if d.property_name:
+            item["propertyName"] = d.property_name
+        items.append(item)
+    return {"error": {"httpCode": http_code, "details": items}}
