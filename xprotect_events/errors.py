@@ -93,9 +93,17 @@ class APIError(RequestError):
         path: str = "",
         status: int = 0,
         details: Sequence[ErrorDetail] = (),
+        retry_after: float | None = None,
+        oauth_error: str | None = None,
+        oauth_error_code: str | None = None,
     ) -> None:
         self.status = status
         self.details = tuple(details)
+        #: The server's ``Retry-After`` in seconds (sent with 429 and 503), if any.
+        self.retry_after = retry_after
+        #: The identity provider's ``error`` and ``error_code`` (token endpoint only).
+        self.oauth_error = oauth_error
+        self.oauth_error_code = oauth_error_code
         if not message:
             message = f"HTTP {status}"
             if self.error_text:
@@ -137,19 +145,6 @@ class NotFoundError(APIError):
 
 class RateLimitedError(APIError):
     """429: too many requests. ``retry_after`` is the server's wait in seconds, if it gave one."""
-
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        method: str = "",
-        path: str = "",
-        status: int = 429,
-        details: Sequence[ErrorDetail] = (),
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, method=method, path=path, status=status, details=details)
-        self.retry_after = retry_after
 
 
 class ServerError(APIError):

@@ -142,7 +142,12 @@ def as_conditions(spec: ConditionsLike) -> tuple[Condition, ...]:
         return (spec,)
     if isinstance(spec, str | int | datetime | uuid.UUID):
         return (equals(spec),)
-    conditions = tuple(spec)
+    try:
+        conditions = tuple(spec)
+    except TypeError:  # not iterable: 2.5, None, …
+        raise InvalidInputError(
+            f"expected a value, a Condition or Conditions, got {spec!r}"
+        ) from None
     if not conditions or not all(isinstance(c, Condition) for c in conditions):
         raise InvalidInputError(f"expected a value, a Condition or Conditions, got {spec!r}")
     return conditions
@@ -241,8 +246,11 @@ class _Parser:
         raw = self.text[start : self.pos].strip()
         if not raw:
             raise FilterSyntaxError(f"empty value in filter {self.text!r}")
-        if raw.lstrip("-").isdigit() and raw.isascii():
-            return int(raw)
+        if raw.removeprefix("-").isdigit() and raw.isascii():
+            try:
+                return int(raw)
+            except ValueError:  # more digits than int() converts
+                raise FilterSyntaxError(f"integer too long in filter {self.text!r}") from None
         return raw
 
     def quoted(self) -> str:

@@ -33,7 +33,7 @@ def _to_type(value: object) -> uuid.UUID:
     return to_uuid(value, "type")
 
 
-def _to_source(value: object) -> str | None:
+def to_source(value: object) -> str | None:
     """None, a GUID, or ``<resource>/<guid>`` (``cameras/…``); returned as a string."""
     if value is None or isinstance(value, uuid.UUID):
         return None if value is None else str(value)
@@ -41,8 +41,8 @@ def _to_source(value: object) -> str | None:
         raise InvalidInputError(
             f"source must be None, a GUID or '<resource>/<guid>', got {value!r}"
         )
-    resource, _, guid = value.rpartition("/")
-    if resource and ("/" in resource or not resource.isidentifier()):
+    resource, sep, guid = value.rpartition("/")
+    if sep and ("/" in resource or not resource.isidentifier()):
         raise InvalidInputError(
             f"source resource must be a plain name like 'cameras', got {value!r}"
         )
@@ -119,7 +119,7 @@ class EventTrigger:
     """
 
     type: uuid.UUID = attrs.field(converter=_to_type)
-    source: str | None = attrs.field(default=None, converter=_to_source)
+    source: str | None = attrs.field(default=None, converter=to_source)
     time: datetime | None = attrs.field(default=None, validator=_check_aware)
     datatype: str | None = attrs.field(default=None, validator=_check_optional_str)
     tag: str | None = attrs.field(default=None, validator=_check_tag)
@@ -208,5 +208,5 @@ class Token:
 
     access_token: str = attrs.field(repr=False)
     expires_in: float
-    token_type: str = "Bearer"  # noqa: S105 (a scheme name, not a secret)
+    token_type: str = "Bearer"
     scope: str | None = None

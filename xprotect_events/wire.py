@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 # --------------------------------------------------------------------------- times
 
-_FRACTION = re.compile(r"\.(\d+)")
+_FRACTION = re.compile(r"[.,](\d+)")
 
 
 def parse_time(text: str) -> datetime:
@@ -35,7 +35,7 @@ def parse_time(text: str) -> datetime:
     if not isinstance(text, str):
         raise ProtocolError(f"expected an ISO 8601 time string, got {type(text).__name__}")
     extra = timedelta()
-    match = _FRACTION.search(text, 19)
+    match = _FRACTION.search(text)
     if match and len(match.group(1)) > 6:
         digits = match.group(1)
         if digits[6] >= "5":
@@ -43,22 +43,25 @@ def parse_time(text: str) -> datetime:
         text = text[: match.start(1)] + digits[:6] + text[match.end(1) :]
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # the API speaks UTC [seed]
+        elif value.utcoffset():
+            value = value.astimezone(UTC)
+        else:
+            value = value.replace(tzinfo=UTC)
+        return value + extra
+    except (ValueError, OverflowError):  # OverflowError: out of range once in UTC / rounded
         raise ProtocolError(f"invalid ISO 8601 time {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # the API speaks UTC [seed]
-    elif value.utcoffset():
-        value = value.astimezone(UTC)
-    else:
-        value = value.replace(tzinfo=UTC)
-    return value + extra
 
 
 def format_time(value: datetime) -> str:
     """``2024-05-01T12:00:00.1234560Z``: UTC, 7 fraction digits, as the server writes times."""
     if value.utcoffset() is None:
         raise InvalidInputError(f"a naive datetime is ambiguous; give it a timezone: {value!r}")
-    v = value.astimezone(UTC)
+    try:
+        v = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInputError(f"{value!r} is out of range once in UTC") from None
     return (
         f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
         f".{v.microsecond:06d}0Z"
@@ -115,7 +118,7 @@ def event_from_wire(d: Any) -> Event:
         tag=_opt_str(d, "tag"),
         datatype=_opt_str(d, "datatype"),
         data=data,
-        extra={k: v for k, v in d.items() if k not in _EVENT_KEYS} if len(d) > 7 else {},
+        extra={k: v for k, v in d.items() if k not in _EVENT_KEYS},
     )
 
 
@@ -173,8 +176,28 @@ def _wire_name(name: str) -> str:
     return _IRREGULAR.get(name, _camel(name))
 
 
+def _exactly(kind: type[T]) -> Callable[[Any, Any], T]:
+    """A strict hook: cattrs would turn ``["x"]`` into ``"['x']"`` and ``"false"`` into True."""
+
+    def hook(value: Any, _: Any) -> T:
+        if isinstance(value, kind):
+            return value
+        raise ProtocolError(f"expected {kind.__name__}, got {type(value).__name__}")
+
+    return hook
+
+
+def _str_tuple(value: Any, _: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError(f"expected an array of strings, got {value!r}")
+    return tuple(value)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
+    conv.register_structure_hook(str, _exactly(str))
+    conv.register_structure_hook(bool, _exactly(bool))
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _str_tuple)
     conv.register_structure_hook(uuid.UUID, lambda v, _: _uuid(v, "id"))
     conv.register_unstructure_hook(uuid.UUID, str)
     conv.register_structure_hook(datetime, lambda v, _: parse_time(v))
@@ -248,7 +271,9 @@ def array_envelope(body: Any) -> list[Any]:
 def event_page_from_wire(body: Any) -> EventPage:
     """``{"_links": {"next", "prev"}, "array": [event…]}``; a missing ``next`` is the last page."""
     events = [event_from_wire(e) for e in array_envelope(body)]
-    links = body.get("_links") or {}
+    links = body.get("_links")
+    if links is None:
+        links = {}
     if not isinstance(links, dict):
         raise ProtocolError("'_links' must be an object")
     nxt, prev = links.get("next"), links.get("prev")
@@ -260,8 +285,10 @@ def event_page_from_wire(body: Any) -> EventPage:
 def session_read_from_wire(body: Any) -> SessionRead:
     """``{"data": {"newEvents": […], "deletedEvents": […]}}``."""
     data = data_envelope(body)
-    new = data.get("newEvents") or []
-    deleted = data.get("deletedEvents") or []
+    new = data.get("newEvents")
+    deleted = data.get("deletedEvents")
+    new = [] if new is None else new
+    deleted = [] if deleted is None else deleted
     if not isinstance(new, list) or not isinstance(deleted, list):
         raise ProtocolError("session read 'newEvents'/'deletedEvents' must be arrays")
     return SessionRead(
@@ -274,8 +301,8 @@ def token_from_wire(body: Any) -> Token:
     """The identity provider's token answer."""
     access = member(body, "access_token", str)
     expires = body.get("expires_in", 3600)
-    if isinstance(expires, str) and expires.isdigit():
-        expires = int(expires)
+    if isinstance(expires, str):
+        expires = _int_or_none(expires)
     if not isinstance(expires, int | float) or isinstance(expires, bool) or expires <= 0:
         raise ProtocolError("token answer has no valid 'expires_in'")
     token_type = body.get("token_type") or "Bearer"
@@ -351,8 +378,11 @@ def _str_or_none(value: Any) -> str | None:
 def _int_or_none(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        try:
+            return int(value)
+        except ValueError:  # more digits than int() converts
+            return None
     return None
 
 

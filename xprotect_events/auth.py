@@ -1,0 +1,163 @@
+"""Credentials and the token manager.
+
+The token manager renews a token before it lapses (check, lock, check again), once for all
+waiters, and after a 401 only if the token that was refused is still the current one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+import attrs
+
+from . import wire
+from .errors import APIError, AuthenticationError, ProtocolError
+from .models import Token
+from .profile import Profile
+from .transport import Transport
+
+
+class Credentials(Protocol):
+    """Something that can obtain a token from the identity provider."""
+
+    async def fetch_token(self, transport: Transport, profile: Profile) -> Token: ...
+
+
+@attrs.frozen(kw_only=True)
+class UserCredentials:
+    """A basic user: the password grant [seed]. The password never shows in a repr."""
+
+    username: str
+    password: str = attrs.field(repr=False)
+    token_path: str | None = None
+
+    async def fetch_token(self, transport: Transport, profile: Profile) -> Token:
+        form = {
+            "grant_type": "password",
+            "username": self.username,
+            "password": self.password,
+            "client_id": profile.grant_client_id,
+        }
+        return await grant(transport, self.token_path or profile.token_path, form)
+
+
+@attrs.frozen(kw_only=True)
+class ServiceCredentials:
+    """A service client: the client-credentials grant [sample]. Gives a service token."""
+
+    client_id: str
+    client_secret: str = attrs.field(repr=False)
+    scope: str | None = "managementserver"
+    token_path: str | None = None
+
+    async def fetch_token(self, transport: Transport, profile: Profile) -> Token:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        if self.scope:
+            form["scope"] = self.scope
+        return await grant(transport, self.token_path or profile.token_path, form)
+
+
+async def grant(transport: Transport, path: str, form: Mapping[str, str]) -> Token:
+    """POST a form-encoded grant; map the identity provider's refusal to AuthenticationError."""
+    try:
+        response = await transport.request("POST", path, form=form, retry="safe")
+    except APIError as exc:
+        if exc.status in (400, 401, 403):
+            raise _refused(exc, path) from None
+        raise
+    try:
+        return wire.token_from_wire(response.body)
+    except ProtocolError as exc:
+        raise ProtocolError(str(exc), method="POST", path=path, status=response.status) from None
+
+
+def _refused(exc: APIError, path: str) -> AuthenticationError:
+    detail = exc.details[0] if exc.details else None
+    description = detail.error_text if detail else None
+    return AuthenticationError(
+        f"the identity provider at {path} refused the credentials (HTTP {exc.status}"
+        + (f": {description})" if description else ")"),
+        status=exc.status,
+        error=exc.oauth_error,
+        error_description=description,
+        error_code=exc.oauth_error_code,
+    )
+
+
+def renewal_skew(lifetime: float) -> float:
+    """How long before expiry to renew: a fifth of the lifetime, at most five minutes.
+
+    A 60-second token is renewed after 48 s (not on every call); a 3600-second one five
+    minutes before it lapses.
+    """
+    return min(lifetime / 5, 300.0)
+
+
+class TokenManager:
+    """Holds the current token; renews it before expiry, exactly once for all waiters."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        transport: Transport,
+        profile: Profile,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._credentials = credentials
+        self._transport = transport
+        self._profile = profile
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self._expires_at = 0.0
+        #: How many tokens this manager obtained (for tests and diagnostics).
+        self.renewals = 0
+
+    def __repr__(self) -> str:
+        state = "valid" if self._token and self._clock() < self._expires_at else "none"
+        return f"<TokenManager {type(self._credentials).__name__} token={state}>"
+
+    @property
+    def expires_at(self) -> float:
+        """When the current token lapses, on this manager's clock (0 when there is none)."""
+        return self._expires_at if self._token else 0.0
+
+    async def token(self) -> str:
+        """A token that is not about to expire."""
+        token = self._token
+        if token is not None and self._clock() < self._renew_at:
+            return token
+        async with self._lock:
+            if self._token is None or self._clock() >= self._renew_at:
+                await self._fetch()
+            assert self._token is not None
+            return self._token
+
+    async def renew(self, stale: str) -> str:
+        """After a 401 with ``stale``: renew unless somebody already did."""
+        async with self._lock:
+            if self._token is None or self._token == stale:
+                await self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self) -> None:
+        """Forget the token; the next call obtains a new one."""
+        self._token = None
+
+    async def _fetch(self) -> None:
+        started = self._clock()
+        token = await self._credentials.fetch_token(self._transport, self._profile)
+        self._token = token.access_token
+        self._expires_at = started + token.expires_in
+        self._renew_at = self._expires_at - renewal_skew(token.expires_in)
+        self.renewals += 1

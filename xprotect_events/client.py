@@ -1,0 +1,461 @@
+"""XProtectClient: the facade users hold."""
+
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from . import filters as f
+from . import wire
+from .auth import Credentials, ServiceCredentials, TokenManager, UserCredentials
+from .errors import ConfigurationError, InvalidInputError, ProtocolError
+from .models import Camera, Event, EventTrigger, EventType, to_source, to_uuid
+from .profile import Profile
+from .transport import Response, RetryMode, RetryPolicy, Transport, Verify, is_loopback
+
+if TYPE_CHECKING:
+    from .batch import BatchReport, Progress, TriggerResult
+    from .models import SessionChange
+    from .sessions import EventSession
+
+T = TypeVar("T")
+Order = Literal["asc", "desc"]
+TriggersLike = Iterable[EventTrigger] | AsyncIterable[EventTrigger]
+
+
+class InsecureTransportWarning(UserWarning):
+    """Credentials are about to travel in clear text (``http://`` to a non-loopback host)."""
+
+
+_warned_hosts: set[str] = set()
+
+
+class XProtectClient:
+    """An asyncio client of the XProtect RESTful Events API.
+
+    ``async with XProtectClient(url, username=…, password=…) as client:`` (a basic user), or
+    ``client_id=…, client_secret=…`` (a service client), or ``windows=True`` with
+    ``username="DOMAIN\\\\user"`` (a Windows user, NTLM; needs the ``ntlm`` extra).
+    ``verify`` is True (default), False, a CA-bundle path or an ``ssl.SSLContext``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        windows: bool = False,
+        credentials: Credentials | None = None,
+        verify: Verify = True,
+        token_path: str | None = None,
+        profile: Profile | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        limit: int = 100,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.profile = profile or Profile()
+        self.transport = Transport(
+            url,
+            verify=verify,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            limit=limit,
+            retry=retry,
+        )
+        self.credentials = credentials or _credentials(
+            username, password, client_id, client_secret, windows, token_path
+        )
+        self.tokens = TokenManager(self.credentials, self.transport, self.profile, clock=clock)
+        _warn_if_cleartext(self.transport)
+
+    def __repr__(self) -> str:
+        kind = type(self.credentials).__name__
+        return f"<XProtectClient {self.transport.base_url} {kind}>"
+
+    @property
+    def url(self) -> str:
+        return str(self.transport.base_url)
+
+    @property
+    def is_service(self) -> bool:
+        """Whether the credentials give a service token (sees and triggers everything)."""
+        return isinstance(self.credentials, ServiceCredentials)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Open the HTTP session (``async with`` does this)."""
+        await self.transport.open()
+
+    async def close(self) -> None:
+        """Close the HTTP session and its connections."""
+        await self.transport.close()
+
+    async def __aenter__(self) -> XProtectClient:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def login(self) -> None:
+        """Obtain a token now (otherwise the first call does): checks the credentials."""
+        await self.tokens.token()
+
+    # ------------------------------------------------------------------ low level
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        body: bytes | None = None,
+        retry: RetryMode | None = None,
+    ) -> Response:
+        """Call the Events API at ``path`` (under ``/api/rest/v1``) with the current token.
+
+        ``json`` is encoded for you; ``body`` is sent as already-encoded JSON. ``retry`` is
+        ``"safe"`` (default for GET and DELETE) or ``"unsent"`` (default otherwise: only
+        what surely did not reach the server is resent).
+        """
+        if json is not None:
+            body = wire.dumps(json)
+        mode: RetryMode = retry or ("safe" if method in ("GET", "DELETE") else "unsent")
+        return await self.transport.request(
+            method,
+            self.profile.api_path + path,
+            params=params,
+            json=body,
+            auth=self.tokens,
+            retry=mode,
+        )
+
+    def decode(self, response: Response, fn: Callable[[Any], T], method: str, path: str) -> T:
+        """Apply a wire decoder; its ProtocolError gains the method, path and status."""
+        try:
+            return fn(response.body)
+        except ProtocolError as exc:
+            full = self.profile.api_path + path
+            raise ProtocolError(
+                str(exc), method=method, path=full, status=response.status
+            ) from None
+
+    async def _get(self, path: str, fn: Callable[[Any], T], **params: str) -> T:
+        response = await self.request("GET", path, params=params or None)
+        return self.decode(response, fn, "GET", path)
+
+    # ------------------------------------------------------------------ events
+
+    async def get_event(self, event_id: uuid.UUID | str, *, include_data: bool = False) -> Event:
+        """One stored event by its id. :class:`NotFoundError` when unknown or not stored."""
+        guid = to_uuid(event_id, "event id")
+        params = {"include": "data"} if include_data else {}
+        return await self._get(f"/events/{guid}", _event_in_data, **params)
+
+    def list_events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        source_name: f.ConditionsLike | None = None,
+        source_id: f.ConditionsLike | None = None,
+        order: Order = "asc",
+        include_data: bool = False,
+        page_size: int = 100,
+        limit: int | None = None,
+        filters: Mapping[str, f.ConditionsLike] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Every stored event that matches, across pages, one page in memory at a time.
+
+        ``since``/``until`` are exclusive bounds on the event time (aware datetimes).
+        ``source_name`` and ``source_id`` take a value (equals) or conditions such as
+        ``contains("Entrance")`` or ``one_of(id1, id2)``. ``filters`` passes any other
+        property through as given. ``limit`` stops after that many events. Bad input
+        raises :class:`InvalidInputError` here, before anything is sent.
+        """
+        params = self._list_params(
+            since, until, source_name, source_id, order, include_data, page_size, filters
+        )
+        if limit is not None and limit < 0:
+            raise InvalidInputError(f"limit must be >= 0, got {limit}")
+        return self._pages(params, page_size, limit)
+
+    async def _pages(
+        self, params: dict[str, str], page_size: int, limit: int | None
+    ) -> AsyncIterator[Event]:
+        left = limit
+        page = 0
+        while left is None or left > 0:
+            params["page"] = str(page)
+            result = await self._get("/events", wire.event_page_from_wire, **params)
+            for event in result.events[:left]:
+                yield event
+            if left is not None:
+                left -= min(left, len(result.events))
+            if result.next is None or len(result.events) < page_size:
+                return
+            page += 1
+
+    def _list_params(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        source_name: f.ConditionsLike | None,
+        source_id: f.ConditionsLike | None,
+        order: Order,
+        include_data: bool,
+        page_size: int,
+        filters: Mapping[str, f.ConditionsLike] | None,
+    ) -> dict[str, str]:
+        if isinstance(page_size, bool) or not 1 <= page_size <= self.profile.max_page_size:
+            raise InvalidInputError(
+                f"page_size must be 1 to {self.profile.max_page_size}, got {page_size!r}"
+            )
+        if order not in ("asc", "desc"):
+            raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
+        params = {"size": str(page_size), "orderBy": f"{order}:'time'"}
+        if include_data:
+            params["include"] = "data"
+        time_conditions = [f.gt(since)] if since is not None else []
+        time_conditions += [f.lt(until)] if until is not None else []
+        checked = {"time": time_conditions} if time_conditions else {}
+        if source_name is not None:
+            checked["source.name"] = list(f.as_conditions(source_name))
+        if source_id is not None:
+            checked["source.id"] = [_check_source_id(c) for c in f.as_conditions(source_id)]
+        for prop, conditions in checked.items():
+            f.check_operators(prop, conditions, f.EVENTS_PROPERTIES[prop])
+            params[prop] = f.encode_conditions(conditions)
+        for prop, spec in (filters or {}).items():
+            params[prop] = f.encode_conditions(f.as_conditions(spec))
+        return params
+
+    async def trigger_event(self, trigger: EventTrigger) -> Event:
+        """Trigger one event; the stored :class:`Event` as the server answered it.
+
+        Resent only if the request surely did not reach the server (connect failure) or the
+        server said so (429/503): an event never happens twice by our doing.
+        """
+        if not isinstance(trigger, EventTrigger):
+            raise InvalidInputError(f"expected an EventTrigger, got {type(trigger).__name__}")
+        response = await self.request(
+            "POST",
+            "/events",
+            params=self._trigger_params(),
+            json=wire.trigger_to_wire(trigger),
+        )
+        return self.decode(response, _event_in_data, "POST", "/events")
+
+    def _trigger_params(self) -> dict[str, str]:
+        return {"triggerRules": "true" if self.profile.trigger_rules else "false"}
+
+    async def trigger_events(
+        self,
+        triggers: TriggersLike,
+        *,
+        chunk_size: int = 100,
+        concurrency: int = 8,
+        on_progress: Progress | None = None,
+        reject_invalid: bool = False,
+    ) -> BatchReport:
+        """Trigger many events in batch POSTs of ``chunk_size``, ``concurrency`` at a time.
+
+        The report's items line up with the input: each accepted (with the stored event),
+        rejected (with the server's reason) or unknown (sent, no answer).
+        """
+        from .batch import trigger_events
+
+        return await trigger_events(
+            self,
+            triggers,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            reject_invalid=reject_invalid,
+        )
+
+    def stream_trigger(
+        self,
+        triggers: TriggersLike,
+        *,
+        chunk_size: int = 100,
+        concurrency: int = 8,
+        on_progress: Progress | None = None,
+        reject_invalid: bool = False,
+    ) -> AsyncIterator[TriggerResult]:
+        """Like :meth:`trigger_events`, but yields results as chunks finish (flat memory)."""
+        from .batch import stream_trigger
+
+        return stream_trigger(
+            self,
+            triggers,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            reject_invalid=reject_invalid,
+        )
+
+    # ------------------------------------------------------------------ sessions
+
+    def event_session(
+        self,
+        *,
+        types: Iterable[uuid.UUID | str] | None = None,
+        sources: Iterable[uuid.UUID | str] | None = None,
+        source_names: Iterable[str] | None = None,
+        filters: Iterable[f.SessionFilter] | None = None,
+        since: datetime | None = None,
+        order: Order = "asc",
+        include_data: bool = False,
+        max_size: int = 100,
+        poll_interval: float = 1.0,
+    ) -> EventSession:
+        """A server-side event session: ``async with … as session: async for change in …``.
+
+        Each change is a :class:`SessionChange` (``kind`` "new" or "deleted"). The session
+        is deleted on exit, and recreated by itself (resuming after the last delivered
+        event) when the server drops it.
+        """
+        from .sessions import EventSession
+
+        return EventSession(
+            self,
+            types=types,
+            sources=sources,
+            source_names=source_names,
+            filters=filters,
+            since=since,
+            order=order,
+            include_data=include_data,
+            max_size=max_size,
+            poll_interval=poll_interval,
+        )
+
+    async def stream_events(
+        self,
+        *,
+        types: Iterable[uuid.UUID | str] | None = None,
+        sources: Iterable[uuid.UUID | str] | None = None,
+        source_names: Iterable[str] | None = None,
+        filters: Iterable[f.SessionFilter] | None = None,
+        since: datetime | None = None,
+        order: Order = "asc",
+        include_data: bool = False,
+        max_size: int = 100,
+        poll_interval: float = 1.0,
+    ) -> AsyncIterator[SessionChange]:
+        """The changes of an event session as a plain async generator (same options)."""
+        session = self.event_session(
+            types=types,
+            sources=sources,
+            source_names=source_names,
+            filters=filters,
+            since=since,
+            order=order,
+            include_data=include_data,
+            max_size=max_size,
+            poll_interval=poll_interval,
+        )
+        async with session:
+            async for change in session:
+                yield change
+
+    # ------------------------------------------------------------------ configuration
+
+    async def list_event_types(self) -> list[EventType]:
+        """Every event type of the Configuration API (``GET /eventTypes``)."""
+        return await self._get("/eventTypes", _array_of(EventType))
+
+    async def get_event_type(self, type_id: uuid.UUID | str) -> EventType:
+        guid = to_uuid(type_id, "event type id")
+        return await self._get(f"/eventTypes/{guid}", _data_of(EventType))
+
+    async def list_cameras(self) -> list[Camera]:
+        """The cameras these credentials may see (``GET /cameras``)."""
+        return await self._get("/cameras", _array_of(Camera))
+
+    async def can_trigger(self, event_type: EventType | uuid.UUID | str) -> bool:
+        """Whether these credentials may trigger events of this type, asked before sending.
+
+        Service tokens may trigger any type; user tokens only ``External`` and
+        ``MIPDevice`` types that are not ``Generic`` [seed].
+        """
+        if not isinstance(event_type, EventType):
+            event_type = await self.get_event_type(event_type)
+        return self.is_service or event_type.user_may_trigger
+
+
+def _credentials(
+    username: str | None,
+    password: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    windows: bool,
+    token_path: str | None,
+) -> Credentials:
+    if client_id is not None or client_secret is not None:
+        if not client_id or client_secret is None or username is not None:
+            raise ConfigurationError("a service client needs client_id and client_secret only")
+        return ServiceCredentials(
+            client_id=client_id, client_secret=client_secret, token_path=token_path
+        )
+    if username is None or password is None:
+        raise ConfigurationError(
+            "give username and password (a basic or Windows user) "
+            "or client_id and client_secret (a service client)"
+        )
+    if windows:
+        from .ntlm import WindowsCredentials
+
+        return WindowsCredentials(username=username, password=password, token_path=token_path)
+    return UserCredentials(username=username, password=password, token_path=token_path)
+
+
+def _warn_if_cleartext(transport: Transport) -> None:
+    base = transport.base_url
+    if base.scheme != "http" or is_loopback(base) or base.host in _warned_hosts:
+        return
+    _warned_hosts.add(str(base.host))
+    warnings.warn(
+        f"credentials and tokens will travel in clear text to {base.host} over http://; "
+        "use https:// in production",
+        InsecureTransportWarning,
+        stacklevel=3,
+    )
+
+
+def _check_source_id(condition: f.Condition) -> f.Condition:
+    values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+    for value in values:
+        if not isinstance(value, uuid.UUID):
+            to_source(value)
+    return condition
+
+
+def _event_in_data(body: Any) -> Event:
+    return wire.event_from_wire(wire.data_envelope(body))
+
+
+def _array_of(cls: type[T]) -> Callable[[Any], list[T]]:
+    return lambda body: [wire.structure(item, cls) for item in wire.array_envelope(body)]
+
+
+def _data_of(cls: type[T]) -> Callable[[Any], T]:
+    return lambda body: wire.structure(wire.data_envelope(body), cls)

@@ -1,0 +1,35 @@
+"""The wire details that are our chosen defaults rather than published facts, in one place.
+
+WIRE.md marks each unpublished detail **[profile]**. A server that differs can be met by
+passing ``XProtectClient(..., profile=Profile(...))`` with the values it uses.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class Profile:
+    """Paths and limits of the Events API as this library assumes them."""
+
+    #: The Events API base path under the server URL [seed].
+    api_path: str = "/api/rest/v1"
+    #: Token endpoint for basic users and service clients, via the API Gateway [sample].
+    token_path: str = "/API/IDP/connect/token"
+    #: Token endpoint for Windows (NTLM) users: the IDP directly [sample].
+    windows_token_path: str = "/IDP/connect/token"
+    #: ``client_id`` of the password and Windows grants [seed].
+    grant_client_id: str = "GrantValidatorClient"
+    #: Batch trigger path under ``api_path`` [profile].
+    batch_path: str = "/events/batch"
+    #: Most bodies one batch POST may carry [profile].
+    max_batch: int = 100
+    #: Most bytes one batch POST should carry (chunks are cut below it) [profile].
+    max_batch_bytes: int = 4 * 1024 * 1024
+    #: Largest ``size`` of a page of ``GET /events`` [profile].
+    max_page_size: int = 2000
+    #: Largest ``maxSize`` of an event-session read [profile].
+    max_session_read: int = 2000
+    #: ``triggerRules`` query value sent with triggers [seed: legacy, true by default].
+    trigger_rules: bool = True
