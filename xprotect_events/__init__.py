@@ -1,5 +1,7 @@
 """asyncio client for Milestone XProtect's RESTful Events API."""
 
+from .batch import BatchReport, TriggerResult
+from .client import InsecureTransportWarning, XProtectClient
 from .errors import (
     APIError,
     AuthenticationError,
@@ -42,6 +44,9 @@ from .models import (
     SessionChange,
     SessionRead,
 )
+from .profile import Profile
+from .sessions import EventSession
+from .transport import RetryPolicy
 
 __version__ = "0.1.0"
 
@@ -50,21 +55,26 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchError",
+    "BatchReport",
     "Camera",
     "Condition",
     "ConfigurationError",
     "ConnectError",
     "Event",
     "EventPage",
+    "EventSession",
     "EventTrigger",
     "EventType",
     "ForbiddenError",
+    "InsecureTransportWarning",
     "InvalidInputError",
     "NotFoundError",
+    "Profile",
     "ProtocolError",
     "RateLimitedError",
     "RequestError",
     "RequestTimeoutError",
+    "RetryPolicy",
     "ServerError",
     "SessionChange",
     "SessionFilter",
@@ -72,7 +82,9 @@ __all__ = [
     "SessionRead",
     "TLSError",
     "TransportError",
+    "TriggerResult",
     "UnauthorizedError",
+    "XProtectClient",
     "XProtectError",
     "__version__",
     "contains",

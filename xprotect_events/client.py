@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -360,8 +367,13 @@ class XProtectClient:
         include_data: bool = False,
         max_size: int = 100,
         poll_interval: float = 1.0,
-    ) -> AsyncIterator[SessionChange]:
-        """The changes of an event session as a plain async generator (same options)."""
+    ) -> AsyncGenerator[SessionChange, None]:
+        """The changes of an event session as a plain async generator (same options).
+
+        Leaving an ``async for`` early does not run the generator's cleanup until it is
+        garbage-collected; ``async with contextlib.aclosing(client.stream_events(…))``
+        deletes the session at once.
+        """
         session = self.event_session(
             types=types,
             sources=sources,

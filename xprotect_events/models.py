@@ -101,8 +101,8 @@ class Event:
     source: str | None = None
     tag: str | None = None
     datatype: str | None = None
-    data: Mapping[str, Any] | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    data: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
 
     @property
     def source_id(self) -> uuid.UUID | None:
@@ -123,7 +123,7 @@ class EventTrigger:
     time: datetime | None = attrs.field(default=None, validator=_check_aware)
     datatype: str | None = attrs.field(default=None, validator=_check_optional_str)
     tag: str | None = attrs.field(default=None, validator=_check_tag)
-    data: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_data)
+    data: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_data, hash=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -147,7 +147,7 @@ class EventType:
     state_group_id: str | None = None
     state: str | None = None
     last_modified: datetime | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
 
     @property
     def user_may_trigger(self) -> bool:
@@ -169,7 +169,7 @@ class Camera:
     name: str
     display_name: str | None = None
     enabled: bool | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, hash=False)
 
     @property
     def source(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import logging
+import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -25,7 +26,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 from yarl import URL
 
@@ -141,6 +141,10 @@ class Transport:
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, headers=self._headers
         )
+        # aiohttp silently resends a GET/DELETE once when a kept-alive connection is cut,
+        # even after the server acted on it (an event-session read whose answer was lost
+        # would then skip a page). Retrying is this module's decision alone.
+        self._session._retry_connection = False
 
     async def close(self) -> None:
         session, self._session = self._session, None
@@ -238,9 +242,8 @@ class Transport:
         if isinstance(retry_after, int | float):
             return float(retry_after)
         policy = self.retry
-        return wait_exponential_jitter(
-            initial=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
-        )(state)
+        exponential = policy.backoff_initial * 2 ** (state.attempt_number - 1)
+        return float(min(policy.backoff_max, exponential) + random.uniform(0, policy.jitter))
 
 
 def _transport_error(exc: BaseException, method: str, path: str) -> TransportError:

@@ -1,0 +1,41 @@
+"""Shared fixtures: a simulator on loopback with a movable clock, and clients against it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from xprotect_events import XProtectClient
+from xprotect_events.testing import SimClock, Simulator
+from xprotect_events.transport import RetryPolicy
+
+#: Quick retries so fault tests stay fast; the rule under test is the same.
+FAST_RETRY = RetryPolicy(attempts=4, backoff_initial=0.01, backoff_max=0.05, jitter=0.01)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(clock=SimClock()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[XProtectClient]:
+    """A basic user (admin) whose token clock is the simulator's clock."""
+    async with XProtectClient(
+        sim.url, username="admin", password="admin", retry=FAST_RETRY, clock=sim.clock.time
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+async def service_client(sim: Simulator) -> AsyncIterator[XProtectClient]:
+    async with XProtectClient(
+        sim.url,
+        client_id="service",
+        client_secret="service-secret",
+        retry=FAST_RETRY,
+        clock=sim.clock.time,
+    ) as c:
+        yield c
