@@ -1,0 +1,174 @@
+"""The simulator's pure store: wire form, indexes and paging against brute force, sessions."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from xprotect_events.testing import seed
+from xprotect_events.testing.store import (
+    LIST_OPERATORS,
+    SESSION_OPERATORS,
+    Directory,
+    EventStore,
+    Identity,
+    Query,
+    Record,
+    check_cond,
+    to_us,
+    validate_trigger,
+)
+from xprotect_events.wire import event_to_wire
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+NOW_US = to_us(T0 + timedelta(days=1))
+CAM = [f"cameras/{c}" for c in seed.CAMERA_IDS]
+
+
+def make_store() -> EventStore:
+    directory = Directory(
+        seed.default_users(),
+        seed.default_service_clients(),
+        seed.default_cameras(),
+        seed.default_event_types(),
+    )
+    return EventStore(directory, seed=3)
+
+
+def random_events(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    types = [seed.ANALYTICS_EVENT, seed.LICENSE_PLATE_EVENT, seed.USER_DEFINED_EVENT]
+    sources: list[str | None] = [*CAM, None, "cameras/00000000-0000-4000-8000-000000000001"]
+    return [
+        {
+            "type": rng.choice(types),
+            "source": rng.choice(sources),
+            "time": T0 + timedelta(seconds=rng.randrange(200)),
+            "tag": f"e{i}",
+        }
+        for i in range(n)
+    ]
+
+
+def all_records(store: EventStore) -> list[Record]:
+    return sorted(store.by_id.values(), key=lambda r: r.key)
+
+
+def test_to_wire_matches_the_core_converter() -> None:
+    store = make_store()
+    store.bulk(
+        [
+            {"type": seed.ANALYTICS_EVENT, "source": CAM[0], "time": T0, "data": {"a": [1]}},
+            {"type": seed.USER_DEFINED_EVENT, "time": "2024-05-01T12:00:00.1234567Z"},
+            {"type": seed.ANALYTICS_EVENT, "time": "2024-05-01T14:00:00.5+02:00", "tag": "t"},
+        ],
+        NOW_US,
+    )
+    for rec in store.by_id.values():
+        event = rec.to_event()
+        assert orjson.loads(orjson.dumps(rec.to_wire(True))) == event_to_wire(event)
+        assert "data" not in rec.to_wire(False)
+
+
+def test_indexes_stay_sorted_through_bulk_and_single_inserts() -> None:
+    rng = random.Random(1)
+    store = make_store()
+    store.bulk(random_events(rng, 500), NOW_US)
+    for body in random_events(rng, 50):
+        body = {**body, "time": body["time"].isoformat(), "type": str(body["type"])}
+        body["datatype"] = None
+        if body["source"] not in CAM:
+            body["source"] = None
+        rec = validate_trigger(body, Identity("service", service=True), store.directory, NOW_US)
+        store.admit(rec, NOW_US)
+    for index in store._indexes():
+        assert index.keys == sorted(index.keys)
+        assert [r.key for r in index.recs] == index.keys
+    assert len(store.all) == 550
+
+
+@pytest.mark.parametrize("seed_value", range(6))
+def test_paging_matches_brute_force(seed_value: int) -> None:
+    rng = random.Random(seed_value)
+    store = make_store()
+    store.bulk(random_events(rng, 400), NOW_US)
+    filters = [
+        [],
+        [("source.id", "oneOf", (CAM[0], str(seed.CAMERA_IDS[2])))],
+        [("source.name", "contains", "a"), ("time", "gt", "2024-05-01T12:00:50Z")],
+        [("source.id", "notEquals", CAM[1]), ("time", "lt", "2024-05-01T12:02:00Z")],
+    ]
+    who = rng.choice([Identity("service", True), Identity("admin"), Identity("operator")])
+    visible = store.directory.visible(who)
+    for raw in filters:
+        conds = [check_cond(p, o, v, LIST_OPERATORS) for p, o, v in raw]
+        query = Query(conds, store.directory, visible)
+        expected = [r for r in all_records(store) if query.match(r)]
+        for desc in (False, True):
+            want = expected[::-1] if desc else expected
+            size = rng.randint(1, 60)
+            got: list[Record] = []
+            page = 0
+            while True:
+                records, more = store.page(query, desc, page, size)
+                got += records
+                page += 1
+                if not more:
+                    break
+            assert [r.id for r in got] == [r.id for r in want]
+
+
+def test_retention_sweep_small_and_large() -> None:
+    store = make_store()
+    short = seed.SHORT_RETENTION_EVENT
+    store.bulk(({"type": short, "time": T0 + timedelta(seconds=i)} for i in range(300)), NOW_US)
+    store.bulk(({"type": seed.ANALYTICS_EVENT, "time": T0} for i in range(5)), NOW_US)
+    assert len(store.by_id) == 5  # already past their retention when stored
+    now = to_us(T0)
+    store.bulk(({"type": short, "time": T0 + timedelta(seconds=i)} for i in range(300)), now)
+    assert store.sweep(now + 61_000_000) == 1  # t=0 expires (now - t > 60 s): one by one
+    assert store.sweep(now + 200_000_000) == 139  # t=1..139: a bulk purge
+    for index in store._indexes():
+        assert all(not r.deleted for r in index.recs)
+    assert len(store.by_id) == 5 + 300 - 140
+
+
+def test_session_model_against_a_reference() -> None:
+    rng = random.Random(11)
+    store = make_store()
+    now = to_us(T0)
+    store.bulk(random_events(rng, 100), now)
+    conds = [check_cond("type", "notEquals", str(seed.USER_DEFINED_EVENT), SESSION_OPERATORS)]
+    query = Query(conds, store.directory, store.directory.visible(Identity("operator")))
+    session = store.create_session("user:operator", query, rng.random() < 0.5, {}, now)
+    returned: set[str] = set()
+    deleted_seen: set[str] = set()
+    for _step in range(60):
+        if rng.random() < 0.5:
+            event_type = rng.choice([seed.ANALYTICS_EVENT, seed.SHORT_RETENTION_EVENT])
+            when = T0 + timedelta(seconds=rng.uniform(-30, 300))
+            store.bulk([{"type": event_type, "source": rng.choice(CAM), "time": when}], now)
+        now += rng.randrange(0, 20_000_000)
+        store.sweep(now)
+        new, deleted = store.read_session(session, rng.randint(1, 8), now)
+        for rec in new:
+            assert rec.id not in returned, "an event came twice"
+            assert query.match(rec)
+            returned.add(rec.id)
+        for rec in deleted:
+            assert rec.id in returned
+            assert rec.id not in deleted_seen
+            deleted_seen.add(rec.id)
+    while True:
+        new, _ = store.read_session(session, 50, now)
+        if not new:
+            break
+        returned.update(r.id for r in new)
+    live = {r.id for r in store.by_id.values() if query.match(r)}
+    assert deleted_seen
+    assert len(returned) > 40
+    assert live <= returned
+    assert not (live & deleted_seen)

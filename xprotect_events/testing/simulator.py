@@ -1,0 +1,297 @@
+"""The :class:`Simulator`: a local XProtect Events API on a loopback port, driven from Python."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import attrs
+from aiohttp import web
+
+from . import seed
+from .app import ROUTE_KEYS, SimState, Stats, Tokens, WindowsAuth, build_app
+from .faults import Faults
+from .seed import SimCamera, SimEventType, SimUser
+from .store import Directory, EventStore, Identity, SimClock
+
+__all__ = ["SimClock", "Simulator", "Stats"]
+
+
+class _Tls:
+    """A throw-away CA (trustme) and a server certificate for 127.0.0.1 and localhost."""
+
+    def __init__(self) -> None:
+        import trustme  # the ``https`` extra
+
+        self.ca = trustme.CA()
+        self.cert = self.ca.issue_cert("127.0.0.1", "localhost", "::1")
+        self.dir = Path(tempfile.mkdtemp(prefix="xprotect-sim-"))
+        self.ca_path = self.dir / "ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.ca_path))
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.cert.configure_cert(context)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Simulator:
+    """A running simulated XProtect server (see ``xprotect_events.testing`` for the seed).
+
+    ``async with Simulator() as sim:`` starts it on a free loopback port; ``sim.url`` is its
+    base URL. State (events, tokens, cameras, users) lives in this object and survives
+    :meth:`restart`; event sessions do not.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        https: bool = False,
+        clock: SimClock | None = None,
+        token_lifetime: float = 3600.0,
+        session_idle_timeout: float = 60.0,
+        users: Sequence[SimUser] | None = None,
+        service_clients: Mapping[str, str] | None = None,
+        max_batch: int = 100,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._https = https
+        self._tls: _Tls | None = None
+        self._runner: web.AppRunner | None = None
+        clock = clock or SimClock()
+        directory = Directory(
+            seed.default_users() if users is None else users,
+            seed.default_service_clients() if service_clients is None else service_clients,
+            seed.default_cameras(),
+            seed.default_event_types(),
+        )
+        self._state = SimState(
+            clock=clock,
+            directory=directory,
+            store=EventStore(directory, session_idle_timeout=session_idle_timeout),
+            tokens=Tokens(clock, token_lifetime),
+            stats=Stats(),
+            faults=Faults(ROUTE_KEYS),
+            max_batch=max_batch,
+        )
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Serve on ``host:port`` (port 0: a free one, kept for :meth:`restart`)."""
+        if self._runner is not None:
+            return
+        if self._https and self._tls is None:
+            self._tls = _Tls()
+        runner = web.AppRunner(build_app(self._state), access_log=None, shutdown_timeout=0.05)
+        await runner.setup()
+        ssl_context = self._tls.server_context() if self._tls else None
+        site = web.TCPSite(
+            runner, self._host, self._port, ssl_context=ssl_context, reuse_address=True
+        )
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+        self._state.base_url = self.url
+
+    async def stop(self) -> None:
+        """Stop serving (open connections are cut) and remove the TLS files."""
+        await self._stop_server()
+        if self._tls is not None:
+            self._tls.remove()
+            self._tls = None
+
+    async def _stop_server(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def restart(self) -> None:
+        """Stop (connections cut), then serve again on the same port with the same
+        certificate. Event sessions are lost; events, cameras, users and tokens are kept."""
+        await self._stop_server()
+        self._state.store.drop_sessions()
+        await self.start()
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ----------------------------------------------------------------- addresses and TLS
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` or ``https://…`` (no trailing slash)."""
+        scheme = "https" if self._https else "http"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{scheme}://{host}:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/rest/v1"
+
+    @property
+    def ca_path(self) -> str | None:
+        """HTTPS: a PEM file of the generated CA, for a client's ``verify=``; else None."""
+        return str(self._tls.ca_path) if self._tls else None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """HTTPS: a client context that trusts the generated CA."""
+        if self._tls is None:
+            raise RuntimeError("ssl_context() needs Simulator(https=True), started")
+        return self._tls.client_context()
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def clock(self) -> SimClock:
+        return self._state.clock
+
+    @property
+    def stats(self) -> Stats:
+        return self._state.stats
+
+    @property
+    def faults(self) -> Faults:
+        return self._state.faults
+
+    @property
+    def windows_auth(self) -> WindowsAuth:
+        """The hook that authenticates ``grant_type=windows_credentials`` (NTLM goes here)."""
+        return self._state.windows_auth
+
+    @windows_auth.setter
+    def windows_auth(self, hook: WindowsAuth) -> None:
+        self._state.windows_auth = hook
+
+    @property
+    def events_stored(self) -> int:
+        """Events stored now (retention applied)."""
+        self._state.sweep()
+        return len(self._state.store.by_id)
+
+    @property
+    def sessions_alive(self) -> int:
+        """Event sessions alive now (idle ones dropped)."""
+        self._state.store.expire_sessions(self.clock.now_us())
+        return len(self._state.store.sessions)
+
+    @property
+    def cameras(self) -> list[SimCamera]:
+        """The cameras (attrs :class:`SimCamera`: ``id``, ``name``, ``visible_to`` …)."""
+        return list(self._state.directory.cameras.values())
+
+    @property
+    def event_types(self) -> list[SimEventType]:
+        """The event types (attrs :class:`SimEventType`: ``id``, ``name``, ``retention`` …)."""
+        return list(self._state.directory.types.values())
+
+    @property
+    def users(self) -> list[SimUser]:
+        return list(self._state.directory.users.values())
+
+    # ----------------------------------------------------------------- control
+
+    def add_camera(
+        self, name: str, *, id: uuid.UUID | None = None, visible_to: Iterable[str] | None = None
+    ) -> uuid.UUID:
+        """Add a camera; ``visible_to`` None: every user sees it, else only those users
+        (and users with ``sources="all"``)."""
+        vis: frozenset[str] | Literal["all"] = (
+            "all" if visible_to is None else frozenset(visible_to)
+        )
+        camera = SimCamera(id=id or uuid.uuid4(), name=name, visible_to=vis)
+        self._state.directory.add_camera(camera)
+        return camera.id
+
+    def add_event_type(
+        self,
+        name: str,
+        *,
+        generator_type: str = "External",
+        generator_subtype: str | None = None,
+        retention: float | None = None,
+        id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        """Add an event type. ``retention``: seconds kept (None forever, 0 never stored)."""
+        type_id = id or uuid.uuid4()
+        event_type: SimEventType
+        if generator_type == "External":
+            event_type = seed.user_defined(type_id, name, retention=retention)
+        elif generator_type == "MIPDevice":
+            subtype = generator_subtype or "AnalyticsEvent"
+            event_type = seed.analytics(type_id, name, subtype=subtype, retention=retention)
+        else:
+            event_type = SimEventType(
+                id=type_id, name=name, generator_type=generator_type, retention=retention
+            )
+        if generator_subtype is not None and event_type.generator_subtype != generator_subtype:
+            event_type = attrs.evolve(event_type, generator_subtype=generator_subtype)
+        self._state.directory.add_event_type(event_type)
+        return type_id
+
+    def store_events(self, events: Iterable[Any]) -> int:
+        """Store events without HTTP, fast (a million in seconds). Items are mappings or
+        objects (e.g. ``EventTrigger``) with ``type``, ``source``, ``time``, ``tag``,
+        ``datatype``, ``data``; no permission checks, unknown sources kept as given.
+        Retention applies. Returns how many were stored."""
+        self._state.sweep()
+        stored = self._state.store.bulk(events, self.clock.now_us())
+        self.stats.events_stored_total += stored
+        return stored
+
+    def issue_token(self, name: str) -> str:
+        """A valid token for a user or a service client, without HTTP (not counted in stats)."""
+        directory = self._state.directory
+        if name in directory.users:
+            identity = Identity(name)
+        elif name in directory.service_clients:
+            identity = Identity(name, service=True)
+        else:
+            raise KeyError(f"no user or service client named {name!r}")
+        return self._state.tokens.issue(identity)
+
+    def revoke_tokens(self) -> None:
+        """Every token issued so far now gets 401."""
+        self._state.tokens.revoke_all()
+
+    def drop_sessions(self) -> None:
+        """Every live event session is gone: reading it gives 404."""
+        self._state.store.drop_sessions()
+
+    def __repr__(self) -> str:
+        running = "running" if self._runner else "stopped"
+        return f"Simulator({self.url}, {running}, events={len(self._state.store.by_id)})"
