@@ -196,6 +196,8 @@ async def test_request_counters(http: aiohttp.ClientSession) -> None:
             pass
         assert sim.stats.requests["GET /api/rest/v1/eventSessions/{id}"] == 2
         assert sim.stats.requests["POST /api/rest/v1/events/batch"] == 1
+        sim.stats.reset()
+        assert sim.stats.requests == {}
 
 
 # The "Python" quickstart of the seed page, verbatim but for the settings.

@@ -306,8 +306,12 @@ class XProtectClient:
         concurrency: int = 8,
         on_progress: Progress | None = None,
         reject_invalid: bool = False,
-    ) -> AsyncIterator[TriggerResult]:
-        """Like :meth:`trigger_events`, but yields results as chunks finish (flat memory)."""
+    ) -> AsyncGenerator[TriggerResult, None]:
+        """Like :meth:`trigger_events`, but yields results as chunks finish (flat memory).
+
+        Leaving early? Close it (``async with contextlib.aclosing(...)``): that cancels
+        the chunks in flight.
+        """
         from .batch import stream_trigger
 
         return stream_trigger(

@@ -27,7 +27,7 @@ import attrs
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from ..errors import ErrorDetail
+from ..errors import ErrorDetail, ProtocolError
 from ..filters import OPERATORS, FilterSyntaxError, parse_conditions
 from ..wire import dumps, error_body_to_wire, loads
 from .faults import Faults, fault_middleware, route_key
@@ -61,11 +61,13 @@ PRODUCT_VERSION = "24.1.0.0"  # [profile: any 2023 R2 or later]
 
 @attrs.define
 class Stats:
-    """Counters a test or a benchmark reads (``sim.stats``). Mutable; reset by assigning.
+    """Counters a test or a benchmark reads (``sim.stats``); mutable, :meth:`reset` zeroes them.
 
-    ``events_accepted``: triggers the server accepted (stored or not, by retention);
-    ``events_stored_total``: events ever stored (HTTP and ``store_events``);
-    ``requests``: by route key ``"METHOD /route/template"`` (aliases folded).
+    ``token_requests``: every POST to the token endpoint; ``tokens_issued``: tokens it gave
+    (``sim.issue_token`` is not counted); ``events_accepted``: triggers the server accepted
+    (stored or not, by retention); ``events_stored_total``: events ever stored (HTTP and
+    ``store_events``); ``requests``: by route key ``"METHOD /route/template"`` (aliases
+    folded, faulted requests included).
     """
 
     token_requests: int = 0
@@ -73,6 +75,12 @@ class Stats:
     events_accepted: int = 0
     events_stored_total: int = 0
     requests: collections.Counter[str] = attrs.field(factory=collections.Counter)
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.token_requests = self.tokens_issued = 0
+        self.events_accepted = self.events_stored_total = 0
+        self.requests.clear()
 
 
 @attrs.define
@@ -308,7 +316,7 @@ async def json_body(request: web.Request) -> Any:
     raw = await request.read()
     try:
         return loads(raw)
-    except Exception:
+    except ProtocolError:
         raise Rejected(400, "The request body is not valid JSON.") from None
 
 

@@ -253,8 +253,9 @@ class Directory:
 
     def resolve_source(self, text: str) -> tuple[str, str]:
         """``(source, guid)`` for a trigger's source: ``cameras/<guid>``, ``<guid>`` or
-        ``userDefinedEvents/<guid>`` of a known item; a bare GUID gets its resource path
-        [seed: "If the source device is camera the format can be cameras/{id} or simply {id}"].
+        ``userDefinedEvents/<guid>`` of a known item [seed: "If the source device is camera
+        the format can be cameras/{id} or simply {id}"]. The event stores the resource-path
+        form, GUID in lower case [profile]. Unknown: 400 "Device not found. …" [sample].
         """
         resource, _, raw = text.rpartition("/")
         guid = raw if raw in self.cameras or raw in self.types else canonical_guid(raw)
@@ -380,12 +381,11 @@ def _seq(rec: Record) -> int:
 class SortedIndex:
     """Records sorted by key, as parallel ``keys``/``recs`` lists."""
 
-    __slots__ = ("dirty", "keys", "recs")
+    __slots__ = ("keys", "recs")
 
     def __init__(self) -> None:
         self.keys: list[int] = []
         self.recs: list[Record] = []
-        self.dirty = False
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -401,18 +401,17 @@ class SortedIndex:
             keys.insert(i, k)
             self.recs.insert(i, rec)
 
-    def append_unsorted(self, rec: Record) -> None:
-        """Append; :meth:`fix` sorts afterwards if this broke the order (bulk loads)."""
-        if self.keys and rec.key < self.keys[-1]:
-            self.dirty = True
-        self.keys.append(rec.key)
-        self.recs.append(rec)
-
-    def fix(self) -> None:
-        if self.dirty:
+    def extend(self, recs: list[Record]) -> None:
+        """Add many records: appended if they follow in order, else one sort (bulk loads)."""
+        if not recs:
+            return
+        keys = [r.key for r in recs]
+        in_order = keys == sorted(keys) and (not self.keys or keys[0] > self.keys[-1])
+        self.keys += keys
+        self.recs += recs
+        if not in_order:
             self.recs.sort(key=_key)
             self.keys = [r.key for r in self.recs]
-            self.dirty = False
 
     def remove(self, rec: Record) -> None:
         i = bisect_left(self.keys, rec.key)
@@ -884,32 +883,46 @@ class EventStore:
     def bulk(self, items: Iterable[Any], now_us: int) -> int:
         """Store many events fast (no validation beyond shape); returns how many were stored.
 
-        Indexes are appended to and sorted once at the end if the times were out of order.
+        Records are built first, then each index is extended once (and sorted once if the
+        times came out of order).
         """
-        stored = 0
         fields = _BulkFields(self.directory, now_us)
-        by_id, heap, log = self.by_id, self._expiry, self._log if self.sessions else None
+        new: list[Record] = []
+        expiring: list[tuple[int, int, Record]] = []
         for item in items:
             self._seq += 1
             rec = fields.record(item, self._seq, self._new_id())
             retention = fields.retention
-            if retention is not None and (
-                retention < 0 or rec.key >> SEQ_BITS < now_us - retention
-            ):
-                continue
-            by_id[rec.id] = rec
-            self.all.append_unsorted(rec)
-            self._index(self.by_source, rec.source_guid).append_unsorted(rec)
-            self._index(self.by_type, rec.type).append_unsorted(rec)
             if retention is not None:
-                heapq.heappush(heap, ((rec.key >> SEQ_BITS) + retention, rec.seq, rec))
-            if log is not None:
-                log.append(rec)
-            stored += 1
-        for index in self._indexes():
-            index.fix()
-        self.stored_total += stored
-        return stored
+                us = rec.key >> SEQ_BITS
+                if retention < 0 or us < now_us - retention:
+                    continue
+                expiring.append((us + retention, self._seq, rec))
+            new.append(rec)
+        self._add_many(new, expiring)
+        return len(new)
+
+    def _add_many(self, new: list[Record], expiring: list[tuple[int, int, Record]]) -> None:
+        self.by_id.update((r.id, r) for r in new)
+        self.all.extend(new)
+        by_source: dict[str | None, list[Record]] = {}
+        by_type: dict[str, list[Record]] = {}
+        for rec in new:
+            by_source.setdefault(rec.source_guid, []).append(rec)
+            by_type.setdefault(rec.type, []).append(rec)
+        for guid, recs in by_source.items():
+            self._index(self.by_source, guid).extend(recs)
+        for type_id, recs in by_type.items():
+            self._index(self.by_type, type_id).extend(recs)
+        if len(expiring) * 8 > len(self._expiry):
+            self._expiry.extend(expiring)
+            heapq.heapify(self._expiry)
+        else:
+            for entry in expiring:
+                heapq.heappush(self._expiry, entry)
+        if self.sessions:
+            self._log.extend(new)
+        self.stored_total += len(new)
 
     def _indexes(self) -> Iterator[SortedIndex]:
         yield self.all
