@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from xprotect_events import SessionLostError
 from xprotect_events.client import XProtectClient
 from xprotect_events.errors import (
     BadRequestError,
@@ -23,8 +24,8 @@ from xprotect_events.errors import (
     NotFoundError,
 )
 from xprotect_events.filters import SessionFilter
-from xprotect_events.models import Event, SessionChange
-from xprotect_events.sessions import ACCURACY, Cursor, EventSession, SessionLostError
+from xprotect_events.models import Event, EventTrigger, SessionChange
+from xprotect_events.sessions import ACCURACY, Cursor, EventSession
 from xprotect_events.testing import Fault, SimClock, Simulator, seed
 from xprotect_events.transport import RetryPolicy
 
@@ -236,7 +237,7 @@ async def test_a_session_dropped_as_idle_is_resumed(sim: Simulator, client: XPro
     assert session.recoveries == 1
 
 
-async def test_deleted_events_surface_when_retention_lapses(sim: Simulator) -> None:
+async def test_deleted_events_surface_when_retention_lapses() -> None:
     async with (
         Simulator(clock=SimClock(), session_idle_timeout=3600.0) as long_idle,
         XProtectClient(
@@ -655,7 +656,5 @@ def test_the_cursor_resumes_after_since_until_it_passes_it() -> None:
     assert cursor.resume_after() == since + timedelta(milliseconds=40)
 
 
-def _trigger(type_id: uuid.UUID, source: str | None = None) -> Any:
-    from xprotect_events.models import EventTrigger
-
+def _trigger(type_id: uuid.UUID, source: str | None = None) -> EventTrigger:
     return EventTrigger(type=type_id, source=source or CAMERAS[0])

@@ -180,6 +180,13 @@ class AuthenticationError(XProtectError):
         )
 
 
+class SessionLostError(XProtectError):
+    """An ``order="desc"`` event session was lost or a read failed; it cannot resume by time.
+
+    The cause (:class:`NotFoundError`, :class:`TransportError`, …) is ``__cause__``.
+    """
+
+
 class BatchError(XProtectError):
     """Raised by ``BatchReport.raise_for_failures()``: lists every trigger that did not land."""
 

@@ -30,12 +30,14 @@ read; a first 404 is resumed at once. Errors that retrying cannot fix (400, 403,
 401, a malformed answer) are raised to the consumer; the session is then marked lost, so
 iterating again resumes from the same position.
 
-Limits: the resume point is a time, so an event stored while no session existed *with a
-time earlier than the last delivered one* (a late trigger with an explicit old ``time``) is
-not seen, and ``deleted`` changes that the lost session had not yet reported are not
-repeated by the new one. ``order="desc"`` has no resume point by time (the backlog comes
-newest first, live events after it), so a ``desc`` stream is not resumed: a lost session
-or a failed read raises :class:`SessionLostError`.
+Limits: the resume point is a time. An event more than 10 ms older than the last delivered
+one (a late trigger with an explicit old ``time``) that is stored between the lost
+session's last read and the new session is not seen. ``deleted`` changes come only for
+events in the current session's view: after a recovery, the deletions the lost session had
+not yet reported, and those of events delivered before the resume point, do not come.
+``order="desc"`` has no resume point by time (the backlog comes newest first, live events
+after it), so a ``desc`` stream is not resumed: a lost session or a failed read raises
+:class:`SessionLostError`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from .errors import (
     InvalidInputError,
     NotFoundError,
     ProtocolError,
+    SessionLostError,
     TLSError,
     TransportError,
     XProtectError,
@@ -77,13 +80,6 @@ DISCARD_TIMEOUT = 1.0
 
 Order = Literal["asc", "desc"]
 _NOTHING: Iterator[Event] = iter(())
-
-
-class SessionLostError(XProtectError):
-    """An ``order="desc"`` session was lost or a read failed; it cannot resume by time.
-
-    The cause (:class:`NotFoundError`, :class:`TransportError`, …) is ``__cause__``.
-    """
 
 
 class Cursor:
