@@ -39,3 +39,18 @@ async def service_client(sim: Simulator) -> AsyncIterator[XProtectClient]:
         clock=sim.clock.time,
     ) as c:
         yield c
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=False,
+        help="run the fault proofs at full size (slow; CI runs them reduced)",
+    )
+
+
+@pytest.fixture
+def soak(request: pytest.FixtureRequest) -> bool:
+    """True under ``--soak``: proofs use their full sizes (e.g. 20,000 events)."""
+    return bool(request.config.getoption("--soak"))

@@ -464,8 +464,9 @@ async def test_progress_is_reported_after_each_chunk(client: XProtectClient) -> 
 
 
 def batch_tasks() -> list[asyncio.Task[Any]]:
-    code = batch_module._send.__code__
-    return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "cr_code", None) is code]
+    """The tasks batch.py started (chunks in flight, an async input being read) still alive."""
+    codes = {batch_module._send.__code__, batch_module._next.__code__}
+    return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "cr_code", None) in codes]
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -475,7 +476,17 @@ async def until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_cancelling_the_caller_cancels_the_chunks_in_flight(sim: Simulator) -> None:
+async def stalled() -> AsyncIterator[EventTrigger]:
+    """400 triggers, then an input that waits for ever."""
+    for i in range(400):
+        yield door(i)
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("source", [lambda: doors(2_000), stalled], ids=["list", "async"])
+async def test_cancelling_the_caller_cancels_the_chunks_in_flight(
+    sim: Simulator, source: Callable[[], Any]
+) -> None:
     loop = asyncio.get_running_loop()
     problems: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _, context: problems.append(context))
@@ -483,7 +494,7 @@ async def test_cancelling_the_caller_cancels_the_chunks_in_flight(sim: Simulator
     try:
         client = make_client(sim)
         await client.open()
-        call = asyncio.create_task(client.trigger_events(doors(2_000), concurrency=4))
+        call = asyncio.create_task(client.trigger_events(source(), concurrency=4))
         await until(lambda: sim.stats.requests[BATCH] >= 4)
 
         call.cancel()

@@ -1,6 +1,6 @@
 """asyncio client for Milestone XProtect's RESTful Events API."""
 
-from .batch import BatchReport, TriggerResult
+from .batch import BatchReport, InvalidTriggerError, TriggerResult
 from .client import InsecureTransportWarning, XProtectClient
 from .errors import (
     APIError,
@@ -69,6 +69,7 @@ __all__ = [
     "ForbiddenError",
     "InsecureTransportWarning",
     "InvalidInputError",
+    "InvalidTriggerError",
     "NotFoundError",
     "Profile",
     "ProtocolError",
