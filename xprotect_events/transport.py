@@ -123,6 +123,7 @@ class Transport:
         )
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -151,9 +152,17 @@ class Transport:
         if session is not None:
             await session.close()
 
-    def url(self, path: str) -> URL:
-        """An absolute URL for a path under the server URL."""
-        return self.base_url.with_path(self.base_url.path.rstrip("/") + path)
+    def url(self, path: str, params: Mapping[str, str] | None = None) -> URL:
+        """An absolute URL for a path under the server URL, with its query (cached)."""
+        key = (path, tuple(params.items()) if params else ())
+        url = self._urls.get(key)
+        if url is None:
+            url = self.base_url.with_path(self.base_url.path.rstrip("/") + path)
+            url = url.with_query(params) if params else url
+            if len(self._urls) >= 256:
+                self._urls.clear()
+            self._urls[key] = url
+        return url
 
     async def request(
         self,
@@ -166,44 +175,67 @@ class Transport:
         auth: TokenSource | None = None,
         retry: RetryMode = "safe",
     ) -> Response:
-        """Send a request with retries and the 401-renew-once rule; return the 2xx answer."""
+        """Send a request with retries and the 401-renew-once rule; return the 2xx answer.
+
+        The first attempt runs bare (most requests succeed); only a retryable failure builds
+        the tenacity schedule, which then counts that failure as its first attempt.
+        """
+        url = self.url(path, params)
+
+        async def attempt() -> Response:
+            return await self._authorized(method, url, path, json=json, form=form, auth=auth)
+
+        retryable = self._retryable(retry)
+        try:
+            return await attempt()
+        except XProtectError as exc:
+            if self.retry.attempts < 2 or not retryable(exc):
+                raise
+            failed = [exc]
+
+        async def again() -> Response:
+            if failed:
+                raise failed.pop()
+            return await attempt()
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=self._wait,
-            retry=retry_if_exception(self._retryable(retry)),
+            retry=retry_if_exception(retryable),
             before_sleep=_log_retry,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._authorized(
-                    method, path, params=params, json=json, form=form, auth=auth
-                )
+        async for step in retrying:
+            with step:
+                return await again()
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _authorized(
-        self, method: str, path: str, *, auth: TokenSource | None, **kw: Any
+        self, method: str, url: URL, path: str, *, auth: TokenSource | None, **kw: Any
     ) -> Response:
         if auth is None:
-            return await self.send(method, path, **kw)
+            return await self.send(method, url, path, **kw)
         token = await auth.token()
         try:
-            return await self.send(method, path, token=token, **kw)
+            return await self.send(method, url, path, token=token, **kw)
         except UnauthorizedError:
             token = await auth.renew(token)
-        return await self.send(method, path, token=token, **kw)
+        return await self.send(method, url, path, token=token, **kw)
 
     async def send(
         self,
         method: str,
+        url: URL,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
         json: bytes | None = None,
         form: Mapping[str, str] | None = None,
         token: str | None = None,
     ) -> Response:
-        """One HTTP exchange, mapped to a :class:`Response` or one of the library's errors."""
+        """One HTTP exchange, mapped to a :class:`Response` or one of the library's errors.
+
+        ``path`` names the request in logs and errors (never the query or a secret).
+        """
         headers = {}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -213,8 +245,7 @@ class Transport:
         try:
             async with self.session.request(
                 method,
-                self.url(path),
-                params=params,
+                url,
                 data=json if json is not None else form,
                 headers=headers,
                 allow_redirects=False,

@@ -176,10 +176,23 @@ def event_to_wire(event: Event) -> dict[str, Any]:
     return out
 
 
+_TYPE_TEXT: dict[uuid.UUID, str] = {}
+
+
+def _type_text(type_id: uuid.UUID) -> str:
+    """``str(type_id)``, remembered: a system has few event types, a batch many events."""
+    text = _TYPE_TEXT.get(type_id)
+    if text is None:
+        if len(_TYPE_TEXT) >= 4096:
+            _TYPE_TEXT.clear()
+        text = _TYPE_TEXT[type_id] = str(type_id)
+    return text
+
+
 def trigger_to_wire(trigger: EventTrigger) -> dict[str, Any]:
     """The JSON body of a trigger POST. ``datatype`` is required but may be null [seed]."""
     body: dict[str, Any] = {
-        "type": str(trigger.type),
+        "type": _type_text(trigger.type),
         "source": trigger.source,
         "datatype": trigger.datatype,
     }
