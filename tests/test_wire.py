@@ -1094,3 +1094,18 @@ def test_parse_error_body_never_raises_on_error_shapes(doc: dict[str, Any]) -> N
     assert isinstance(parsed, ErrorBody)
     assert parsed.http_code is None or isinstance(parsed.http_code, int)
     assert all(isinstance(d, ErrorDetail) for d in parsed.details)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-01T12:00:00.1234564Z", datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-05-01T12:00:00.1234565Z", datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=UTC)),
+        ("2024-12-31T23:59:59.9999995Z", datetime(2025, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_event_times_in_the_servers_form_round_the_seventh_digit(
+    text: str, expected: datetime
+) -> None:
+    raw = {"id": str(uuid.uuid4()), "time": text, "type": str(uuid.uuid4())}
+    assert event_from_wire(raw).time == expected
