@@ -48,9 +48,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run the fault proofs at full size (slow; CI runs them reduced)",
     )
+    parser.addoption(
+        "--secrets-audit",
+        action="store_true",
+        default=False,
+        help="run the whole suite at DEBUG with marker secrets and fail on any leak "
+        "(also XPROTECT_SECRETS_AUDIT=1)",
+    )
 
 
 @pytest.fixture
 def soak(request: pytest.FixtureRequest) -> bool:
     """True under ``--soak``: proofs use their full sizes (e.g. 20,000 events)."""
     return bool(request.config.getoption("--soak"))
+
+
+# ---------------------------------------------------------------------------- secrets audit
+#
+# `pytest --secrets-audit` (or XPROTECT_SECRETS_AUDIT=1): the whole suite at DEBUG, with the
+# seeded password and client secret replaced by marker strings wherever the library gets
+# them, and every log record, exception, report and warning searched for the markers and
+# for every token a simulator issued. The plugin lives in test_proof_secrets.py.
+
+SECRETS_AUDIT_ENV = "XPROTECT_SECRETS_AUDIT"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+
+    asked = config.getoption("--secrets-audit", False) or os.environ.get(SECRETS_AUDIT_ENV) == "1"
+    if not asked or config.pluginmanager.has_plugin("secrets-audit"):
+        return
+    from test_proof_secrets import SecretsAudit
+
+    audit = SecretsAudit()
+    audit.start()
+    config.pluginmanager.register(audit, "secrets-audit")
+    config.add_cleanup(audit.stop)

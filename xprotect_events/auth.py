@@ -121,6 +121,8 @@ class TokenManager:
         self._expires_at = 0.0
         #: How many tokens this manager obtained (for tests and diagnostics).
         self.renewals = 0
+        self._failures = 0  # fetches that failed, and the last one's error
+        self._failure: Exception | None = None
 
     def __repr__(self) -> str:
         state = "valid" if self._token and self._clock() < self._expires_at else "none"
@@ -136,17 +138,19 @@ class TokenManager:
         token = self._token
         if token is not None and self._clock() < self._renew_at:
             return token
+        failures = self._failures
         async with self._lock:
             if self._token is None or self._clock() >= self._renew_at:
-                await self._fetch()
+                await self._fetch(failures)
             assert self._token is not None
             return self._token
 
     async def renew(self, stale: str) -> str:
         """After a 401 with ``stale``: renew unless somebody already did."""
+        failures = self._failures
         async with self._lock:
             if self._token is None or self._token == stale:
-                await self._fetch()
+                await self._fetch(failures)
             assert self._token is not None
             return self._token
 
@@ -154,9 +158,19 @@ class TokenManager:
         """Forget the token; the next call obtains a new one."""
         self._token = None
 
-    async def _fetch(self) -> None:
+    async def _fetch(self, failures: int) -> None:
+        """Obtain a token; if one failed while the caller waited for the lock, fail alike
+        (the waiters share that attempt and its retries: an identity provider that is down
+        gets one round of them, not one per waiting caller)."""
+        if self._failures != failures and self._failure is not None:
+            raise self._failure
         started = self._clock()
-        token = await self._credentials.fetch_token(self._transport, self._profile)
+        try:
+            token = await self._credentials.fetch_token(self._transport, self._profile)
+        except Exception as exc:
+            self._failures += 1
+            self._failure = exc
+            raise
         self._token = token.access_token
         self._expires_at = started + token.expires_in
         self._renew_at = self._expires_at - renewal_skew(token.expires_in)

@@ -70,6 +70,7 @@ from .errors import (
     TransportError,
     XProtectError,
     api_error_class,
+    shown,
 )
 from .models import Event, EventTrigger
 
@@ -237,11 +238,11 @@ def _check_options(
 ) -> None:
     top = client.profile.max_batch
     if not _is_int(chunk_size) or not 1 <= chunk_size <= top:
-        raise InvalidInputError(f"chunk_size must be 1 to {top}, got {chunk_size!r}")
+        raise InvalidInputError(f"chunk_size must be 1 to {top}, got {shown(chunk_size)}")
     limit = client.transport.limit or None  # aiohttp: 0 means no limit
     if not _is_int(concurrency) or concurrency < 1 or (limit and concurrency > limit):
         most = f"1 to {limit} (the connection limit)" if limit else "at least 1"
-        raise InvalidInputError(f"concurrency must be {most}, got {concurrency!r}")
+        raise InvalidInputError(f"concurrency must be {most}, got {shown(concurrency)}")
     if not isinstance(triggers, Iterable | AsyncIterable):
         raise InvalidInputError(
             f"triggers must be an iterable or async iterable, got {type(triggers).__name__}"

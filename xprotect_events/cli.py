@@ -64,6 +64,7 @@ from .transport import Verify
 if TYPE_CHECKING:
     from .batch import TriggerResult
     from .sessions import EventSession
+    from .testing.faults import Fault
     from .testing.seed import SimEventType
     from .testing.simulator import Simulator
 
@@ -1354,14 +1355,129 @@ def _show_change(out: Output, names: Names, change: SessionChange) -> None:
 #: The machine-readable first line of ``serve``: scripts and tests read the URL from it.
 LISTENING = "xprotect-events simulator listening on "
 
+#: What ``--fault`` takes: each kind, its optional argument, and what it does.
+FAULT_KINDS_HELP = {
+    "reset_before": "cut the connection before the handler runs (nothing happened)",
+    "reset_after": "run the handler, then cut the connection (it happened, no answer)",
+    "status[:CODE[:RETRY_AFTER]]": "answer CODE (default 503) with an error body",
+    "rate_limit[:RETRY_AFTER]": "answer 429 with Retry-After (default 1 s)",
+    "delay:SECONDS": "answer SECONDS late (the handler runs, client or not)",
+    "truncate": "run the handler, send half the body, cut the connection",
+    "html[:CODE]": "answer a proxy's HTML error page (default 502)",
+    "revoke_token": "revoke every token, then handle the request (401)",
+    "drop_session": "drop every event session, then handle the request",
+}
+
+
+def parse_fault(text: str) -> tuple[str, list[Fault], float]:
+    """``ROUTE=KIND[:ARG][,KIND[:ARG]…][@PROBABILITY]`` as ``(route, faults, probability)``.
+
+    ROUTE is a route key (``"POST /api/rest/v1/events/batch"``, ``"GET
+    /api/rest/v1/eventSessions/{id}"``, ``"POST /IDP/connect/token"``) or ``*`` (every API
+    route); several kinds are drawn from at random; the probability defaults to 1 (every
+    request). :class:`click.BadParameter` for anything else.
+    """
+    from .testing.app import ROUTE_KEYS
+
+    route, sep, spec = text.rpartition("=")
+    route = route.strip()
+    if not sep or not route:
+        raise click.BadParameter(f"{text!r} is not ROUTE=KIND[@PROBABILITY]")
+    if route != "*" and route not in ROUTE_KEYS:
+        known = ", ".join(sorted(ROUTE_KEYS))
+        raise click.BadParameter(f"unknown route {route!r}; use '*' or one of: {known}")
+    kinds, at, chance = spec.partition("@")
+    probability = 1.0
+    if at:
+        try:
+            probability = float(chance)
+        except ValueError:
+            raise click.BadParameter(f"probability {chance!r} is not a number") from None
+        if not 0 < probability <= 1:
+            raise click.BadParameter(f"probability {chance!r} is not in (0, 1]")
+    return route, [_fault(item.strip()) for item in kinds.split(",")], probability
+
+
+def _fault(item: str) -> Fault:
+    from .testing.faults import Fault
+
+    kind, *args = item.split(":")
+    try:
+        numbers = [float(a) for a in args]
+    except ValueError:
+        raise click.BadParameter(f"{item!r}: the arguments must be numbers") from None
+    if any(not 0 <= n < float("inf") for n in numbers):
+        raise click.BadParameter(f"{item!r}: the arguments must be finite and >= 0")
+    most = {"status": 2, "rate_limit": 1, "delay": 1, "html": 1}.get(kind, 0)
+    if len(numbers) > most:
+        raise click.BadParameter(f"{item!r}: {kind or 'a fault'} takes at most {most} argument(s)")
+    code = int(numbers[0]) if numbers and kind in ("status", "html") else None
+    if code is not None and not 400 <= code <= 599:
+        raise click.BadParameter(f"{item!r}: the status must be 400 to 599")
+    retry_after = numbers[1] if len(numbers) > 1 else None
+    if kind == "status":
+        return Fault.status(code or 503, retry_after=retry_after)
+    if kind == "rate_limit":
+        return Fault.rate_limit(numbers[0] if numbers else 1)
+    if kind == "delay":
+        if not numbers:
+            raise click.BadParameter(f"{item!r}: delay needs its seconds (delay:1.5)")
+        return Fault.delay(numbers[0])
+    if kind == "html":
+        return Fault.html(code or 502)
+    try:
+        return Fault(kind)
+    except ValueError:
+        kinds = ", ".join(k.split("[")[0].split(":")[0] for k in FAULT_KINDS_HELP)
+        raise click.BadParameter(f"unknown fault kind {kind!r}; use one of: {kinds}") from None
+
+
+def _parse_faults(
+    ctx: click.Context, param: click.Parameter, values: Iterable[str]
+) -> list[tuple[str, list[Fault], float]]:
+    return [parse_fault(value) for value in values]
+
+
+_FAULT_HELP = (
+    "Inject faults: ROUTE=KIND[:ARG][,KIND[:ARG]...][@PROBABILITY] (repeatable; several kinds "
+    "are drawn from at random; the probability defaults to 1, every request). ROUTE is "
+    "'METHOD /path/template' as the simulator names it (e.g. 'POST /api/rest/v1/events/batch', "
+    "'GET /api/rest/v1/eventSessions/{id}', 'POST /IDP/connect/token') or * for every API "
+    "route. Kinds: "
+    + "; ".join(f"{kind}: {what}" for kind, what in FAULT_KINDS_HELP.items())
+    + ". Example: --fault 'POST /api/rest/v1/events/batch=reset_after,status:500@0.05'."
+)
+
 #: Options of ``serve`` that switch on simulator faults. To add one, append a
 #: ``click.option(...)`` here and handle its value in :func:`configure_faults`; ``serve``
 #: passes every such option through to it.
-FAULT_OPTIONS: list[Callable[[F], F]] = []
+FAULT_OPTIONS: list[Callable[[F], F]] = [
+    click.option(
+        "--fault",
+        "fault",
+        multiple=True,
+        metavar="ROUTE=KIND[@P]",
+        callback=_parse_faults,
+        help=_FAULT_HELP,
+    ),
+    click.option(
+        "--fault-seed",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Seed of the --fault draws: the same seed injects the same faults.",
+    ),
+]
 
 
 def configure_faults(sim: Simulator, faults: Mapping[str, Any]) -> None:
-    """Switch on the faults the ``FAULT_OPTIONS`` asked for (none are defined yet)."""
+    """Switch on the faults the ``FAULT_OPTIONS`` asked for: each ``--fault`` is one
+    seeded random rule (seed ``--fault-seed`` + its position), asked in the given order."""
+    seed = int(faults.get("fault_seed") or 0)
+    for number, (route, kinds, probability) in enumerate(faults.get("fault") or ()):
+        sim.faults.random(route, probability, kinds, seed=seed + number)
+        names = ", ".join(kind.kind for kind in kinds)
+        click.echo(f"fault: {route}: {names} on {probability:.0%} of requests", err=True)
 
 
 def _with_fault_options(fn: F) -> F:
@@ -1385,8 +1501,18 @@ class ServeArgs:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--https", is_flag=True, help="TLS with a throwaway CA (prints its path).")
-@click.option("--token-lifetime", type=click.FloatRange(min=1), default=3600.0, show_default=True)
-@click.option("--session-idle-timeout", type=click.FloatRange(min=0.1), help="Seconds.")
+@click.option(
+    "--token-lifetime",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Seconds a token lives (expires_in); then the API answers 401.",
+)
+@click.option(
+    "--session-idle-timeout",
+    type=click.FloatRange(min=0.1),
+    help="Seconds an unread event session lives (default 60); then reading it gives 404.",
+)
 @click.option("--seed-events", type=click.IntRange(min=0), default=0, help="Store N events.")
 @_with_fault_options
 def serve(
@@ -1403,6 +1529,9 @@ def serve(
     The first line printed is always "xprotect-events simulator listening on URL" (with
     --port 0, the port actually used). Users: admin/admin (all cameras), operator/operator
     (cameras 1 and 2); service client: service/service-secret.
+
+    --fault makes it fail on purpose (seeded, so runs repeat), to test clients against
+    cut connections, 5xx, 429, slow answers, revoked tokens and dropped sessions.
     """
     args = ServeArgs(
         host=host,
@@ -1462,6 +1591,7 @@ def _print_serving(sim: Simulator) -> None:
     lines = [
         "  users:          admin/admin (all cameras), operator/operator (cameras 1 and 2)",
         "  service client: service/service-secret",
+        "  windows user:   CONTOSO\\winuser/winuser (--windows, NTLM; cameras 1 and 2)",
     ]
     if sim.ca_path:
         lines.append(f"  CA certificate: {sim.ca_path}  (--ca-bundle / XPROTECT_CA_BUNDLE)")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from . import filters as f
 from . import wire
 from .auth import Credentials, ServiceCredentials, TokenManager, UserCredentials
-from .errors import ConfigurationError, InvalidInputError, ProtocolError
+from .errors import ConfigurationError, InvalidInputError, ProtocolError, shown
 from .models import Camera, Event, EventTrigger, EventType, to_source, to_uuid
 from .profile import Profile
 from .transport import Response, RetryMode, RetryPolicy, Transport, Verify, is_loopback
@@ -70,6 +70,17 @@ class XProtectClient:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        _check_settings(
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            limit=limit,
+            retry=retry,
+            profile=profile,
+            credentials=credentials,
+            clock=clock,
+            token_path=token_path,
+            windows=windows,
+        )
         self.profile = profile or Profile()
         self.transport = Transport(
             url,
@@ -200,8 +211,8 @@ class XProtectClient:
         params = self._list_params(
             since, until, source_name, source_id, order, include_data, page_size, filters
         )
-        if limit is not None and limit < 0:
-            raise InvalidInputError(f"limit must be >= 0, got {limit}")
+        if limit is not None and (not _is_int(limit) or limit < 0):
+            raise InvalidInputError(f"limit must be None or an int >= 0, got {shown(limit)}")
         return self._pages(params, page_size, limit)
 
     async def _pages(
@@ -231,17 +242,19 @@ class XProtectClient:
         page_size: int,
         filters: Mapping[str, f.ConditionsLike] | None,
     ) -> dict[str, str]:
-        if isinstance(page_size, bool) or not 1 <= page_size <= self.profile.max_page_size:
+        if not _is_int(page_size) or not 1 <= page_size <= self.profile.max_page_size:
             raise InvalidInputError(
-                f"page_size must be 1 to {self.profile.max_page_size}, got {page_size!r}"
+                f"page_size must be 1 to {self.profile.max_page_size}, got {shown(page_size)}"
             )
         if order not in ("asc", "desc"):
-            raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
+            raise InvalidInputError(f"order must be 'asc' or 'desc', got {shown(order)}")
+        if not isinstance(include_data, bool):
+            raise InvalidInputError(f"include_data must be a bool, got {shown(include_data)}")
         params = {"size": str(page_size), "orderBy": f"{order}:'time'"}
         if include_data:
             params["include"] = "data"
-        time_conditions = [f.gt(since)] if since is not None else []
-        time_conditions += [f.lt(until)] if until is not None else []
+        time_conditions = [f.gt(_aware(since, "since"))] if since is not None else []
+        time_conditions += [f.lt(_aware(until, "until"))] if until is not None else []
         checked = {"time": time_conditions} if time_conditions else {}
         if source_name is not None:
             checked["source.name"] = list(f.as_conditions(source_name))
@@ -250,8 +263,20 @@ class XProtectClient:
         for prop, conditions in checked.items():
             f.check_operators(prop, conditions, f.EVENTS_PROPERTIES[prop])
             params[prop] = f.encode_conditions(conditions)
+        if filters is not None and not isinstance(filters, Mapping):
+            raise InvalidInputError(f"filters must be a mapping, got {shown(filters)}")
         for prop, spec in (filters or {}).items():
-            params[prop] = f.encode_conditions(f.as_conditions(spec))
+            if not isinstance(prop, str) or not prop or prop in params or prop in _OWN_PARAMS:
+                raise InvalidInputError(f"filters cannot set {shown(prop)}")
+            given = f.as_conditions(spec)
+            if prop in f.EVENTS_PROPERTIES:
+                f.check_operators(prop, given, f.EVENTS_PROPERTIES[prop])
+                for c in given:
+                    if prop == "time":
+                        _aware(c.value, "a time filter")
+                    elif prop == "source.id":
+                        _check_source_id(c)
+            params[prop] = f.encode_conditions(given)
         return params
 
     async def trigger_event(self, trigger: EventTrigger) -> Event:
@@ -418,6 +443,42 @@ class XProtectClient:
         return self.is_service or event_type.user_may_trigger
 
 
+def _check_settings(
+    *,
+    timeout: object,
+    connect_timeout: object,
+    limit: object,
+    retry: object,
+    profile: object,
+    credentials: object,
+    clock: object,
+    token_path: object,
+    windows: object,
+) -> None:
+    """The constructor's options other than the URL and the secrets: InvalidInputError."""
+    for name, seconds in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if not number or not 0 < seconds < 1e9:  # type: ignore[operator]
+            raise InvalidInputError(f"{name} must be seconds, 0 < s < 1e9, got {shown(seconds)}")
+    if not _is_int(limit) or limit < 0:  # type: ignore[operator]
+        raise InvalidInputError(f"limit must be an int >= 0 (0: no limit), got {shown(limit)}")
+    checks = (
+        ("retry", retry, retry is None or isinstance(retry, RetryPolicy)),
+        ("profile", profile, profile is None or isinstance(profile, Profile)),
+        ("credentials", credentials, credentials is None or hasattr(credentials, "fetch_token")),
+        ("clock", clock, callable(clock)),
+        ("token_path", token_path, token_path is None or _is_path(token_path)),
+        ("windows", windows, isinstance(windows, bool)),
+    )
+    for name, value, ok in checks:
+        if not ok:
+            raise InvalidInputError(f"{name} is not valid here: {shown(value)}")
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("/") and value.isprintable()
+
+
 def _credentials(
     username: str | None,
     password: str | None,
@@ -426,6 +487,11 @@ def _credentials(
     windows: bool,
     token_path: str | None,
 ) -> Credentials:
+    given = {"username": username, "password": password, "client_id": client_id}
+    given["client_secret"] = client_secret
+    for name, value in given.items():
+        if value is not None and not isinstance(value, str):  # the value is never shown
+            raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
     if client_id is not None or client_secret is not None:
         if not client_id or client_secret is None or username is not None:
             raise ConfigurationError("a service client needs client_id and client_secret only")
@@ -455,6 +521,20 @@ def _warn_if_cleartext(transport: Transport) -> None:
         InsecureTransportWarning,
         stacklevel=3,
     )
+
+
+#: Query parameters of ``GET /events`` that only the client's own options set.
+_OWN_PARAMS = frozenset(("page", "size", "orderBy", "include"))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _aware(value: object, what: str) -> datetime:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidInputError(f"{what} must be a timezone-aware datetime, got {shown(value)}")
+    return value
 
 
 def _check_source_id(condition: f.Condition) -> f.Condition:

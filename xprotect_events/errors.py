@@ -7,6 +7,16 @@ from collections.abc import Sequence
 import attrs
 
 
+def shown(value: object, limit: int = 200) -> str:
+    """``repr(value)`` for an error message: cut to ``limit`` characters, and never failing
+    (``repr`` of an int of more than 4300 digits raises ``ValueError``)."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} that cannot be shown>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @attrs.frozen(kw_only=True)
 class ErrorDetail:
     """One entry of the server's ``details`` list."""

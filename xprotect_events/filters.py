@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, shown
 from .wire import format_time
 
 Operator = Literal[
@@ -50,8 +50,13 @@ SESSION_PROPERTIES: frozenset[str] = frozenset(
 def _check_scalar(value: object) -> Scalar:
     if isinstance(value, bool) or not isinstance(value, str | int | datetime | uuid.UUID):
         raise InvalidInputError(
-            f"a filter value must be a string, int, datetime or UUID, got {value!r}"
+            f"a filter value must be a string, int, datetime or UUID, got {shown(value)}"
         )
+    if isinstance(value, int) and value.bit_length() > 10_000:
+        try:
+            str(value)
+        except ValueError:  # more digits than Python writes (sys.set_int_max_str_digits)
+            raise InvalidInputError("a filter integer has too many digits to write") from None
     if isinstance(value, datetime) and value.utcoffset() is None:
         raise InvalidInputError(f"a naive datetime is ambiguous in a filter: {value!r}")
     return value
@@ -71,9 +76,9 @@ class Condition:
     value: Value = attrs.field(converter=_convert_value)
 
     def __attrs_post_init__(self) -> None:
-        if self.operator not in OPERATORS:
+        if not isinstance(self.operator, str) or self.operator not in OPERATORS:
             raise InvalidInputError(
-                f"unknown filter operator {self.operator!r}; one of {sorted(OPERATORS)}"
+                f"unknown filter operator {shown(self.operator)}; one of {sorted(OPERATORS)}"
             )
         is_array = isinstance(self.value, tuple)
         if is_array != (self.operator in ARRAY_OPERATORS):
@@ -146,10 +151,10 @@ def as_conditions(spec: ConditionsLike) -> tuple[Condition, ...]:
         conditions = tuple(spec)
     except TypeError:  # not iterable: 2.5, None, …
         raise InvalidInputError(
-            f"expected a value, a Condition or Conditions, got {spec!r}"
+            f"expected a value, a Condition or Conditions, got {shown(spec)}"
         ) from None
     if not conditions or not all(isinstance(c, Condition) for c in conditions):
-        raise InvalidInputError(f"expected a value, a Condition or Conditions, got {spec!r}")
+        raise InvalidInputError(f"expected a value, a Condition or Conditions, got {shown(spec)}")
     return conditions
 
 
@@ -291,10 +296,12 @@ class SessionFilter:
     value: str | list[str] = attrs.field(converter=_session_value)
 
     def __attrs_post_init__(self) -> None:
-        if self.operator not in OPERATORS:
+        if not isinstance(self.operator, str) or self.operator not in OPERATORS:
             raise InvalidInputError(
-                f"unknown filter operator {self.operator!r}; one of {sorted(OPERATORS)}"
+                f"unknown filter operator {shown(self.operator)}; one of {sorted(OPERATORS)}"
             )
+        if not isinstance(self.property, str) or not self.property:
+            raise InvalidInputError(f"a filter property must be a name, got {shown(self.property)}")
         if isinstance(self.value, list) != (self.operator in ARRAY_OPERATORS):
             raise InvalidInputError(f"operator {self.operator!r} takes the wrong kind of value")
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, shown
 
 #: The longest ``tag`` a trigger may carry [profile: not published; generous, but bounded].
 MAX_TAG_LENGTH = 1024
@@ -26,7 +26,7 @@ def to_uuid(value: object, what: str = "id") -> uuid.UUID:
             return uuid.UUID(value)
         except ValueError:
             pass
-    raise InvalidInputError(f"{what} must be a GUID, got {value!r}")
+    raise InvalidInputError(f"{what} must be a GUID, got {shown(value)}")
 
 
 def _to_type(value: object) -> uuid.UUID:
@@ -39,12 +39,12 @@ def to_source(value: object) -> str | None:
         return None if value is None else str(value)
     if not isinstance(value, str):
         raise InvalidInputError(
-            f"source must be None, a GUID or '<resource>/<guid>', got {value!r}"
+            f"source must be None, a GUID or '<resource>/<guid>', got {shown(value)}"
         )
     resource, sep, guid = value.rpartition("/")
     if sep and ("/" in resource or not resource.isidentifier()):
         raise InvalidInputError(
-            f"source resource must be a plain name like 'cameras', got {value!r}"
+            f"source resource must be a plain name like 'cameras', got {shown(value)}"
         )
     to_uuid(guid, "source")
     return value
@@ -54,7 +54,7 @@ def _check_aware(_: object, attribute: attrs.Attribute[Any], value: datetime | N
     if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
         raise InvalidInputError(
             f"{attribute.name} must be a timezone-aware datetime (naive times are ambiguous), "
-            f"got {value!r}"
+            f"got {shown(value)}"
         )
 
 
@@ -69,12 +69,12 @@ def _check_tag(_: object, __: attrs.Attribute[Any], value: str | None) -> None:
 
 def _check_optional_str(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"{attribute.name} must be a string or None, got {value!r}")
+        raise InvalidInputError(f"{attribute.name} must be a string or None, got {shown(value)}")
 
 
 def _check_data(_: object, __: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, Mapping):
-        raise InvalidInputError(f"data must be a mapping (a JSON object) or None, got {value!r}")
+        raise InvalidInputError(f"data must be a mapping (JSON object) or None, got {shown(value)}")
 
 
 def source_guid(source: str | None) -> uuid.UUID | None:

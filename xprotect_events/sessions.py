@@ -5,7 +5,10 @@ creates a session (``POST /eventSessions``) on entry, reads it (``GET /eventSess
 as the consumer asks for changes, and deletes it (``DELETE /eventSessions/{id}``) on every
 exit: normal end, ``break``, an exception, or cancellation (the delete is bounded in time,
 shielded from a second cancellation, and its failure is logged, never raised over the
-original exception).
+original exception). A create cut short by cancellation (on entry, or when resuming) is
+waited for in the same bounded, shielded way, and the session it made is deleted: the
+server may create it whether or not anyone waits. Only a create whose answer never comes
+(a timeout) can leave a session behind, until the server drops it as idle.
 
 Delivery guarantee (``order="asc"``, the default): every matching event is yielded exactly
 once, in time order, also across the server dropping an idle session, a server restart, an
@@ -44,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
@@ -62,12 +64,14 @@ from .errors import (
     TLSError,
     TransportError,
     XProtectError,
+    shown,
 )
 from .filters import SessionFilter, SessionOrder
 from .models import Event, SessionChange, SessionRead, to_source, to_uuid
 
 if TYPE_CHECKING:
     from .client import XProtectClient
+    from .transport import Response
 
 log = logging.getLogger("xprotect_events.sessions")
 
@@ -302,9 +306,13 @@ class EventSession:
         while True:
             if self._state == "closed":  # closed by another task meanwhile: no new session
                 raise StopAsyncIteration
-            reading = self.id is not None
+            # A 404 means "dropped or lost" only on a read; on the create it means the
+            # server has no event sessions. So this is set once the create is behind us,
+            # also when the session was created just now by _reopen.
+            reading = False
             try:
                 session_id = self.id or await self._reopen()
+                reading = True
                 read = await self._get(session_id)
             except XProtectError as exc:
                 self._abandon(stale=not isinstance(exc, NotFoundError))
@@ -356,8 +364,26 @@ class EventSession:
             "filterBy": [f.to_wire() for f in self._filter_by()],
             "orderBy": [SessionOrder("time", self._order).to_wire()],
         }
-        response = await self._client.request("POST", "/eventSessions", json=body)
+        creating = asyncio.ensure_future(self._client.request("POST", "/eventSessions", json=body))
+        try:
+            response = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            # The POST may have reached the server, which then creates the session whether
+            # or not we wait: wait for its answer (bounded) and delete what it made.
+            await _finish_even_if_cancelled(self._forget(creating))
+            raise
         return self._client.decode(response, _session_id, "POST", "/eventSessions")
+
+    async def _forget(self, creating: asyncio.Future[Response]) -> None:
+        """Delete the session a create abandoned by cancellation made, if it made one."""
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                response = await creating
+            session_id = self._client.decode(response, _session_id, "POST", "/eventSessions")
+        except Exception as exc:  # it failed, or took too long: nothing we know to delete
+            log.info("an event session create abandoned on cancellation: %s", _describe(exc))
+            return
+        await self._discard(session_id, self._close_timeout)
 
     def _filter_by(self) -> list[SessionFilter]:
         start = self._cursor.resume_after()
@@ -412,7 +438,7 @@ def _session_id(body: Any) -> str:
 
 def _read_params(max_size: int, include_data: bool) -> dict[str, str]:
     if not isinstance(include_data, bool):
-        raise InvalidInputError(f"include_data must be True or False, got {include_data!r}")
+        raise InvalidInputError(f"include_data must be True or False, got {shown(include_data)}")
     params = {"maxSize": str(max_size)}
     if include_data:
         params["include"] = "data"
@@ -421,14 +447,14 @@ def _read_params(max_size: int, include_data: bool) -> dict[str, str]:
 
 def _check_max_size(max_size: int, most: int) -> int:
     if isinstance(max_size, bool) or not isinstance(max_size, int) or not 1 <= max_size <= most:
-        raise InvalidInputError(f"max_size must be 1 to {most}, got {max_size!r}")
+        raise InvalidInputError(f"max_size must be 1 to {most}, got {shown(max_size)}")
     return max_size
 
 
 def _check_seconds(name: str, value: float) -> float:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value <= 0:
-        raise InvalidInputError(f"{name} must be a number of seconds > 0, got {value!r}")
+    if not ok or not 0 < value < 1e300:  # not isfinite(): an int too large for a float
+        raise InvalidInputError(f"{name} must be a number of seconds > 0, got {shown(value)}")
     return float(value)
 
 
@@ -437,14 +463,14 @@ def _check_order(order: str) -> Order:
         return "asc"
     if order == "desc":
         return "desc"
-    raise InvalidInputError(f"order must be 'asc' or 'desc', got {order!r}")
+    raise InvalidInputError(f"order must be 'asc' or 'desc', got {shown(order)}")
 
 
 def _check_since(since: datetime | None) -> datetime | None:
     if since is None:
         return None
     if not isinstance(since, datetime) or since.utcoffset() is None:
-        raise InvalidInputError(f"since must be a timezone-aware datetime, got {since!r}")
+        raise InvalidInputError(f"since must be a timezone-aware datetime, got {shown(since)}")
     return since
 
 
@@ -464,7 +490,7 @@ def _base_filters(
         out.append(_any_of("source.name", names))
     for item in _items(filters or (), "filters"):
         if not isinstance(item, SessionFilter):
-            raise InvalidInputError(f"filters must be SessionFilter objects, got {item!r}")
+            raise InvalidInputError(f"filters must be SessionFilter objects, got {shown(item)}")
         out.append(item)
     return out
 
@@ -476,7 +502,7 @@ def _items(values: Iterable[Any], what: str) -> list[Any]:
     try:
         return list(values)
     except TypeError:
-        raise InvalidInputError(f"{what} must be a list, got {values!r}") from None
+        raise InvalidInputError(f"{what} must be a list, got {shown(values)}") from None
 
 
 def _any_of(prop: str, values: list[str]) -> SessionFilter:
@@ -496,5 +522,5 @@ def _source(value: object) -> str:
 
 def _name(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"a source name must be a non-empty string, got {value!r}")
+        raise InvalidInputError(f"a source name must be a non-empty string, got {shown(value)}")
     return value

@@ -9,18 +9,22 @@ connection could not be made) or the server said it did not act on it (429 or 50
 from __future__ import annotations
 
 import email.utils
+import html
 import ipaddress
+import json
 import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from os import PathLike
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -32,7 +36,9 @@ from yarl import URL
 from . import wire
 from .errors import (
     APIError,
+    ConfigurationError,
     ConnectError,
+    InvalidInputError,
     ProtocolError,
     RequestTimeoutError,
     TLSError,
@@ -40,12 +46,14 @@ from .errors import (
     UnauthorizedError,
     XProtectError,
     api_error_class,
+    shown,
 )
 
 log = logging.getLogger("xprotect_events")
 
 Verify = bool | str | PathLike[str] | ssl.SSLContext
 RetryMode = Literal["safe", "unsent"]
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -77,6 +85,25 @@ class Response:
     headers: Mapping[str, str]
 
 
+def server_url(value: str | URL) -> URL:
+    """The checked server URL: ``http(s)://host[:port]``; :class:`InvalidInputError` if not.
+
+    Credentials in it (``user:password@``) are refused, and never echoed: aiohttp would send
+    them as Basic auth beside the token, and every repr and error would show them.
+    """
+    text = str(value) if isinstance(value, str | URL) else ""
+    try:
+        url = URL(text.rstrip("/"))
+        ok = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
+    except ValueError:  # yarl: bad port, bad IPv6, a host IDNA cannot encode …
+        url, ok = URL(), False
+    if url.user is not None or url.password is not None or (not ok and "@" in text):
+        raise InvalidInputError("the server URL must not carry credentials (user:password@)")
+    if not ok:
+        raise InvalidInputError(f"the server URL must be http(s)://host[:port], got {shown(value)}")
+    return url
+
+
 def ssl_param(verify: Verify) -> ssl.SSLContext | bool:
     """aiohttp's ``ssl=`` from the user's ``verify=``: on by default, a CA bundle, or off."""
     if isinstance(verify, ssl.SSLContext):
@@ -85,7 +112,14 @@ def ssl_param(verify: Verify) -> ssl.SSLContext | bool:
         return ssl.create_default_context()
     if verify is False:
         return False
-    return ssl.create_default_context(cafile=verify)
+    if not isinstance(verify, str | PathLike):
+        raise InvalidInputError(
+            f"verify must be True, False, a CA-bundle path or an SSLContext, got {shown(verify)}"
+        )
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ValueError, TypeError) as exc:  # ssl.SSLError is an OSError
+        raise ConfigurationError(f"cannot load the CA bundle {shown(verify)}: {exc}") from None
 
 
 def is_loopback(url: URL) -> bool:
@@ -112,14 +146,14 @@ class Transport:
         retry: RetryPolicy | None = None,
         user_agent: str = "xprotect-events",
     ) -> None:
-        self.base_url = URL(str(base_url).rstrip("/"))
-        if self.base_url.scheme not in ("http", "https") or not self.base_url.host:
-            raise ValueError(f"the server URL must be http(s)://host[:port], got {base_url!r}")
+        self.base_url = server_url(base_url)
         self.retry = retry or RetryPolicy()
         self.limit = limit
         self._ssl = ssl_param(verify)
+        # sock_read bounds each wait for data; total bounds a whole exchange, so that a
+        # server trickling bytes faster than sock_read (a slow loris) cannot hold it forever.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_read=timeout
+            total=connect_timeout + 4 * timeout, connect=connect_timeout, sock_read=timeout
         )
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._session: aiohttp.ClientSession | None = None
@@ -146,6 +180,20 @@ class Transport:
         # even after the server acted on it (an event-session read whose answer was lost
         # would then skip a page). Retrying is this module's decision alone.
         self._session._retry_connection = False
+
+    @property
+    def tls(self) -> ssl.SSLContext | bool:
+        """aiohttp's ``ssl=`` for this transport's ``verify`` (for a dedicated connector)."""
+        return self._ssl
+
+    def dedicated_session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+        """A new session over ``connector`` with this transport's timeouts and headers, for
+        exchanges bound to one connection (the NTLM handshake). The caller closes it."""
+        session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, headers=self._headers
+        )
+        session._retry_connection = False  # as in open(): no silent resend
+        return session
 
     async def close(self) -> None:
         session, self._session = self._session, None
@@ -175,17 +223,21 @@ class Transport:
         auth: TokenSource | None = None,
         retry: RetryMode = "safe",
     ) -> Response:
-        """Send a request with retries and the 401-renew-once rule; return the 2xx answer.
-
-        The first attempt runs bare (most requests succeed); only a retryable failure builds
-        the tenacity schedule, which then counts that failure as its first attempt.
-        """
+        """Send a request with retries and the 401-renew-once rule; return the 2xx answer."""
         url = self.url(path, params)
 
         async def attempt() -> Response:
             return await self._authorized(method, url, path, json=json, form=form, auth=auth)
 
-        retryable = self._retryable(retry)
+        return await self.retried(attempt, retry)
+
+    async def retried(self, attempt: Callable[[], Awaitable[T]], mode: RetryMode = "safe") -> T:
+        """Run ``attempt`` under this transport's retry policy; ``mode`` says what is retried.
+
+        The first attempt runs bare (most requests succeed); only a retryable failure builds
+        the tenacity schedule, which then counts that failure as its first attempt.
+        """
+        retryable = self._retryable(mode)
         try:
             return await attempt()
         except XProtectError as exc:
@@ -193,7 +245,7 @@ class Transport:
                 raise
             failed = [exc]
 
-        async def again() -> Response:
+        async def again() -> T:
             if failed:
                 raise failed.pop()
             return await attempt()
@@ -255,6 +307,8 @@ class Transport:
             raise _transport_error(exc, method, path) from exc
         elapsed_ms = 1e3 * (time.perf_counter() - started)
         log.debug("%s %s -> %d (%.1f ms)", method, path, resp.status, elapsed_ms)
+        if resp.status >= 300 and (token is not None or form):
+            body = _redacted(body, token, form)
         return _response(resp, body, method, path)
 
     def _retryable(self, mode: RetryMode) -> Callable[[BaseException], bool]:
@@ -277,7 +331,51 @@ class Transport:
         return float(min(policy.backoff_max, exponential) + random.uniform(0, policy.jitter))
 
 
+def _without_secrets(exc: BaseException) -> BaseException:
+    """aiohttp's exception (and those chained to it), with its copy of the request's
+    headers (``request_info``: our ``Authorization``) redacted, for chaining to ours."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        info = getattr(e, "request_info", None)
+        if isinstance(info, aiohttp.RequestInfo) and "Authorization" in info.headers:
+            headers = CIMultiDict(info.headers)
+            headers["Authorization"] = "[redacted]"
+            redacted = CIMultiDictProxy(headers)
+            e.request_info = aiohttp.RequestInfo(info.url, info.method, redacted, info.real_url)  # type: ignore[attr-defined]
+        todo += [e.__cause__, e.__context__]
+    return exc
+
+
+#: Form fields whose values are secrets.
+_SECRET_FIELDS = ("password", "client_secret")
+
+
+def _redacted(body: bytes, token: str | None, form: Mapping[str, str] | None) -> bytes:
+    """An error answer without the secrets its request carried: a proxy's or a debug
+    page may echo the request (its ``Authorization`` header, its form) into its text."""
+    secrets = [token] if token else []
+    secrets += [form[name] for name in _SECRET_FIELDS if form and form.get(name)]
+    for secret in secrets:
+        forms = {
+            secret,
+            urllib.parse.quote_plus(secret),
+            urllib.parse.quote(secret, safe=""),
+            html.escape(secret),
+            json.dumps(secret)[1:-1],  # \\u00e9 for é, as .NET writes JSON
+        }
+        for text in forms:
+            if len(text) >= 4:  # a one-letter password is not hunted through every word
+                body = body.replace(text.encode(), b"[redacted]")
+    return body
+
+
 def _transport_error(exc: BaseException, method: str, path: str) -> TransportError:
+    _without_secrets(exc)  # it is chained to ours: our Authorization header must not ride along
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return TLSError(f"TLS verification failed: {text}", method=method, path=path)
@@ -333,7 +431,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²": str.isdigit() says yes, float() no
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

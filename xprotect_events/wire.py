@@ -133,10 +133,9 @@ def _event_time(text: Any) -> datetime:
     if fast and "0" <= text[26] <= "9":
         try:
             value = datetime.fromisoformat(text)  # keeps 6 digits, drops the 7th
-        except ValueError:
-            pass
-        else:
             return value + _ONE_MICROSECOND if text[26] >= "5" else value
+        except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59:59.9999995Z
+            pass
     return parse_time(text)
 
 
@@ -346,6 +345,9 @@ def session_read_from_wire(body: Any) -> SessionRead:
 def token_from_wire(body: Any) -> Token:
     """The identity provider's token answer."""
     access = member(body, "access_token", str)
+    if not access.strip() or not access.isprintable():  # a header cannot carry CR, LF …
+        # (the token itself is never shown)
+        raise ProtocolError("token answer's 'access_token' is empty or not a header value")
     expires = body.get("expires_in", 3600)
     if isinstance(expires, str):
         expires = _int_or_none(expires)

@@ -67,7 +67,9 @@ class Stats:
     (``sim.issue_token`` is not counted); ``events_accepted``: triggers the server accepted
     (stored or not, by retention); ``events_stored_total``: events ever stored (HTTP and
     ``store_events``); ``requests``: by route key ``"METHOD /route/template"`` (aliases
-    folded, faulted requests included).
+    folded, faulted requests included). ``in_flight`` is a gauge, not a counter: requests
+    being handled right now, including a delayed or cut one whose client already gave up
+    (wait for 0 before comparing what was stored; :meth:`reset` leaves it alone).
     """
 
     token_requests: int = 0
@@ -75,9 +77,10 @@ class Stats:
     events_accepted: int = 0
     events_stored_total: int = 0
     requests: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    in_flight: int = 0
 
     def reset(self) -> None:
-        """Zero every counter."""
+        """Zero every counter (not the ``in_flight`` gauge)."""
         self.token_requests = self.tokens_issued = 0
         self.events_accepted = self.events_stored_total = 0
         self.requests.clear()
@@ -183,9 +186,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def count_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count every request by route key, faulted or not."""
-    state_of(request).stats.requests[route_key(request)] += 1
-    return await handler(request)
+    """Count every request by route key, faulted or not, and those being handled now."""
+    stats = state_of(request).stats
+    stats.requests[route_key(request)] += 1
+    stats.in_flight += 1
+    try:
+        return await handler(request)
+    finally:
+        stats.in_flight -= 1
 
 
 @web.middleware

@@ -13,6 +13,9 @@ aliases)::
 Rules are asked in the order they were added; each matching rule uses up one step of its
 plan; the first one that yields a fault wins (the later ones are not asked).
 
+From the shell, ``xprotect-events serve --fault 'ROUTE=KIND[:ARG][,KIND…][@P]'
+--fault-seed N`` adds one seeded :meth:`Faults.random` rule per ``--fault``.
+
 Beware: aiohttp's client silently retries an idempotent request (GET, DELETE …) once when a
 kept-alive connection is cut, so a single ``reset_before`` on a GET may go unnoticed.
 """

@@ -5,6 +5,8 @@ Seeded defaults (every GUID is fixed, so tests can name them):
 =====================  ==============================================================
 basic users            ``admin`` / ``admin`` (all sources);
                        ``operator`` / ``operator`` (only cameras 1 and 2)
+Windows user           ``CONTOSO\\winuser`` / ``winuser`` (NTLM, also as ``winuser@contoso``;
+                       only cameras 1 and 2; a user token like a basic user's)
 service client         ``service`` / ``service-secret`` (client credentials grant)
 cameras                :data:`CAMERA_IDS`: "Camera 1 - Main Entrance", "Camera 2 - Parking",
                        "Camera 3 - Server Room", "Camera 4 - Loading Dock"
@@ -66,6 +68,8 @@ SHORT_RETENTION_SECONDS = 60.0
 
 ADMIN_USER = "admin"
 OPERATOR_USER = "operator"
+WINDOWS_USER = "CONTOSO\\winuser"
+WINDOWS_PASSWORD = "winuser"
 SERVICE_CLIENT_ID = "service"
 SERVICE_CLIENT_SECRET = "service-secret"
 
@@ -290,10 +294,11 @@ def default_event_types() -> list[SimEventType]:
 
 
 def default_users() -> list[SimUser]:
-    """``admin`` (all sources) and ``operator`` (cameras 1 and 2)."""
+    """``admin`` (all sources), ``operator`` and the Windows user (cameras 1 and 2)."""
     return [
         SimUser(ADMIN_USER, "admin"),
         SimUser(OPERATOR_USER, "operator", sources=CAMERA_IDS[:2]),
+        SimUser(WINDOWS_USER, WINDOWS_PASSWORD, sources=CAMERA_IDS[:2], windows=True),
     ]
 
 

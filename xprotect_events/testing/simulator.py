@@ -16,7 +16,15 @@ import attrs
 from aiohttp import web
 
 from . import seed
-from .app import ROUTE_KEYS, SimState, Stats, Tokens, WindowsAuth, build_app
+from .app import (
+    ROUTE_KEYS,
+    SimState,
+    Stats,
+    Tokens,
+    WindowsAuth,
+    build_app,
+    challenge_windows,
+)
 from .faults import Faults
 from .seed import SimCamera, SimEventType, SimUser
 from .store import Directory, EventStore, Identity, SimClock
@@ -25,6 +33,16 @@ __all__ = ["SimClock", "Simulator", "Stats"]
 
 #: A bulk load at least this large ends with a full garbage collection.
 _COLLECT_AFTER = 100_000
+
+
+def _windows_auth() -> WindowsAuth:
+    """A real NTLM acceptor when pyspnego (the ``ntlm`` extra) is installed, else the bare
+    challenge of a server whose Windows logins cannot succeed."""
+    try:
+        from .ntlm_acceptor import NtlmAcceptor
+    except ImportError:
+        return challenge_windows
+    return NtlmAcceptor()
 
 
 class _Tls:
@@ -94,6 +112,7 @@ class Simulator:
             stats=Stats(),
             faults=Faults(ROUTE_KEYS),
             max_batch=max_batch,
+            windows_auth=_windows_auth(),
         )
 
     # ----------------------------------------------------------------- lifecycle
