@@ -658,3 +658,17 @@ def test_the_cursor_resumes_after_since_until_it_passes_it() -> None:
 
 def _trigger(type_id: uuid.UUID, source: str | None = None) -> EventTrigger:
     return EventTrigger(type=type_id, source=source or CAMERAS[0])
+
+
+@pytest.mark.parametrize("fault", [Fault.status(500), Fault.reset_after(), Fault.html(502)])
+async def test_a_failed_create_on_entry_is_retried(
+    sim: Simulator, client: XProtectClient, fault: Fault
+) -> None:
+    # A create that happened twice leaves an unused session for the server to drop when
+    # idle: harmless, so the create is retried like a GET.
+    sim.faults.add(CREATE, fault)
+    store(sim, Stamps(sim.clock).take(3))
+    async with client.event_session(poll_interval=0.01) as session:
+        got = [await session.__anext__() for _ in range(3)]
+    assert len(got) == 3
+    assert sim.stats.requests[CREATE] == 2

@@ -364,7 +364,11 @@ class EventSession:
             "filterBy": [f.to_wire() for f in self._filter_by()],
             "orderBy": [SessionOrder("time", self._order).to_wire()],
         }
-        creating = asyncio.ensure_future(self._client.request("POST", "/eventSessions", json=body))
+        # Retried like a GET: a create that happened twice leaves only an unused session,
+        # which the server drops when idle; no event happens twice.
+        creating = asyncio.ensure_future(
+            self._client.request("POST", "/eventSessions", json=body, retry="safe")
+        )
         try:
             response = await asyncio.shield(creating)
         except asyncio.CancelledError:
