@@ -15,7 +15,7 @@ from collections.abc import (
 )
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, Unpack
 
 from . import filters as f
 from . import wire
@@ -33,6 +33,20 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Order = Literal["asc", "desc"]
 TriggersLike = Iterable[EventTrigger] | AsyncIterable[EventTrigger]
+
+
+class SessionOptions(TypedDict, total=False):
+    """The options of :meth:`XProtectClient.event_session` (and ``stream_events``)."""
+
+    types: Iterable[uuid.UUID | str] | None
+    sources: Iterable[uuid.UUID | str] | None
+    source_names: Iterable[str] | None
+    filters: Iterable[f.SessionFilter] | None
+    since: datetime | None
+    order: Order
+    include_data: bool
+    max_size: int
+    poll_interval: float
 
 
 class InsecureTransportWarning(UserWarning):
@@ -385,36 +399,16 @@ class XProtectClient:
         )
 
     async def stream_events(
-        self,
-        *,
-        types: Iterable[uuid.UUID | str] | None = None,
-        sources: Iterable[uuid.UUID | str] | None = None,
-        source_names: Iterable[str] | None = None,
-        filters: Iterable[f.SessionFilter] | None = None,
-        since: datetime | None = None,
-        order: Order = "asc",
-        include_data: bool = False,
-        max_size: int = 100,
-        poll_interval: float = 1.0,
+        self, **options: Unpack[SessionOptions]
     ) -> AsyncGenerator[SessionChange, None]:
-        """The changes of an event session as a plain async generator (same options).
+        """The changes of an event session as a plain async generator; the options are
+        those of :meth:`event_session`.
 
         Leaving an ``async for`` early does not run the generator's cleanup until it is
         garbage-collected; ``async with contextlib.aclosing(client.stream_events(…))``
         deletes the session at once.
         """
-        session = self.event_session(
-            types=types,
-            sources=sources,
-            source_names=source_names,
-            filters=filters,
-            since=since,
-            order=order,
-            include_data=include_data,
-            max_size=max_size,
-            poll_interval=poll_interval,
-        )
-        async with session:
+        async with self.event_session(**options) as session:
             async for change in session:
                 yield change
 
