@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from xprotect_events import XProtectClient
@@ -18,6 +19,13 @@ FAST_RETRY = RetryPolicy(attempts=4, backoff_initial=0.01, backoff_max=0.05, jit
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(clock=SimClock()) as simulator:
         yield simulator
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session, for talking to the simulator without the library."""
+    async with aiohttp.ClientSession() as s:
+        yield s
 
 
 @pytest.fixture

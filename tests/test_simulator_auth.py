@@ -19,12 +19,6 @@ async def sim() -> AsyncIterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 async def post_form(
     http: aiohttp.ClientSession, url: str, form: dict[str, str] | str
 ) -> tuple[int, Any]:

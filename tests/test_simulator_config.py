@@ -33,12 +33,6 @@ async def sim() -> AsyncIterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 async def get(
     http: aiohttp.ClientSession, sim: Simulator, path: str, who: str | None = "admin"
 ) -> tuple[int, Any]:

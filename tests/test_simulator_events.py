@@ -29,12 +29,6 @@ async def sim() -> AsyncIterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 async def get(
     http: aiohttp.ClientSession, url: str | URL, token: str, params: Any = None
 ) -> tuple[int, Any]:

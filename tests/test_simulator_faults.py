@@ -21,12 +21,6 @@ async def sim() -> AsyncIterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def auth(sim: Simulator, who: str = "admin") -> dict[str, str]:
     return {"Authorization": f"Bearer {sim.issue_token(who)}"}
 

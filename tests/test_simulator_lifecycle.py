@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import ssl
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -24,12 +23,6 @@ from xprotect_events.testing import (
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def auth(token: str) -> dict[str, str]:

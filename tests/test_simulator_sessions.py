@@ -36,12 +36,6 @@ async def patient_sim() -> AsyncIterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 class Api:
     """Plain HTTP calls with one identity's token."""
 

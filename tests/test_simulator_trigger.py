@@ -43,12 +43,6 @@ async def sim() -> AsyncIterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 async def post(
     http: aiohttp.ClientSession,
     url: str,
