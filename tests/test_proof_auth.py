@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRY
+from conftest import FAST_RETRY, wait_until
 
 from xprotect_events import EventTrigger, XProtectClient
 from xprotect_events.errors import ServerError, UnauthorizedError
@@ -41,20 +41,6 @@ TOKEN_LIFETIME = 300.0
 DEADLINE = 60.0
 CAMERAS = [f"cameras/{c}" for c in CAMERA_IDS]
 CLOCKS = ["sim-clock", "own-clock"]
-
-
-async def wait_until(
-    condition: Callable[[], bool], what: str, *, watch: asyncio.Task[Any] | None = None
-) -> None:
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while not condition():
-                if watch is not None and watch.done():
-                    watch.result()
-                    pytest.fail(f"the watched task ended before {what}")
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting until {what}")
 
 
 @pytest.fixture

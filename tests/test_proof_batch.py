@@ -25,13 +25,14 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
-from conftest import FAST_RETRY
+from conftest import EVERY_FAULT as BATCH_FAULTS
+from conftest import FAST_RETRY, LONG_DELAY, quiet, wait_until
 
 from xprotect_events import EventTrigger, XProtectClient
 from xprotect_events.batch import BatchReport, TriggerResult
@@ -51,39 +52,10 @@ from xprotect_events.testing import (
 BATCH = "POST /api/rest/v1/events/batch"
 SEED = int(os.environ.get("PROOF_SEED", "7"))
 CLIENT_TIMEOUT = 0.5
-LONG_DELAY = 1.0
 DEADLINE = 60.0
 CAMERAS = [f"cameras/{c}" for c in CAMERA_IDS]
 
-#: Every way a batch POST can fail (the long delay first: scripted early).
-BATCH_FAULTS = [
-    Fault.delay(LONG_DELAY),
-    Fault.reset_before(),
-    Fault.reset_after(),
-    Fault.status(500),
-    Fault.status(502),
-    Fault.status(503, retry_after=0),
-    Fault.rate_limit(retry_after=0),
-    Fault.truncate(),
-    Fault.html(502),
-    Fault.revoke_token(),
-    Fault.drop_session(),
-]
 KINDS = {f.kind for f in BATCH_FAULTS}
-
-
-async def wait_until(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
-    try:
-        async with asyncio.timeout(deadline):
-            while not condition():
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting until {what}")
-
-
-async def quiet(sim: Simulator) -> None:
-    """Wait until no request is being handled (a delayed handler stores late)."""
-    await wait_until(lambda: sim.stats.in_flight == 0, "the simulator is idle")
 
 
 @pytest.fixture

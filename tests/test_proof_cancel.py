@@ -23,12 +23,12 @@ import gc
 import random
 import warnings
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRY
+from conftest import FAST_RETRY, wait_until
 
 import xprotect_events
 from xprotect_events import EventTrigger, XProtectClient
@@ -48,7 +48,6 @@ READ = "GET /api/rest/v1/eventSessions/{id}"
 CREATE = "POST /api/rest/v1/eventSessions"
 DELETE = "DELETE /api/rest/v1/eventSessions/{id}"
 SEED = 1234
-DEADLINE = 20.0
 CAMERAS = [f"cameras/{c}" for c in CAMERA_IDS]
 LIBRARY = Path(xprotect_events.__file__).parent
 SERVER_SIDE = (str(LIBRARY / "testing"), "aiohttp/web_")
@@ -71,15 +70,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "k" in metafunc.fixturenames:
         count = 25 if metafunc.config.getoption("--soak") else 5
         metafunc.parametrize("k", sorted(random.Random(SEED).sample(range(1, 1_500), count)))
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while not condition():
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting until {what}")
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRY
+from conftest import EVERY_FAULT as READ_FAULTS
+from conftest import FAST_RETRY, quiet, wait_until
 
 from xprotect_events import EventTrigger, XProtectClient
 from xprotect_events.models import Event
@@ -45,52 +46,11 @@ SEED = int(os.environ.get("PROOF_SEED", "20240501"))
 TOKEN_LIFETIME = 300.0
 #: Client read timeout, and the delay that outlasts it (used sparingly: one kind of eleven).
 CLIENT_TIMEOUT = 0.5
-LONG_DELAY = 1.0
 DEADLINE = 60.0
 CAMERAS = [f"cameras/{c}" for c in CAMERA_IDS]
 SENTINEL = "END"
 
-#: Every way a session read can fail (the long delay first: the script puts it early, well
-#: before the restart, which would cut it short).
-READ_FAULTS = [
-    Fault.delay(LONG_DELAY),
-    Fault.reset_before(),
-    Fault.reset_after(),
-    Fault.status(500),
-    Fault.status(502),
-    Fault.status(503, retry_after=0),
-    Fault.rate_limit(retry_after=0),
-    Fault.truncate(),
-    Fault.html(502),
-    Fault.revoke_token(),
-    Fault.drop_session(),
-]
 KINDS = {f.kind for f in READ_FAULTS}
-
-
-async def wait_until(
-    condition: Callable[[], bool],
-    what: str,
-    deadline: float = DEADLINE,
-    *,
-    watch: asyncio.Task[Any] | None = None,
-) -> None:
-    """Poll ``condition`` until it holds; fail after ``deadline`` seconds, or at once if the
-    ``watch`` task ended (its exception, if any, is raised)."""
-    try:
-        async with asyncio.timeout(deadline):
-            while not condition():
-                if watch is not None and watch.done():
-                    watch.result()
-                    pytest.fail(f"{watch.get_name()} ended before {what}")
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting until {what}")
-
-
-async def quiet(sim: Simulator) -> None:
-    """Wait until no request is being handled (delayed handlers included)."""
-    await wait_until(lambda: sim.stats.in_flight == 0, "the simulator is idle")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from conftest import wait_until
 
 from xprotect_events import SessionLostError
 from xprotect_events.client import XProtectClient
@@ -89,15 +90,6 @@ def store(
 async def stored_ids(client: XProtectClient, **filters: Any) -> list[uuid.UUID]:
     """Every stored event's id (oldest first), through the listing."""
     return [e.id async for e in client.list_events(page_size=2000, **filters)]
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while not condition():
-                await asyncio.sleep(0.005)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting until {what}")
 
 
 async def consume(
