@@ -154,10 +154,6 @@ class TokenManager:
             assert self._token is not None
             return self._token
 
-    def invalidate(self) -> None:
-        """Forget the token; the next call obtains a new one."""
-        self._token = None
-
     async def _fetch(self, failures: int) -> None:
         """Obtain a token; if one failed while the caller waited for the lock, fail alike
         (the waiters share that attempt and its retries: an identity provider that is down

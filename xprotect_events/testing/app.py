@@ -30,7 +30,7 @@ from multidict import MultiDictProxy
 from ..errors import ErrorDetail, ProtocolError
 from ..filters import OPERATORS, FilterSyntaxError, parse_conditions
 from ..wire import dumps, error_body_to_wire, loads
-from .faults import Faults, fault_middleware, route_key
+from .faults import IDP_ROUTE, Faults, fault_middleware, route_key
 from .seed import SimEventType
 from .store import (
     LIST_OPERATORS,
@@ -674,7 +674,7 @@ WELL_KNOWN_PATHS = ("/api/.well-known/uris", "/API/.well-known/uris")
 #: Every route key a fault or a counter may name.
 ROUTE_KEYS: frozenset[str] = frozenset(
     (
-        "POST /IDP/connect/token",
+        IDP_ROUTE,
         "GET /api/.well-known/uris",
         *(f"{method} {API}{path}" for method, path, _ in API_ROUTES),
     )
