@@ -13,7 +13,6 @@ import shutil
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -152,20 +151,6 @@ async def finish(proc: asyncio.subprocess.Process, timeout: float = 15.0) -> int
         proc.kill()
         await proc.wait()
         raise
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def service(sim: Simulator) -> AsyncIterator[XProtectClient]:
-    async with XProtectClient(
-        sim.url, client_id=seed.SERVICE_CLIENT_ID, client_secret=seed.SERVICE_CLIENT_SECRET
-    ) as client:
-        yield client
 
 
 def store(sim: Simulator, *triggers: EventTrigger) -> None:
@@ -404,8 +389,10 @@ async def test_list_with_a_naive_since_is_a_usage_error(sim: Simulator) -> None:
     assert "Traceback" not in result.err
 
 
-async def test_get_shows_one_event_with_its_data(sim: Simulator, service: XProtectClient) -> None:
-    event = await service.trigger_event(
+async def test_get_shows_one_event_with_its_data(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
+    event = await service_client.trigger_event(
         EventTrigger(type=PERSON, source=CAMERA_1, datatype="analytics", data={"score": 7})
     )
     env = admin_env(sim)
@@ -425,7 +412,9 @@ async def test_get_shows_one_event_with_its_data(sim: Simulator, service: XProte
     assert "404" in missing.err
 
 
-async def test_trigger_by_names_and_with_data(sim: Simulator, service: XProtectClient) -> None:
+async def test_trigger_by_names_and_with_data(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
     result = await run_cli(
         "trigger",
         "--type",
@@ -443,7 +432,7 @@ async def test_trigger_by_names_and_with_data(sim: Simulator, service: XProtectC
     )
     assert result.rc == EXIT_OK, result.err
     (record,) = result.json_lines()
-    stored = await service.get_event(record["id"], include_data=True)
+    stored = await service_client.get_event(record["id"], include_data=True)
     assert stored.tag == "from-cli"
     assert stored.source == CAMERA_2
     assert stored.data == {"objects": 2}
@@ -475,7 +464,7 @@ def batch_lines() -> list[str]:
 
 
 async def test_trigger_batch_writes_rejects_that_can_be_fixed_and_resent(
-    sim: Simulator, tmp_path: Path, service: XProtectClient
+    sim: Simulator, tmp_path: Path, service_client: XProtectClient
 ) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(batch_lines()))
@@ -502,7 +491,7 @@ async def test_trigger_batch_writes_rejects_that_can_be_fixed_and_resent(
         env=clean_env(XPROTECT_URL=sim.url, XPROTECT_CLIENT_SECRET=seed.SERVICE_CLIENT_SECRET),
     )
     assert resend.rc == EXIT_OK, resend.err
-    tags = [e.tag async for e in service.list_events()]
+    tags = [e.tag async for e in service_client.list_events()]
     assert len(tags) == 151
     assert "motion" in tags
 
@@ -526,7 +515,7 @@ async def test_trigger_batch_from_stdin_with_json_results(sim: Simulator, tmp_pa
 
 
 async def test_watch_streams_until_sigint_and_deletes_its_session(
-    sim: Simulator, service: XProtectClient
+    sim: Simulator, service_client: XProtectClient
 ) -> None:
     proc = await start_cli(
         "watch", "--json", "--poll-interval", "0.1", "--type", "Person Detected",
@@ -536,8 +525,8 @@ async def test_watch_streams_until_sigint_and_deletes_its_session(
         await read_until(proc.stderr, "watching events")
         assert sim.sessions_alive == 1
         for tag in ("w1", "w2"):
-            await service.trigger_event(EventTrigger(type=PERSON, source=CAMERA_1, tag=tag))
-        await service.trigger_event(EventTrigger(type=DOOR, tag="not-watched"))
+            await service_client.trigger_event(EventTrigger(type=PERSON, source=CAMERA_1, tag=tag))
+        await service_client.trigger_event(EventTrigger(type=DOOR, tag="not-watched"))
         seen = await read_until(proc.stdout, '"w2"')
         changes = [orjson.loads(line) for line in seen]
         assert [c["event"]["tag"] for c in changes] == ["w1", "w2"]

@@ -10,11 +10,9 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
-import pytest
 
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
@@ -23,20 +21,6 @@ from xprotect_events.testing.simulator import Simulator
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CAMERA_1 = f"cameras/{seed.CAMERA_IDS[0]}"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def service(sim: Simulator) -> AsyncIterator[XProtectClient]:
-    async with XProtectClient(
-        sim.url, client_id=seed.SERVICE_CLIENT_ID, client_secret=seed.SERVICE_CLIENT_SECRET
-    ) as client:
-        yield client
 
 
 def env_for(sim: Simulator) -> dict[str, str]:
@@ -89,12 +73,14 @@ async def finish(
 
 
 async def test_stream_service_counts_per_type_and_stops_after_max_events(
-    sim: Simulator, service: XProtectClient
+    sim: Simulator, service_client: XProtectClient
 ) -> None:
     proc = await start(sim, "stream_service.py", "--max-events", "4", "--poll-interval", "0.1")
     await read_until(proc, "ready: streaming events")
     for i, event_type in enumerate([seed.ANALYTICS_EVENT] * 3 + [seed.USER_DEFINED_EVENT]):
-        await service.trigger_event(EventTrigger(type=event_type, source=CAMERA_1, tag=f"s{i}"))
+        await service_client.trigger_event(
+            EventTrigger(type=event_type, source=CAMERA_1, tag=f"s{i}")
+        )
     rc, out, err = await finish(proc)
     assert rc == 0, err
     assert "stopped cleanly after 4 event(s) (Door Forced Open: 1, Person Detected: 3)" in out
@@ -155,7 +141,7 @@ async def test_injector_generates_detections(sim: Simulator) -> None:
 
 
 async def test_bot_reacts_and_acknowledges_each_event(
-    sim: Simulator, service: XProtectClient
+    sim: Simulator, service_client: XProtectClient
 ) -> None:
     proc = await start(
         sim,
@@ -169,13 +155,13 @@ async def test_bot_reacts_and_acknowledges_each_event(
     )
     await read_until(proc, "ready: watching Person Detected")
     originals = [
-        await service.trigger_event(EventTrigger(type=seed.ANALYTICS_EVENT, source=CAMERA_1))
+        await service_client.trigger_event(EventTrigger(type=seed.ANALYTICS_EVENT, source=CAMERA_1))
         for _ in range(3)
     ]
     rc, out, err = await finish(proc)
     assert rc == 0, err
     assert out.count("[chat] Person Detected") == 3
     assert "bot stopped: 3 handled, 3 acknowledged" in out
-    acks = {e.tag async for e in service.list_events() if e.type == seed.USER_DEFINED_EVENT}
+    acks = {e.tag async for e in service_client.list_events() if e.type == seed.USER_DEFINED_EVENT}
     assert acks == {f"ack:{e.id}" for e in originals}
     assert sim.sessions_alive == 0
