@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRY, wait_until
 
+from tests.helpers import FAST_RETRY, wait_until
 from xprotect_events import EventTrigger, XProtectClient
 from xprotect_events.errors import ServerError, UnauthorizedError
 from xprotect_events.models import Event

@@ -31,9 +31,9 @@ from typing import Any
 
 import click
 import pytest
-from conftest import EVERY_FAULT as BATCH_FAULTS
-from conftest import FAST_RETRY, LONG_DELAY, quiet, wait_until
 
+from tests.helpers import EVERY_FAULT as BATCH_FAULTS
+from tests.helpers import FAST_RETRY, LONG_DELAY, quiet, wait_until
 from xprotect_events import EventTrigger, XProtectClient
 from xprotect_events.batch import BatchReport, TriggerResult
 from xprotect_events.cli import LISTENING, parse_fault

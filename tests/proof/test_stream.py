@@ -24,9 +24,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import EVERY_FAULT as READ_FAULTS
-from conftest import FAST_RETRY, quiet, wait_until
 
+from tests.helpers import EVERY_FAULT as READ_FAULTS
+from tests.helpers import FAST_RETRY, quiet, wait_until
 from xprotect_events import EventTrigger, XProtectClient
 from xprotect_events.models import Event
 from xprotect_events.sessions import EventSession

@@ -17,9 +17,9 @@ import pytest
 import requests
 import spnego
 from aiohttp import web
-from conftest import FAST_RETRY
 from requests_ntlm import HttpNtlmAuth
 
+from tests.helpers import FAST_RETRY
 from xprotect_events import AuthenticationError, EventTrigger, XProtectClient
 from xprotect_events.errors import (
     ConfigurationError,

@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import FAST_RETRY
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import FAST_RETRY
 from xprotect_events import (
     ConfigurationError,
     EventTrigger,

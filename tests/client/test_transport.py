@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import trustme
 from aiohttp import web
-from conftest import FAST_RETRY
 
+from tests.helpers import FAST_RETRY
 from xprotect_events import (
     ConnectError,
     EventTrigger,

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_RETRY, wait_until
 
 import xprotect_events
+from tests.helpers import FAST_RETRY, wait_until
 from xprotect_events import EventTrigger, XProtectClient
 from xprotect_events.errors import UnauthorizedError
 from xprotect_events.models import Event

@@ -7,8 +7,8 @@ import logging
 import uuid
 
 import pytest
-from conftest import FAST_RETRY
 
+from tests.helpers import FAST_RETRY
 from xprotect_events import AuthenticationError, XProtectClient
 from xprotect_events.auth import renewal_skew
 from xprotect_events.testing import Fault, SimClock, Simulator, SimUser, seed

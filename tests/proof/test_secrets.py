@@ -43,8 +43,8 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import FAST_RETRY
 
+from tests.helpers import FAST_RETRY
 from xprotect_events import (
     AuthenticationError,
     EventTrigger,
@@ -848,7 +848,7 @@ def test_the_audit_finds_leaks_in_a_real_run() -> None:
             "no:randomly",
             f"{here}::test_audit_canary",
         ],
-        cwd=here.parent.parent,
+        cwd=here.parents[2],
         env=env,
         capture_output=True,
         text=True,

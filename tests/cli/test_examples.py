@@ -19,7 +19,7 @@ from xprotect_events.models import EventTrigger
 from xprotect_events.testing import seed
 from xprotect_events.testing.simulator import Simulator
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CAMERA_1 = f"cameras/{seed.CAMERA_IDS[0]}"
 
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
+from tests.helpers import wait_until
 from xprotect_events import SessionLostError
 from xprotect_events.client import XProtectClient
 from xprotect_events.errors import (

@@ -1,0 +1,59 @@
+"""Helpers the tests share: fault lists, quick retries, and waiting on a condition."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from xprotect_events.testing import Fault, Simulator
+from xprotect_events.transport import RetryPolicy
+
+#: How long a fault test waits for a server-side delay that outlasts the client's timeout.
+LONG_DELAY = 1.0
+
+#: Every way a request can fail in the simulator (the long delay first: scripted early).
+EVERY_FAULT = [
+    Fault.delay(LONG_DELAY),
+    Fault.reset_before(),
+    Fault.reset_after(),
+    Fault.status(500),
+    Fault.status(502),
+    Fault.status(503, retry_after=0),
+    Fault.rate_limit(retry_after=0),
+    Fault.truncate(),
+    Fault.html(502),
+    Fault.revoke_token(),
+    Fault.drop_session(),
+]
+
+
+async def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    deadline: float = 60.0,
+    *,
+    watch: asyncio.Task[Any] | None = None,
+) -> None:
+    """Poll ``condition`` until it holds; fail after ``deadline`` seconds, or at once if the
+    ``watch`` task ended (its exception, if any, is raised)."""
+    try:
+        async with asyncio.timeout(deadline):
+            while not condition():
+                if watch is not None and watch.done():
+                    watch.result()
+                    pytest.fail(f"{watch.get_name()} ended before {what}")
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        pytest.fail(f"timed out waiting until {what}")
+
+
+async def quiet(sim: Simulator) -> None:
+    """Wait until no request is being handled (a delayed handler stores late)."""
+    await wait_until(lambda: sim.stats.in_flight == 0, "the simulator is idle")
+
+
+#: Quick retries so fault tests stay fast; the rule under test is the same.
+FAST_RETRY = RetryPolicy(attempts=4, backoff_initial=0.01, backoff_max=0.05, jitter=0.01)
