@@ -30,7 +30,7 @@ from xprotect_events.errors import (
 )
 from xprotect_events.ntlm import MISSING_EXTRA, WindowsCredentials
 from xprotect_events.testing import Fault, SimClock, Simulator, SimUser, seed
-from xprotect_events.testing.app import challenge_windows
+from xprotect_events.testing.idp import challenge_windows
 from xprotect_events.testing.ntlm_acceptor import NtlmAcceptor, claimed_names, principal
 from xprotect_events.transport import RetryPolicy
 

@@ -283,7 +283,7 @@ async def test_the_simulator_counts_what_it_really_did(sim: Simulator) -> None:
     assert sim.stats.events_accepted == sim.stats.events_stored_total == 4 * 5
     assert sim.events_stored == len(await stored_events(sim)) == 20
     assert sim.sessions_alive == 1  # created, its answer cut: the server still has it
-    assert len(sim._state.tokens._tokens) == sim.stats.tokens_issued == 4  # + the listing's
+    assert len(sim.tokens) == sim.stats.tokens_issued == 4  # + the listing's
     assert sim.stats.requests[BATCH] == len(script)
 
 

@@ -57,7 +57,8 @@ from xprotect_events import (
 )
 from xprotect_events.auth import ServiceCredentials, UserCredentials
 from xprotect_events.testing import Fault, SimClock, Simulator, SimUser, seed
-from xprotect_events.testing import app as sim_app
+from xprotect_events.testing import idp as sim_idp
+from xprotect_events.testing import tokens as sim_tokens
 
 # ============================================================================ the scanner
 
@@ -161,18 +162,18 @@ def scan(secrets: Secrets, texts: Iterable[tuple[str, str]], where: str) -> list
 @contextlib.contextmanager
 def recording_tokens(secrets: Secrets) -> Iterator[None]:
     """Every token any simulator issues (login or ``issue_token``) is added to ``secrets``."""
-    original = sim_app.Tokens.issue
+    original = sim_tokens.Tokens.issue
 
-    def issue(self: sim_app.Tokens, identity: Any) -> str:
+    def issue(self: sim_tokens.Tokens, identity: Any) -> str:
         token = original(self, identity)
         secrets.add_token(token)
         return token
 
-    sim_app.Tokens.issue = issue  # type: ignore[method-assign]
+    sim_tokens.Tokens.issue = issue  # type: ignore[method-assign]
     try:
         yield
     finally:
-        sim_app.Tokens.issue = original  # type: ignore[method-assign]
+        sim_tokens.Tokens.issue = original  # type: ignore[method-assign]
 
 
 # ============================================================================ the audit plugin
@@ -256,7 +257,7 @@ class SecretsAudit:
                 _init(self, *a, **kw)
 
             patch.setattr(cls, "__init__", marked)
-        same = sim_app._same
+        same = sim_idp.same_secret
 
         def accepts_markers(given: object, expected: str) -> bool:
             if expected in replacement and given == replacement[expected]:
@@ -267,7 +268,7 @@ class SecretsAudit:
                 audit.counts["grants with a seeded secret"] += 1
             return ok
 
-        patch.setattr(sim_app, "_same", accepts_markers)
+        patch.setattr(sim_idp, "same_secret", accepts_markers)
         # A server in another process (`xprotect-events serve` run by a test) knows only the
         # seeded secrets: a grant to a port that no simulator of this process serves sends
         # the seeded secret instead of the marker, at the last moment (and is counted).
@@ -297,14 +298,14 @@ class SecretsAudit:
 
         patch.setattr(Simulator, "start", started)
         patch.setattr(Simulator, "stop", stopped)
-        original_issue = sim_app.Tokens.issue
+        original_issue = sim_tokens.Tokens.issue
 
-        def issue(tokens: sim_app.Tokens, identity: Any) -> str:
+        def issue(tokens: sim_tokens.Tokens, identity: Any) -> str:
             token = original_issue(tokens, identity)
             audit.secrets.add_token(token)
             return token
 
-        patch.setattr(sim_app.Tokens, "issue", issue)
+        patch.setattr(sim_tokens.Tokens, "issue", issue)
 
     def _patch_exceptions(self) -> None:
         patch, pending = self._patch, self._pending

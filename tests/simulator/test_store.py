@@ -10,18 +10,13 @@ import orjson
 import pytest
 
 from xprotect_events.testing import seed
-from xprotect_events.testing.store import (
-    LIST_OPERATORS,
-    SESSION_OPERATORS,
-    Directory,
-    EventStore,
-    Identity,
-    Query,
-    Record,
-    check_cond,
-    to_us,
-    validate_trigger,
-)
+from xprotect_events.testing.clock import to_us
+from xprotect_events.testing.directory import Directory, Identity
+from xprotect_events.testing.query import LIST_OPERATORS, SESSION_OPERATORS, Query, check_cond
+from xprotect_events.testing.records import Record
+from xprotect_events.testing.sessions import SessionTable
+from xprotect_events.testing.store import EventStore
+from xprotect_events.testing.triggers import validate_trigger
 from xprotect_events.wire import event_to_wire
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -84,7 +79,7 @@ def test_indexes_stay_sorted_through_bulk_and_single_inserts() -> None:
             body["source"] = None
         rec = validate_trigger(body, Identity("service", service=True), store.directory, NOW_US)
         store.admit(rec, NOW_US)
-    for index in store._indexes():
+    for index in store.indexes():
         assert index.keys == sorted(index.keys)
         assert [r.key for r in index.recs] == index.keys
     assert len(store.all) == 550
@@ -131,7 +126,7 @@ def test_retention_sweep_small_and_large() -> None:
     store.bulk(({"type": short, "time": T0 + timedelta(seconds=i)} for i in range(300)), now)
     assert store.sweep(now + 61_000_000) == 1  # t=0 expires (now - t > 60 s): one by one
     assert store.sweep(now + 200_000_000) == 139  # t=1..139: a bulk purge
-    for index in store._indexes():
+    for index in store.indexes():
         assert all(not r.deleted for r in index.recs)
     assert len(store.by_id) == 5 + 300 - 140
 
@@ -143,7 +138,8 @@ def test_session_model_against_a_reference() -> None:
     store.bulk(random_events(rng, 100), now)
     conds = [check_cond("type", "notEquals", str(seed.USER_DEFINED_EVENT), SESSION_OPERATORS)]
     query = Query(conds, store.directory, store.directory.visible(Identity("operator")))
-    session = store.create_session("user:operator", query, rng.random() < 0.5, {}, now)
+    sessions = SessionTable(store)
+    session = sessions.create("user:operator", query, rng.random() < 0.5, {}, now)
     returned: set[str] = set()
     deleted_seen: set[str] = set()
     for _step in range(60):
@@ -153,7 +149,7 @@ def test_session_model_against_a_reference() -> None:
             store.bulk([{"type": event_type, "source": rng.choice(CAM), "time": when}], now)
         now += rng.randrange(0, 20_000_000)
         store.sweep(now)
-        new, deleted = store.read_session(session, rng.randint(1, 8), now)
+        new, deleted = sessions.read(session, rng.randint(1, 8), now)
         for rec in new:
             assert rec.id not in returned, "an event came twice"
             assert query.match(rec)
@@ -163,7 +159,7 @@ def test_session_model_against_a_reference() -> None:
             assert rec.id not in deleted_seen
             deleted_seen.add(rec.id)
     while True:
-        new, _ = store.read_session(session, 50, now)
+        new, _ = sessions.read(session, 50, now)
         if not new:
             break
         returned.update(r.id for r in new)

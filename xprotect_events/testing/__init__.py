@@ -22,6 +22,7 @@ Seeded defaults (``xprotect_events.testing.seed`` has them all, with fixed GUIDs
 """
 
 from . import seed
+from .clock import SimClock
 from .faults import Fault, Faults
 from .seed import (
     ANALYTICS_EVENT,
@@ -37,8 +38,8 @@ from .seed import (
     SimEventType,
     SimUser,
 )
-from .simulator import Simulator, Stats
-from .store import SimClock
+from .simulator import Simulator
+from .state import Stats
 
 __all__ = [
     "ANALYTICS_EVENT",

@@ -53,8 +53,8 @@ from cryptography.hazmat.primitives import hashes
 from multidict import MultiDictProxy
 from spnego.channel_bindings import GssChannelBindings
 
-from .app import state_of
 from .seed import SimUser
+from .state import state_of
 
 __all__ = ["NtlmAcceptor"]
 

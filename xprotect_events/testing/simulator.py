@@ -16,18 +16,16 @@ import attrs
 from aiohttp import web
 
 from . import seed
-from .app import (
-    ROUTE_KEYS,
-    SimState,
-    Stats,
-    Tokens,
-    WindowsAuth,
-    build_app,
-    challenge_windows,
-)
+from .app import ROUTE_KEYS, build_app
+from .clock import SimClock
+from .directory import Directory, Identity
 from .faults import Faults
+from .idp import challenge_windows
 from .seed import SimCamera, SimEventType, SimUser
-from .store import Directory, EventStore, Identity, SimClock
+from .sessions import SessionTable
+from .state import SimState, Stats, WindowsAuth
+from .store import EventStore
+from .tokens import Tokens
 
 __all__ = ["SimClock", "Simulator", "Stats"]
 
@@ -104,15 +102,19 @@ class Simulator:
             seed.default_cameras(),
             seed.default_event_types(),
         )
+        store = EventStore(directory)
+        stats = Stats()
+        store.on_stored.append(stats.count_stored)
         self._state = SimState(
             clock=clock,
             directory=directory,
-            store=EventStore(directory, session_idle_timeout=session_idle_timeout),
+            store=store,
+            sessions=SessionTable(store, idle_timeout=session_idle_timeout),
             tokens=Tokens(clock, token_lifetime),
-            stats=Stats(),
+            stats=stats,
             faults=Faults(ROUTE_KEYS),
-            max_batch=max_batch,
             windows_auth=_windows_auth(),
+            max_batch=max_batch,
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -154,7 +156,7 @@ class Simulator:
         """Stop (connections cut), then serve again on the same port with the same
         certificate. Event sessions are lost; events, cameras, users and tokens are kept."""
         await self._stop_server()
-        self._state.store.drop_sessions()
+        self._state.sessions.drop_all()
         await self.start()
 
     async def __aenter__(self) -> Simulator:
@@ -221,30 +223,55 @@ class Simulator:
         self._state.windows_auth = hook
 
     @property
+    def store(self) -> EventStore:
+        """The event store (records, indexes, retention; ``on_stored``/``on_deleted``
+        listeners). Call :meth:`sweep` first to see retention applied."""
+        return self._state.store
+
+    @property
+    def sessions(self) -> SessionTable:
+        """The server-side event sessions (``len(sim.sessions)``, ``sim.sessions.by_id``)."""
+        return self._state.sessions
+
+    @property
+    def directory(self) -> Directory:
+        """Users, service clients, cameras and event types, and who may see what."""
+        return self._state.directory
+
+    @property
+    def tokens(self) -> Tokens:
+        """The bearer tokens issued (``len(sim.tokens)``: how many, expired ones included)."""
+        return self._state.tokens
+
+    def sweep(self) -> int:
+        """Apply retention now; returns how many events it deleted."""
+        return self._state.sweep()
+
+    @property
     def events_stored(self) -> int:
         """Events stored now (retention applied)."""
-        self._state.sweep()
-        return len(self._state.store.by_id)
+        self.sweep()
+        return len(self.store)
 
     @property
     def sessions_alive(self) -> int:
         """Event sessions alive now (idle ones dropped)."""
-        self._state.store.expire_sessions(self.clock.now_us())
-        return len(self._state.store.sessions)
+        self.sessions.expire(self.clock.now_us())
+        return len(self.sessions)
 
     @property
     def cameras(self) -> list[SimCamera]:
         """The cameras (attrs :class:`SimCamera`: ``id``, ``name``, ``visible_to`` …)."""
-        return list(self._state.directory.cameras.values())
+        return list(self.directory.cameras.values())
 
     @property
     def event_types(self) -> list[SimEventType]:
         """The event types (attrs :class:`SimEventType`: ``id``, ``name``, ``retention`` …)."""
-        return list(self._state.directory.types.values())
+        return list(self.directory.types.values())
 
     @property
     def users(self) -> list[SimUser]:
-        return list(self._state.directory.users.values())
+        return list(self.directory.users.values())
 
     # ----------------------------------------------------------------- control
 
@@ -257,7 +284,7 @@ class Simulator:
             "all" if visible_to is None else frozenset(visible_to)
         )
         camera = SimCamera(id=id or uuid.uuid4(), name=name, visible_to=vis)
-        self._state.directory.add_camera(camera)
+        self.directory.add_camera(camera)
         return camera.id
 
     def add_event_type(
@@ -283,7 +310,7 @@ class Simulator:
             )
         if generator_subtype is not None and event_type.generator_subtype != generator_subtype:
             event_type = attrs.evolve(event_type, generator_subtype=generator_subtype)
-        self._state.directory.add_event_type(event_type)
+        self.directory.add_event_type(event_type)
         return type_id
 
     def store_events(self, events: Iterable[Any]) -> int:
@@ -295,7 +322,7 @@ class Simulator:
         The cyclic garbage collector is paused during the load, and a large load ends with
         one ``gc.collect()``: its pause is paid here, not in whatever is measured next.
         """
-        self._state.sweep()
+        self.sweep()
         was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -305,12 +332,11 @@ class Simulator:
                 gc.enable()
         if was_enabled and stored >= _COLLECT_AFTER:
             gc.collect()
-        self.stats.events_stored_total += stored
         return stored
 
     def issue_token(self, name: str) -> str:
         """A valid token for a user or a service client, without HTTP (not counted in stats)."""
-        directory = self._state.directory
+        directory = self.directory
         if name in directory.users:
             identity = Identity(name)
         elif name in directory.service_clients:
@@ -325,8 +351,8 @@ class Simulator:
 
     def drop_sessions(self) -> None:
         """Every live event session is gone: reading it gives 404."""
-        self._state.store.drop_sessions()
+        self.sessions.drop_all()
 
     def __repr__(self) -> str:
         running = "running" if self._runner else "stopped"
-        return f"Simulator({self.url}, {running}, events={len(self._state.store.by_id)})"
+        return f"Simulator({self.url}, {running}, events={len(self.store)})"

@@ -1,0 +1,132 @@
+"""What every route shares: JSON and error answers, the counting and error middlewares, the
+bearer-token check and the query-parameter readers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import ErrorDetail, ProtocolError
+from ..wire import dumps, error_body_to_wire, loads
+from .directory import Identity, canonical_guid
+from .faults import Handler, route_key
+from .rejected import Rejected
+from .state import state_of
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 2000  # [profile]
+DEFAULT_PAGE_SIZE = 100  # [profile]
+
+#: ``(method, path under the API, handler)``: how each route module lists its routes.
+Routes = tuple[tuple[str, str, Handler], ...]
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=dumps(body), status=status, content_type="application/json")
+
+
+def error_body(status: int, text: str, text_id: str | None = None) -> dict[str, Any]:
+    """The wrapped error body ``{"error": {"httpCode", "details"}}`` [sample]."""
+    return error_body_to_wire(status, ErrorDetail(error_text=text, error_text_id=text_id))
+
+
+def error_response(status: int, text: str, text_id: str | None = None) -> web.Response:
+    """The wrapped error body [sample]; 401 also says ``WWW-Authenticate: Bearer``."""
+    response = json_response(error_body(status, text, text_id), status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+@web.middleware
+async def count_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every request by route key, faulted or not, and those being handled now."""
+    stats = state_of(request).stats
+    stats.requests[route_key(request)] += 1
+    stats.in_flight += 1
+    try:
+        return await handler(request)
+    finally:
+        stats.in_flight -= 1
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn refusals, unknown routes and crashes into wrapped error bodies."""
+    try:
+        return await handler(request)
+    except Rejected as exc:
+        return error_response(exc.status, exc.text, exc.text_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, _http_text(exc, request))
+    except ConnectionError:
+        return error_response(400, "The connection was lost.")  # nobody is listening
+    except Exception:
+        log.exception("simulator handler failed: %s %s", request.method, request.path)
+        return error_response(500, "Internal server error.")
+
+
+def _http_text(exc: web.HTTPException, request: web.Request) -> str:
+    if exc.status == 404:
+        return f"Resource not found. {request.path}"
+    if exc.status == 405:
+        return f"Method {request.method} is not allowed on {request.path}."
+    return exc.reason
+
+
+def authenticate(request: web.Request) -> Identity:
+    """The identity of the request's bearer token, or a 401 :class:`Rejected`."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Rejected(401, "Token validation failed: no bearer token was sent.")
+    return state_of(request).tokens.check(value.strip())
+
+
+async def json_body(request: web.Request) -> Any:
+    """The parsed JSON body; 400 if it is not JSON."""
+    raw = await request.read()
+    try:
+        return loads(raw)
+    except ProtocolError:
+        raise Rejected(400, "The request body is not valid JSON.") from None
+
+
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within ``[low, high]``, else 400."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise Rejected(400, f"Invalid '{name}': {text!r} is not an integer.") from None
+    if not low <= value <= high:
+        raise Rejected(400, f"Invalid '{name}': {value} is not between {low} and {high}.")
+    return value
+
+
+def include_data(request: web.Request) -> bool:
+    """``include=data`` [seed]."""
+    return "data" in request.query.get("include", "").replace(" ", "").split(",")
+
+
+def check_trigger_rules(request: web.Request) -> None:
+    """``triggerRules`` is a legacy boolean [seed]; only its syntax is checked."""
+    value = request.query.get("triggerRules")
+    if value is not None and value.lower() not in ("true", "false"):
+        raise Rejected(400, f"Invalid 'triggerRules': {value!r} is not a boolean.")
+
+
+def guid_param(request: web.Request, what: str) -> str:
+    """The ``{id}`` of the path as a canonical GUID, else 400."""
+    raw = request.match_info["id"]
+    guid = canonical_guid(raw)
+    if guid is None:
+        raise Rejected(400, f"Invalid {what} id. {raw!r} is not a GUID.")
+    return guid

@@ -1,0 +1,52 @@
+"""Bearer tokens the simulated identity provider issues: who each speaks for, and until when."""
+
+from __future__ import annotations
+
+import secrets
+
+import attrs
+
+from .clock import SimClock
+from .directory import Identity
+from .rejected import Rejected
+
+
+@attrs.define
+class TokenInfo:
+    identity: Identity
+    expires_at: float
+    revoked: bool = False
+
+
+class Tokens:
+    """Opaque bearer tokens (``secrets.token_urlsafe``), their identity and expiry time."""
+
+    def __init__(self, clock: SimClock, lifetime: float) -> None:
+        self.clock = clock
+        self.lifetime = lifetime
+        self._tokens: dict[str, TokenInfo] = {}
+
+    def __len__(self) -> int:
+        """How many tokens were issued (expired and revoked ones included)."""
+        return len(self._tokens)
+
+    def issue(self, identity: Identity) -> str:
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = TokenInfo(identity, self.clock.time() + self.lifetime)
+        return token
+
+    def check(self, token: str) -> Identity:
+        """The identity of a valid token; a 401 :class:`Rejected` otherwise [sample text]."""
+        info = self._tokens.get(token)
+        if info is None:
+            raise Rejected(401, "Token validation failed: the token is invalid.")
+        if info.revoked:
+            raise Rejected(401, "Token validation failed: the token has been revoked.")
+        if self.clock.time() >= info.expires_at:
+            raise Rejected(401, "Token validation failed: the token is expired.")
+        return info.identity
+
+    def revoke_all(self) -> None:
+        """Every token issued so far gets 401 from now on."""
+        for info in self._tokens.values():
+            info.revoked = True

@@ -1,0 +1,163 @@
+"""Incoming events to records: the trigger body rules and permissions of ``POST /events``
+(:func:`validate_trigger`), and the fast, unchecked reader of bulk loads (:class:`BulkReader`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ..errors import ProtocolError
+from ..models import MAX_TAG_LENGTH
+from ..wire import parse_time
+from .clock import aware, from_us, to_us
+from .directory import Directory, Identity, canonical_guid
+from .records import SEQ_BITS, Record
+from .rejected import Rejected, forbidden
+from .seed import SimEventType
+
+# A time exactly as format_time writes it: the text can be kept as the event's wire time.
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}0Z\Z")
+
+
+def parse_event_time(text: str) -> tuple[datetime, str | None]:
+    """A time string: fast for the canonical 7-digit form (its text is kept), else
+    :func:`xprotect_events.wire.parse_time`. Raises :class:`ProtocolError`."""
+    if _CANONICAL_TIME.match(text):
+        return datetime.fromisoformat(text[:26] + "+00:00"), text
+    return parse_time(text), None
+
+
+def validate_trigger(body: Any, who: Identity, directory: Directory, now_us: int) -> Record:
+    """The trigger body rules [seed], then the permissions [seed]; :class:`Rejected` if any
+    fails (400 for the body, 403 for the permissions). The time defaults to ``now_us``.
+
+    The record has no id and no insertion number yet: :meth:`EventStore.admit` gives them.
+    """
+    if not isinstance(body, dict):
+        raise Rejected(400, "The event must be a JSON object.")
+    type_id = _trigger_type(body.get("type"), directory)
+    event_type = directory.types[type_id]
+    if "datatype" not in body:
+        raise Rejected(400, "The datatype field is required (it may be null).")
+    datatype, data, tag = body["datatype"], body.get("data"), body.get("tag")
+    _check_payload(datatype, data, tag, event_type)
+    source, guid = _trigger_source(body.get("source"), event_type, directory)
+    when, text = _trigger_time(body.get("time"))
+    if not directory.may_trigger(who, type_id):
+        raise forbidden()
+    visible = directory.visible(who)
+    if visible is not None and guid not in visible:
+        raise forbidden()
+    if when is None:
+        us, when = now_us, from_us(now_us)
+    else:
+        us = to_us(when)
+    blob = None if data is None else orjson.dumps(data)
+    return Record(us << SEQ_BITS, "", when, type_id, source, guid, tag, datatype, blob, text)
+
+
+def _trigger_type(raw: object, directory: Directory) -> str:
+    if raw is None:
+        raise Rejected(400, "The type field is required.")
+    if isinstance(raw, str) and raw in directory.types:
+        return raw
+    type_id = canonical_guid(raw) if isinstance(raw, str) else None
+    if type_id is None:
+        raise Rejected(400, f"Invalid type. {raw!r} is not a GUID.")
+    if type_id not in directory.types:
+        raise Rejected(400, f"Event type not found. {raw}")
+    return type_id
+
+
+def _check_payload(datatype: object, data: object, tag: object, event_type: SimEventType) -> None:
+    if datatype is not None and not isinstance(datatype, str):
+        raise Rejected(400, "The datatype field must be a string or null.")
+    if data is not None and not isinstance(data, dict):
+        raise Rejected(400, "The data field must be an object or null.")
+    if tag is not None and not isinstance(tag, str):
+        raise Rejected(400, "The tag field must be a string or null.")
+    if isinstance(tag, str) and len(tag) > MAX_TAG_LENGTH:
+        raise Rejected(400, f"The tag field is longer than {MAX_TAG_LENGTH} characters.")
+    if event_type.is_user_defined and (datatype is not None or data is not None):
+        raise Rejected(400, "User defined events do not support data and datatype.")  # [seed]
+
+
+def _trigger_source(
+    raw: object, event_type: SimEventType, directory: Directory
+) -> tuple[str | None, str | None]:
+    """The stored source. A user-defined event with no source is its own source [seed]."""
+    if raw is None:
+        if event_type.is_user_defined:
+            key = str(event_type.id)
+            return f"userDefinedEvents/{key}", key
+        return None, None
+    if not isinstance(raw, str):
+        raise Rejected(400, "The source field must be a string or null.")
+    return directory.resolve_source(raw)
+
+
+def _trigger_time(raw: object) -> tuple[datetime | None, str | None]:
+    if raw is None:
+        return None, None
+    if not isinstance(raw, str):
+        raise Rejected(400, "The time field must be an ISO 8601 string or null.")
+    try:
+        return parse_event_time(raw)
+    except ProtocolError:
+        raise Rejected(400, f"Invalid time. {raw}") from None
+
+
+class BulkReader:
+    """Reads the fields of bulk items (mappings or objects with attributes), memoising the
+    type and source lookups that repeat across a million items."""
+
+    def __init__(self, directory: Directory, now_us: int) -> None:
+        self.directory = directory
+        self.now_us = now_us
+        self.now = from_us(now_us)
+        self.types: dict[Any, tuple[str, int | None]] = {}
+        self.sources: dict[Any, tuple[str | None, str | None]] = {}
+        self.retention: int | None = None
+        self.user_defined = {k for k, t in directory.types.items() if t.is_user_defined}
+
+    def record(self, item: Any, seq: int, event_id: str) -> Record:
+        """The record of one item; ``self.retention`` is left set for it (microseconds;
+        -1: never stored; None: forever)."""
+        if isinstance(item, Mapping):
+            raw_type, raw_source, when = item.get("type"), item.get("source"), item.get("time")
+            tag, datatype, data = item.get("tag"), item.get("datatype"), item.get("data")
+        else:
+            raw_type, raw_source, when = item.type, item.source, item.time
+            tag, datatype, data = item.tag, item.datatype, item.data
+        type_id, self.retention = self._type(raw_type)
+        if raw_source is None and type_id in self.user_defined:
+            raw_source = f"userDefinedEvents/{type_id}"  # its own source [seed]
+        source = self.sources.get(raw_source)
+        if source is None:
+            source = self.sources[raw_source] = self.directory.loose_source(raw_source)
+        text = None
+        if when is None:
+            when, us = self.now, self.now_us
+        elif isinstance(when, str):
+            when, text = parse_event_time(when)
+            us = to_us(when)
+        else:
+            us = to_us(aware(when))
+        key = us << SEQ_BITS | seq
+        blob = None if data is None else orjson.dumps(data)
+        return Record(key, event_id, when, type_id, *source, tag, datatype, blob, text)
+
+    def _type(self, raw: Any) -> tuple[str, int | None]:
+        known = self.types.get(raw)
+        if known is None:
+            type_id = canonical_guid(raw)
+            if type_id is None or type_id not in self.directory.types:
+                raise ValueError(f"unknown event type {raw!r}")
+            retention = self.directory.types[type_id].retention
+            micros = None if retention is None else round(retention * 1_000_000) or -1
+            known = self.types[raw] = (type_id, micros)
+        return known
