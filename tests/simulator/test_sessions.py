@@ -330,3 +330,15 @@ async def test_session_sees_only_visible_sources(
     await Api(http, sim, "admin").trigger("hidden", source=CAM[3])
     await api.trigger("shown", source=CAM[1])
     assert await api.read(sid) == (["shown"], [])
+
+
+async def test_public_views_of_the_state(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    seed(sim, 3)
+    api = Api(http, sim, "operator")
+    sid = await api.create()
+    assert len(sim.store) == sim.events_stored == 3
+    assert list(sim.sessions.by_id) == [sid]
+    assert sim.sessions.by_id[sid].owner == "user:operator"
+    assert "operator" in sim.directory.users
+    assert len(sim.tokens) == 1
+    assert sim.sweep() == 0

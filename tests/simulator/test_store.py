@@ -168,3 +168,25 @@ def test_session_model_against_a_reference() -> None:
     assert len(returned) > 40
     assert live <= returned
     assert not (live & deleted_seen)
+
+
+def test_listeners_hear_every_event_stored_and_deleted() -> None:
+    store = make_store()
+    stored: list[str] = []
+    deleted: list[str] = []
+    store.on_stored.append(lambda recs: stored.extend(r.id for r in recs))
+    store.on_deleted.append(lambda recs: deleted.extend(r.id for r in recs))
+    now = to_us(T0)
+    short = seed.SHORT_RETENTION_EVENT
+    store.bulk(({"type": short, "time": T0 + timedelta(seconds=i)} for i in range(3)), now)
+    body = {"type": str(seed.ANALYTICS_EVENT), "datatype": None, "source": CAM[0]}
+    rec = validate_trigger(body, Identity("service", service=True), store.directory, now)
+    assert store.admit(rec, now)
+    unstored = {"type": str(seed.UNSTORED_EVENT), "datatype": None}
+    kept_out = validate_trigger(unstored, Identity("service", service=True), store.directory, now)
+    assert not store.admit(kept_out, now)
+    assert len(stored) == 4
+    assert set(stored) == {r.id for r in all_records(store)}
+    assert store.sweep(now + 62_000_000) == 2
+    assert len(deleted) == 2
+    assert set(deleted) | {r.id for r in all_records(store)} == set(stored)

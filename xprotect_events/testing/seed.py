@@ -179,13 +179,19 @@ class SimEventType:
             generator_subtype=self.generator_subtype,
         ).user_may_trigger
 
-    def to_wire(self) -> dict[str, Any]:
-        """An ``/eventTypes`` item, shaped like the real sample [sample]."""
+    def _item_head(self) -> dict[str, Any]:
+        """The fields that ``/eventTypes`` and ``/userDefinedEvents`` items begin with."""
         return {
             "displayName": self.display_name or self.name,
             "id": str(self.id),
             "name": self.name,
             "lastModified": format_time(self.last_modified),
+        }
+
+    def to_wire(self) -> dict[str, Any]:
+        """An ``/eventTypes`` item, shaped like the real sample [sample]."""
+        return {
+            **self._item_head(),
             "description": self.description,
             "generatorType": self.generator_type,
             "generatorSubtype": self.generator_subtype or "",
@@ -209,10 +215,7 @@ class SimEventType:
     def to_user_defined_wire(self) -> dict[str, Any]:
         """A ``/userDefinedEvents`` item, shaped like the real sample [sample]."""
         return {
-            "displayName": self.display_name or self.name,
-            "id": str(self.id),
-            "name": self.name,
-            "lastModified": format_time(self.last_modified),
+            **self._item_head(),
             "createdDate": "0001-01-01T00:00:00.0000000",
             "subtype": "System" if self.built_in else "UserDefined",
             "relations": {"self": {"type": "userDefinedEvents", "id": str(self.id)}},
