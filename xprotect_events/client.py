@@ -5,25 +5,22 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from datetime import datetime
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, TypeVar, Unpack
 
 from . import batch, wire
-from . import filters as f
 from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
-from .checks import Order
 from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
 from .options import (
     BatchOptions,
+    ListOptions,
     SessionOptions,
     TriggersLike,
     check_settings,
-    list_limit,
     list_query,
     session_spec,
 )
@@ -148,39 +145,19 @@ class XProtectClient:
         params = {"include": "data"} if include_data else {}
         return await self._get(f"/events/{guid}", wire.event_in_data, **params)
 
-    def list_events(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        source_name: f.ConditionsLike | None = None,
-        source_id: f.ConditionsLike | None = None,
-        order: Order = "asc",
-        include_data: bool = False,
-        page_size: int = 100,
-        limit: int | None = None,
-        filters: Mapping[str, f.ConditionsLike] | None = None,
-    ) -> AsyncIterator[Event]:
+    def list_events(self, **options: Unpack[ListOptions]) -> AsyncIterator[Event]:
         """Every stored event that matches, across pages, one page in memory at a time.
 
-        ``since``/``until`` are exclusive bounds on the event time (aware datetimes).
-        ``source_name`` and ``source_id`` take a value (equals) or conditions such as
-        ``contains("Entrance")`` or ``one_of(id1, id2)``. ``filters`` passes any other
-        property through as given. ``limit`` stops after that many events. Bad input
-        raises :class:`InvalidInputError` here, before anything is sent.
+        Options (all keyword): ``since``/``until`` are exclusive bounds on the event time
+        (aware datetimes). ``source_name`` and ``source_id`` take a value (equals) or
+        conditions such as ``contains("Entrance")`` or ``one_of(id1, id2)``. ``filters``
+        (a mapping) passes any other property through as given. ``order`` is "asc"
+        (default) or "desc", ``include_data`` False, ``page_size`` 100; ``limit`` stops
+        after that many events. Bad input raises :class:`InvalidInputError` here, before
+        anything is sent.
         """
-        params = list_query(
-            since=since,
-            until=until,
-            source_name=source_name,
-            source_id=source_id,
-            order_by=order,
-            include_data=include_data,
-            page_size=page_size,
-            filters=filters,
-            max_page_size=self.profile.max_page_size,
-        )
-        return self._pages(params, page_size, list_limit(limit))
+        query = list_query(options, self.profile.max_page_size)
+        return self._pages(query.params, query.page_size, query.limit)
 
     async def _pages(
         self, params: dict[str, str], page_size: int, limit: int | None

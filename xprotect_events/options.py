@@ -32,39 +32,57 @@ OWN_PARAMS = frozenset(("page", "size", "orderBy", "include"))
 # --------------------------------------------------------------------------- GET /events
 
 
-def list_query(
-    *,
-    since: datetime | None,
-    until: datetime | None,
-    source_name: f.ConditionsLike | None,
-    source_id: f.ConditionsLike | None,
-    order_by: Order,
-    include_data: bool,
-    page_size: int,
-    filters: Mapping[str, f.ConditionsLike] | None,
-    max_page_size: int,
-) -> dict[str, str]:
-    """The query of ``GET /events`` (without ``page``)."""
-    int_in("page_size", page_size, 1, max_page_size)
-    params = {"size": str(page_size), "orderBy": f"{order(order_by)}:'time'"}
-    if boolean("include_data", include_data):
+class ListOptions(TypedDict, total=False):
+    """The options of ``XProtectClient.list_events``; the defaults are :func:`list_query`'s."""
+
+    since: datetime | None
+    until: datetime | None
+    source_name: f.ConditionsLike | None
+    source_id: f.ConditionsLike | None
+    order: Order
+    include_data: bool
+    page_size: int
+    limit: int | None
+    filters: Mapping[str, f.ConditionsLike] | None
+
+
+@attrs.frozen(kw_only=True)
+class ListQuery:
+    """``list_events``' options, checked: the query (without ``page``) and the limits."""
+
+    params: dict[str, str]
+    page_size: int
+    limit: int | None
+
+
+def list_query(options: ListOptions, max_page_size: int) -> ListQuery:
+    """Check ``list_events``' options (``max_page_size``: the most ``page_size`` may be)."""
+    _only_known(options, ListOptions.__optional_keys__)
+    page_size = int_in("page_size", options.get("page_size", 100), 1, max_page_size)
+    params = {"size": str(page_size), "orderBy": f"{order(options.get('order', 'asc'))}:'time'"}
+    if boolean("include_data", options.get("include_data", False)):
         params["include"] = "data"
+    since, until = options.get("since"), options.get("until")
     time_conditions = [f.gt(aware(since, "since"))] if since is not None else []
     time_conditions += [f.lt(aware(until, "until"))] if until is not None else []
     checked = {"time": time_conditions} if time_conditions else {}
-    if source_name is not None:
-        checked["source.name"] = list(f.as_conditions(source_name))
-    if source_id is not None:
-        checked["source.id"] = list(f.as_conditions(source_id))
+    for prop, key in (("source.name", "source_name"), ("source.id", "source_id")):
+        spec = options.get(key)
+        if spec is not None:
+            checked[prop] = list(f.as_conditions(spec))  # type: ignore[arg-type]
     for prop, conditions in checked.items():
         params[prop] = _encoded(prop, conditions)
+    filters = options.get("filters")
     if filters is not None and not isinstance(filters, Mapping):
         raise InvalidInputError(f"filters must be a mapping, got {shown(filters)}")
     for prop, spec in (filters or {}).items():
         if not isinstance(prop, str) or not prop or prop in params or prop in OWN_PARAMS:
             raise InvalidInputError(f"filters cannot set {shown(prop)}")
         params[prop] = _encoded(prop, f.as_conditions(spec))
-    return params
+    limit = options.get("limit")
+    if limit is not None:
+        int_in("limit", limit, 0, note=" (or None)")
+    return ListQuery(params=params, page_size=page_size, limit=limit)
 
 
 def _encoded(prop: str, conditions: tuple[f.Condition, ...] | list[f.Condition]) -> str:
@@ -84,11 +102,6 @@ def _check_source_ids(condition: f.Condition) -> None:
     for value in values:
         if not isinstance(value, uuid.UUID):
             to_source(value)
-
-
-def list_limit(limit: int | None) -> int | None:
-    """``list_events``' ``limit``: None or an int >= 0."""
-    return None if limit is None else int_in("limit", limit, 0, note=" (or None)")
 
 
 # --------------------------------------------------------------------------- event sessions
