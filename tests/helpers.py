@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from xprotect_events.policy import RetryPolicy
 from xprotect_events.testing import Fault, Simulator
-from xprotect_events.transport import RetryPolicy
 
 #: How long a fault test waits for a server-side delay that outlasts the client's timeout.
 LONG_DELAY = 1.0

@@ -1,6 +1,6 @@
 """asyncio client for Milestone XProtect's RESTful Events API."""
 
-from .batch import BatchReport, InvalidTriggerError, TriggerResult
+from .accounting import BatchReport, InvalidTriggerError, TriggerResult
 from .client import InsecureTransportWarning, XProtectClient
 from .errors import (
     APIError,
@@ -45,9 +45,9 @@ from .models import (
     SessionChange,
     SessionRead,
 )
+from .policy import RetryPolicy
 from .profile import Profile
 from .sessions import EventSession
-from .transport import RetryPolicy
 
 __version__ = "0.1.0"
 

@@ -14,8 +14,9 @@ from typing import Protocol
 import attrs
 
 from . import wire
-from .errors import APIError, AuthenticationError, ProtocolError
+from .errors import APIError, AuthenticationError, ConfigurationError, ProtocolError
 from .models import Token
+from .ntlm import WindowsCredentials
 from .profile import Profile
 from .transport import Transport
 
@@ -91,6 +92,38 @@ def _refused(exc: APIError, path: str) -> AuthenticationError:
     )
 
 
+def make_credentials(
+    *,
+    username: str | None,
+    password: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    windows: bool,
+    token_path: str | None,
+) -> Credentials:
+    """The credentials that the client's keyword arguments describe (the values are never
+    shown in an error)."""
+    given = {"username": username, "password": password, "client_id": client_id}
+    given["client_secret"] = client_secret
+    for name, value in given.items():
+        if value is not None and not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+    if client_id is not None or client_secret is not None:
+        if not client_id or client_secret is None or username is not None:
+            raise ConfigurationError("a service client needs client_id and client_secret only")
+        return ServiceCredentials(
+            client_id=client_id, client_secret=client_secret, token_path=token_path
+        )
+    if username is None or password is None:
+        raise ConfigurationError(
+            "give username and password (a basic or Windows user) "
+            "or client_id and client_secret (a service client)"
+        )
+    if windows:
+        return WindowsCredentials(username=username, password=password, token_path=token_path)
+    return UserCredentials(username=username, password=password, token_path=token_path)
+
+
 def renewal_skew(lifetime: float) -> float:
     """How long before expiry to renew: a fifth of the lifetime, at most five minutes.
 
@@ -117,6 +150,7 @@ class TokenManager:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._token: str | None = None
+        self._current: Token | None = None
         self._renew_at = 0.0
         self._expires_at = 0.0
         #: How many tokens this manager obtained (for tests and diagnostics).
@@ -145,6 +179,13 @@ class TokenManager:
             assert self._token is not None
             return self._token
 
+    async def current(self) -> Token:
+        """The current :class:`Token` (obtained first, or renewed if it is about to lapse):
+        its type, scope and lifetime. Its ``access_token`` is the secret itself."""
+        await self.token()
+        assert self._current is not None
+        return self._current
+
     async def renew(self, stale: str) -> str:
         """After a 401 with ``stale``: renew unless somebody already did."""
         failures = self._failures
@@ -168,6 +209,7 @@ class TokenManager:
             self._failure = exc
             raise
         self._token = token.access_token
+        self._current = token
         self._expires_at = started + token.expires_in
         self._renew_at = self._expires_at - renewal_skew(token.expires_in)
         self.renewals += 1

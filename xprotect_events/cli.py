@@ -62,7 +62,7 @@ from .models import Camera, Event, EventTrigger, EventType, SessionChange, sourc
 from .transport import Verify
 
 if TYPE_CHECKING:
-    from .batch import TriggerResult
+    from .accounting import TriggerResult
     from .sessions import EventSession
     from .testing.faults import Fault
     from .testing.seed import SimEventType

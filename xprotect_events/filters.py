@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .checks import aware
 from .errors import InvalidInputError, shown
 from .wire import format_time
 
@@ -57,8 +58,8 @@ def _check_scalar(value: object) -> Scalar:
             str(value)
         except ValueError:  # more digits than Python writes (sys.set_int_max_str_digits)
             raise InvalidInputError("a filter integer has too many digits to write") from None
-    if isinstance(value, datetime) and value.utcoffset() is None:
-        raise InvalidInputError(f"a naive datetime is ambiguous in a filter: {value!r}")
+    if isinstance(value, datetime):
+        aware(value, "a filter time")
     return value
 
 

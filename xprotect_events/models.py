@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .checks import aware
 from .errors import InvalidInputError, shown
 
 #: The longest ``tag`` a trigger may carry [profile: not published; generous, but bounded].
@@ -51,11 +52,8 @@ def to_source(value: object) -> str | None:
 
 
 def _check_aware(_: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
-    if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
-        raise InvalidInputError(
-            f"{attribute.name} must be a timezone-aware datetime (naive times are ambiguous), "
-            f"got {shown(value)}"
-        )
+    if value is not None:
+        aware(value, attribute.name)
 
 
 def _check_tag(_: object, __: attrs.Attribute[Any], value: str | None) -> None:

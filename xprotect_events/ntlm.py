@@ -28,21 +28,19 @@ import base64
 import binascii
 import logging
 import re
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import attrs
-from aiohttp.client_reqrep import ClientRequest
-from aiohttp.connector import Connection
-from aiohttp.tracing import Trace
 from multidict import CIMultiDictProxy
 
 from . import wire
+from .aiohttp_internals import OneConnection
 from .errors import APIError, AuthenticationError, ConfigurationError, ProtocolError
 from .models import Token
 from .profile import Profile
-from .transport import Transport, _response, _transport_error
+from .responses import response_from
+from .transport import Transport, transport_error
 
 if TYPE_CHECKING:
     from spnego import ContextProxy
@@ -105,30 +103,6 @@ class WindowsCredentials:
 # ---------------------------------------------------------------------------- the handshake
 
 
-class _OneConnection(aiohttp.TCPConnector):
-    """A connector of at most one kept-alive connection that remembers which one each
-    request used (so the handshake can tell whether its legs shared it)."""
-
-    def __init__(self, tls: ssl.SSLContext | bool) -> None:
-        super().__init__(limit=1, limit_per_host=1, force_close=False, ssl=tls)
-        self.used: list[asyncio.BaseTransport | None] = []
-
-    async def connect(
-        self,
-        req: ClientRequest,
-        traces: list[Trace],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109
-    ) -> Connection:
-        connection = await super().connect(req, traces, timeout)
-        self.used.append(connection.transport)
-        return connection
-
-    @property
-    def one_connection(self) -> bool:
-        """Whether every request so far went over the same connection."""
-        return all(t is not None and t is self.used[0] for t in self.used)
-
-
 @attrs.frozen
 class _Leg:
     """One answer of the handshake: the response (body already read) and its body."""
@@ -160,7 +134,7 @@ class _Handshake:
         self._path = path
         self._form = form
         self._url = transport.url(path)
-        self._connector = _OneConnection(transport.tls)
+        self._connector = OneConnection(transport.tls)
         self._session: aiohttp.ClientSession | None = None
 
     async def run(self) -> Token:
@@ -173,7 +147,7 @@ class _Handshake:
             challenge = _challenge(leg.headers, scheme)
             if challenge is None:
                 raise self._refused(leg, _NO_CHALLENGE.format(scheme=scheme))
-            bindings = _channel_bindings(self._connector.used[-1])
+            bindings = channel_bindings(self._connector.used[-1])
             answer = _step(context, challenge, bindings, self._path)
             final = await self._post(scheme, answer)
             return self._token(final)
@@ -210,13 +184,13 @@ class _Handshake:
             ) as response:
                 body = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _transport_error(exc, "POST", self._path) from exc
+            raise transport_error(exc, "POST", self._path) from exc
         log.debug("NTLM %s leg %d -> %d", self._path, len(self._connector.used), response.status)
         return _Leg(response, body)
 
     def _token(self, leg: _Leg) -> Token:
         try:
-            response = _response(leg.response, leg.body, "POST", self._path)
+            response = response_from(leg.status, leg.headers, leg.body, "POST", self._path)
         except APIError as exc:
             if exc.status in (400, 401, 403):
                 raise self._refused(leg, exc.error_text, exc) from None
@@ -291,7 +265,7 @@ def _step(
     return answer
 
 
-def _channel_bindings(connection: asyncio.BaseTransport | None) -> GssChannelBindings | None:
+def channel_bindings(connection: asyncio.BaseTransport | None) -> GssChannelBindings | None:
     """RFC 5929 ``tls-server-end-point`` bindings of a TLS connection (None over plain HTTP)."""
     ssl_object: Any = connection.get_extra_info("ssl_object") if connection else None
     certificate = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None

@@ -6,19 +6,18 @@ server's answer does not have the documented shape; the I/O layers add the metho
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import attrs
-import cattrs
 import orjson
-from cattrs.gen import make_dict_structure_fn, override
 
+from .checks import aware, is_int
 from .errors import ErrorDetail, InvalidInputError, ProtocolError
-from .models import Camera, Event, EventPage, EventTrigger, EventType, SessionRead, Token
+from .models import Event, EventPage, EventTrigger, SessionRead, Token, to_uuid
 
 T = TypeVar("T")
 
@@ -56,8 +55,7 @@ def parse_time(text: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """``2024-05-01T12:00:00.1234560Z``: UTC, 7 fraction digits, as the server writes times."""
-    if value.utcoffset() is None:
-        raise InvalidInputError(f"a naive datetime is ambiguous; give it a timezone: {value!r}")
+    aware(value, "a time")
     try:
         v = value.astimezone(UTC)
     except OverflowError:
@@ -111,7 +109,7 @@ def event_from_wire(d: Any) -> Event:
     if data is not None and not isinstance(data, dict):
         raise ProtocolError(f"event data must be an object, got {type(data).__name__}")
     return Event(
-        id=_uuid(raw_id, "id"),
+        id=guid_from_wire(raw_id, "id"),
         time=_event_time(raw_time),
         type=_type_id(raw_type),
         source=_opt_str(d, "source"),
@@ -148,18 +146,17 @@ def _extra(d: dict[str, Any]) -> dict[str, Any]:
 def _type_id(value: Any) -> uuid.UUID:
     known = _TYPE_IDS.get(value) if isinstance(value, str) else None
     if known is None:
-        known = _uuid(value, "type")
+        known = guid_from_wire(value, "type")
         if len(_TYPE_IDS) < 1024:
             _TYPE_IDS[value] = known
     return known
 
 
-def _uuid(value: Any, what: str) -> uuid.UUID:
+def guid_from_wire(value: Any, what: str) -> uuid.UUID:
+    """A UUID from a GUID string of an answer; a :class:`ProtocolError` otherwise."""
     if isinstance(value, str):
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            pass
+        with contextlib.suppress(InvalidInputError):
+            return to_uuid(value, what)
     raise ProtocolError(f"event {what} must be a GUID string, got {value!r}")
 
 
@@ -208,88 +205,6 @@ def trigger_to_wire(trigger: EventTrigger) -> dict[str, Any]:
     return body
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-# Wire names that do not follow plain camelCase (seen in real /eventTypes answers).
-_IRREGULAR = {"generator_id": "generatorID", "counter_event_id": "counterEventID"}
-
-
-def _wire_name(name: str) -> str:
-    return _IRREGULAR.get(name, _camel(name))
-
-
-def _exactly(kind: type[T]) -> Callable[[Any, Any], T]:
-    """A strict hook: cattrs would turn ``["x"]`` into ``"['x']"`` and ``"false"`` into True."""
-
-    def hook(value: Any, _: Any) -> T:
-        if isinstance(value, kind):
-            return value
-        raise ProtocolError(f"expected {kind.__name__}, got {type(value).__name__}")
-
-    return hook
-
-
-def _str_tuple(value: Any, _: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ProtocolError(f"expected an array of strings, got {value!r}")
-    return tuple(value)
-
-
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter()
-    conv.register_structure_hook(str, _exactly(str))
-    conv.register_structure_hook(bool, _exactly(bool))
-    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _str_tuple)
-    conv.register_structure_hook(uuid.UUID, lambda v, _: _uuid(v, "id"))
-    conv.register_unstructure_hook(uuid.UUID, str)
-    conv.register_structure_hook(datetime, lambda v, _: parse_time(v))
-    conv.register_unstructure_hook(datetime, format_time)
-    conv.register_structure_hook(Event, lambda v, _: event_from_wire(v))
-    conv.register_unstructure_hook(Event, event_to_wire)
-    conv.register_unstructure_hook(EventTrigger, trigger_to_wire)
-    for cls in (EventType, Camera):
-        conv.register_structure_hook(cls, _structure_keeping_extra(conv, cls))
-    return conv
-
-
-def _structure_keeping_extra(conv: cattrs.Converter, cls: type[T]) -> Callable[[Any, Any], T]:
-    fields = [f for f in attrs.fields(cls) if f.name != "extra"]  # type: ignore[arg-type]
-    known = {_wire_name(f.name) for f in fields}
-    renames = {f.name: override(rename=_wire_name(f.name)) for f in fields}
-    base = make_dict_structure_fn(cls, conv, extra=override(omit=True), **renames)  # type: ignore[arg-type]
-
-    def structure(value: Any, _: Any) -> T:
-        if not isinstance(value, dict):
-            raise ProtocolError(f"expected a {cls.__name__} object, got {type(value).__name__}")
-        obj = base(value, cls)
-        extra = {k: v for k, v in value.items() if k not in known}
-        return attrs.evolve(obj, extra=extra) if extra else obj  # type: ignore[misc]
-
-    return structure
-
-
-converter = _make_converter()
-
-
-def structure(value: Any, cls: type[T]) -> T:
-    """Structure a wire value; any mismatch becomes a :class:`ProtocolError`."""
-    try:
-        return converter.structure(value, cls)
-    except ProtocolError:
-        raise
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ProtocolError(f"unexpected {cls.__name__} shape: {_describe(exc)}") from None
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, cattrs.BaseValidationError):
-        return "; ".join(_describe(e) for e in exc.exceptions[:3])
-    return f"{type(exc).__name__}: {exc}"
-
-
 # --------------------------------------------------------------------------- envelopes
 
 
@@ -311,6 +226,21 @@ def data_envelope(body: Any) -> Any:
 def array_envelope(body: Any) -> list[Any]:
     """The ``array`` member of ``{"array": […]}``."""
     return member(body, "array", list)
+
+
+def event_in_data(body: Any) -> Event:
+    """The event of ``{"data": event}``."""
+    return event_from_wire(data_envelope(body))
+
+
+def session_id_from_wire(body: Any) -> str:
+    """The id of a created event session: ``{"id": "<guid>"}``."""
+    value = member(body, "id", str)
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ProtocolError(f"the session id is not a GUID: {value!r}") from None
+    return value
 
 
 def event_page_from_wire(body: Any) -> EventPage:
@@ -350,7 +280,7 @@ def token_from_wire(body: Any) -> Token:
         raise ProtocolError("token answer's 'access_token' is empty or not a header value")
     expires = body.get("expires_in", 3600)
     if isinstance(expires, str):
-        expires = _int_or_none(expires)
+        expires = int_or_none(expires)
     if not isinstance(expires, int | float) or isinstance(expires, bool) or expires <= 0:
         raise ProtocolError("token answer has no valid 'expires_in'")
     token_type = body.get("token_type") or "Bearer"
@@ -363,68 +293,12 @@ def token_from_wire(body: Any) -> Token:
     )
 
 
-# --------------------------------------------------------------------------- error bodies
+# ----------------------------------------------------------------------- numbers, error bodies
 
 
-@attrs.frozen(kw_only=True)
-class ErrorBody:
-    """What an error answer said, from any of the forms servers and proxies send."""
-
-    http_code: int | None = None
-    details: tuple[ErrorDetail, ...] = ()
-    #: OAuth (identity provider) form: ``error``, ``error_description``, ``error_code``.
-    error: str | None = None
-    error_description: str | None = None
-    error_code: str | None = None
-    #: The start of a body that was not JSON (an HTML page from a proxy), for messages.
-    snippet: str | None = None
-
-
-def parse_error_body(body: bytes | str | None) -> ErrorBody:
-    """Parse an error body: wrapped ``{"error": {"httpCode", "details"}}``, unwrapped
-    ``{"httpCode": "400", "details"}``, the OAuth form, or anything else (never raises)."""
-    if not body:
-        return ErrorBody()
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ErrorBody(snippet=_snippet(body))
-    if not isinstance(doc, dict):
-        return ErrorBody(snippet=_snippet(body))
-    inner = doc.get("error")
-    if isinstance(inner, dict):
-        doc = inner
-    elif isinstance(inner, str):
-        return ErrorBody(
-            error=inner,
-            error_description=_str_or_none(doc.get("error_description")),
-            error_code=_str_or_none(doc.get("error_code")),
-            details=(ErrorDetail(error_text=_str_or_none(doc.get("error_description"))),),
-        )
-    return ErrorBody(http_code=_int_or_none(doc.get("httpCode")), details=_details(doc))
-
-
-def _details(doc: Mapping[str, Any]) -> tuple[ErrorDetail, ...]:
-    raw = doc.get("details")
-    if not isinstance(raw, list):
-        return ()
-    return tuple(
-        ErrorDetail(
-            error_text=_str_or_none(item.get("errorText")),
-            error_text_id=_str_or_none(item.get("errorTextId")),
-            property_name=_str_or_none(item.get("propertyName")),
-        )
-        for item in raw
-        if isinstance(item, dict)
-    )
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
+def int_or_none(value: Any) -> int | None:
+    """An int from an int or a string of ASCII digits; None for anything else."""
+    if is_int(value):
         return value
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         try:
@@ -432,12 +306,6 @@ def _int_or_none(value: Any) -> int | None:
         except ValueError:  # more digits than int() converts
             return None
     return None
-
-
-def _snippet(body: bytes | str) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = re.sub(r"<[^>]*>", " ", text)
-    return " ".join(text.split())[:200]
 
 
 def error_body_to_wire(http_code: int, *details: ErrorDetail) -> dict[str, Any]:

@@ -25,18 +25,16 @@ from xprotect_events import (
     EventTrigger,
     ForbiddenError,
     InvalidInputError,
-    ProtocolError,
     RateLimitedError,
-    RequestTimeoutError,
     ServerError,
     TransportError,
-    UnauthorizedError,
     wire,
 )
 from xprotect_events import batch as batch_module
-from xprotect_events.batch import InvalidTriggerError, TriggerResult
+from xprotect_events.accounting import InvalidTriggerError, TriggerResult
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import Token
+from xprotect_events.policy import RetryPolicy
 from xprotect_events.profile import Profile
 from xprotect_events.testing import (
     ANALYTICS_EVENT,
@@ -47,7 +45,7 @@ from xprotect_events.testing import (
     Fault,
     Simulator,
 )
-from xprotect_events.transport import RetryPolicy, Transport
+from xprotect_events.transport import Transport
 
 BATCH = "POST /api/rest/v1/events/batch"
 FAST_RETRY = RetryPolicy(attempts=4, backoff_initial=0.01, backoff_max=0.05, jitter=0.01)
@@ -465,7 +463,7 @@ async def test_progress_is_reported_after_each_chunk(client: XProtectClient) -> 
 
 def batch_tasks() -> list[asyncio.Task[Any]]:
     """The tasks batch.py started (chunks in flight, an async input being read) still alive."""
-    codes = {batch_module._send.__code__, batch_module._next.__code__}
+    codes = {batch_module.send_chunk.__code__, batch_module.next_chunk.__code__}
     return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "cr_code", None) in codes]
 
 
@@ -522,65 +520,3 @@ async def test_leaving_a_stream_early_cancels_the_chunks_in_flight(
             assert result.status == "accepted"
             break
     assert batch_tasks() == []
-
-
-# --------------------------------------------------------------------------- the rules, unit
-
-
-def chunk_of(triggers: list[Any]) -> Any:
-    chunker = batch_module._Chunker(100, 1 << 20, reject_invalid=False)
-    for i, trigger in enumerate(triggers):
-        chunker.add(i, trigger, batch_module._prepare(trigger, 1 << 20))
-    return chunker.take()
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        {"array": [{"id": str(uuid.uuid4())}]},  # one item for two triggers
-        {"array": [{"id": str(uuid.uuid4())}, {"what": 1}]},  # neither event nor error
-        {"array": [{"id": str(uuid.uuid4())}, {"error": {"httpCode": 200}}]},
-        {"array": [{"id": str(uuid.uuid4())}, "text"]},
-        {"data": []},
-    ],
-)
-async def test_a_malformed_answer_fails_the_whole_chunk(
-    client: XProtectClient, answer: dict[str, Any]
-) -> None:
-    chunk = chunk_of(doors(2))
-    with pytest.raises(ProtocolError):
-        batch_module._answers(client, chunk, answer)
-    results = batch_module._failed(client, chunk, ProtocolError("bad", status=200))
-    assert [r.status for r in results] == ["unknown", "unknown"]
-
-
-async def test_per_item_errors_become_the_servers_errors(client: XProtectClient) -> None:
-    chunk = chunk_of(doors(2))
-    error = {"error": {"httpCode": "403", "details": [{"errorText": "No.", "errorTextId": "X1"}]}}
-    results = batch_module._answers(client, chunk, {"array": [{"id": "e1"}, error]})
-    assert [r.status for r in results] == ["accepted", "rejected"]
-    assert isinstance(results[1].error, ForbiddenError)
-    assert (results[1].error.error_text, results[1].error.error_text_id) == ("No.", "X1")
-    assert results[1].error.path == "/api/rest/v1/events/batch"
-
-
-@pytest.mark.parametrize(
-    ("error", "status", "sent"),
-    [
-        (ConnectError("refused"), "rejected", False),
-        (RequestTimeoutError("slow"), "unknown", True),
-        (TransportError("cut"), "unknown", True),
-        (RateLimitedError(status=429), "rejected", True),
-        (ServerError(status=503), "rejected", True),
-        (ServerError(status=500), "unknown", True),
-        (ServerError(status=504), "unknown", True),
-        (BadRequestError(status=400), "rejected", True),
-        (UnauthorizedError(status=401), "rejected", True),
-        (ProtocolError("redirected", status=302), "rejected", True),
-        (ProtocolError("truncated", status=200), "unknown", True),
-        (AuthenticationError("refused"), "rejected", True),
-        (RuntimeError("surprise"), "unknown", True),
-    ],
-)
-def test_the_accounting_rule_for_a_failed_chunk(error: Exception, status: str, sent: bool) -> None:
-    assert batch_module._outcome(error) == (status, sent)

@@ -29,10 +29,10 @@ from xprotect_events.errors import (
     TLSError,
 )
 from xprotect_events.ntlm import MISSING_EXTRA, WindowsCredentials
+from xprotect_events.policy import RetryPolicy
 from xprotect_events.testing import Fault, SimClock, Simulator, SimUser, seed
 from xprotect_events.testing.idp import challenge_windows
 from xprotect_events.testing.ntlm_acceptor import NtlmAcceptor, claimed_names, principal
-from xprotect_events.transport import RetryPolicy
 
 TOKEN_ROUTE = "POST /IDP/connect/token"
 WINDOWS_USER, WINDOWS_PASSWORD = seed.WINDOWS_USER, seed.WINDOWS_PASSWORD
@@ -351,7 +351,7 @@ async def test_channel_bindings_satisfy_extended_protection(
     async with windows_client(sim, verify=sim.ca_path) as client:
         await client.login()
     assert acceptor.logins == 1
-    monkeypatch.setattr("xprotect_events.ntlm._channel_bindings", lambda connection: None)
+    monkeypatch.setattr("xprotect_events.ntlm.channel_bindings", lambda connection: None)
     async with windows_client(sim, verify=sim.ca_path) as client:
         with pytest.raises(AuthenticationError):
             await client.login()

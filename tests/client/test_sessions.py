@@ -18,6 +18,7 @@ import pytest
 from tests.helpers import wait_until
 from xprotect_events import SessionLostError
 from xprotect_events.client import XProtectClient
+from xprotect_events.cursor import ACCURACY, Cursor
 from xprotect_events.errors import (
     BadRequestError,
     ForbiddenError,
@@ -26,9 +27,9 @@ from xprotect_events.errors import (
 )
 from xprotect_events.filters import SessionFilter
 from xprotect_events.models import Event, EventTrigger, SessionChange
-from xprotect_events.sessions import ACCURACY, Cursor, EventSession
+from xprotect_events.policy import RetryPolicy
+from xprotect_events.sessions import EventSession
 from xprotect_events.testing import Fault, SimClock, Simulator, seed
-from xprotect_events.transport import RetryPolicy
 
 READ = "GET /api/rest/v1/eventSessions/{id}"
 CREATE = "POST /api/rest/v1/eventSessions"
@@ -581,8 +582,7 @@ async def test_a_failed_delete_never_masks_the_error(
 async def test_a_hanging_delete_is_bounded(sim: Simulator, client: XProtectClient) -> None:
     sim.faults.add(DELETE, Fault.delay(3600.0))
     async with asyncio.timeout(DEADLINE):
-        async with EventSession(
-            client,
+        async with client.event_session(
             types=None,
             sources=None,
             source_names=None,

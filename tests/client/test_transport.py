@@ -24,8 +24,8 @@ from xprotect_events import (
     XProtectClient,
 )
 from xprotect_events.client import InsecureTransportWarning
+from xprotect_events.policy import RetryPolicy, parse_retry_after
 from xprotect_events.testing import Fault, SimClock, Simulator, seed
-from xprotect_events.transport import RetryPolicy, parse_retry_after
 
 TYPES = "GET /api/rest/v1/eventTypes"
 TRIGGER = "POST /api/rest/v1/events"

@@ -35,7 +35,7 @@ import pytest
 from tests.helpers import EVERY_FAULT as BATCH_FAULTS
 from tests.helpers import FAST_RETRY, LONG_DELAY, quiet, wait_until
 from xprotect_events import EventTrigger, XProtectClient
-from xprotect_events.batch import BatchReport, TriggerResult
+from xprotect_events.accounting import BatchReport, TriggerResult
 from xprotect_events.cli import LISTENING, parse_fault
 from xprotect_events.errors import RequestTimeoutError, ServerError, TransportError
 from xprotect_events.models import Event
@@ -277,7 +277,9 @@ async def test_the_simulator_counts_what_it_really_did(sim: Simulator) -> None:
         for _ in script:
             await client.trigger_events(valid_triggers(5, seed=2), chunk_size=5)
         with pytest.raises(TransportError):
-            await client.request("POST", "/eventSessions", json={"filterBy": [], "orderBy": []})
+            await client.core.request(
+                "POST", "/eventSessions", json={"filterBy": [], "orderBy": []}
+            )
     await quiet(sim)
     # reset_after, truncate, delay (ran after the client timed out) and the clean one.
     assert sim.stats.events_accepted == sim.stats.events_stored_total == 4 * 5
@@ -414,7 +416,7 @@ async def test_serve_fault_flags_reach_a_client() -> None:
             status = None
             for _ in range(20):
                 try:
-                    await client.request(
+                    await client.core.request(
                         "GET", "/eventSessions/" + str(events[0].id), retry="unsent"
                     )
                 except ServerError as exc:

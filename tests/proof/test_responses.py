@@ -41,7 +41,7 @@ from xprotect_events import (
     XProtectClient,
     XProtectError,
 )
-from xprotect_events.transport import parse_retry_after
+from xprotect_events.policy import parse_retry_after
 
 TOKEN = "proof-responses-token-" + uuid.uuid4().hex
 EVENT_ID = "0b2c9a8e-56e1-4d4e-9f3a-2a1c1f0e3d11"

@@ -830,7 +830,7 @@ async def test_audit_canary() -> None:
         password = client.credentials.password  # type: ignore[attr-defined]
         logging.getLogger("xprotect_events.canary").debug("the password is %s", password)
         with pytest.raises(ValueError, match="token"):
-            raise ValueError(f"the token is {client.tokens._token}")
+            raise ValueError(f"the token is {(await client.tokens.current()).access_token}")
 
 
 def test_the_audit_finds_leaks_in_a_real_run() -> None:

@@ -16,10 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from xprotect_events.convert import structure
 from xprotect_events.errors import ErrorDetail, InvalidInputError, ProtocolError
 from xprotect_events.models import Camera, Event, EventPage, EventTrigger, EventType, Token
+from xprotect_events.responses import ErrorBody, parse_error_body
 from xprotect_events.wire import (
-    ErrorBody,
     array_envelope,
     data_envelope,
     dumps,
@@ -29,10 +30,8 @@ from xprotect_events.wire import (
     event_to_wire,
     format_time,
     loads,
-    parse_error_body,
     parse_time,
     session_read_from_wire,
-    structure,
     token_from_wire,
     trigger_to_wire,
 )

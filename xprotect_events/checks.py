@@ -1,0 +1,65 @@
+"""The primitive input checks, each in one place: every option and model uses these.
+
+Pure: each returns the checked value or raises :class:`InvalidInputError` naming what was
+wrong, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, TypeGuard
+
+from .errors import InvalidInputError, shown
+
+Order = Literal["asc", "desc"]
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is an int (a bool is not one, whatever Python says)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def aware(value: object, what: str) -> datetime:
+    """``value`` if it is a timezone-aware datetime."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise InvalidInputError(
+            f"{what} must be a timezone-aware datetime (naive times are ambiguous), "
+            f"got {shown(value)}"
+        )
+    return value
+
+
+def order(value: object) -> Order:
+    """``"asc"`` or ``"desc"``."""
+    if value == "asc" and isinstance(value, str):
+        return "asc"
+    if value == "desc" and isinstance(value, str):
+        return "desc"
+    raise InvalidInputError(f"order must be 'asc' or 'desc', got {shown(value)}")
+
+
+def int_in(name: str, value: object, low: int, high: int | None = None, note: str = "") -> int:
+    """An int from ``low`` to ``high`` (no upper bound when None); ``note`` explains the
+    bounds in the message."""
+    if not is_int(value) or value < low or (high is not None and value > high):
+        most = f"{low} to {high}" if high is not None else f"an int >= {low}"
+        raise InvalidInputError(f"{name} must be {most}{note}, got {shown(value)}")
+    return value
+
+
+def seconds(name: str, value: object, most: float = 1e300) -> float:
+    """A number of seconds, ``0 < s < most`` (not ``isfinite()``: an int too large for a
+    float must be refused, not overflow)."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 0 < value < most:  # type: ignore[operator]
+        bound = f" and < {most:g}" if most < 1e300 else ""
+        what = f"a number of seconds > 0{bound}"
+        raise InvalidInputError(f"{name} must be {what}, got {shown(value)}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def boolean(name: str, value: object) -> bool:
+    """``True`` or ``False`` (not 1, not "yes")."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {shown(value)}")
+    return value

@@ -1,0 +1,137 @@
+"""Batch input, prepared and cut into chunks: by count and by the encoded size. Pure.
+
+Each trigger is encoded once (or found invalid, with the :class:`InvalidInputError` that
+keeps it unsent) and chunks are cut at ``chunk_size`` triggers or before a body that would
+take the JSON array past ``max_bytes``. The input is read only as chunks are asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sized
+
+from . import wire
+from .accounting import InvalidTriggerError, TriggerResult, not_sent
+from .errors import InvalidInputError
+from .models import EventTrigger
+from .options import TriggersLike
+
+#: A trigger made ready to send: its JSON body, or why it cannot be sent.
+Prepared = bytes | InvalidInputError
+
+
+class Chunk:
+    """Consecutive triggers: the bodies to send, and the invalid ones already decided."""
+
+    __slots__ = ("bodies", "count", "indices", "invalid", "size", "triggers")
+
+    def __init__(self) -> None:
+        self.indices: list[int] = []
+        self.triggers: list[object] = []
+        self.bodies: list[bytes] = []
+        self.invalid: list[TriggerResult] = []
+        self.count = 0  # triggers, valid or not
+        self.size = 1  # of the JSON array: "[", then each body and its "," or "]"
+
+    def payload(self) -> bytes:
+        return b"[" + b",".join(self.bodies) + b"]"
+
+
+class Chunker:
+    """Cuts prepared triggers into chunks by count and by encoded size."""
+
+    def __init__(self, chunk_size: int, max_bytes: int, reject_invalid: bool) -> None:
+        self.chunk_size = chunk_size
+        self.max_bytes = max_bytes
+        self.reject_invalid = reject_invalid
+        self.chunk = Chunk()
+
+    def add(self, index: int, trigger: object, prepared: Prepared) -> Chunk | None:
+        """Add one trigger; the chunk this completed, if any.
+
+        A chunk is cut as soon as it holds ``chunk_size`` triggers, and before a body that
+        would make it too large. Both cannot happen on one call: a size cut leaves one
+        trigger in the new chunk, and a chunk of one is full only when ``chunk_size`` is 1,
+        in which case the chunk was empty and nothing had to be cut for size.
+        """
+        chunk = self.chunk
+        done = None
+        if isinstance(prepared, bytes):
+            if chunk.bodies and chunk.size + len(prepared) + 1 > self.max_bytes:
+                done, chunk = chunk, self._fresh()
+            chunk.size += len(prepared) + 1
+            chunk.indices.append(index)
+            chunk.triggers.append(trigger)
+            chunk.bodies.append(prepared)
+        elif self.reject_invalid:
+            raise InvalidTriggerError(index, prepared)
+        else:
+            chunk.invalid.append(not_sent(index, trigger, prepared))
+        chunk.count += 1
+        if chunk.count >= self.chunk_size:
+            self._fresh()
+            return chunk
+        return done
+
+    def _fresh(self) -> Chunk:
+        self.chunk = Chunk()
+        return self.chunk
+
+    def take(self) -> Chunk | None:
+        """The last, partly filled chunk, if it holds anything."""
+        chunk = self.chunk
+        return chunk if chunk.count else None
+
+
+async def chunks_of(
+    triggers: TriggersLike, chunk_size: int, max_bytes: int, reject_invalid: bool
+) -> AsyncGenerator[Chunk, None]:
+    """The input, prepared and cut into chunks; read only as chunks are asked for."""
+    chunker = Chunker(chunk_size, max_bytes, reject_invalid)
+    if isinstance(triggers, AsyncIterable):
+        index = 0
+        async for trigger in triggers:
+            chunk = chunker.add(index, trigger, prepare(trigger, max_bytes))
+            index += 1
+            if chunk is not None:
+                yield chunk
+    else:
+        items: Iterable[object] = triggers
+        checked = None
+        if reject_invalid and isinstance(triggers, Sized):
+            items, checked = prepare_all(triggers, max_bytes)
+        for index, item in enumerate(items):
+            body = prepare(item, max_bytes) if checked is None else checked[index]
+            chunk = chunker.add(index, item, body)
+            if chunk is not None:
+                yield chunk
+    last = chunker.take()
+    if last is not None:
+        yield last
+
+
+def prepare_all(triggers: Iterable[object], max_bytes: int) -> tuple[list[object], list[bytes]]:
+    """Every trigger and its body, or :class:`InvalidTriggerError` for the first that has
+    none: a sized input with ``reject_invalid`` is checked whole before anything is sent."""
+    items = list(triggers)
+    bodies = []
+    for index, item in enumerate(items):
+        body = prepare(item, max_bytes)
+        if isinstance(body, InvalidInputError):
+            raise InvalidTriggerError(index, body)
+        bodies.append(body)
+    return items, bodies
+
+
+def prepare(trigger: object, max_bytes: int) -> Prepared:
+    """The JSON body of a trigger, or the :class:`InvalidInputError` that keeps it unsent."""
+    if not isinstance(trigger, EventTrigger):
+        return InvalidInputError(f"expected an EventTrigger, got {type(trigger).__name__}")
+    try:
+        body = wire.dumps(wire.trigger_to_wire(trigger))
+    except InvalidInputError as exc:
+        return exc
+    if len(body) + 2 > max_bytes:
+        return InvalidInputError(
+            f"the trigger's body is {len(body)} bytes; a batch may carry {max_bytes} in all"
+        )
+    return body

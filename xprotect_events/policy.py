@@ -1,0 +1,153 @@
+"""The one retry rule: what is retried for which kind of request, and how long to wait.
+
+Nothing is retried that could happen twice. ``"safe"`` requests (GET, DELETE, the token
+grants, session creation) retry connection errors, timeouts, 5xx and 429. ``"unsent"`` ones
+(trigger POSTs, session reads) retry only when the request surely did not reach the server
+(the connection could not be made) or the server said it did not act on it (429 or 503).
+A server-given ``Retry-After`` is waited exactly, unless it is longer than
+``max_retry_after``: then the failure is not retried at all. Otherwise the wait is the one
+backoff schedule, :meth:`RetryPolicy.delay`. The transport (per request, with tenacity) and
+event-session recovery (per lost session, with :class:`Backoff`) both follow it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
+
+import attrs
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from .errors import APIError, TLSError, TransportError, XProtectError
+
+log = logging.getLogger("xprotect_events")
+
+RetryMode = Literal["safe", "unsent"]
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How often and how long to retry. ``attempts`` counts the first try."""
+
+    attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
+    backoff_initial: float = 0.2
+    backoff_max: float = 10.0
+    jitter: float = 0.5
+    #: Longest server-given ``Retry-After`` the client waits; longer raises at once.
+    max_retry_after: float = 120.0
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        """The wait before retry number ``retry`` (1 for the first): the server's
+        ``Retry-After`` when it gave one, else ``backoff_initial * 2**(retry - 1)`` capped at
+        ``backoff_max``, plus up to ``jitter`` seconds at random (as tenacity's
+        ``wait_exponential_jitter``)."""
+        if retry_after is not None:
+            return float(retry_after)
+        exponential = self.backoff_initial * 2.0 ** min(retry - 1, 64)
+        return float(min(self.backoff_max, exponential) + random.uniform(0, self.jitter))
+
+    def retryable(self, exc: BaseException, mode: RetryMode) -> bool:
+        """Whether ``exc`` may be retried for a ``mode`` request under this policy."""
+        wait = getattr(exc, "retry_after", None)
+        if wait is not None and wait > self.max_retry_after:
+            return False
+        return is_transient(exc) if mode == "safe" else is_unsent(exc)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """GET, DELETE, token grants: anything transient (not a TLS failure)."""
+    if isinstance(exc, TransportError):
+        return not isinstance(exc, TLSError)
+    return isinstance(exc, APIError) and (exc.status >= 500 or exc.status == 429)
+
+
+def is_unsent(exc: BaseException) -> bool:
+    """Trigger POSTs: only what surely did not happen."""
+    if isinstance(exc, TransportError):
+        return not exc.sent and not isinstance(exc, TLSError)
+    return isinstance(exc, APIError) and exc.status in (429, 503)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():  # not "²": str.isdigit() says yes, float() no
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class Backoff:
+    """The policy's schedule over a run of failures; :meth:`reset` after a success."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.failures = 0
+
+    def reset(self) -> None:
+        self.failures = 0
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        self.failures += 1
+        return self.policy.delay(self.failures, retry_after)
+
+
+async def retried(
+    attempt: Callable[[], Awaitable[T]], policy: RetryPolicy, mode: RetryMode = "safe"
+) -> T:
+    """Run ``attempt`` under ``policy``; ``mode`` says what is retried.
+
+    The first attempt runs bare (most requests succeed); only a retryable failure builds
+    the tenacity schedule, which then counts that failure as its first attempt.
+    """
+
+    def retryable(exc: BaseException) -> bool:
+        return policy.retryable(exc, mode)
+
+    try:
+        return await attempt()
+    except XProtectError as exc:
+        if policy.attempts < 2 or not retryable(exc):
+            raise
+        failed = [exc]
+
+    async def again() -> T:
+        if failed:
+            raise failed.pop()
+        return await attempt()
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        return policy.delay(state.attempt_number, retry_after)
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait,
+        retry=retry_if_exception(retryable),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+    async for step in retrying:
+        with step:
+            return await again()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    text = str(exc) if isinstance(exc, XProtectError) else type(exc).__name__
+    log.info("retrying after %s (attempt %d, waiting %.2f s)", text, state.attempt_number, wait)
