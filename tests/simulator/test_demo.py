@@ -42,9 +42,10 @@ def test_no_demo_type_or_no_camera_is_a_configuration_error(sim: Simulator) -> N
 async def test_seeded_events_spread_over_the_last_hour(
     sim: Simulator, service_client: XProtectClient
 ) -> None:
+    before = datetime.now(UTC)
     assert seed_events(sim, 12) == 12
-    now = datetime.now(UTC)
+    after = datetime.now(UTC)
     events = [e async for e in service_client.list_events()]
     assert [e.tag for e in events] == [f"seed-{i}" for i in range(12)]
-    assert all(now - timedelta(hours=1) <= e.time < now for e in events)
+    assert all(before - timedelta(hours=1) <= e.time < after for e in events)
     assert {e.type for e in events} == {t.id for t in sim.event_types if t.name in DEMO_TYPES}
