@@ -7,6 +7,7 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import click
@@ -122,6 +123,8 @@ async def _refresh(live: Live) -> None:
 
 @attrs.frozen(kw_only=True)
 class DemoOptions:
+    """The options of ``demo``."""
+
     events: int
     chunk_size: int
     concurrency: int
@@ -138,7 +141,7 @@ class DemoOptions:
     type=click.FloatRange(min=0),
     help="Events per second (0: full speed). Default: 1000 on a terminal, else full speed.",
 )
-def demo(events: int, chunk_size: int, concurrency: int, rate: float | None) -> int:
+def demo(**options: Any) -> int:
     """See it work, no server needed: an embedded simulator, a live stream, a batch.
 
     Starts the simulator in this process, logs in as admin, opens an event session,
@@ -146,10 +149,9 @@ def demo(events: int, chunk_size: int, concurrency: int, rate: float | None) -> 
     a filtered slice and prints a summary. Leaves nothing running.
     """
     out = Output()
-    if rate is None:
-        rate = 1000.0 if out.out.is_terminal else 0.0
-    options = DemoOptions(events=events, chunk_size=chunk_size, concurrency=concurrency, rate=rate)
-    return run(_demo(options, out))
+    if options["rate"] is None:
+        options["rate"] = 1000.0 if out.out.is_terminal else 0.0
+    return run(_demo(DemoOptions(**options), out))
 
 
 @attrs.define

@@ -92,15 +92,21 @@ async def _types(conn: Connection, out: Output) -> int:
     return EXIT_OK
 
 
+def _zero_is_all(limit: int) -> int | None:
+    return limit or None
+
+
 @attrs.frozen(kw_only=True)
 class ListQuery:
+    """The options of ``list``, converted for ``list_events``."""
+
     since: datetime | None
     until: datetime | None
-    source_name: list[Condition]
-    source_id: list[Condition]
+    source_name: list[Condition] = attrs.field(converter=name_conditions)
+    source_id: list[Condition] = attrs.field(converter=id_conditions)
     order: str
     include_data: bool
-    limit: int | None
+    limit: int | None = attrs.field(converter=_zero_is_all)
     page_size: int
 
     def events(self, client: XProtectClient) -> AsyncIterator[Event]:
@@ -135,30 +141,9 @@ class ListQuery:
 )
 @output_option
 @connection_options
-def list_command(
-    conn: Connection,
-    since: datetime | None,
-    until: datetime | None,
-    source_name: tuple[str, ...],
-    source_id: tuple[str, ...],
-    order: str,
-    include_data: bool,
-    limit: int,
-    page_size: int,
-    out: Output,
-) -> int:
+def list_command(conn: Connection, out: Output, **options: Any) -> int:
     """List stored events, oldest first unless --order desc."""
-    query = ListQuery(
-        since=since,
-        until=until,
-        source_name=name_conditions(source_name),
-        source_id=id_conditions(source_id),
-        order=order,
-        include_data=include_data,
-        limit=limit or None,
-        page_size=page_size,
-    )
-    return run(_list(conn, query, out))
+    return run(_list(conn, ListQuery(**options), out))
 
 
 async def _list(conn: Connection, query: ListQuery, out: Output) -> int:

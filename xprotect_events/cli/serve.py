@@ -109,15 +109,7 @@ class ServeArgs:
 )
 @click.option("--seed-events", type=click.IntRange(min=0), default=0, help="Store N events.")
 @with_options(FAULT_OPTIONS)
-def serve(
-    host: str,
-    port: int,
-    https: bool,
-    token_lifetime: float,
-    session_idle_timeout: float | None,
-    seed_events: int,
-    **faults: Any,
-) -> int:
+def serve(**options: Any) -> int:
     """Run the simulator of the Events API until Ctrl-C or SIGTERM.
 
     The first line printed is always "xprotect-events simulator listening on URL" (with
@@ -127,16 +119,9 @@ def serve(
     --fault makes it fail on purpose (seeded, so runs repeat), to test clients against
     cut connections, 5xx, 429, slow answers, revoked tokens and dropped sessions.
     """
-    args = ServeArgs(
-        host=host,
-        port=port,
-        https=https,
-        token_lifetime=token_lifetime,
-        session_idle_timeout=session_idle_timeout,
-        seed_events=seed_events,
-        faults=faults,
-    )
-    return run(_serve(args), stop_ok=True)
+    fault_keys = ("fault", "fault_seed")  # the FAULT_OPTIONS
+    faults = {key: options.pop(key) for key in fault_keys}
+    return run(_serve(ServeArgs(faults=faults, **options)), stop_ok=True)
 
 
 async def _start(sim: Simulator, args: ServeArgs) -> None:

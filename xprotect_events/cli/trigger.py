@@ -22,45 +22,34 @@ from .params import WHEN, batch_options, parse_json_object
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, run
 
 
+def _data_object(text: str | None) -> dict[str, Any] | None:
+    return parse_json_object(text, "--data")
+
+
 @attrs.frozen(kw_only=True)
 class TriggerArgs:
+    """The options of ``trigger``."""
+
     type: str
     source: str | None
     tag: str | None
     datatype: str | None
-    data: dict[str, Any] | None
+    data: dict[str, Any] | None = attrs.field(converter=_data_object)
     time: datetime | None
 
 
 @click.command()
-@click.option("--type", "type_", required=True, help="Event type: GUID or name.")
+@click.option("--type", required=True, help="Event type: GUID or name.")
 @click.option("--source", help="GUID, cameras/GUID or a camera name (none: no source).")
 @click.option("--tag", help="A tag for filtering and sorting.")
 @click.option("--datatype", help="Kind of --data, e.g. analytics (none for user-defined).")
 @click.option("--data", help="Event data as a JSON object.")
-@click.option("--time", "when", type=WHEN, help="When it happened (default: the server's now).")
+@click.option("--time", type=WHEN, help="When it happened (default: the server's now).")
 @output_option
 @connection_options
-def trigger(
-    conn: Connection,
-    type_: str,
-    source: str | None,
-    tag: str | None,
-    datatype: str | None,
-    data: str | None,
-    when: datetime | None,
-    out: Output,
-) -> int:
+def trigger(conn: Connection, out: Output, **options: Any) -> int:
     """Trigger one event; shows the event as the server stored it."""
-    args = TriggerArgs(
-        type=type_,
-        source=source,
-        tag=tag,
-        datatype=datatype,
-        data=parse_json_object(data, "--data"),
-        time=when,
-    )
-    return run(_trigger(conn, args, out))
+    return run(_trigger(conn, TriggerArgs(**options), out))
 
 
 async def _trigger(conn: Connection, args: TriggerArgs, out: Output) -> int:
@@ -163,9 +152,17 @@ class BatchRun:
 
 @attrs.frozen(kw_only=True)
 class BatchArgs:
-    rejects: Path
+    """The options of ``trigger-batch``."""
+
+    file: str
+    rejects: str | None
     chunk_size: int
     concurrency: int
+
+    @property
+    def rejects_path(self) -> Path:
+        default = "rejects.jsonl" if self.file == "-" else f"{self.file}.rejects.jsonl"
+        return Path(self.rejects or default)
 
 
 @click.command(name="trigger-batch", short_help="Trigger the events of a JSON Lines file.")
@@ -174,28 +171,18 @@ class BatchArgs:
 @batch_options
 @output_option
 @connection_options
-def trigger_batch(
-    conn: Connection,
-    file: str,
-    rejects: str | None,
-    chunk_size: int,
-    concurrency: int,
-    out: Output,
-) -> int:
+def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     """Trigger the events of a JSON Lines FILE (or - for stdin), in concurrent batches.
 
     Each line is a trigger in wire form: {"type", "source", "time", "tag", "datatype",
     "data"}. Lines not accepted go to the rejects file with the reason under "_reject"
     (fix them and send that file again). Exit code 1 when any line was not accepted.
     """
-    if file != "-" and not Path(file).is_file():
-        raise click.BadParameter(f"no such file: {file}", param_hint="FILE")
-    default = "rejects.jsonl" if file == "-" else f"{file}.rejects.jsonl"
-    args = BatchArgs(
-        rejects=Path(rejects or default), chunk_size=chunk_size, concurrency=concurrency
-    )
-    total = None if file == "-" else count_lines(Path(file))
-    with click.open_file(file, "rb") as stream:
+    args = BatchArgs(**options)
+    if args.file != "-" and not Path(args.file).is_file():
+        raise click.BadParameter(f"no such file: {args.file}", param_hint="FILE")
+    total = None if args.file == "-" else count_lines(Path(args.file))
+    with click.open_file(args.file, "rb") as stream:
         return run(_trigger_batch(conn, args, stream, total, out))
 
 
@@ -204,7 +191,9 @@ async def _trigger_batch(
 ) -> int:
     progress = progress_bar(out.err)
     progress.add_task("triggering", total=total)
-    batch = BatchRun(out=out, rejects=RejectsFile(args.rejects), progress=progress, total=total)
+    batch = BatchRun(
+        out=out, rejects=RejectsFile(args.rejects_path), progress=progress, total=total
+    )
     started = time.perf_counter()
     try:
         with progress:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import click
@@ -17,53 +18,42 @@ from .params import WHEN, include_data_option
 from .runner import EXIT_OK, run
 
 
+def _from_now(since: datetime | None) -> datetime:
+    return since or datetime.now(UTC)
+
+
 @attrs.frozen(kw_only=True)
 class WatchArgs:
+    """The options of ``watch``."""
+
     types: tuple[str, ...]
     sources: tuple[str, ...]
     source_names: tuple[str, ...]
-    since: datetime
+    since: datetime = attrs.field(converter=_from_now)
     include_data: bool
     poll_interval: float
     max_size: int
 
 
 @click.command(short_help="Stream new and deleted events until Ctrl-C.")
-@click.option("--type", "types_", multiple=True, help="Event type GUID or name. Repeatable.")
-@click.option("--source", multiple=True, help="GUID, cameras/GUID or camera name. Repeatable.")
-@click.option("--source-name", multiple=True, help="Exact source name. Repeatable.")
+@click.option("--type", "types", multiple=True, help="Event type GUID or name. Repeatable.")
+@click.option(
+    "--source", "sources", multiple=True, help="GUID, cameras/GUID or camera name. Repeatable."
+)
+@click.option("--source-name", "source_names", multiple=True, help="Exact source name. Repeatable.")
 @click.option("--since", type=WHEN, help="Also events after this time (default: from now).")
 @include_data_option()
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True)
 @click.option("--max-size", type=click.IntRange(1, 2000), default=100, show_default=True)
 @output_option
 @connection_options
-def watch(
-    conn: Connection,
-    types_: tuple[str, ...],
-    source: tuple[str, ...],
-    source_name: tuple[str, ...],
-    since: datetime | None,
-    include_data: bool,
-    poll_interval: float,
-    max_size: int,
-    out: Output,
-) -> int:
+def watch(conn: Connection, out: Output, **options: Any) -> int:
     """Stream new and deleted events through an event session until Ctrl-C or SIGTERM.
 
     The session is deleted on the server when the command ends. With --json each line is
     {"kind": "new"|"deleted", "event": {…}}.
     """
-    args = WatchArgs(
-        types=types_,
-        sources=source,
-        source_names=source_name,
-        since=since or datetime.now(UTC),
-        include_data=include_data,
-        poll_interval=poll_interval,
-        max_size=max_size,
-    )
-    return run(_watch(conn, args, out), stop_ok=True)
+    return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
 
 
 async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
