@@ -1,0 +1,58 @@
+"""The serve command: the simulator as a server.
+
+See ``tests/cli/running.py`` for how the console script is run."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from tests.cli.running import clean_env, finish, read_until, run_cli, start_cli
+from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, LISTENING
+from xprotect_events.client import XProtectClient
+
+
+async def test_serve_prints_its_url_first_serves_and_stops_on_sigterm() -> None:
+    proc = await start_cli("serve", "--port", "0", "--seed-events", "20", env=clean_env())
+    try:
+        first = (await read_until(proc.stdout, LISTENING))[0]
+        assert first.startswith(LISTENING)
+        url = first.removeprefix(LISTENING).strip()
+        assert not url.endswith(":0")
+        async with XProtectClient(url, username="admin", password="admin") as client:
+            events = [e async for e in client.list_events()]
+        assert len(events) == 20
+        proc.send_signal(signal.SIGTERM)
+        assert await finish(proc) == EXIT_OK
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_serve_over_https_prints_the_ca_path() -> None:
+    pytest.importorskip("trustme")
+    proc = await start_cli("serve", "--port", "0", "--https", env=clean_env())
+    try:
+        lines = await read_until(proc.stdout, "CA certificate:")
+        url = lines[0].removeprefix(LISTENING).strip()
+        ca_path = lines[-1].split("CA certificate:")[1].split()[0]
+        assert url.startswith("https://")
+        env = clean_env(XPROTECT_URL=url, XPROTECT_USERNAME="admin", XPROTECT_PASSWORD="admin")
+        trusted, from_env, insecure, untrusted = await asyncio.gather(
+            run_cli("token", "--ca-bundle", ca_path, env=env),
+            run_cli("token", env={**env, "XPROTECT_CA_BUNDLE": ca_path}),
+            run_cli("token", env={**env, "XPROTECT_INSECURE": "1"}),
+            run_cli("token", env=env),
+        )
+        assert trusted.rc == from_env.rc == insecure.rc == EXIT_OK, trusted.err
+        assert untrusted.rc == EXIT_CONNECTION
+        assert "--ca-bundle" in untrusted.err
+        proc.send_signal(signal.SIGINT)
+        assert await finish(proc) == EXIT_OK
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -1,0 +1,108 @@
+"""Names of event types and cameras: shown instead of GUIDs, and accepted instead of them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
+
+import attrs
+import click
+
+from .. import Camera, EventType, InvalidInputError, XProtectClient, XProtectError
+from ..models import source_guid, to_source
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def display_name(self) -> str | None: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def find_named(items: Iterable[N], text: str, what: str, hint: str) -> N:
+    """The item whose name or display name is ``text`` (case does not matter); else a usage
+    error listing the known names."""
+    listed = list(items)
+    wanted = text.casefold()
+    for item in listed:
+        if wanted in (item.name.casefold(), (item.display_name or "").casefold()):
+            return item
+    known = ", ".join(sorted(item.name for item in listed)) or "none readable"
+    raise click.BadParameter(f"no {what} {text!r}; known: {known}", param_hint=hint)
+
+
+@attrs.define
+class Names:
+    """Event type and camera names, to show names instead of GUIDs and to accept names."""
+
+    types: dict[uuid.UUID, EventType] = attrs.Factory(dict)
+    cameras: dict[uuid.UUID, Camera] = attrs.Factory(dict)
+
+    @classmethod
+    async def load(cls, client: XProtectClient) -> Names:
+        """Both lists; one that cannot be read (permissions) is left empty."""
+        types, cameras = await asyncio.gather(
+            client.list_event_types(), client.list_cameras(), return_exceptions=True
+        )
+        for result in (types, cameras):
+            if isinstance(result, BaseException) and not isinstance(result, XProtectError):
+                raise result
+        return cls(
+            types={t.id: t for t in types} if isinstance(types, list) else {},
+            cameras={c.id: c for c in cameras} if isinstance(cameras, list) else {},
+        )
+
+    def type_name(self, type_id: uuid.UUID) -> str:
+        known = self.types.get(type_id)
+        return (known.display_name or known.name) if known else str(type_id)
+
+    def source_name(self, source: str | None) -> str:
+        if source is None:
+            return "-"
+        guid = source_guid(source)
+        camera = self.cameras.get(guid) if guid else None
+        if camera is None and guid in self.types:
+            return self.type_name(guid)  # a user-defined event is its own source [seed]
+        return (camera.display_name or camera.name) if camera else source
+
+    def resolve_type(self, text: str) -> uuid.UUID:
+        """A GUID, or the name of a known event type (case does not matter)."""
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            pass
+        return find_named(self.types.values(), text, "event type", "--type").id
+
+    def resolve_source(self, text: str) -> str:
+        """A GUID, ``cameras/<guid>``, or the name of a known camera."""
+        try:
+            source = to_source(text)
+        except InvalidInputError:
+            source = None
+        if source is not None:
+            return source
+        return find_named(self.cameras.values(), text, "camera", "--source").source
+
+
+def needs_lookup(values: Iterable[str], parse: Callable[[str], object]) -> bool:
+    """Whether any value is a name (not parseable by ``parse``)."""
+    for value in values:
+        try:
+            parse(value)
+        except (ValueError, InvalidInputError):
+            return True
+    return False
+
+
+async def names_for(
+    client: XProtectClient, json_lines: bool, types: Iterable[str], sources: Iterable[str]
+) -> Names:
+    """The names, when a table shows them or an option gives a name instead of a GUID."""
+    if not json_lines or needs_lookup(types, uuid.UUID) or needs_lookup(sources, to_source):
+        return await Names.load(client)
+    return Names()

@@ -1,0 +1,181 @@
+"""The reading commands: ``token``, ``types``, ``list`` and ``get``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import click
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from .. import Condition, Event, EventType, XProtectClient
+from ..wire import format_time
+from .connection import Connection, connection_options
+from .names import Names
+from .output import EventTable, Output, event_json, output_option, record_table
+from .params import WHEN, id_conditions, include_data_option, name_conditions
+from .runner import EXIT_OK, run
+
+
+@click.command(short_help="Log in; show the token's type, scope and expiry.")
+@click.option("--show-token", is_flag=True, help="Print the access token itself (a secret).")
+@output_option
+@connection_options
+def token(conn: Connection, show_token: bool, out: Output) -> int:
+    """Log in and show the token's type, scope and expiry (never the token unless asked)."""
+    return run(_token(conn, show_token, out))
+
+
+async def _token(conn: Connection, show_token: bool, out: Output) -> int:
+    async with conn.client() as client:
+        got = await client.tokens.current()
+        kind = "service" if client.is_service else "user"
+    record: dict[str, Any] = {
+        "kind": kind,
+        "login": conn.who,
+        "token_type": got.token_type,
+        "scope": got.scope,
+        "expires_in": int(got.expires_in) if got.expires_in.is_integer() else got.expires_in,
+        "expires_at": format_time(datetime.now(UTC) + timedelta(seconds=got.expires_in)),
+    }
+    if show_token:
+        record["access_token"] = got.access_token
+    if out.json:
+        out.emit(record)
+    else:
+        out.out.print(record_table(record))
+    return EXIT_OK
+
+
+@click.command(short_help="List event types and whether you may trigger each.")
+@output_option
+@connection_options
+def types(conn: Connection, out: Output) -> int:
+    """List the event types, with whether these credentials may trigger each."""
+    return run(_types(conn, out))
+
+
+def type_json(t: EventType, may_trigger: bool) -> dict[str, Any]:
+    return {
+        "id": str(t.id),
+        "name": t.name,
+        "displayName": t.display_name,
+        "generatorType": t.generator_type,
+        "generatorSubtype": t.generator_subtype,
+        "mayTrigger": may_trigger,
+    }
+
+
+async def _types(conn: Connection, out: Output) -> int:
+    async with conn.client() as client:
+        found = sorted(await client.list_event_types(), key=lambda t: t.name.casefold())
+        allowed = {t.id: await client.can_trigger(t) for t in found}
+    if out.json:
+        for t in found:
+            out.emit(type_json(t, allowed[t.id]))
+        return EXIT_OK
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("Name", "Id", "Generator", "May trigger"):
+        table.add_column(column, no_wrap=column != "Name")
+    for t in found:
+        generator = "/".join(g for g in (t.generator_type, t.generator_subtype) if g)
+        may = "[green]yes[/]" if allowed[t.id] else "[red]no[/]"
+        table.add_row(escape(t.display_name or t.name), str(t.id), escape(generator), may)
+    out.out.print(table)
+    return EXIT_OK
+
+
+def _zero_is_all(limit: int) -> int | None:
+    return limit or None
+
+
+@attrs.frozen(kw_only=True)
+class ListQuery:
+    """The options of ``list``, converted for ``list_events``."""
+
+    since: datetime | None
+    until: datetime | None
+    source_name: list[Condition] = attrs.field(converter=name_conditions)
+    source_id: list[Condition] = attrs.field(converter=id_conditions)
+    order: str
+    include_data: bool
+    limit: int | None = attrs.field(converter=_zero_is_all)
+    page_size: int
+
+    def events(self, client: XProtectClient) -> AsyncIterator[Event]:
+        return client.list_events(
+            since=self.since,
+            until=self.until,
+            source_name=self.source_name or None,
+            source_id=self.source_id or None,
+            order="desc" if self.order == "desc" else "asc",
+            include_data=self.include_data,
+            page_size=self.page_size,
+            limit=self.limit,
+        )
+
+
+@click.command(name="list")
+@click.option("--since", type=WHEN, help="After this time: 2024-05-01T12:00:00Z, -1h, 15m.")
+@click.option("--until", type=WHEN, help="Before this time (same forms as --since).")
+@click.option(
+    "--source-name",
+    multiple=True,
+    help="Source name: exact, or contains:TEXT, startsWith:TEXT, notEquals:TEXT. Repeatable.",
+)
+@click.option(
+    "--source-id", multiple=True, help="Source GUID or cameras/GUID (notEquals:…). Repeatable."
+)
+@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
+@include_data_option()
+@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0: all.")
+@click.option(
+    "--page-size", type=click.IntRange(1, 2000), default=100, show_default=True, help="Per GET."
+)
+@output_option
+@connection_options
+def list_command(conn: Connection, out: Output, **options: Any) -> int:
+    """List stored events, oldest first unless --order desc."""
+    return run(_list(conn, ListQuery(**options), out))
+
+
+async def _list(conn: Connection, query: ListQuery, out: Output) -> int:
+    async with conn.client() as client:
+        await client.login()
+        if out.json:
+            async for event in query.events(client):
+                out.emit(event_json(event))
+            return EXIT_OK
+        table = EventTable(out.out, await Names.load(client), data=query.include_data)
+        async for event in query.events(client):
+            table.add(event)
+        table.flush()
+    out.note(f"{table.count} event(s)")
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("event_id")
+@include_data_option("the event's")
+@output_option
+@connection_options
+def get(conn: Connection, event_id: str, include_data: bool, out: Output) -> int:
+    """Show one stored event by its id."""
+    try:
+        guid = uuid.UUID(event_id)
+    except ValueError:
+        raise click.BadParameter(f"{event_id!r} is not a GUID", param_hint="EVENT_ID") from None
+    return run(_get(conn, guid, include_data, out))
+
+
+async def _get(conn: Connection, event_id: uuid.UUID, include_data: bool, out: Output) -> int:
+    async with conn.client() as client:
+        event = await client.get_event(event_id, include_data=include_data)
+        names = Names() if out.json else await Names.load(client)
+    out.event(event, names)
+    return EXIT_OK

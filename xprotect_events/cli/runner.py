@@ -1,0 +1,181 @@
+"""Running a command: signals, errors, exit codes and hints, in one place.
+
+Every command builds its coroutine and hands it to :func:`run`; an error becomes one line
+on stderr (with a hint) and a documented exit code (:data:`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+import attrs
+import click
+
+from .. import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    ProtocolError,
+    TLSError,
+    TransportError,
+    UnauthorizedError,
+    XProtectError,
+)
+
+log = logging.getLogger("xprotect_events.cli")
+
+PROG = "xprotect-events"
+
+EXIT_OK = 0
+EXIT_NOT_ACCEPTED = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_CONNECTION = 4
+EXIT_API = 5
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES: Mapping[int, str] = {
+    EXIT_OK: "success (also: watch and serve stopped with Ctrl-C or SIGTERM)",
+    EXIT_NOT_ACCEPTED: "some triggers were not accepted (rejected or unknown; see --rejects)",
+    EXIT_USAGE: "usage error: bad option, bad input, missing URL or credentials",
+    EXIT_AUTH: "authentication failed: the identity provider refused the credentials",
+    EXIT_CONNECTION: "no connection: server unreachable, timeout or TLS verification failed",
+    EXIT_API: "the API answered with an error (not found, forbidden, server error, …)",
+    EXIT_INTERRUPTED: "interrupted by Ctrl-C (143: by SIGTERM)",
+}
+
+
+@attrs.define
+class State:
+    """Options of the command group, shared by every command."""
+
+    debug: bool = False
+
+
+def current_state() -> State:
+    """The group's options of the running command (defaults outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(State) if ctx is not None else None
+    return obj or State()
+
+
+def configure_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def run(main: Coroutine[Any, Any, int], *, stop_ok: bool = False) -> int:
+    """Run a command's coroutine: signals, errors and exit codes handled in one place.
+
+    SIGINT and SIGTERM cancel the coroutine (so every ``async with`` cleans up: event
+    sessions are deleted, connections closed). ``stop_ok`` commands (watch, serve) then
+    exit 0; the others exit 128 + the signal number.
+    """
+    try:
+        return asyncio.run(_supervise(main, stop_ok))
+    except XProtectError as exc:
+        return fail(exc)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+
+
+async def _supervise(main: Coroutine[Any, Any, int], stop_ok: bool) -> int:
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(main)
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    installed = _install_signal_handlers(loop, on_signal)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        if stop_ok:
+            return EXIT_OK
+        click.echo("interrupted", err=True)
+        return 128 + received[0]
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _install_signal_handlers(
+    loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]
+) -> list[int]:
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, handler, int(signum))
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            continue
+        installed.append(int(signum))
+    return installed
+
+
+def _silence_stdout() -> None:
+    """After the reader of a pipe went away (``| head``): no more writes, no error at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+_HINTS: list[tuple[type[XProtectError], int, str]] = [
+    (
+        AuthenticationError,
+        EXIT_AUTH,
+        "check --username/--password (XPROTECT_USERNAME/XPROTECT_PASSWORD), "
+        "or --client-id/--client-secret for a service client; a Windows user needs --windows",
+    ),
+    (UnauthorizedError, EXIT_AUTH, "the server refused the token; check the credentials"),
+    (
+        TLSError,
+        EXIT_CONNECTION,
+        "pass the server's CA with --ca-bundle PATH, or --insecure for a test server only",
+    ),
+    (TransportError, EXIT_CONNECTION, "check --url and that the server is up and reachable"),
+    (
+        ForbiddenError,
+        EXIT_API,
+        "these credentials may not do that ('xprotect-events types' shows what they may "
+        "trigger; a service client may do everything)",
+    ),
+    (NotFoundError, EXIT_API, "it does not exist, or it is no longer stored (retention)"),
+    (APIError, EXIT_API, ""),
+    (ProtocolError, EXIT_API, "the server's answer was not what the Events API sends"),
+    (ConfigurationError, EXIT_USAGE, "see --help"),
+    (InvalidInputError, EXIT_USAGE, "see --help"),
+]
+
+
+def classify(exc: XProtectError) -> tuple[int, str]:
+    """The exit code and a hint for an error."""
+    for cls, code, hint in _HINTS:
+        if isinstance(exc, cls):
+            return code, hint
+    return EXIT_API, ""
+
+
+def fail(exc: XProtectError) -> int:
+    """Say what went wrong in one line on stderr (the traceback with --debug); its exit code."""
+    code, hint = classify(exc)
+    if current_state().debug:
+        log.exception("command failed")
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    click.echo(f"error: {message}" + (f" -- {hint}" if hint else ""), err=True)
+    return code

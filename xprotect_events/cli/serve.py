@@ -1,0 +1,169 @@
+"""The ``serve`` command: the simulator as a server, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import click
+
+from .. import ConfigurationError, InvalidInputError
+from ..testing.demo import seed_events
+from ..testing.faultflags import FAULT_FLAG_HELP, FaultFlag, apply_fault_flags, parse_fault_flag
+from ..testing.simulator import Simulator
+from .params import with_options
+from .runner import EXIT_OK, PROG, run
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The machine-readable first line of ``serve``: scripts and tests read the URL from it.
+LISTENING = "xprotect-events simulator listening on "
+
+
+def parse_fault(text: str) -> FaultFlag:
+    """One ``--fault`` value (see :func:`~xprotect_events.testing.faultflags.parse_fault_flag`);
+    :class:`click.BadParameter` for anything else."""
+    try:
+        return parse_fault_flag(text)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _parse_faults(
+    ctx: click.Context, param: click.Parameter, values: Iterable[str]
+) -> list[FaultFlag]:
+    return [parse_fault(value) for value in values]
+
+
+#: Options of ``serve`` that switch on simulator faults. To add one, append a
+#: ``click.option(...)`` here and handle its value in :func:`configure_faults`; ``serve``
+#: passes every such option through to it.
+FAULT_OPTIONS: list[Callable[[F], F]] = [
+    click.option(
+        "--fault",
+        "fault",
+        multiple=True,
+        metavar="ROUTE=KIND[@P]",
+        callback=_parse_faults,
+        help=FAULT_FLAG_HELP,
+    ),
+    click.option(
+        "--fault-seed",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Seed of the --fault draws: the same seed injects the same faults.",
+    ),
+]
+
+
+def configure_faults(sim: Simulator, faults: Mapping[str, Any]) -> None:
+    """Switch on the faults the ``FAULT_OPTIONS`` asked for: each ``--fault`` is one
+    seeded random rule (seed ``--fault-seed`` + its position), asked in the given order."""
+    seed = int(faults.get("fault_seed") or 0)
+    for line in apply_fault_flags(sim.faults, faults.get("fault") or (), seed=seed):
+        click.echo(line, err=True)
+
+
+@attrs.frozen(kw_only=True)
+class ServeArgs:
+    host: str
+    port: int
+    https: bool
+    token_lifetime: float
+    session_idle_timeout: float | None
+    seed_events: int
+    faults: Mapping[str, Any]
+
+    def simulator(self) -> Simulator:
+        options: dict[str, Any] = {}
+        if self.session_idle_timeout is not None:
+            options["session_idle_timeout"] = self.session_idle_timeout
+        return Simulator(
+            host=self.host,
+            port=self.port,
+            https=self.https,
+            token_lifetime=self.token_lifetime,
+            **options,
+        )
+
+
+@click.command(short_help="Run the simulator until Ctrl-C or SIGTERM.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--https", is_flag=True, help="TLS with a throwaway CA (prints its path).")
+@click.option(
+    "--token-lifetime",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Seconds a token lives (expires_in); then the API answers 401.",
+)
+@click.option(
+    "--session-idle-timeout",
+    type=click.FloatRange(min=0.1),
+    help="Seconds an unread event session lives (default 60); then reading it gives 404.",
+)
+@click.option("--seed-events", type=click.IntRange(min=0), default=0, help="Store N events.")
+@with_options(FAULT_OPTIONS)
+def serve(**options: Any) -> int:
+    """Run the simulator of the Events API until Ctrl-C or SIGTERM.
+
+    The first line printed is always "xprotect-events simulator listening on URL" (with
+    --port 0, the port actually used). Users: admin/admin (all cameras), operator/operator
+    (cameras 1 and 2); service client: service/service-secret.
+
+    --fault makes it fail on purpose (seeded, so runs repeat), to test clients against
+    cut connections, 5xx, 429, slow answers, revoked tokens and dropped sessions.
+    """
+    fault_keys = ("fault", "fault_seed")  # the FAULT_OPTIONS
+    faults = {key: options.pop(key) for key in fault_keys}
+    return run(_serve(ServeArgs(faults=faults, **options)), stop_ok=True)
+
+
+async def _start(sim: Simulator, args: ServeArgs) -> None:
+    try:
+        await sim.start()
+    except ImportError as exc:
+        hint = "--https needs: pip install 'xprotect-events[https]'"
+        raise ConfigurationError(f"{exc}; {hint}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigurationError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
+
+
+async def _serve(args: ServeArgs) -> int:
+    sim = args.simulator()
+    await _start(sim, args)
+    try:
+        configure_faults(sim, args.faults)
+        if args.seed_events:
+            stored = seed_events(sim, args.seed_events)
+            click.echo(f"seeded {stored} event(s)", err=True)
+        _print_serving(sim)
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
+        click.echo("simulator stopped", err=True)
+    return EXIT_OK
+
+
+def _print_serving(sim: Simulator) -> None:
+    click.echo(f"{LISTENING}{sim.url}")
+    lines = [
+        "  users:          admin/admin (all cameras), operator/operator (cameras 1 and 2)",
+        "  service client: service/service-secret",
+        "  windows user:   CONTOSO\\winuser/winuser (--windows, NTLM; cameras 1 and 2)",
+    ]
+    if sim.ca_path:
+        lines.append(f"  CA certificate: {sim.ca_path}  (--ca-bundle / XPROTECT_CA_BUNDLE)")
+    lines.append(
+        f"  try:            XPROTECT_URL={sim.url} XPROTECT_USERNAME=admin "
+        f"XPROTECT_PASSWORD=admin {PROG} list"
+    )
+    lines.append("Press Ctrl-C to stop.")
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
