@@ -57,7 +57,7 @@ from .errors import (
     XProtectError,
     shown,
 )
-from .live_conn import Connection, TokenSource, connect
+from .live_conn import Connection, SocketOptions, TokenSource, connect
 from .models import Event
 from .profile import Profile
 from .transport import RetryPolicy
@@ -332,17 +332,15 @@ class LiveStream:
 
     async def _open(self) -> Connection:
         link, profile = self._link, self._link.profile
-        conn = await connect(
-            link.session(),
-            ws_url(link.server_url, profile.ws_path),
-            link.tokens,
-            sink=self._sink,
-            ssl_context=link.ssl,
+        options = SocketOptions(
+            ssl=link.ssl,
             auth=profile.ws_auth,
             heartbeat=profile.ws_heartbeat,
             max_frame=self._max_frame,
-            within=link.connect_timeout,
+            connect_within=link.connect_timeout,
         )
+        url = ws_url(link.server_url, profile.ws_path)
+        conn = await connect(link.session(), url, link.tokens, options, self._sink, self._room.set)
         try:
             await self._start_session(conn)
         except BaseException:
@@ -370,7 +368,7 @@ class LiveStream:
 
     # ----------------------------------------------------------------- delivering
 
-    async def _sink(self, events: list[Event]) -> None:
+    async def _sink(self, conn: Connection, events: list[Event]) -> None:
         """The reader's batches: repeats dropped; the resume point advances."""
         if not events:
             return
@@ -380,21 +378,22 @@ class LiveStream:
             self._hold.extend(fresh)
             self._check_overflow(len(self._hold))
             return
-        conn = self._conn
-        await self._put(fresh, waiting=conn is not None and conn.commands_waiting)
+        await self._put(fresh, conn)
 
-    async def _put(self, items: list[Event] | list[Item], *, waiting: bool) -> None:
-        if not items:
-            return
-        while not waiting and len(self._items) >= self._buffer and not self._closed:
-            self._room.clear()
-            await self._room.wait()
-        self._items.extend(items)
-        self._check_overflow(0)
+    async def _put(self, items: list[Event] | list[Item], conn: Connection | None) -> None:
+        """Hand items to the consumer, waiting for room in the buffer (``conn``: unless a
+        command waits for its answer on that connection: its reader must go on)."""
         for item in items:
+            while len(self._items) >= self._buffer and not self._closed:
+                if conn is not None and conn.commands_waiting:
+                    break
+                self._room.clear()
+                await self._room.wait()
+            self._items.append(item)
             if isinstance(item, Event) and (self._last_time is None or item.time > self._last_time):
                 self._last_time = item.time
-        self._readable.set()
+            self._readable.set()
+        self._check_overflow(0)
 
     def _check_overflow(self, held: int) -> None:
         if len(self._items) + held > 2 * self._buffer:
@@ -423,14 +422,14 @@ class LiveStream:
             held, self._hold = self._hold or [], None
         if types is not False:
             self._report(Gap(start=start, end=end, types=types, filled=filled))
-        await self._put(held, waiting=True)
+        await self._put(held, conn)
 
     async def _fill_from_store(self, rules: list[Rule], since: datetime) -> int:
         filled = 0
         async for event in self._link.list_stored(since):
             wanted = ws_wire.delivered(rules, event.type, event.source)
             if wanted and not self._recent.seen(event.id):
-                await self._put([event], waiting=False)
+                await self._put([event], None)
                 filled += 1
         return filled
 
@@ -439,7 +438,7 @@ class LiveStream:
         rows = ws_wire.states_from_reply(await conn.command("getState", timeout))
         changed = sorted((r for r in rows if r.time > since), key=lambda e: e.time)
         fresh: list[Event] = [r for r in changed if not self._recent.seen(r.id)]
-        await self._put(fresh, waiting=False)
+        await self._put(fresh, None)
         return len(fresh)
 
     def _report(self, gap: Gap) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from . import ws_wire
@@ -48,16 +49,24 @@ class CommandError(APIError):
     """A WebSocket command failed: ``status`` and ``error_text`` are the server's."""
 
 
-#: Called with each event batch, in order; awaiting it is the back-pressure.
-Sink = Callable[[list[Event]], Awaitable[None]]
+#: Called with the connection and each event batch, in order; awaiting it is the
+#: back-pressure. ``wake`` is called when a command starts waiting for its answer.
+Sink = Callable[["Connection", list[Event]], Awaitable[None]]
 
 
 class Connection:
     """A connected socket; :meth:`command` sends and waits for the matching response."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse, sink: Sink, max_frame: int) -> None:
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        sink: Sink,
+        max_frame: int,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
         self.ws = ws
         self._sink = sink
+        self._wake = wake
         self._max_frame = max_frame
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[ws_wire.Reply]] = {}
@@ -84,8 +93,11 @@ class Connection:
         command_id = next(self._ids)
         future: asyncio.Future[ws_wire.Reply] = asyncio.get_running_loop().create_future()
         self._waiting[command_id] = future
+        if self._wake is not None:
+            self._wake()
         try:
-            await self.ws.send_bytes(ws_wire.command(name, command_id, **fields))
+            frame = ws_wire.command(name, command_id, **fields)
+            await self.ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
             async with asyncio.timeout(within):
                 reply = await future
         except (aiohttp.ClientError, ConnectionError) as exc:
@@ -124,7 +136,7 @@ class Connection:
 
     async def _route(self, frame: ws_wire.Reply | list[Event]) -> None:
         if isinstance(frame, list):
-            await self._sink(frame)
+            await self._sink(self, frame)
             return
         future = self._waiting.get(frame.command_id)
         if future is not None and not future.done():
@@ -166,52 +178,51 @@ def _closed_error(code: int | None) -> TransportError:
     return TransportError(f"the server closed the connection (code {code})", path=WS_PATH)
 
 
+@attrs.frozen(kw_only=True)
+class SocketOptions:
+    """How to open a socket: TLS, where the token goes, pings, frame limit, connect timeout."""
+
+    ssl: ssl.SSLContext | bool
+    auth: str
+    heartbeat: float | None
+    max_frame: int
+    connect_within: float
+
+
 async def connect(
     session: aiohttp.ClientSession,
     url: URL,
     tokens: TokenSource,
-    *,
+    options: SocketOptions,
     sink: Sink,
-    ssl_context: ssl.SSLContext | bool,
-    auth: str,
-    heartbeat: float | None,
-    max_frame: int,
-    within: float,
+    wake: Callable[[], None],
 ) -> Connection:
     """Connect and authenticate; a refused token (401) is renewed once and tried again."""
     token = await tokens.token()
     try:
-        return await _connect_once(
-            session, url, token, sink, ssl_context, auth, heartbeat, max_frame, within
-        )
+        return await _connect_once(session, url, token, options, sink, wake)
     except UnauthorizedError:
         token = await tokens.renew(token)
-    return await _connect_once(
-        session, url, token, sink, ssl_context, auth, heartbeat, max_frame, within
-    )
+    return await _connect_once(session, url, token, options, sink, wake)
 
 
 async def _connect_once(
     session: aiohttp.ClientSession,
     url: URL,
     token: str,
+    options: SocketOptions,
     sink: Sink,
-    ssl_context: ssl.SSLContext | bool,
-    auth: str,
-    heartbeat: float | None,
-    max_frame: int,
-    within: float,
+    wake: Callable[[], None],
 ) -> Connection:
-    headers = {"Authorization": f"Bearer {token}"} if auth == "header" else {}
+    headers = {"Authorization": f"Bearer {token}"} if options.auth == "header" else {}
     try:
-        async with asyncio.timeout(within):
+        async with asyncio.timeout(options.connect_within):
             ws = await session.ws_connect(
                 url,
                 headers=headers,
-                heartbeat=heartbeat,
-                max_msg_size=max_frame,
-                ssl=ssl_context,
-                autoping=True,
+                heartbeat=options.heartbeat,
+                max_msg_size=options.max_frame,
+                ssl=options.ssl,
             )
     except aiohttp.WSServerHandshakeError as exc:
         raise api_error_class(exc.status)(
@@ -221,25 +232,27 @@ async def _connect_once(
             status=exc.status,
         ) from None
     except (aiohttp.ClientConnectorError, TimeoutError) as exc:
-        raise ConnectError(
-            f"could not connect: {type(exc).__name__}", method="GET", path=WS_PATH
-        ) from None
+        text = f"could not connect: {type(exc).__name__}"
+        raise ConnectError(text, method="GET", path=WS_PATH) from None
     except (aiohttp.ClientError, ConnectionError) as exc:
-        raise TransportError(
-            f"connection failed: {type(exc).__name__}", method="GET", path=WS_PATH
-        ) from None
-    conn = Connection(ws, sink, max_frame)
-    if auth == "command":
-        try:
-            await conn.command("authenticate", within, token=f"Bearer {token}")
-        except CommandError as exc:
-            await conn.close()
-            if exc.status == 401:
-                raise UnauthorizedError(
-                    str(exc), method="authenticate", path=WS_PATH, status=401
-                ) from None
-            raise
-        except BaseException:
-            await conn.close()
-            raise
+        text = f"connection failed: {type(exc).__name__}"
+        raise TransportError(text, method="GET", path=WS_PATH) from None
+    conn = Connection(ws, sink, options.max_frame, wake)
+    if options.auth == "command":
+        await _authenticate(conn, token, options.connect_within)
     return conn
+
+
+async def _authenticate(conn: Connection, token: str, within: float) -> None:
+    try:
+        await conn.command("authenticate", within, token=f"Bearer {token}")
+    except CommandError as exc:
+        await conn.close()
+        if exc.status == 401:
+            raise UnauthorizedError(
+                str(exc), method="authenticate", path=WS_PATH, status=401
+            ) from None
+        raise
+    except BaseException:
+        await conn.close()
+        raise

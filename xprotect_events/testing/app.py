@@ -47,6 +47,7 @@ from .store import (
     check_cond,
     validate_trigger,
 )
+from .websocket import LiveRoom
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ class SimState:
     max_batch: int = 100
     base_url: str = ""
     windows_auth: WindowsAuth = challenge_windows
+    live: LiveRoom | None = None
 
     def now_us(self) -> int:
         return self.clock.now_us()
@@ -699,4 +701,6 @@ def build_app(state: SimState) -> web.Application:
     for prefix in (API, "/API/rest/v1"):
         for method, path, handler in API_ROUTES:
             app.router.add_route(method, prefix + path, handler)
+    if state.live is not None:
+        state.live.register(app)
     return app

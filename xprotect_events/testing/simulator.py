@@ -28,6 +28,7 @@ from .app import (
 from .faults import Faults
 from .seed import SimCamera, SimEventType, SimUser
 from .store import Directory, EventStore, Identity, SimClock
+from .websocket import LiveRoom
 
 __all__ = ["SimClock", "Simulator", "Stats"]
 
@@ -91,6 +92,7 @@ class Simulator:
         users: Sequence[SimUser] | None = None,
         service_clients: Mapping[str, str] | None = None,
         max_batch: int = 100,
+        resume_window: float = 30.0,
     ) -> None:
         self._host = host
         self._port = port
@@ -114,6 +116,13 @@ class Simulator:
             max_batch=max_batch,
             windows_auth=_windows_auth(),
         )
+        self._state.live = LiveRoom(
+            clock=clock,
+            directory=directory,
+            check_token=self._state.tokens.check,
+            resume_window=resume_window,
+        )
+        self._state.store.listeners.append(self._state.live.on_event)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -155,6 +164,7 @@ class Simulator:
         certificate. Event sessions are lost; events, cameras, users and tokens are kept."""
         await self._stop_server()
         self._state.store.drop_sessions()
+        self.live.sessions.clear()
         await self.start()
 
     async def __aenter__(self) -> Simulator:
@@ -210,6 +220,17 @@ class Simulator:
     @property
     def faults(self) -> Faults:
         return self._state.faults
+
+    @property
+    def live(self) -> LiveRoom:
+        """The Events and State WebSocket side: its sessions, counters and faults."""
+        assert self._state.live is not None
+        return self._state.live
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:PORT/api/ws/events/v1`` (``wss://`` with https)."""
+        return self.url.replace("http", "ws", 1) + "/api/ws/events/v1"
 
     @property
     def windows_auth(self) -> WindowsAuth:

@@ -827,6 +827,8 @@ class EventStore:
         self._log: list[Record] = []  # insertion log, kept only while sessions exist
         self._deleted: list[Record] = []  # deletion log, idem
         self._deleted_base = 0
+        #: Called with every accepted trigger once it is numbered (the WebSocket room).
+        self.listeners: list[Callable[[Record], None]] = []
 
     # ----------------------------------------------------------------- inserting
 
@@ -840,7 +842,10 @@ class EventStore:
         self._seq += 1
         rec.key |= self._seq
         rec.id = self._new_id()
-        return self.insert(rec, now_us)
+        stored = self.insert(rec, now_us)
+        for listener in self.listeners:
+            listener(rec)
+        return stored
 
     def _expiry_us(self, rec: Record) -> int | None:
         """When the record is due for deletion; -1: never stored; None: kept forever."""
