@@ -36,6 +36,8 @@ from .filters import (
     one_of,
     starts_with,
 )
+from .live import LiveStream, SlowConsumerError
+from .live_conn import CommandError
 from .models import (
     Camera,
     Event,
@@ -48,6 +50,7 @@ from .models import (
 from .profile import Profile
 from .sessions import EventSession
 from .transport import RetryPolicy
+from .ws_wire import Gap, Rule
 
 __version__ = "0.1.0"
 
@@ -58,6 +61,7 @@ __all__ = [
     "BatchError",
     "BatchReport",
     "Camera",
+    "CommandError",
     "Condition",
     "ConfigurationError",
     "ConnectError",
@@ -67,9 +71,11 @@ __all__ = [
     "EventTrigger",
     "EventType",
     "ForbiddenError",
+    "Gap",
     "InsecureTransportWarning",
     "InvalidInputError",
     "InvalidTriggerError",
+    "LiveStream",
     "NotFoundError",
     "Profile",
     "ProtocolError",
@@ -77,12 +83,14 @@ __all__ = [
     "RequestError",
     "RequestTimeoutError",
     "RetryPolicy",
+    "Rule",
     "ServerError",
     "SessionChange",
     "SessionFilter",
     "SessionLostError",
     "SessionOrder",
     "SessionRead",
+    "SlowConsumerError",
     "TLSError",
     "TransportError",
     "TriggerResult",
