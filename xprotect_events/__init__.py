@@ -36,7 +36,8 @@ from .filters import (
     one_of,
     starts_with,
 )
-from .live import LiveStream, SlowConsumerError
+from .live import LiveStream
+from .live_buffer import SlowConsumerError
 from .live_conn import CommandError
 from .models import (
     Camera,

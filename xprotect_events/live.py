@@ -17,12 +17,9 @@ hid are delivered too. What the store cannot have (types not in ``stored_types``
 reported as a :class:`Gap` on the stream, to ``on_gap`` and as a WARNING. Events are
 de-duplicated by id: nothing is delivered twice.
 
-Back-pressure: the stream holds at most ``buffer`` items for the consumer. When the buffer
-is full the stream stops reading the socket until the consumer takes an item, so the
-process never grows: TCP back-pressure reaches the server, which buffers or drops the
-connection (a dropped one is resumed as above). Only while a command waits for its answer
-(``state()`` …) or while a gap is being filled does the stream keep reading into a full
-buffer, up to twice its size; past that it fails with :class:`SlowConsumerError`.
+Back-pressure: at most ``buffer`` items wait for the consumer; while full, the socket is
+not read (TCP back-pressure reaches the server; a connection it then drops is resumed).
+See :mod:`.live_buffer` for the one exception (a command waiting) and its bound.
 
 Every exit of ``async with`` (the end, ``break``, an exception, cancellation) closes the
 socket cleanly (close code 1000) and stops the reader.
@@ -35,8 +32,7 @@ import logging
 import random
 import ssl
 import uuid
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Literal
@@ -47,17 +43,14 @@ from yarl import URL
 
 from . import ws_wire
 from .errors import (
-    APIError,
-    AuthenticationError,
     InvalidInputError,
     ProtocolError,
-    TLSError,
     TransportError,
-    UnauthorizedError,
     XProtectError,
     shown,
 )
-from .live_conn import Connection, SocketOptions, TokenSource, connect
+from .live_buffer import Buffer, Item, SlowConsumerError
+from .live_conn import Connection, SocketOptions, TokenSource, cannot_retry, connect, ws_url
 from .models import Event
 from .profile import Profile
 from .transport import RetryPolicy
@@ -73,12 +66,6 @@ _SHORT_LIVED = 1.0
 
 ListStored = Callable[[datetime], AsyncIterator[Event]]
 StoredTypes = Iterable[uuid.UUID | str] | Literal["all"] | None
-Item = Event | Gap
-
-
-class SlowConsumerError(XProtectError):
-    """The consumer fell more than twice ``buffer`` items behind while the stream could not
-    hold the server back (a command was waiting for its answer, or a gap was being filled)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -96,26 +83,11 @@ class LiveLink:
     connect_timeout: float = 10.0
 
 
-def ws_url(server: URL, path: str) -> URL:
-    """``ws://`` or ``wss://`` for the server's ``http://`` or ``https://``."""
-    scheme = "wss" if server.scheme == "https" else "ws"
-    return server.with_scheme(scheme).with_path(server.path.rstrip("/") + path)
-
-
 def _stored(value: StoredTypes) -> frozenset[uuid.UUID] | Literal["all"] | None:
     if value is None or value == "all":
         return value
     rule = Rule.include(types=value)  # checks the GUIDs
     return frozenset(rule.types or ())
-
-
-def _fatal(exc: XProtectError) -> bool:
-    """Errors that reconnecting cannot fix."""
-    if isinstance(exc, TLSError | AuthenticationError | SlowConsumerError | UnauthorizedError):
-        return True
-    if isinstance(exc, TransportError):
-        return False
-    return not (isinstance(exc, APIError) and (exc.status >= 500 or exc.status == 429))
 
 
 class LiveStream:
@@ -140,13 +112,10 @@ class LiveStream:
         self._link = link
         self._subs: dict[int, tuple[Rule, ...]] = {0: rules}
         self._sub_ids: dict[int, str] = {}
-        self._buffer = buffer
+        self._buffer = Buffer(buffer)
         self._stored = _stored(stored_types)
         self._on_gap = on_gap
         self._max_frame = frame
-        self._items: deque[Item] = deque()
-        self._readable = asyncio.Event()
-        self._room = asyncio.Event()
         self._live = asyncio.Event()
         self._recent = ws_wire.RecentIds()
         self._hold: list[Event] | None = None
@@ -157,7 +126,6 @@ class LiveStream:
         self._state_used = False
         self._started_at = datetime.now(UTC)
         self._last_id: uuid.UUID | None = None
-        self._last_time: datetime | None = None
         #: The server's session id (changes when a resume fails).
         self.session_id: str | None = None
         #: Connections made after the first, sessions resumed (200), gaps reported.
@@ -167,12 +135,12 @@ class LiveStream:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "live" if self._live.is_set() else "connecting"
-        return f"<LiveStream {state} session={self.session_id} buffered={len(self._items)}>"
+        return f"<LiveStream {state} session={self.session_id} buffered={len(self._buffer)}>"
 
     @property
     def buffered(self) -> int:
         """Items waiting for the consumer."""
-        return len(self._items)
+        return len(self._buffer)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -211,9 +179,9 @@ class LiveStream:
             self._wake()
 
     def _wake(self) -> None:
-        self._readable.set()
+        self._buffer.closed = self._closed
+        self._buffer.wake()
         self._live.set()
-        self._room.set()
 
     # ----------------------------------------------------------------- consuming
 
@@ -221,16 +189,12 @@ class LiveStream:
         return self
 
     async def __anext__(self) -> Item:
-        while not self._items:
+        while (item := self._buffer.pop()) is None:
             if self._error is not None:
                 raise self._error
             if self._closed:
                 raise StopAsyncIteration
-            self._readable.clear()
-            await self._readable.wait()
-        item = self._items.popleft()
-        if len(self._items) < self._buffer:
-            self._room.set()
+            await self._buffer.readable()
         return item
 
     # ----------------------------------------------------------------- commands
@@ -297,7 +261,7 @@ class LiveStream:
                 conn = self._conn = await self._open()
             except XProtectError as exc:
                 failures += 1
-                if _fatal(exc) or failures >= self._link.retry.attempts:
+                if cannot_retry(exc) or failures >= self._link.retry.attempts:
                     return self._fail(exc)
                 log.info("live: cannot connect (%s); retrying", exc)
                 await asyncio.sleep(self._backoff(failures))
@@ -340,7 +304,9 @@ class LiveStream:
             connect_within=link.connect_timeout,
         )
         url = ws_url(link.server_url, profile.ws_path)
-        conn = await connect(link.session(), url, link.tokens, options, self._sink, self._room.set)
+        conn = await connect(
+            link.session(), url, link.tokens, options, self._sink, self._buffer.wake
+        )
         try:
             await self._start_session(conn)
         except BaseException:
@@ -376,37 +342,20 @@ class LiveStream:
         fresh = [e for e in events if not self._recent.seen(e.id)]
         if self._hold is not None:
             self._hold.extend(fresh)
-            self._check_overflow(len(self._hold))
+            self._buffer.check(len(self._hold))
             return
         await self._put(fresh, conn)
 
-    async def _put(self, items: list[Event] | list[Item], conn: Connection | None) -> None:
+    async def _put(self, items: Sequence[Item], conn: Connection | None) -> None:
         """Hand items to the consumer, waiting for room in the buffer (``conn``: unless a
         command waits for its answer on that connection: its reader must go on)."""
-        for item in items:
-            while len(self._items) >= self._buffer and not self._closed:
-                if conn is not None and conn.commands_waiting:
-                    break
-                self._room.clear()
-                await self._room.wait()
-            self._items.append(item)
-            if isinstance(item, Event) and (self._last_time is None or item.time > self._last_time):
-                self._last_time = item.time
-            self._readable.set()
-        self._check_overflow(0)
-
-    def _check_overflow(self, held: int) -> None:
-        if len(self._items) + held > 2 * self._buffer:
-            raise SlowConsumerError(
-                f"the consumer is more than {2 * self._buffer} items behind the server "
-                "while a command or a gap fill waited; consume faster or raise buffer="
-            )
+        await self._buffer.put(items, lambda: conn is None or not conn.commands_waiting)
 
     async def _fill_gap(self, conn: Connection) -> None:
         """After a failed resume, with the live events held back: the stored events since
         the last delivered one, the state changes the gap hid (if ``state()`` was used),
         the :class:`Gap`, then the held live events."""
-        start = self._last_time or self._started_at
+        start = self._buffer.latest or self._started_at
         end = datetime.now(UTC)
         rules = [r for rules in self._subs.values() for r in rules]
         filled = 0
@@ -421,7 +370,9 @@ class LiveStream:
         finally:
             held, self._hold = self._hold or [], None
         if types is not False:
-            self._report(Gap(start=start, end=end, types=types, filled=filled))
+            gap = Gap(start=start, end=end, types=types, filled=filled)
+            self._report(gap)
+            await self._put([gap], None)
         await self._put(held, conn)
 
     async def _fill_from_store(self, rules: list[Rule], since: datetime) -> int:
@@ -443,8 +394,6 @@ class LiveStream:
 
     def _report(self, gap: Gap) -> None:
         self.gaps.append(gap)
-        self._items.append(gap)
-        self._readable.set()
         log.warning(
             "live: the session could not be resumed; %d events filled from the store; "
             "events between %s and %s of types it does not keep may be missing",

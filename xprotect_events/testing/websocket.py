@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,89 +28,17 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from ..errors import ProtocolError
-from ..ws_wire import Rule, delivered, rule_from_wire
+from ..ws_wire import delivered, rule_from_wire
 from .states import SimStateGroup, default_state_groups
 from .store import Directory, Identity, Record, Rejected, SimClock
+from .ws_socket import Malformed, Session, Socket, logged_after, parse_command, text_field
 
 WS_PATHS = ("/api/ws/events/v1", "/api/ws/events/v1/", "/API/ws/events/v1", "/API/ws/events/v1/")
 STATE_GROUPS = ("/api/rest/v1/stateGroups", "/API/rest/v1/stateGroups")
 #: Most events a session keeps for a resume, besides the window [profile].
 MAX_LOG = 100_000
-#: Most events in one batch frame [profile].
-MAX_BATCH = 1000
 #: Largest command frame the server reads [profile].
 MAX_COMMAND = 1024 * 1024
-
-
-class Malformed(Exception):
-    """A command the server cannot read: the connection is closed [doc]."""
-
-
-class Session:
-    """A WebSocket session: its owner, subscriptions and the events pushed to it lately."""
-
-    def __init__(self, owner: Identity) -> None:
-        self.id = str(uuid.uuid4())
-        self.owner = owner
-        self.subscriptions: dict[str, list[Rule]] = {}
-        self.log: deque[tuple[float, str, dict[str, Any]]] = deque()
-        self.socket: Socket | None = None
-        self.detached_at: float | None = None
-
-    @property
-    def rules(self) -> list[Rule]:
-        return [r for rules in self.subscriptions.values() for r in rules]
-
-
-class Socket:
-    """One client connection and its writer: replies and event batches, in order."""
-
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, who: Identity | None):
-        self.ws = ws
-        self.request = request
-        self.who = who
-        self.session: Session | None = None
-        self.outbox: deque[bytes | dict[str, Any]] = deque()
-        self._ready = asyncio.Event()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.writer = asyncio.create_task(self._write())
-
-    def send(self, item: bytes | dict[str, Any]) -> None:
-        """Queue a ready frame (bytes) or an event (batched with the events after it)."""
-        self.outbox.append(item)
-        self._ready.set()
-
-    def reply(self, command_id: int, status: int, **fields: Any) -> None:
-        self.send(orjson.dumps({"commandId": command_id, "status": status, **fields}))
-
-    def error(self, command_id: int, status: int, text: str) -> None:
-        self.reply(command_id, status, error={"errorText": text})
-
-    async def _write(self) -> None:
-        outbox = self.outbox
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            while True:
-                if not outbox:
-                    self._ready.clear()
-                    await self._ready.wait()
-                    continue
-                item = outbox.popleft()
-                if not isinstance(item, bytes):
-                    batch = [item]
-                    while outbox and not isinstance(outbox[0], bytes) and len(batch) < MAX_BATCH:
-                        batch.append(outbox.popleft())  # type: ignore[arg-type]
-                    item = orjson.dumps({"events": batch})
-                await self.ws.send_frame(item, WSMsgType.TEXT)
-
-    def cut(self) -> None:
-        """Drop the connection: no close frame (a network failure)."""
-        if self.request.transport is not None:
-            self.request.transport.close()
-
-    async def stop(self) -> None:
-        for task in (self.writer, *self.tasks):
-            task.cancel()
-        await asyncio.gather(self.writer, *self.tasks, return_exceptions=True)
 
 
 class LiveRoom:
@@ -281,7 +208,7 @@ class LiveRoom:
             if msg.type != WSMsgType.TEXT:
                 break
             try:
-                await self._dispatch(sock, _parse(msg.data))
+                await self._dispatch(sock, parse_command(msg.data))
             except Malformed as exc:
                 await asyncio.sleep(0)  # let the writer send the replies before it
                 await sock.ws.close(code=1008, message=str(exc).encode()[:120])
@@ -309,7 +236,7 @@ class LiveRoom:
             sock.error(command_id, 400, f"Unknown command '{name}'.")
 
     def _authenticate(self, sock: Socket, command_id: int, cmd: dict[str, Any]) -> None:
-        token = _text(cmd, "token")
+        token = text_field(cmd, "token")
         scheme, _, value = token.partition(" ")
         try:
             if scheme.lower() != "bearer" or not value.strip():
@@ -322,7 +249,7 @@ class LiveRoom:
 
     def _start_session(self, sock: Socket, command_id: int, cmd: dict[str, Any]) -> None:
         assert sock.who is not None
-        wanted, after = _text(cmd, "sessionId"), _text(cmd, "eventId")
+        wanted, after = text_field(cmd, "sessionId"), text_field(cmd, "eventId")
         now = self.clock.time()
         session = self.sessions.get(wanted) if wanted else None
         resumable = (
@@ -336,7 +263,7 @@ class LiveRoom:
                 session.socket.session = None
             self._attach(sock, session)
             sock.reply(command_id, 200, sessionId=session.id)
-            for wire in _after(session.log, after):  # after the answer, never before it
+            for wire in logged_after(session.log, after):  # after the answer, never before it
                 sock.send(wire)
             return
         session = Session(sock.who)
@@ -365,7 +292,7 @@ class LiveRoom:
 
     def _remove_subscription(self, sock: Socket, command_id: int, cmd: dict[str, Any]) -> None:
         assert sock.session is not None
-        sub_id = _text(cmd, "subscriptionId")
+        sub_id = text_field(cmd, "subscriptionId")
         if sock.session.subscriptions.pop(sub_id, None) is None:
             sock.error(command_id, 404, f"Subscription not found. {sub_id}")
             return
@@ -419,32 +346,3 @@ class LiveRoom:
             raise Rejected(404, f"State group not found. {request.match_info['id']}")
         body = {"data": group.to_wire()}
         return web.Response(body=orjson.dumps(body), content_type="application/json")
-
-
-def _parse(text: str) -> dict[str, Any]:
-    try:
-        cmd = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise Malformed("the command is not JSON") from None
-    if not isinstance(cmd, dict) or not isinstance(cmd.get("command"), str):
-        raise Malformed("a command needs a 'command' name")
-    command_id = cmd.get("commandId")
-    if not isinstance(command_id, int) or isinstance(command_id, bool):
-        raise Malformed("a command needs an integer 'commandId'")
-    return cmd
-
-
-def _text(cmd: dict[str, Any], key: str) -> str:
-    value = cmd.get(key, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Malformed(f"'{key}' must be a string")
-    return value
-
-
-def _after(log: deque[tuple[float, str, dict[str, Any]]], event_id: str) -> list[dict[str, Any]]:
-    """The logged events after ``event_id`` (all of them when it is not in the log)."""
-    ids = [entry[1] for entry in log]
-    start = ids.index(event_id) + 1 if event_id in ids else 0
-    return [entry[2] for entry in list(log)[start:]]
