@@ -36,6 +36,9 @@ from .filters import (
     one_of,
     starts_with,
 )
+from .live import LiveStream
+from .live_buffer import SlowConsumerError
+from .live_conn import CommandError
 from .models import (
     Camera,
     Event,
@@ -48,6 +51,7 @@ from .models import (
 from .policy import RetryPolicy
 from .profile import Profile
 from .sessions import EventSession
+from .ws_wire import Gap, Rule
 
 __version__ = "0.1.0"
 
@@ -58,6 +62,7 @@ __all__ = [
     "BatchError",
     "BatchReport",
     "Camera",
+    "CommandError",
     "Condition",
     "ConfigurationError",
     "ConnectError",
@@ -67,9 +72,11 @@ __all__ = [
     "EventTrigger",
     "EventType",
     "ForbiddenError",
+    "Gap",
     "InsecureTransportWarning",
     "InvalidInputError",
     "InvalidTriggerError",
+    "LiveStream",
     "NotFoundError",
     "Profile",
     "ProtocolError",
@@ -77,12 +84,14 @@ __all__ = [
     "RequestError",
     "RequestTimeoutError",
     "RetryPolicy",
+    "Rule",
     "ServerError",
     "SessionChange",
     "SessionFilter",
     "SessionLostError",
     "SessionOrder",
     "SessionRead",
+    "SlowConsumerError",
     "TLSError",
     "TransportError",
     "TriggerResult",

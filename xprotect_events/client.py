@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar, Unpack
 
 from . import batch, wire
@@ -14,6 +14,7 @@ from .auth import Credentials, ServiceCredentials, TokenManager, make_credential
 from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError
+from .live import LiveLink, LiveStream, StoredTypes
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
 from .options import (
     BatchOptions,
@@ -28,6 +29,7 @@ from .policy import RetryPolicy
 from .profile import Profile
 from .sessions import EventSession
 from .transport import Transport, Verify, is_loopback
+from .ws_wire import Gap, Rule, subscription_rules
 
 T = TypeVar("T")
 
@@ -245,6 +247,47 @@ class XProtectClient:
         async with self.event_session(**options) as session:
             async for change in session:
                 yield change
+
+    # ------------------------------------------------------------------ live (WebSocket)
+
+    def subscribe(
+        self,
+        *,
+        types: Iterable[uuid.UUID | str] | None = None,
+        sources: Iterable[uuid.UUID | str] | None = None,
+        resource_types: Iterable[str] | None = None,
+        rules: Iterable[Rule] | None = None,
+        buffer: int = 10_000,
+        stored_types: StoredTypes = None,
+        on_gap: Callable[[Gap], None] | None = None,
+        max_frame_size: int | None = None,
+    ) -> LiveStream:
+        """Events pushed over the Events and State WebSocket API (XProtect 2023 R3+):
+        ``async with client.subscribe(types=[…]) as live: async for item in live``.
+
+        ``types``/``sources``/``resource_types`` make one include rule (omitted: any);
+        ``rules`` adds :class:`Rule` objects (include or exclude). ``stored_types`` names
+        the types the REST store keeps (``"all"``: every one), which a failed resume can
+        fill from it; a :class:`Gap` reports what may be missing. See :mod:`.live`.
+        """
+        link = LiveLink(
+            session=lambda: self.transport.session,
+            server_url=self.transport.base_url,
+            tokens=self.tokens,
+            retry=self.transport.retry,
+            profile=self.profile,
+            ssl=self.transport.tls,
+            list_stored=lambda since: self.list_events(since=since, include_data=True),
+        )
+        chosen = subscription_rules(types, sources, resource_types, rules)
+        return LiveStream(
+            link,
+            chosen,
+            buffer=buffer,
+            stored_types=stored_types,
+            on_gap=on_gap,
+            max_frame_size=max_frame_size,
+        )
 
     # ------------------------------------------------------------------ configuration
 

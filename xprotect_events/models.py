@@ -107,6 +107,11 @@ class Event:
         """The GUID of the source, without its ``cameras/`` prefix."""
         return source_guid(self.source)
 
+    @property
+    def state_group_id(self) -> uuid.UUID | None:
+        """The state group of a stateful event (the WebSocket API's ``stategroupid``)."""
+        return source_guid(self.extra.get("stategroupid"))
+
 
 @attrs.frozen(kw_only=True)
 class EventTrigger:

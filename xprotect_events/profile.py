@@ -6,6 +6,8 @@ passing ``XProtectClient(..., profile=Profile(...))`` with the values it uses.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
 
@@ -33,3 +35,15 @@ class Profile:
     max_session_read: int = 2000
     #: ``triggerRules`` query value sent with triggers [seed: legacy, true by default].
     trigger_rules: bool = True
+    #: The Events and State WebSocket path under the server (or API Gateway) URL [doc].
+    ws_path: str = "/api/ws/events/v1"
+    #: Where the WebSocket token goes: the upgrade's ``Authorization`` header, or an
+    #: ``authenticate`` command as the first message (for servers behind a proxy that
+    #: strips the header) [doc, sample].
+    ws_auth: Literal["header", "command"] = "header"
+    #: Seconds between WebSocket pings [sample: the Go sample pings every minute].
+    ws_heartbeat: float | None = 60.0
+    #: Largest WebSocket frame read; a getState answer of a large system is tens of MB [3p].
+    ws_max_frame: int = 256 * 1024 * 1024
+    #: Longest wait for a WebSocket command's answer; getState has taken two minutes [3p].
+    ws_command_timeout: float = 600.0

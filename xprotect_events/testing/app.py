@@ -56,4 +56,6 @@ def build_app(state: SimState) -> web.Application:
     for prefix in API_PREFIXES:
         for method, path, handler in API_ROUTES:
             app.router.add_route(method, prefix + path, handler)
+    if state.live is not None:
+        state.live.register(app)
     return app

@@ -26,6 +26,7 @@ from .sessions import SessionTable
 from .state import SimState, Stats, WindowsAuth
 from .store import EventStore
 from .tokens import Tokens
+from .websocket import LiveRoom
 
 __all__ = ["SimClock", "Simulator", "Stats"]
 
@@ -89,6 +90,7 @@ class Simulator:
         users: Sequence[SimUser] | None = None,
         service_clients: Mapping[str, str] | None = None,
         max_batch: int = 100,
+        resume_window: float = 30.0,
     ) -> None:
         self._host = host
         self._port = port
@@ -116,6 +118,13 @@ class Simulator:
             windows_auth=_windows_auth(),
             max_batch=max_batch,
         )
+        self._state.live = LiveRoom(
+            clock=clock,
+            directory=directory,
+            check_token=self._state.tokens.check,
+            resume_window=resume_window,
+        )
+        store.on_admitted.append(self._state.live.on_event)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -157,6 +166,7 @@ class Simulator:
         certificate. Event sessions are lost; events, cameras, users and tokens are kept."""
         await self._stop_server()
         self._state.sessions.drop_all()
+        self.live.sessions.clear()
         await self.start()
 
     async def __aenter__(self) -> Simulator:
@@ -212,6 +222,17 @@ class Simulator:
     @property
     def faults(self) -> Faults:
         return self._state.faults
+
+    @property
+    def live(self) -> LiveRoom:
+        """The Events and State WebSocket side: its sessions, counters and faults."""
+        assert self._state.live is not None
+        return self._state.live
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:PORT/api/ws/events/v1`` (``wss://`` with https)."""
+        return self.url.replace("http", "ws", 1) + "/api/ws/events/v1"
 
     @property
     def windows_auth(self) -> WindowsAuth:

@@ -18,6 +18,7 @@ from .records import Record
 from .sessions import SessionTable
 from .store import EventStore
 from .tokens import Tokens
+from .websocket import LiveRoom
 
 
 @attrs.define
@@ -70,6 +71,7 @@ class SimState:
     windows_auth: WindowsAuth
     max_batch: int = 100
     base_url: str = ""
+    live: LiveRoom | None = None
 
     def now_us(self) -> int:
         return self.clock.now_us()

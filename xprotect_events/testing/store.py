@@ -49,6 +49,9 @@ class EventStore:
         #: Called with the records just stored / just deleted by retention.
         self.on_stored: list[RecordsListener] = []
         self.on_deleted: list[RecordsListener] = []
+        #: Called with every accepted trigger once it is numbered, stored or not (the
+        #: WebSocket room pushes events whatever their retention).
+        self.on_admitted: list[Callable[[Record], None]] = []
         self._seq = 0
         self._rng = Random(seed)
         self._expiry: list[tuple[int, int, Record]] = []
@@ -74,7 +77,10 @@ class EventStore:
         self._seq += 1
         rec.key |= self._seq
         rec.id = self._new_id()
-        return self.insert(rec, now_us)
+        stored = self.insert(rec, now_us)
+        for listener in self.on_admitted:
+            listener(rec)
+        return stored
 
     def _expiry_us(self, rec: Record) -> int | None:
         """When the record is due for deletion; -1: never stored; None: kept forever."""

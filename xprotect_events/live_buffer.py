@@ -1,0 +1,78 @@
+"""The consumer's buffer of a live stream: bounded, with back-pressure on its producers.
+
+It holds at most ``size`` items. A producer waits for room while it is full, unless it may
+not wait (a connection whose reader must go on because a command waits for its answer);
+then the buffer takes up to twice ``size`` and past that raises :class:`SlowConsumerError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from .errors import XProtectError
+from .models import Event
+from .ws_wire import Gap
+
+Item = Event | Gap
+
+
+class SlowConsumerError(XProtectError):
+    """The consumer fell more than twice ``buffer`` items behind while the stream could not
+    hold the server back (a command was waiting for its answer, or a gap was being filled)."""
+
+
+class Buffer:
+    """Items for the consumer, oldest first; ``latest`` is the newest event time put."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: deque[Item] = deque()
+        self._readable = asyncio.Event()
+        self._room = asyncio.Event()
+        self.closed = False
+        self.latest: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def wake(self) -> None:
+        """Wake every waiter (to look at the stream's state, or on close)."""
+        self._readable.set()
+        self._room.set()
+
+    async def put(self, items: Sequence[Item], may_wait: Callable[[], bool]) -> None:
+        """Append ``items``, waiting for room while full and ``may_wait()`` says so."""
+        for item in items:
+            while len(self._items) >= self.size and not self.closed and may_wait():
+                self._room.clear()
+                await self._room.wait()
+            self._items.append(item)
+            if isinstance(item, Event) and (self.latest is None or item.time > self.latest):
+                self.latest = item.time
+            self._readable.set()
+        self.check(0)
+
+    def check(self, held: int) -> None:
+        """:class:`SlowConsumerError` when this and ``held`` items are more than twice the size."""
+        if len(self._items) + held > 2 * self.size:
+            raise SlowConsumerError(
+                f"the consumer is more than {2 * self.size} items behind the server "
+                "while a command or a gap fill waited; consume faster or raise buffer="
+            )
+
+    def pop(self) -> Item | None:
+        """The oldest item, or None when empty."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        if len(self._items) < self.size:
+            self._room.set()
+        return item
+
+    async def readable(self) -> None:
+        """Wait until something was put (or :meth:`wake`)."""
+        self._readable.clear()
+        await self._readable.wait()

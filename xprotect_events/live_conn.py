@@ -1,0 +1,275 @@
+"""One Events and State WebSocket: the upgrade with its token, commands by ``commandId``,
+and a reader that routes every frame (a response to the command waiting for it, an event
+batch to the stream's sink) so that events keep flowing while a command waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from . import ws_wire
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConnectError,
+    ErrorDetail,
+    ProtocolError,
+    TLSError,
+    TransportError,
+    UnauthorizedError,
+    XProtectError,
+    api_error_class,
+)
+from .models import Event
+
+log = logging.getLogger("xprotect_events.live")
+
+#: Where errors name the API.
+WS_PATH = "/api/ws/events/v1"
+#: How long closing a socket may take before it is cut.
+CLOSE_TIMEOUT = 2.0
+
+
+class TokenSource(Protocol):
+    """What a connection needs of the token manager (``auth.TokenManager`` fits)."""
+
+    async def token(self) -> str: ...
+
+    async def renew(self, stale: str) -> str: ...
+
+
+class CommandError(APIError):
+    """A WebSocket command failed: ``status`` and ``error_text`` are the server's."""
+
+
+#: Called with the connection and each event batch, in order; awaiting it is the
+#: back-pressure. ``wake`` is called when a command starts waiting for its answer.
+Sink = Callable[["Connection", list[Event]], Awaitable[None]]
+
+
+class Connection:
+    """A connected socket; :meth:`command` sends and waits for the matching response."""
+
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        sink: Sink,
+        max_frame: int,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.ws = ws
+        self._sink = sink
+        self._wake = wake
+        self._max_frame = max_frame
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[ws_wire.Reply]] = {}
+        #: Why the connection ended (None while it is open or when we closed it).
+        self.error: XProtectError | None = None
+        #: Whether the error is the stream's to raise (a bad frame no command waited for).
+        self.fatal = False
+        self.reader = asyncio.create_task(self._read(), name="xprotect-live-reader")
+
+    @property
+    def commands_waiting(self) -> bool:
+        return bool(self._waiting)
+
+    @property
+    def closed(self) -> bool:
+        return self.reader.done()
+
+    async def command(self, name: str, within: float | None = None, **fields: Any) -> ws_wire.Reply:
+        """Send a command; its response, or :class:`CommandError` for a non-2xx status."""
+        if self.closed:
+            raise self.error or TransportError(
+                "the connection is closed", method=name, path=WS_PATH
+            )
+        command_id = next(self._ids)
+        future: asyncio.Future[ws_wire.Reply] = asyncio.get_running_loop().create_future()
+        self._waiting[command_id] = future
+        if self._wake is not None:
+            self._wake()
+        try:
+            frame = ws_wire.command(name, command_id, **fields)
+            await self.ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
+            async with asyncio.timeout(within):
+                reply = await future
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise TransportError(
+                f"the connection failed: {exc}", method=name, path=WS_PATH
+            ) from None
+        except TimeoutError:
+            raise TransportError(f"no answer in {within} s", method=name, path=WS_PATH) from None
+        finally:
+            self._waiting.pop(command_id, None)
+        if not reply.ok:
+            raise failed(name, reply)
+        return reply
+
+    async def _read(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    await self._route(ws_wire.parse_frame(msg.data))
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    raise ProtocolError("the server sent a binary frame", path=WS_PATH)
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    raise self._frame_error(msg.data)
+            self.error = _closed_error(self.ws.close_code)
+        except XProtectError as exc:
+            self.error = exc
+            self.fatal = isinstance(exc, ProtocolError) and not self._waiting
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            self.error = TransportError(f"the connection failed: {exc}", path=WS_PATH)
+        finally:
+            error = self.error or TransportError("the connection was closed", path=WS_PATH)
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(error)
+            await self._close_quietly()
+
+    async def _route(self, frame: ws_wire.Reply | list[Event]) -> None:
+        if isinstance(frame, list):
+            await self._sink(self, frame)
+            return
+        future = self._waiting.get(frame.command_id)
+        if future is not None and not future.done():
+            future.set_result(frame)
+
+    def _frame_error(self, exc: object) -> XProtectError:
+        if isinstance(exc, aiohttp.WebSocketError) and exc.code == 1009:
+            return ProtocolError(
+                f"the server sent a frame over max_frame_size ({self._max_frame} bytes; close "
+                "code 1009): raise max_frame_size (a getState answer of a large system is "
+                "tens of MB)",
+                path=WS_PATH,
+            )
+        return TransportError(f"the connection failed: {exc}", path=WS_PATH)
+
+    async def close(self) -> None:
+        """Close the socket (code 1000) and stop the reader; safe to call twice."""
+        await self._close_quietly()
+        if not self.reader.done():
+            self.reader.cancel()
+        await asyncio.gather(self.reader, return_exceptions=True)
+
+    async def _close_quietly(self) -> None:
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self.ws.close()
+        except (TimeoutError, aiohttp.ClientError, ConnectionError):
+            pass
+
+
+def failed(name: str, reply: ws_wire.Reply) -> CommandError:
+    text = reply.error_text
+    message = f"status {reply.status}" + (f": {text}" if text else "")
+    details = (ErrorDetail(error_text=text),) if text else ()
+    return CommandError(message, method=name, path=WS_PATH, status=reply.status, details=details)
+
+
+def _closed_error(code: int | None) -> TransportError:
+    return TransportError(f"the server closed the connection (code {code})", path=WS_PATH)
+
+
+@attrs.frozen(kw_only=True)
+class SocketOptions:
+    """How to open a socket: TLS, where the token goes, pings, frame limit, connect timeout."""
+
+    ssl: ssl.SSLContext | bool
+    auth: str
+    heartbeat: float | None
+    max_frame: int
+    connect_within: float
+
+
+async def connect(
+    session: aiohttp.ClientSession,
+    url: URL,
+    tokens: TokenSource,
+    options: SocketOptions,
+    sink: Sink,
+    wake: Callable[[], None],
+) -> Connection:
+    """Connect and authenticate; a refused token (401) is renewed once and tried again."""
+    token = await tokens.token()
+    try:
+        return await _connect_once(session, url, token, options, sink, wake)
+    except UnauthorizedError:
+        token = await tokens.renew(token)
+    return await _connect_once(session, url, token, options, sink, wake)
+
+
+async def _connect_once(
+    session: aiohttp.ClientSession,
+    url: URL,
+    token: str,
+    options: SocketOptions,
+    sink: Sink,
+    wake: Callable[[], None],
+) -> Connection:
+    headers = {"Authorization": f"Bearer {token}"} if options.auth == "header" else {}
+    try:
+        async with asyncio.timeout(options.connect_within):
+            ws = await session.ws_connect(
+                url,
+                headers=headers,
+                heartbeat=options.heartbeat,
+                max_msg_size=options.max_frame,
+                ssl=options.ssl,
+            )
+    except aiohttp.WSServerHandshakeError as exc:
+        raise api_error_class(exc.status)(
+            f"the upgrade was refused: HTTP {exc.status}",
+            method="GET",
+            path=WS_PATH,
+            status=exc.status,
+        ) from None
+    except (aiohttp.ClientConnectorError, TimeoutError) as exc:
+        text = f"could not connect: {type(exc).__name__}"
+        raise ConnectError(text, method="GET", path=WS_PATH) from None
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        text = f"connection failed: {type(exc).__name__}"
+        raise TransportError(text, method="GET", path=WS_PATH) from None
+    conn = Connection(ws, sink, options.max_frame, wake)
+    if options.auth == "command":
+        await _authenticate(conn, token, options.connect_within)
+    return conn
+
+
+async def _authenticate(conn: Connection, token: str, within: float) -> None:
+    try:
+        await conn.command("authenticate", within, token=f"Bearer {token}")
+    except CommandError as exc:
+        await conn.close()
+        if exc.status == 401:
+            raise UnauthorizedError(
+                str(exc), method="authenticate", path=WS_PATH, status=401
+            ) from None
+        raise
+    except BaseException:
+        await conn.close()
+        raise
+
+
+def ws_url(server: URL, path: str) -> URL:
+    """``ws://`` or ``wss://`` for the server's ``http://`` or ``https://``."""
+    scheme = "wss" if server.scheme == "https" else "ws"
+    return server.with_scheme(scheme).with_path(server.path.rstrip("/") + path)
+
+
+def cannot_retry(exc: XProtectError) -> bool:
+    """Errors that reconnecting cannot fix."""
+    if isinstance(exc, TLSError | AuthenticationError | UnauthorizedError):
+        return True
+    if isinstance(exc, TransportError):
+        return False
+    return not (isinstance(exc, APIError) and (exc.status >= 500 or exc.status == 429))
