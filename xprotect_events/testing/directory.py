@@ -58,7 +58,11 @@ class Directory:
         self.service_clients: dict[str, str] = dict(service_clients)
         self.cameras: dict[str, SimCamera] = {}
         self.types: dict[str, SimEventType] = {}
+        #: Retention by type id; kept when a type is deleted (its stored events stay).
         self.retention: dict[str, float | None] = {}
+        #: Each known type id to itself: the one string object every record shares.
+        self.type_keys: dict[str, str] = {}
+        self._resolved: dict[str, tuple[str, str]] = {}
         self._user_triggerable: set[str] = set()
         self._visible: dict[str, Visible] = {}
         for camera in cameras:
@@ -68,15 +72,27 @@ class Directory:
 
     def add_camera(self, camera: SimCamera) -> None:
         self.cameras[str(camera.id)] = camera
-        self._visible.clear()
+        self._changed()
 
     def add_event_type(self, event_type: SimEventType) -> None:
         key = str(event_type.id)
         self.types[key] = event_type
+        self.type_keys[key] = key
         self.retention[key] = event_type.retention
         if event_type.user_may_trigger:
             self._user_triggerable.add(key)
+        self._changed()
+
+    def remove_event_type(self, type_id: str) -> None:
+        """Forget a type (a deleted user-defined event); its stored events stay."""
+        self.types.pop(type_id, None)
+        self.type_keys.pop(type_id, None)
+        self._user_triggerable.discard(type_id)
+        self._changed()
+
+    def _changed(self) -> None:
         self._visible.clear()
+        self._resolved.clear()
 
     def may_trigger(self, who: Identity, type_id: str) -> bool:
         """Service tokens trigger any type; users External and MIPDevice but Generic [seed]."""
@@ -120,13 +136,23 @@ class Directory:
         ``userDefinedEvents/<guid>`` of a known item [seed: "If the source device is camera
         the format can be cameras/{id} or simply {id}"]. The event stores the resource-path
         form, GUID in lower case [profile]. Unknown: 400 "Device not found. …" [sample].
+        The answer is memoised, so every event of a source shares the same strings.
         """
+        known = self._resolved.get(text)
+        if known is None:
+            known = self._resolve(text)
+            if len(self._resolved) >= 65536:
+                self._resolved.clear()
+            self._resolved[text] = known
+        return known
+
+    def _resolve(self, text: str) -> tuple[str, str]:
         resource, _, raw = text.rpartition("/")
         guid = raw if raw in self.cameras or raw in self.types else canonical_guid(raw)
         if guid is None:
             raise Rejected(400, f"Invalid source. {text}")
         if resource in ("", "cameras") and guid in self.cameras:
-            return f"cameras/{guid}", guid
+            return self.cameras[guid].source, guid
         event_type = self.types.get(guid)
         if resource in ("", "userDefinedEvents") and event_type and event_type.is_user_defined:
             return f"userDefinedEvents/{guid}", guid
