@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from .rejected import Rejected
-from .seed import SimCamera, SimEventType, SimUser
+from .seed import SimCamera, SimEventType, SimStateGroup, SimUser
 
 
 def canonical_guid(text: object) -> str | None:
@@ -53,6 +53,7 @@ class Directory:
         service_clients: Mapping[str, str],
         cameras: Iterable[SimCamera],
         event_types: Iterable[SimEventType],
+        state_groups: Iterable[SimStateGroup] = (),
     ) -> None:
         self.users: dict[str, SimUser] = {u.username: u for u in users}
         self.service_clients: dict[str, str] = dict(service_clients)
@@ -65,6 +66,7 @@ class Directory:
         self._resolved: dict[str, tuple[str, str]] = {}
         self._user_triggerable: set[str] = set()
         self._visible: dict[str, Visible] = {}
+        self.state_groups: dict[str, SimStateGroup] = {str(g.id): g for g in state_groups}
         for camera in cameras:
             self.add_camera(camera)
         for event_type in event_types:

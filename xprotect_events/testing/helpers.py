@@ -11,7 +11,7 @@ from aiohttp import web
 from ..errors import ErrorDetail, ProtocolError
 from ..wire import dumps, error_body_to_wire, loads
 from .directory import Identity, canonical_guid
-from .faults import Handler, route_key
+from .routing import Handler, route_key
 from .rejected import Rejected
 from .state import state_of
 

@@ -222,6 +222,38 @@ class SimEventType:
         }
 
 
+@attrs.frozen
+class SimStateGroup:
+    """A ``/stateGroups`` item: the states a stateful event type's events move between."""
+
+    id: uuid.UUID
+    name: str
+    states: tuple[str, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        """Shaped like the real sample [sample]."""
+        return {
+            "displayName": self.name,
+            "name": self.name,
+            "lastModified": format_time(SEED_TIME),
+            "states": list(self.states),
+            "relations": {"self": {"type": "stateGroups", "id": str(self.id)}},
+        }
+
+
+MOTION_STATE_GROUP = uuid.UUID(_MOTION_STATE_GROUP)
+CPU_STATE_GROUP = uuid.UUID("8c958201-aa02-40cf-a643-fa7f91d0bed2")  # [sample]
+
+
+def default_state_groups() -> list[SimStateGroup]:
+    """Motion (the states of the motion events [sample]; the group's name [profile]) and
+    "CPU usage" [sample]."""
+    return [
+        SimStateGroup(MOTION_STATE_GROUP, "Motion", ("Motion", "No Motion")),
+        SimStateGroup(CPU_STATE_GROUP, "CPU usage", ("Normal", "Warning", "Critical", "Undefined")),
+    ]
+
+
 def user_defined(
     id: uuid.UUID, name: str, *, retention: float | None = None, built_in: bool = False
 ) -> SimEventType:
