@@ -31,7 +31,7 @@ _COMPACT_AT = 1024
 
 def guid_text(value: int) -> str:
     """The ``8-4-4-4-12`` text of a 128-bit GUID int."""
-    h = "%032x" % value
+    h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -73,7 +73,17 @@ class Record:
     walk (it would otherwise slow every request down).
     """
 
-    __slots__ = ("data", "datatype", "deleted", "key", "source", "source_guid", "tag", "type", "uid")
+    __slots__ = (
+        "data",
+        "datatype",
+        "deleted",
+        "key",
+        "source",
+        "source_guid",
+        "tag",
+        "type",
+        "uid",
+    )
 
     def __init__(
         self,

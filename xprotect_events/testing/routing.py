@@ -74,7 +74,9 @@ class FoldedPaths(web.AbstractResource):
     def __iter__(self) -> Iterator[web.AbstractRoute]:
         return iter(())
 
-    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
+    async def resolve(
+        self, request: web.Request
+    ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         path = request.rel_url.path
         folded = path.lower()
         if folded == path:
