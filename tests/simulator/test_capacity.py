@@ -120,7 +120,7 @@ def test_a_stored_event_takes_a_few_hundred_bytes() -> None:
 
 
 def test_max_events_must_be_a_count() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_events"):
         Simulator(max_events=-1)
 
 
