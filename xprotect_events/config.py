@@ -9,15 +9,32 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from . import wire
 from .errors import InvalidInputError, ProtocolError, XProtectError, shown
 from .models import EventType, to_uuid
+from .transport import Response, Transport
 
-if TYPE_CHECKING:
-    from .client import XProtectClient
+T = TypeVar("T")
+
+
+class XProtectClient(Protocol):
+    """What these functions use of :class:`xprotect_events.client.XProtectClient`."""
+
+    transport: Transport
+
+    async def request(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = ..., json: Any = ...
+    ) -> Response: ...
+
+    def decode(self, response: Response, fn: Callable[[Any], T], method: str, path: str) -> T: ...
+
+    async def get_event_type(self, type_id: uuid.UUID | str) -> EventType: ...
+
+    async def list_event_types(self) -> list[EventType]: ...
+
 
 USER_DEFINED_PATH = "/userDefinedEvents"
 MAX_NAME = 256
