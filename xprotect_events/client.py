@@ -8,7 +8,7 @@ import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar, Unpack
 
-from . import batch, wire
+from . import batch, config, discovery, wire
 from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
 from .convert import array_of, data_of
@@ -101,6 +101,17 @@ class XProtectClient:
         #: What the feature modules (batch, sessions) stand on.
         self.core = Core(self.transport, self.tokens, self.profile)
         _warn_if_cleartext(self.transport)
+
+    @classmethod
+    async def discover(cls, url: str, **options: Any) -> XProtectClient:
+        """A client whose gateway and token endpoint come from the server's discovery
+        documents (``/api/.well-known/uris``, then the identity provider's
+        ``openid-configuration``); ``options`` are this class's keyword arguments."""
+        timeouts = {k: options[k] for k in ("timeout", "connect_timeout") if k in options}
+        found = await discovery.discover(url, verify=options.get("verify", True), **timeouts)
+        windows = bool(options.get("windows", False))
+        options["profile"] = found.profile(options.get("profile"), windows=windows)
+        return cls(found.server, **options)
 
     def __repr__(self) -> str:
         kind = type(self.credentials).__name__
@@ -298,6 +309,19 @@ class XProtectClient:
     async def get_event_type(self, type_id: uuid.UUID | str) -> EventType:
         guid = to_uuid(type_id, "event type id")
         return await self._get(f"/eventTypes/{guid}", data_of(EventType))
+
+    async def event_type(self, name_or_id: uuid.UUID | str) -> EventType:
+        """An event type by id, or by name or display name (any case; ``MotionStarted``
+        finds "Motion Started")."""
+        return await config.event_type(self, name_or_id)
+
+    async def create_user_defined_event(self, name: str) -> EventType:
+        """Create a user-defined event type; returns it as an event type."""
+        return await config.create_user_defined_event(self, name)
+
+    async def delete_user_defined_event(self, type_id: uuid.UUID | str) -> None:
+        """Delete a user-defined event type."""
+        await config.delete_user_defined_event(self, type_id)
 
     async def list_cameras(self) -> list[Camera]:
         """The cameras these credentials may see (``GET /cameras``)."""

@@ -32,7 +32,7 @@ from xprotect_events.testing import (
     SimClock,
     Simulator,
 )
-from xprotect_events.testing.states import MOTION_STATE_GROUP
+from xprotect_events.testing.seed import MOTION_STATE_GROUP
 
 DOOR = USER_DEFINED_EVENT
 

@@ -136,7 +136,7 @@ async def test_windows_grant_is_challenged(sim: Simulator, http: aiohttp.ClientS
         data={"grant_type": "windows_credentials", "client_id": "GrantValidatorClient"},
     ) as r:
         assert r.status == 401
-        assert r.headers.getall("WWW-Authenticate") == ["NTLM", "Negotiate"]
+        assert r.headers.getall("WWW-Authenticate") == ["Negotiate", "NTLM"]
 
 
 async def test_windows_hook_issues_a_token() -> None:

@@ -124,7 +124,6 @@ async def test_trigger_rules_parameter_is_optional(
         ({"source": CAM[0], "datatype": None}, "type"),
         (analytics(type="not-a-guid"), "type"),
         (analytics(type=str(uuid.UUID(int=7))), "Event type not found."),
-        ({"type": str(ANALYTICS_EVENT), "source": CAM[0]}, "datatype"),
         (analytics(source="cameras/f0f31f69-36a2-46a3-80b6-48e4bf617db9"), "Device not found."),
         (analytics(source="microphones/f0f31f69-36a2-46a3-80b6-48e4bf617db9"), "not found"),
         (analytics(source="garbage"), "source"),

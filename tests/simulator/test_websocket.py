@@ -17,7 +17,7 @@ from xprotect_events.testing import (
     UNSTORED_EVENT,
     Simulator,
 )
-from xprotect_events.testing.states import MOTION_STATE_GROUP
+from xprotect_events.testing.seed import MOTION_STATE_GROUP
 
 WS = aiohttp.ClientWebSocketResponse
 ANY_CAMERA = {

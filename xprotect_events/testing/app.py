@@ -1,38 +1,45 @@
 """The simulated server: an ``aiohttp.web`` application over a :class:`~.state.SimState`.
 
-Routes (``/API/rest/v1/…`` works too, like IIS's case-insensitive paths):
+Routes (paths match without regard to case, as IIS matches them: ``/API/rest/v1/…``,
+``/api/IDP/connect/token`` … see :mod:`.routing`):
 
-- identity provider (``idp``): ``POST /IDP/connect/token`` (also ``/API/IDP/…``, ``/idp/…``)
+- identity provider (``idp``): ``POST /IDP/connect/token``, the gateway's
+  ``POST /API/IDP/connect/token`` and ``GET /IDP/.well-known/openid-configuration``
 - events (``events_api``): ``GET|POST /api/rest/v1/events``, ``GET /events/{id}``,
   ``POST /events/batch``
 - event sessions (``sessions_api``): ``POST /eventSessions``, ``GET|DELETE /eventSessions/{id}``
 - configuration subset and discovery (``config_api``): ``/eventTypes[/{id}]``,
-  ``/userDefinedEvents[/{id}]``, ``/cameras[/{id}]``, ``GET /api/.well-known/uris``
+  ``/stateGroups[/{id}]``, ``/userDefinedEvents[/{id}]``, ``/cameras[/{id}]``,
+  ``GET /api/.well-known/uris`` and the simulator's ``GET /simulator/eventTypes``
 
 Every error answer of the API is the wrapped body ``{"error": {"httpCode", "details"}}``
 [sample]; the identity provider answers OAuth errors ``{"error", "error_description",
-"error_code"}`` [sample].
+"error_code"}`` [sample]. A room that adds routes (e.g. a WebSocket endpoint) calls
+:func:`~.routing.add_route`, or adds a lower-case path to ``app.router``: either way every
+spelling of the path reaches it.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from . import config_api, events_api, sessions_api
+from . import config_api, events_api, idp, sessions_api
+from .accesslog import access_middleware
 from .faults import API_PREFIX, IDP_ROUTE, fault_middleware
 from .helpers import Routes, count_middleware, error_middleware
-from .idp import TOKEN_PATHS, token
+from .routing import add_route, fold_paths
 from .state import STATE, SimState
 
-#: Every route under the API; served under ``/api/rest/v1`` and ``/API/rest/v1``.
+#: Every route under the API base ``/api/rest/v1``.
 API_ROUTES: Routes = events_api.ROUTES + sessions_api.ROUTES + config_api.ROUTES
-API_PREFIXES = (API_PREFIX, "/API/rest/v1")
+#: Every route outside it (full paths).
+OTHER_ROUTES: Routes = idp.ROUTES + config_api.OTHER_ROUTES
 
 #: Every route key a fault or a counter may name.
 ROUTE_KEYS: frozenset[str] = frozenset(
     (
         IDP_ROUTE,
-        f"GET {config_api.WELL_KNOWN_PATHS[0]}",
+        *(f"{method} {path}" for method, path, _ in OTHER_ROUTES if path != idp.GATEWAY_TOKEN_PATH),
         *(f"{method} {API_PREFIX}{path}" for method, path, _ in API_ROUTES),
     )
 )
@@ -42,6 +49,7 @@ def build_app(state: SimState) -> web.Application:
     """A fresh application over ``state`` (a restart builds a new one over the same state)."""
     app = web.Application(
         middlewares=[
+            access_middleware,
             count_middleware,
             fault_middleware(state.faults, state.tokens.revoke_all, state.sessions.drop_all),
             error_middleware,
@@ -49,13 +57,12 @@ def build_app(state: SimState) -> web.Application:
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE] = state
-    for path in TOKEN_PATHS:
-        app.router.add_post(path, token)
-    for path in config_api.WELL_KNOWN_PATHS:
-        app.router.add_get(path, config_api.well_known_uris, allow_head=False)
-    for prefix in API_PREFIXES:
-        for method, path, handler in API_ROUTES:
-            app.router.add_route(method, prefix + path, handler)
+    fold_paths(app)
+    for method, path, handler in OTHER_ROUTES:
+        key = idp.TOKEN_PATH if path == idp.GATEWAY_TOKEN_PATH else None
+        add_route(app, method, path, handler, key=key)
+    for method, path, handler in API_ROUTES:
+        add_route(app, method, API_PREFIX + path, handler)
     if state.live is not None:
         state.live.register(app)
     return app

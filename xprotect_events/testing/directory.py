@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from .rejected import Rejected
-from .seed import SimCamera, SimEventType, SimUser
+from .seed import SimCamera, SimEventType, SimStateGroup, SimUser
 
 
 def canonical_guid(text: object) -> str | None:
@@ -53,14 +53,20 @@ class Directory:
         service_clients: Mapping[str, str],
         cameras: Iterable[SimCamera],
         event_types: Iterable[SimEventType],
+        state_groups: Iterable[SimStateGroup] = (),
     ) -> None:
         self.users: dict[str, SimUser] = {u.username: u for u in users}
         self.service_clients: dict[str, str] = dict(service_clients)
         self.cameras: dict[str, SimCamera] = {}
         self.types: dict[str, SimEventType] = {}
+        #: Retention by type id; kept when a type is deleted (its stored events stay).
         self.retention: dict[str, float | None] = {}
+        #: Each known type id to itself: the one string object every record shares.
+        self.type_keys: dict[str, str] = {}
+        self._resolved: dict[str, tuple[str, str]] = {}
         self._user_triggerable: set[str] = set()
         self._visible: dict[str, Visible] = {}
+        self.state_groups: dict[str, SimStateGroup] = {str(g.id): g for g in state_groups}
         for camera in cameras:
             self.add_camera(camera)
         for event_type in event_types:
@@ -68,15 +74,27 @@ class Directory:
 
     def add_camera(self, camera: SimCamera) -> None:
         self.cameras[str(camera.id)] = camera
-        self._visible.clear()
+        self._changed()
 
     def add_event_type(self, event_type: SimEventType) -> None:
         key = str(event_type.id)
         self.types[key] = event_type
+        self.type_keys[key] = key
         self.retention[key] = event_type.retention
         if event_type.user_may_trigger:
             self._user_triggerable.add(key)
+        self._changed()
+
+    def remove_event_type(self, type_id: str) -> None:
+        """Forget a type (a deleted user-defined event); its stored events stay."""
+        self.types.pop(type_id, None)
+        self.type_keys.pop(type_id, None)
+        self._user_triggerable.discard(type_id)
+        self._changed()
+
+    def _changed(self) -> None:
         self._visible.clear()
+        self._resolved.clear()
 
     def may_trigger(self, who: Identity, type_id: str) -> bool:
         """Service tokens trigger any type; users External and MIPDevice but Generic [seed]."""
@@ -120,13 +138,23 @@ class Directory:
         ``userDefinedEvents/<guid>`` of a known item [seed: "If the source device is camera
         the format can be cameras/{id} or simply {id}"]. The event stores the resource-path
         form, GUID in lower case [profile]. Unknown: 400 "Device not found. …" [sample].
+        The answer is memoised, so every event of a source shares the same strings.
         """
+        known = self._resolved.get(text)
+        if known is None:
+            known = self._resolve(text)
+            if len(self._resolved) >= 65536:
+                self._resolved.clear()
+            self._resolved[text] = known
+        return known
+
+    def _resolve(self, text: str) -> tuple[str, str]:
         resource, _, raw = text.rpartition("/")
         guid = raw if raw in self.cameras or raw in self.types else canonical_guid(raw)
         if guid is None:
             raise Rejected(400, f"Invalid source. {text}")
         if resource in ("", "cameras") and guid in self.cameras:
-            return f"cameras/{guid}", guid
+            return self.cameras[guid].source, guid
         event_type = self.types.get(guid)
         if resource in ("", "userDefinedEvents") and event_type and event_type.is_user_defined:
             return f"userDefinedEvents/{guid}", guid

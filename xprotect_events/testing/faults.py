@@ -1,8 +1,8 @@
 """Fault injection: an aiohttp middleware that a test drives from Python.
 
-Schedule faults on a route (``"METHOD /path/template"``; ``"*"`` is any route under
-``/api/rest/v1``; the identity provider is ``"POST /IDP/connect/token"`` for all its
-aliases)::
+Schedule faults on a route (``"METHOD /path/template"`` in its registered spelling, whatever
+the case of the request's path; ``"*"`` is any route under ``/api/rest/v1``; the identity
+provider is ``"POST /IDP/connect/token"``, at the gateway's path too)::
 
     sim.faults.add("POST /api/rest/v1/events/batch", Fault.status(503, retry_after=2))
     sim.faults.add("*", Fault.delay(0.5), times=3)          # times=None: every time
@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import random as _random
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 from aiohttp import web
@@ -34,16 +34,10 @@ from multidict import CIMultiDict
 
 from ..errors import ErrorDetail
 from ..wire import dumps, error_body_to_wire
+from .routing import Handler, route_key
 
 API_PREFIX = "/api/rest/v1"
 IDP_ROUTE = "POST /IDP/connect/token"
-
-#: Paths served under other spellings, and the one their route key uses.
-_PATH_ALIASES = {
-    "/API/IDP/connect/token": "/IDP/connect/token",
-    "/idp/connect/token": "/IDP/connect/token",
-    "/API/.well-known/uris": "/api/.well-known/uris",
-}
 
 KINDS = frozenset(
     (
@@ -58,15 +52,6 @@ KINDS = frozenset(
         "drop_session",
     )
 )
-
-
-def route_key(request: web.Request) -> str:
-    """``"METHOD /path/template"`` of a request, aliases folded (unmatched: the raw path)."""
-    resource = request.match_info.route.resource
-    path = resource.canonical if resource is not None else request.path
-    if path.startswith("/API/rest/v1"):
-        path = API_PREFIX + path[len(API_PREFIX) :]
-    return f"{request.method} {_PATH_ALIASES.get(path, path)}"
 
 
 @attrs.frozen
@@ -243,8 +228,6 @@ class Faults:
             self.injected[chosen.kind] += 1
         return chosen
 
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _HTML = (
     "<html>\r\n<head><title>{code} Bad Gateway</title></head>\r\n<body>\r\n"

@@ -11,8 +11,8 @@ from aiohttp import web
 from ..errors import ErrorDetail, ProtocolError
 from ..wire import dumps, error_body_to_wire, loads
 from .directory import Identity, canonical_guid
-from .faults import Handler, route_key
 from .rejected import Rejected
+from .routing import Handler, route_key
 from .state import state_of
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,13 @@
-"""The simulated identity provider: ``POST /IDP/connect/token`` (also ``/API/IDP/…`` and
-``/idp/…``) with the password, client_credentials and windows_credentials grants [seed,
-sample]. Its errors are OAuth bodies ``{"error", "error_description", "error_code"}``."""
+"""The simulated identity provider: ``POST /IDP/connect/token`` with the password,
+client_credentials and windows_credentials grants [seed, sample], also reached through the
+API Gateway at ``/API/IDP/connect/token`` (any case, like every path), and its discovery
+document ``GET /IDP/.well-known/openid-configuration`` [sample: ``token_endpoint``].
+
+Its errors are OAuth bodies ``{"error", "error_description", "error_code"}``; a Windows
+login that fails gets IIS's own ``401`` page (:mod:`.iis`). The gateway does not pass NTLM
+through [sample], so a Windows grant sent to the gateway's path never completes (unless
+``SimState.ntlm_at_gateway``).
+"""
 
 from __future__ import annotations
 
@@ -11,19 +18,19 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from .directory import Identity
-from .helpers import json_response
-from .state import SimState, state_of
+from .helpers import Routes, json_response
+from .iis import unauthorized
+from .state import VIA_GATEWAY, SimState, state_of
 
 GRANT_VALIDATOR_CLIENT = "GrantValidatorClient"  # [seed]
-TOKEN_PATHS = ("/IDP/connect/token", "/API/IDP/connect/token", "/idp/connect/token")
+IDP_PATH = "/IDP"
+TOKEN_PATH = IDP_PATH + "/connect/token"
+GATEWAY_TOKEN_PATH = "/API" + TOKEN_PATH
 
 
 async def challenge_windows(request: web.Request, form: MultiDictProxy[Any]) -> web.StreamResponse:
-    """No NTLM yet: answer the challenge a server sends before the handshake [seed]."""
-    response = web.Response(status=401, text="Unauthorized")
-    response.headers.add("WWW-Authenticate", "NTLM")
-    response.headers.add("WWW-Authenticate", "Negotiate")
-    return response
+    """No NTLM here: IIS's ``401`` before any handshake, whatever the client sends."""
+    return unauthorized()
 
 
 def oauth_error(error: str, code: str | None = None, status: int = 400) -> web.Response:
@@ -32,6 +39,13 @@ def oauth_error(error: str, code: str | None = None, status: int = 400) -> web.R
     if code is not None:
         body.update(error_description="invalid_username_or_password", error_code=code)
     return json_response(body, status)
+
+
+async def gateway_token(request: web.Request) -> web.StreamResponse:
+    """``POST /API/IDP/connect/token``: the gateway passes the grants on, but not NTLM."""
+    if not state_of(request).ntlm_at_gateway:
+        request[VIA_GATEWAY] = True
+    return await token(request)
 
 
 async def token(request: web.Request) -> web.StreamResponse:
@@ -107,3 +121,37 @@ def _token_response(state: SimState, identity: Identity) -> web.Response:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def openid_configuration(request: web.Request) -> web.StreamResponse:
+    """``GET /IDP/.well-known/openid-configuration``: where the token endpoint is [sample:
+    the C# samples read ``token_endpoint``]; the other members are [profile]. No token
+    needed."""
+    idp = state_of(request).base_url + IDP_PATH
+    return json_response(
+        {
+            "issuer": idp,
+            "jwks_uri": idp + "/.well-known/openid-configuration/jwks",
+            "authorization_endpoint": idp + "/connect/authorize",
+            "token_endpoint": idp + "/connect/token",
+            "userinfo_endpoint": idp + "/connect/userinfo",
+            "end_session_endpoint": idp + "/connect/endsession",
+            "revocation_endpoint": idp + "/connect/revocation",
+            "introspection_endpoint": idp + "/connect/introspect",
+            "scopes_supported": ["managementserver"],
+            "grant_types_supported": ["password", "client_credentials", "windows_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+    )
+
+
+#: The identity provider's routes (full paths; the gateway's token path shares the route
+#: key of the IDP's own).
+ROUTES: Routes = (
+    ("POST", TOKEN_PATH, token),
+    ("POST", GATEWAY_TOKEN_PATH, gateway_token),
+    ("GET", IDP_PATH + "/.well-known/openid-configuration", openid_configuration),
+)

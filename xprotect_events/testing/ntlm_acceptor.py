@@ -4,14 +4,17 @@ A :class:`NtlmAcceptor` is the simulator's ``sim.windows_auth`` hook (installed 
 when pyspnego, the ``ntlm`` extra, is importable). It speaks HTTP NTLM authentication as
 IIS does in front of the identity provider:
 
-- no (or a foreign) ``Authorization`` header: ``401`` with ``WWW-Authenticate: NTLM`` and
-  ``WWW-Authenticate: Negotiate``;
+- no (or a foreign) ``Authorization`` header: IIS's ``401`` (its HTML page) with
+  ``WWW-Authenticate: Negotiate`` and ``WWW-Authenticate: NTLM``;
 - ``Authorization: NTLM <NEGOTIATE>``: ``401`` with ``WWW-Authenticate: NTLM <CHALLENGE>``,
   and the handshake is remembered for *this connection* (the transport object);
 - ``Authorization: NTLM <AUTHENTICATE>`` on the same connection: pyspnego checks the
   response against the user's password; success gives the identity provider a username
   (and the client a token), anything else (wrong password, unknown user, another
   connection, tampered message) a fresh ``401`` challenge.
+- through the API Gateway's path (the request marked :data:`~.state.VIA_GATEWAY`), the
+  handshake is answered but never remembered, as a gateway that opens a new connection to
+  the identity provider per request would: the AUTHENTICATE leg gets the ``401``.
 
 ``Negotiate`` carrying raw NTLM messages works the same way (SPNEGO-wrapped or Kerberos
 tokens are refused). A Windows user is a :class:`~xprotect_events.testing.SimUser` with
@@ -53,8 +56,9 @@ from cryptography.hazmat.primitives import hashes
 from multidict import MultiDictProxy
 from spnego.channel_bindings import GssChannelBindings
 
+from .iis import IIS_SCHEMES, unauthorized
 from .seed import SimUser
-from .state import state_of
+from .state import VIA_GATEWAY, state_of
 
 __all__ = ["NtlmAcceptor"]
 
@@ -81,7 +85,7 @@ class NtlmAcceptor:
     def __init__(
         self,
         *,
-        schemes: Iterable[str] = ("NTLM", "Negotiate"),
+        schemes: Iterable[str] = IIS_SCHEMES,
         channel_binding_certificate: bytes | None = None,
     ) -> None:
         self.schemes = tuple(schemes)
@@ -114,15 +118,8 @@ class NtlmAcceptor:
         return self._refuse("neither a NEGOTIATE nor an AUTHENTICATE message")
 
     def challenge(self, scheme: str | None = None, token: bytes | None = None) -> web.Response:
-        """``401`` offering every scheme, or carrying ``token`` under ``scheme``."""
-        response = web.Response(status=401, text="Unauthorized")
-        if scheme is not None and token is not None:
-            encoded = base64.b64encode(token).decode("ascii")
-            response.headers.add("WWW-Authenticate", f"{scheme} {encoded}")
-            return response
-        for offered in self.schemes:
-            response.headers.add("WWW-Authenticate", offered)
-        return response
+        """IIS's ``401`` offering every scheme, or carrying ``token`` under ``scheme``."""
+        return unauthorized(self.schemes, scheme=scheme, token=token)
 
     def _authorization(self, request: web.Request) -> tuple[str | None, bytes | None]:
         """The offered scheme (as this acceptor spells it) and the decoded token, if any."""
@@ -147,7 +144,8 @@ class NtlmAcceptor:
         except Exception as exc:  # a malformed message fails like any bad login
             return self._refuse(f"bad NEGOTIATE message: {exc}")
         self._forget_closed()
-        self._pending[connection] = context
+        if not request.get(VIA_GATEWAY):
+            self._pending[connection] = context
         return self.challenge(scheme, challenge)
 
     def _authenticate(self, request: web.Request, token: bytes) -> str | web.Response:

@@ -1,8 +1,12 @@
-"""Stored events: :class:`Record` (one event, its data kept as JSON bytes) and
-:class:`SortedIndex` (records sorted by key, as parallel lists).
+"""Stored events: :class:`Record` (one event in a few hundred bytes) and :class:`SortedIndex`
+(records sorted by key, as parallel lists).
 
 ``key = time_in_microseconds << 32 | insertion_seq``: time order, ties in insertion order.
 Appending in time order is O(1), an out-of-order insert is a ``bisect.insort``.
+
+A record keeps no copy of what it can derive: its time is in its key (the wire text is
+written when asked), its id is one 128-bit int, its data is JSON bytes, and its type,
+source and datatype strings are shared with every other record that has the same ones.
 """
 
 from __future__ import annotations
@@ -15,72 +19,115 @@ from typing import Any
 import orjson
 
 from ..models import Event
-from ..wire import format_time
+from .clock import from_us
 
 SEQ_BITS = 32
 SEQ_MASK = (1 << SEQ_BITS) - 1
 KEY_MAX = 1 << 127
 
+#: Dropped records at the head of an index are cut off once they are this many (and 1/16).
+_COMPACT_AT = 1024
+
+
+def guid_text(value: int) -> str:
+    """The ``8-4-4-4-12`` text of a 128-bit GUID int."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def guid_int(text: str) -> int | None:
+    """The 128-bit int of a canonical GUID text, or None."""
+    try:
+        return int(text.replace("-", ""), 16) if len(text) == 36 else None
+    except ValueError:
+        return None
+
+
+class _TimeText:
+    """Wire times (``2024-05-01T12:00:00.1234560Z``) from microseconds; the text up to the
+    second is memoised, since the events of a page are mostly within the same second."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.head = ""
+
+    def __call__(self, us: int) -> str:
+        second, micro = divmod(us, 1_000_000)
+        if second != self.second:
+            d = from_us(second * 1_000_000)
+            self.head = (
+                f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
+            )
+            self.second = second
+        return f"{self.head}.{micro:06d}0Z"
+
+
+time_text = _TimeText()
+
 
 class Record:
     """One stored event. ``key`` orders it: time in microseconds, then insertion order.
 
-    ``data`` is kept as JSON bytes: a million stored events then hold few objects for
-    Python's garbage collector to walk (it would otherwise slow every request down).
+    ``uid`` is the event id as an int (:attr:`id` is its text). ``data`` is kept as JSON
+    bytes: a million stored events then hold few objects for Python's garbage collector to
+    walk (it would otherwise slow every request down).
     """
 
     __slots__ = (
         "data",
         "datatype",
         "deleted",
-        "id",
         "key",
         "source",
         "source_guid",
         "tag",
-        "time",
-        "time_text",
         "type",
+        "uid",
     )
 
     def __init__(
         self,
         key: int,
-        id: str,
-        time: datetime,
+        uid: int,
         type: str,
         source: str | None,
         source_guid: str | None,
         tag: str | None,
         datatype: str | None,
         data: bytes | None,
-        time_text: str | None = None,
     ) -> None:
         self.key = key
-        self.id = id
-        self.time = time
+        self.uid = uid
         self.type = type
         self.source = source
         self.source_guid = source_guid
         self.tag = tag
         self.datatype = datatype
         self.data = data
-        self.time_text = time_text
         self.deleted = False
+
+    @property
+    def id(self) -> str:
+        return guid_text(self.uid)
 
     @property
     def seq(self) -> int:
         return self.key & SEQ_MASK
 
+    @property
+    def time_us(self) -> int:
+        return self.key >> SEQ_BITS
+
+    @property
+    def time(self) -> datetime:
+        return from_us(self.key >> SEQ_BITS)
+
     def to_wire(self, include_data: bool) -> dict[str, Any]:
         """The event's JSON object; the same as ``wire.event_to_wire(self.to_event())`` (a
         test holds them equal), built directly because listings send thousands."""
-        text = self.time_text
-        if text is None:
-            text = self.time_text = format_time(self.time)
         out: dict[str, Any] = {
-            "id": self.id,
-            "time": text,
+            "id": guid_text(self.uid),
+            "time": time_text(self.key >> SEQ_BITS),
             "type": self.type,
             "source": self.source,
             "tag": self.tag,
@@ -93,7 +140,7 @@ class Record:
     def to_event(self) -> Event:
         """The core :class:`xprotect_events.models.Event` of this record."""
         return Event(
-            id=uuid.UUID(self.id),
+            id=uuid.UUID(int=self.uid),
             time=self.time,
             type=uuid.UUID(self.type),
             source=self.source,
@@ -117,25 +164,35 @@ def seq_of(rec: Record) -> int:
 
 
 class SortedIndex:
-    """Records sorted by key, as parallel ``keys``/``recs`` lists."""
+    """Records sorted by key, as parallel ``keys``/``recs`` lists.
 
-    __slots__ = ("keys", "recs")
+    The live records are those from position ``head`` on: dropping the oldest record
+    (:meth:`drop_oldest`, the ``max_events`` cap) moves ``head`` instead of shifting the
+    lists, and the dropped prefix is cut off now and then.
+    """
+
+    __slots__ = ("head", "keys", "recs")
 
     def __init__(self) -> None:
         self.keys: list[int] = []
         self.recs: list[Record] = []
+        self.head = 0
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.keys) - self.head
+
+    def live(self) -> list[Record]:
+        """The live records, oldest first (a copy)."""
+        return self.recs[self.head :]
 
     def add(self, rec: Record) -> None:
         """Append when in order (O(1)), else insert in place."""
         keys, k = self.keys, rec.key
-        if not keys or k > keys[-1]:
+        if len(keys) == self.head or k > keys[-1]:
             keys.append(k)
             self.recs.append(rec)
         else:
-            i = bisect_right(keys, k)
+            i = bisect_right(keys, k, self.head)
             keys.insert(i, k)
             self.recs.insert(i, rec)
 
@@ -143,6 +200,7 @@ class SortedIndex:
         """Add many records: appended if they follow in order, else one sort (bulk loads)."""
         if not recs:
             return
+        self.compact(force=True)
         keys = [r.key for r in recs]
         in_order = keys == sorted(keys) and (not self.keys or keys[0] > self.keys[-1])
         self.keys += keys
@@ -152,19 +210,39 @@ class SortedIndex:
             self.keys = [r.key for r in self.recs]
 
     def remove(self, rec: Record) -> None:
-        i = bisect_left(self.keys, rec.key)
+        i = bisect_left(self.keys, rec.key, self.head)
         if i < len(self.keys) and self.keys[i] == rec.key:
             del self.keys[i]
             del self.recs[i]
 
+    def oldest(self) -> Record | None:
+        return self.recs[self.head] if self.head < len(self.recs) else None
+
+    def drop_oldest(self, rec: Record) -> None:
+        """Drop ``rec``, which is the oldest live record (else it is removed in place)."""
+        if self.head < len(self.recs) and self.recs[self.head] is rec:
+            self.head += 1
+            self.compact()
+        else:
+            self.remove(rec)
+
+    def compact(self, *, force: bool = False) -> None:
+        """Cut off the dropped head (when it is large enough, or ``force``)."""
+        head = self.head
+        if head and (force or (head >= _COMPACT_AT and head * 16 >= len(self.keys))):
+            del self.keys[:head]
+            del self.recs[:head]
+            self.head = 0
+
     def purge(self) -> None:
         """Drop every deleted record in one pass (after a large retention sweep)."""
-        self.recs = [r for r in self.recs if not r.deleted]
+        self.recs = [r for r in self.recs[self.head :] if not r.deleted]
         self.keys = [r.key for r in self.recs]
+        self.head = 0
 
     def window(self, lo: int, hi: int) -> tuple[int, int]:
-        """The positions ``[a, b)`` of the keys strictly between ``lo`` and ``hi``."""
+        """The positions ``[a, b)`` of the live keys strictly between ``lo`` and ``hi``."""
         keys = self.keys
-        a = bisect_right(keys, lo) if lo >= 0 else 0
-        b = bisect_left(keys, hi) if hi < KEY_MAX else len(keys)
+        a = bisect_right(keys, lo, self.head) if lo >= 0 else self.head
+        b = bisect_left(keys, hi, a) if hi < KEY_MAX else len(keys)
         return a, b

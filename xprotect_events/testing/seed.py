@@ -222,6 +222,57 @@ class SimEventType:
         }
 
 
+@attrs.frozen
+class SimStateGroup:
+    """A ``/stateGroups`` item: the states a stateful event type's events move between.
+    ``initial`` is the event type whose state every camera is in before any event says
+    otherwise (``getState`` of the WebSocket API; None: no initial state) [profile]."""
+
+    id: uuid.UUID
+    name: str
+    states: tuple[str, ...]
+    initial: uuid.UUID | None = None
+
+    def initial_state(self, camera: uuid.UUID) -> dict[str, Any] | None:
+        """A camera's state before any stateful event: a synthetic event [profile]."""
+        if self.initial is None:
+            return None
+        return {
+            "id": str(uuid.uuid5(_INITIAL_IDS, f"{camera}/{self.id}")),
+            "time": format_time(SEED_TIME),
+            "type": str(self.initial),
+            "source": f"cameras/{camera}",
+            "datatype": None,
+            "stategroupid": str(self.id),
+            "specVersion": "1.0",  # getState rows carry it [3p]
+        }
+
+    def to_wire(self) -> dict[str, Any]:
+        """Shaped like the real sample [sample]."""
+        return {
+            "displayName": self.name,
+            "name": self.name,
+            "lastModified": format_time(SEED_TIME),
+            "states": list(self.states),
+            "relations": {"self": {"type": "stateGroups", "id": str(self.id)}},
+        }
+
+
+MOTION_STATE_GROUP = uuid.UUID(_MOTION_STATE_GROUP)
+#: Synthetic initial-state events get stable ids from this namespace [profile].
+_INITIAL_IDS = uuid.UUID("0f7c1a52-77b1-4e5f-9d0e-3c0c4b8e2d91")
+CPU_STATE_GROUP = uuid.UUID("8c958201-aa02-40cf-a643-fa7f91d0bed2")  # [sample]
+
+
+def default_state_groups() -> list[SimStateGroup]:
+    """Motion (the states of the motion events [sample]; the group's name [profile]) and
+    "CPU usage" [sample]."""
+    return [
+        SimStateGroup(MOTION_STATE_GROUP, "Motion", ("Motion", "No Motion"), MOTION_STOPPED),
+        SimStateGroup(CPU_STATE_GROUP, "CPU usage", ("Normal", "Warning", "Critical", "Undefined")),
+    ]
+
+
 def user_defined(
     id: uuid.UUID, name: str, *, retention: float | None = None, built_in: bool = False
 ) -> SimEventType:

@@ -7,7 +7,7 @@ import shutil
 import ssl
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -16,6 +16,7 @@ import attrs
 from aiohttp import web
 
 from . import seed
+from .accesslog import AccessLog, sink_of
 from .app import ROUTE_KEYS, build_app
 from .clock import SimClock
 from .directory import Directory, Identity
@@ -76,6 +77,13 @@ class Simulator:
     ``async with Simulator() as sim:`` starts it on a free loopback port; ``sim.url`` is its
     base URL. State (events, tokens, cameras, users) lives in this object and survives
     :meth:`restart`; event sessions do not.
+
+    ``max_events`` caps the events kept (the oldest are deleted first, as retention deletes
+    them, and sessions see them deleted); None: no cap. ``access_log`` logs one line per
+    request (True: to the ``xprotect_events.testing.access`` logger at INFO; a callable:
+    called with each line; off by default). ``ntlm_at_gateway`` lets a Windows (NTLM) login
+    complete at the gateway's ``/API/IDP/connect/token`` too, for installations that pass
+    it through (real gateways do not [sample]).
     """
 
     def __init__(
@@ -90,6 +98,9 @@ class Simulator:
         users: Sequence[SimUser] | None = None,
         service_clients: Mapping[str, str] | None = None,
         max_batch: int = 100,
+        max_events: int | None = None,
+        access_log: AccessLog = False,
+        ntlm_at_gateway: bool = False,
         resume_window: float = 30.0,
     ) -> None:
         self._host = host
@@ -103,8 +114,9 @@ class Simulator:
             seed.default_service_clients() if service_clients is None else service_clients,
             seed.default_cameras(),
             seed.default_event_types(),
+            seed.default_state_groups(),
         )
-        store = EventStore(directory)
+        store = EventStore(directory, max_events=max_events)
         stats = Stats()
         store.on_stored.append(stats.count_stored)
         self._state = SimState(
@@ -117,6 +129,8 @@ class Simulator:
             faults=Faults(ROUTE_KEYS),
             windows_auth=_windows_auth(),
             max_batch=max_batch,
+            ntlm_at_gateway=ntlm_at_gateway,
+            access_log=sink_of(access_log),
         )
         self._state.live = LiveRoom(
             clock=clock,
@@ -242,6 +256,25 @@ class Simulator:
     @windows_auth.setter
     def windows_auth(self, hook: WindowsAuth) -> None:
         self._state.windows_auth = hook
+
+    @property
+    def access_log(self) -> Callable[[str], None] | None:
+        """Where access-log lines go now (None: nowhere); settable like the option."""
+        return self._state.access_log
+
+    @access_log.setter
+    def access_log(self, value: AccessLog) -> None:
+        self._state.access_log = sink_of(value)
+
+    @property
+    def max_events(self) -> int | None:
+        """The cap on stored events (None: none)."""
+        return self.store.max_events
+
+    def retention(self, type_id: uuid.UUID | str) -> float | None:
+        """Seconds events of a type are kept (None: forever; 0: never stored); KeyError if
+        the type is unknown. Over HTTP: ``GET /simulator/eventTypes``."""
+        return self.directory.retention[str(type_id).lower()]
 
     @property
     def store(self) -> EventStore:

@@ -52,6 +52,10 @@ class Stats:
         self.events_stored_total += len(records)
 
 
+#: Marks a request that came to the identity provider through the API Gateway's path
+#: (``request[VIA_GATEWAY]``): a Windows handshake cannot complete there [sample].
+VIA_GATEWAY = web.RequestKey("via_gateway", bool)
+
 #: Authenticates a ``windows_credentials`` grant: a username when done, or the response to
 #: send (a 401 NTLM challenge). ``idp.challenge_windows`` is the one without NTLM.
 WindowsAuth = Callable[[web.Request, MultiDictProxy[Any]], Awaitable["str | web.StreamResponse"]]
@@ -71,6 +75,11 @@ class SimState:
     windows_auth: WindowsAuth
     max_batch: int = 100
     base_url: str = ""
+    #: Whether a Windows (NTLM) grant may complete at the gateway's token path (real
+    #: gateways do not pass NTLM through [sample]; an installation that differs can).
+    ntlm_at_gateway: bool = False
+    #: Receives one access-log line per request (None: no access log).
+    access_log: Callable[[str], None] | None = None
     live: LiveRoom | None = None
 
     def now_us(self) -> int:

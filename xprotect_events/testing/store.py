@@ -1,18 +1,21 @@
-"""The event store: every stored event, its indexes, retention and paged listings.
+"""The event store: every stored event, its indexes, retention, the ``max_events`` cap and
+paged listings.
 
-Pure Python (no aiohttp). Built to stay fast with a million stored events:
+Pure Python (no aiohttp). Built to stay fast with a million stored events, each in a few
+hundred bytes (see :mod:`.records`):
 
 - every index is a :class:`~.records.SortedIndex` (parallel ``keys``/``recs`` lists sorted
   by key: time order, ties in insertion order);
 - one index over all events, one per source GUID, one per event type; a listing narrows the
   time range with ``bisect`` and picks page ``p`` of several source indexes with a k-th
   element search, never a scan from the start;
-- retention deletes lazily: a heap of expiry times, checked on each request (one comparison
-  when nothing is due).
+- retention deletes lazily: each type's oldest events are at the head of its index, so a
+  sweep looks at one key per type, and at nothing when the next expiry is not due yet;
+- the cap drops the oldest events first, from the heads of the indexes.
 
 Listeners (:attr:`EventStore.on_stored`, :attr:`EventStore.on_deleted`) hear of every event
-stored and every event retention deleted, in batches, after the indexes are updated: the
-server-side event sessions keep their logs that way.
+stored and every event deleted (by retention or by the cap), in batches, after the indexes
+are updated: the server-side event sessions keep their logs that way.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 from .directory import Directory
 from .query import Query
-from .records import SEQ_BITS, Record, SortedIndex, key_of
+from .records import SEQ_BITS, Record, SortedIndex, guid_int, key_of
 from .triggers import BulkReader
 
 #: Hears of records stored, or deleted, in one go.
@@ -34,19 +37,27 @@ RecordsListener = Callable[[Sequence[Record]], None]
 
 _UUID4_CLEAR = ~(0xF << 76 | 0xC << 60)
 _UUID4_SET = 4 << 76 | 8 << 60
+_NEVER = 1 << 62
 
 
 class EventStore:
-    """Every stored event, its indexes and retention."""
+    """Every stored event, its indexes, retention and the optional ``max_events`` cap."""
 
-    def __init__(self, directory: Directory, *, seed: int | None = None) -> None:
+    def __init__(
+        self, directory: Directory, *, seed: int | None = None, max_events: int | None = None
+    ) -> None:
+        if max_events is not None and max_events < 0:
+            raise ValueError(f"max_events must be None or >= 0, got {max_events!r}")
         self.directory = directory
-        self.by_id: dict[str, Record] = {}
+        #: Events stored now by their id (as an int, see :func:`~.records.guid_int`).
+        self.by_id: dict[int, Record] = {}
         self.all = SortedIndex()
         self.by_source: dict[str | None, SortedIndex] = {}
         self.by_type: dict[str, SortedIndex] = {}
+        #: At most this many events are kept; the oldest go first (None: no cap).
+        self.max_events = max_events
         self.stored_total = 0
-        #: Called with the records just stored / just deleted by retention.
+        #: Called with the records just stored / just deleted (retention or the cap).
         self.on_stored: list[RecordsListener] = []
         self.on_deleted: list[RecordsListener] = []
         #: Called with every accepted trigger once it is numbered, stored or not (the
@@ -54,7 +65,7 @@ class EventStore:
         self.on_admitted: list[Callable[[Record], None]] = []
         self._seq = 0
         self._rng = Random(seed)
-        self._expiry: list[tuple[int, int, Record]] = []
+        self._next_expiry = _NEVER  # no stored event expires before this (microseconds)
 
     def __len__(self) -> int:
         """Events stored now (retention as of the last :meth:`sweep`)."""
@@ -67,68 +78,74 @@ class EventStore:
 
     # ----------------------------------------------------------------- inserting
 
-    def _new_id(self) -> str:
-        """A random version-4 GUID string (from a seeded generator: fast, not secret)."""
-        h = "%032x" % (self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    def new_uid(self) -> int:
+        """A random version-4 GUID as an int (from a seeded generator: fast, not secret)."""
+        return self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
 
     def admit(self, rec: Record, now_us: int) -> bool:
         """Number a validated record (insertion order, id), then :meth:`insert` it."""
         self._seq += 1
         rec.key |= self._seq
-        rec.id = self._new_id()
+        rec.uid = self.new_uid()
         stored = self.insert(rec, now_us)
         for listener in self.on_admitted:
             listener(rec)
         return stored
 
-    def _expiry_us(self, rec: Record) -> int | None:
-        """When the record is due for deletion; -1: never stored; None: kept forever."""
-        retention = self.directory.retention[rec.type]
+    def retention_us(self, type_id: str) -> int | None:
+        """A type's retention in microseconds; -1: never stored; None: kept forever."""
+        retention = self.directory.retention.get(type_id)
         if retention is None:
             return None
-        if retention <= 0:
-            return -1
-        return (rec.key >> SEQ_BITS) + round(retention * 1_000_000)
+        return round(retention * 1_000_000) if retention > 0 else -1
 
     def insert(self, rec: Record, now_us: int) -> bool:
-        """Store one record unless its type's retention says no [profile]; True if stored."""
-        expiry = self._expiry_us(rec)
-        if expiry is not None and expiry < now_us:
-            return False
-        self.by_id[rec.id] = rec
+        """Store one record unless its type's retention or the cap says no; True if stored.
+
+        At the cap, a record older than every stored one is not stored (it would be the
+        first to go)."""
+        retention = self.retention_us(rec.type)
+        if retention is not None:
+            if retention < 0 or rec.time_us + retention < now_us:
+                return False
+            self._next_expiry = min(self._next_expiry, rec.time_us + retention)
+        if self.max_events is not None and len(self.by_id) >= self.max_events:
+            oldest = self.all.oldest()
+            if oldest is None or rec.key < oldest.key:
+                return False
+        self.by_id[rec.uid] = rec
         self.all.add(rec)
         _index(self.by_source, rec.source_guid).add(rec)
         _index(self.by_type, rec.type).add(rec)
-        if expiry is not None:
-            heapq.heappush(self._expiry, (expiry, rec.seq, rec))
         self._stored((rec,))
         return True
 
     def bulk(self, items: Iterable[Any], now_us: int) -> int:
-        """Store many events fast (no validation beyond shape); returns how many were stored.
+        """Store many events fast (no validation beyond shape); returns how many were stored
+        (those the cap dropped at once included).
 
         Records are built first, then each index is extended once (and sorted once if the
         times came out of order).
         """
         reader = BulkReader(self.directory, now_us)
         new: list[Record] = []
-        expiring: list[tuple[int, int, Record]] = []
+        next_expiry = self._next_expiry
         for item in items:
             self._seq += 1
-            rec = reader.record(item, self._seq, self._new_id())
+            rec = reader.record(item, self._seq, self.new_uid())
             retention = reader.retention
             if retention is not None:
                 us = rec.key >> SEQ_BITS
                 if retention < 0 or us < now_us - retention:
                     continue
-                expiring.append((us + retention, self._seq, rec))
+                next_expiry = min(next_expiry, us + retention)
             new.append(rec)
-        self._add_many(new, expiring)
+        self._next_expiry = next_expiry
+        self._add_many(new)
         return len(new)
 
-    def _add_many(self, new: list[Record], expiring: list[tuple[int, int, Record]]) -> None:
-        self.by_id.update((r.id, r) for r in new)
+    def _add_many(self, new: list[Record]) -> None:
+        self.by_id.update((r.uid, r) for r in new)
         self.all.extend(new)
         by_source: dict[str | None, list[Record]] = {}
         by_type: dict[str, list[Record]] = {}
@@ -139,18 +156,30 @@ class EventStore:
             _index(self.by_source, guid).extend(recs)
         for type_id, recs in by_type.items():
             _index(self.by_type, type_id).extend(recs)
-        if len(expiring) * 8 > len(self._expiry):
-            self._expiry.extend(expiring)
-            heapq.heapify(self._expiry)
-        else:
-            for entry in expiring:
-                heapq.heappush(self._expiry, entry)
         self._stored(new)
 
     def _stored(self, recs: Sequence[Record]) -> None:
         self.stored_total += len(recs)
         for listener in self.on_stored:
             listener(recs)
+        if self.max_events is not None and len(self.by_id) > self.max_events:
+            self._cap(len(self.by_id) - self.max_events)
+
+    def _cap(self, excess: int) -> None:
+        """Drop the ``excess`` oldest events, as retention would (listeners hear of them)."""
+        due: list[Record] = []
+        for _ in range(excess):
+            rec = self.all.oldest()
+            if rec is None:
+                break
+            rec.deleted = True
+            del self.by_id[rec.uid]
+            self.all.drop_oldest(rec)
+            self.by_source[rec.source_guid].drop_oldest(rec)
+            self.by_type[rec.type].drop_oldest(rec)
+            due.append(rec)
+        for listener in self.on_deleted:
+            listener(due)
 
     def indexes(self) -> Iterator[SortedIndex]:
         """Every index: the one over all events, then per source, then per type."""
@@ -162,21 +191,30 @@ class EventStore:
 
     def sweep(self, now_us: int) -> int:
         """Delete every event whose retention ran out by ``now_us``; returns how many."""
-        heap = self._expiry
-        if not heap or heap[0][0] >= now_us:
+        if now_us <= self._next_expiry:
             return 0
         due: list[Record] = []
-        while heap and heap[0][0] < now_us:
-            rec = heapq.heappop(heap)[2]
-            if not rec.deleted:
-                rec.deleted = True
-                due.append(rec)
+        next_expiry = _NEVER
+        for type_id, index in self.by_type.items():
+            retention = self.retention_us(type_id)
+            if retention is None or not index:
+                continue
+            a = index.head
+            b = bisect_left(index.keys, (now_us - retention) << SEQ_BITS, a)
+            due.extend(index.recs[a:b])
+            if b < len(index.keys):
+                next_expiry = min(next_expiry, (index.keys[b] >> SEQ_BITS) + retention)
+        self._next_expiry = next_expiry
+        for rec in due:
+            rec.deleted = True
         self._remove(due)
         return len(due)
 
     def _remove(self, due: list[Record]) -> None:
+        if not due:
+            return
         for rec in due:
-            del self.by_id[rec.id]
+            del self.by_id[rec.uid]
         if len(due) > 64:
             for index in self.indexes():
                 index.purge()
@@ -191,7 +229,9 @@ class EventStore:
     # ----------------------------------------------------------------- reading
 
     def get(self, event_id: str) -> Record | None:
-        return self.by_id.get(event_id)
+        """The stored event of a canonical GUID text, if any."""
+        uid = guid_int(event_id)
+        return None if uid is None else self.by_id.get(uid)
 
     def list_candidates(self, query: Query) -> list[SortedIndex]:
         """The indexes whose every event passes the source filters and visibility."""
@@ -215,8 +255,6 @@ class EventStore:
         if desc:
             recs.reverse()
         return recs, start + count < total
-
-    # ----------------------------------------------------------------- sessions
 
 
 def _index(table: dict[Any, SortedIndex], key: Any) -> SortedIndex:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ import orjson
 from ..errors import ProtocolError
 from ..models import MAX_TAG_LENGTH
 from ..wire import parse_time
-from .clock import aware, from_us, to_us
+from .clock import aware, to_us
 from .directory import Directory, Identity, canonical_guid
 from .records import SEQ_BITS, Record
 from .rejected import Rejected, forbidden
@@ -23,12 +24,12 @@ from .seed import SimEventType
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}0Z\Z")
 
 
-def parse_event_time(text: str) -> tuple[datetime, str | None]:
-    """A time string: fast for the canonical 7-digit form (its text is kept), else
+def parse_event_time(text: str) -> datetime:
+    """A time string: fast for the canonical 7-digit form, else
     :func:`xprotect_events.wire.parse_time`. Raises :class:`ProtocolError`."""
     if _CANONICAL_TIME.match(text):
-        return datetime.fromisoformat(text[:26] + "+00:00"), text
-    return parse_time(text), None
+        return datetime.fromisoformat(text[:26] + "+00:00")
+    return parse_time(text)
 
 
 def validate_trigger(body: Any, who: Identity, directory: Directory, now_us: int) -> Record:
@@ -36,41 +37,41 @@ def validate_trigger(body: Any, who: Identity, directory: Directory, now_us: int
     fails (400 for the body, 403 for the permissions). The time defaults to ``now_us``.
 
     The record has no id and no insertion number yet: :meth:`EventStore.admit` gives them.
+    A missing ``datatype`` is null, as the real server takes it [sample: Milestone's
+    EventsRestApiPython triggers ``{"type": …}`` alone and expects 202].
     """
     if not isinstance(body, dict):
         raise Rejected(400, "The event must be a JSON object.")
     type_id = _trigger_type(body.get("type"), directory)
     event_type = directory.types[type_id]
-    if "datatype" not in body:
-        raise Rejected(400, "The datatype field is required (it may be null).")
-    datatype, data, tag = body["datatype"], body.get("data"), body.get("tag")
+    datatype, data, tag = body.get("datatype"), body.get("data"), body.get("tag")
     _check_payload(datatype, data, tag, event_type)
     source, guid = _trigger_source(body.get("source"), event_type, directory)
-    when, text = _trigger_time(body.get("time"))
+    when = _trigger_time(body.get("time"))
     if not directory.may_trigger(who, type_id):
         raise forbidden()
     visible = directory.visible(who)
     if visible is not None and guid not in visible:
         raise forbidden()
-    if when is None:
-        us, when = now_us, from_us(now_us)
-    else:
-        us = to_us(when)
+    us = now_us if when is None else to_us(when)
     blob = None if data is None else orjson.dumps(data)
-    return Record(us << SEQ_BITS, "", when, type_id, source, guid, tag, datatype, blob, text)
+    kind = None if datatype is None else sys.intern(datatype)
+    return Record(us << SEQ_BITS, 0, type_id, source, guid, tag, kind, blob)
 
 
 def _trigger_type(raw: object, directory: Directory) -> str:
     if raw is None:
         raise Rejected(400, "The type field is required.")
-    if isinstance(raw, str) and raw in directory.types:
-        return raw
+    known = directory.type_keys.get(raw) if isinstance(raw, str) else None
+    if known is not None:
+        return known
     type_id = canonical_guid(raw) if isinstance(raw, str) else None
     if type_id is None:
         raise Rejected(400, f"Invalid type. {raw!r} is not a GUID.")
-    if type_id not in directory.types:
+    known = directory.type_keys.get(type_id)
+    if known is None:
         raise Rejected(400, f"Event type not found. {raw}")
-    return type_id
+    return known
 
 
 def _check_payload(datatype: object, data: object, tag: object, event_type: SimEventType) -> None:
@@ -100,9 +101,9 @@ def _trigger_source(
     return directory.resolve_source(raw)
 
 
-def _trigger_time(raw: object) -> tuple[datetime | None, str | None]:
+def _trigger_time(raw: object) -> datetime | None:
     if raw is None:
-        return None, None
+        return None
     if not isinstance(raw, str):
         raise Rejected(400, "The time field must be an ISO 8601 string or null.")
     try:
@@ -118,13 +119,12 @@ class BulkReader:
     def __init__(self, directory: Directory, now_us: int) -> None:
         self.directory = directory
         self.now_us = now_us
-        self.now = from_us(now_us)
         self.types: dict[Any, tuple[str, int | None]] = {}
         self.sources: dict[Any, tuple[str | None, str | None]] = {}
         self.retention: int | None = None
         self.user_defined = {k for k, t in directory.types.items() if t.is_user_defined}
 
-    def record(self, item: Any, seq: int, event_id: str) -> Record:
+    def record(self, item: Any, seq: int, uid: int) -> Record:
         """The record of one item; ``self.retention`` is left set for it (microseconds;
         -1: never stored; None: forever)."""
         if isinstance(item, Mapping):
@@ -139,23 +139,21 @@ class BulkReader:
         source = self.sources.get(raw_source)
         if source is None:
             source = self.sources[raw_source] = self.directory.loose_source(raw_source)
-        text = None
         if when is None:
-            when, us = self.now, self.now_us
+            us = self.now_us
         elif isinstance(when, str):
-            when, text = parse_event_time(when)
-            us = to_us(when)
+            us = to_us(parse_event_time(when))
         else:
             us = to_us(aware(when))
-        key = us << SEQ_BITS | seq
         blob = None if data is None else orjson.dumps(data)
-        return Record(key, event_id, when, type_id, *source, tag, datatype, blob, text)
+        kind = datatype if datatype is None else sys.intern(datatype)
+        return Record(us << SEQ_BITS | seq, uid, type_id, *source, tag, kind, blob)
 
     def _type(self, raw: Any) -> tuple[str, int | None]:
         known = self.types.get(raw)
         if known is None:
-            type_id = canonical_guid(raw)
-            if type_id is None or type_id not in self.directory.types:
+            type_id = self.directory.type_keys.get(str(canonical_guid(raw)))
+            if type_id is None:
                 raise ValueError(f"unknown event type {raw!r}")
             retention = self.directory.types[type_id].retention
             micros = None if retention is None else round(retention * 1_000_000) or -1

@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from aiohttp import WSMsgType, web
 
 from ..errors import ProtocolError
@@ -33,11 +32,9 @@ from .clock import SimClock
 from .directory import Directory, Identity
 from .records import Record
 from .rejected import Rejected
-from .states import SimStateGroup, default_state_groups
 from .ws_socket import Malformed, Session, Socket, logged_after, parse_command, text_field
 
-WS_PATHS = ("/api/ws/events/v1", "/api/ws/events/v1/", "/API/ws/events/v1", "/API/ws/events/v1/")
-STATE_GROUPS = ("/api/rest/v1/stateGroups", "/API/rest/v1/stateGroups")
+WS_PATHS = ("/api/ws/events/v1", "/api/ws/events/v1/")  # any case: see routing.py
 #: Most events a session keeps for a resume, besides the window [profile].
 MAX_LOG = 100_000
 #: Largest command frame the server reads [profile].
@@ -55,13 +52,11 @@ class LiveRoom:
         directory: Directory,
         check_token: Callable[[str], Identity],
         resume_window: float = 30.0,
-        state_groups: list[SimStateGroup] | None = None,
     ) -> None:
         self.clock = clock
         self.directory = directory
         self.check_token = check_token
         self.resume_window = resume_window
-        self.groups = {g.id: g for g in state_groups or default_state_groups()}
         self.sessions: dict[str, Session] = {}
         self.sockets: set[Socket] = set()
         self.states: dict[tuple[str | None, str], dict[str, Any]] = {}
@@ -85,9 +80,6 @@ class LiveRoom:
     def register(self, app: web.Application) -> None:
         for path in WS_PATHS:
             app.router.add_get(path, self.handle, allow_head=False)
-        for path in STATE_GROUPS:
-            app.router.add_get(path, self.list_state_groups, allow_head=False)
-            app.router.add_get(path + "/{id}", self.get_state_group, allow_head=False)
         app.on_shutdown.append(self._shutdown)
 
     async def _shutdown(self, app: web.Application) -> None:
@@ -316,8 +308,10 @@ class LiveRoom:
         session's subscriptions match [sample]."""
         rows: dict[tuple[str | None, str], dict[str, Any]] = {}
         for camera in self.directory.cameras.values():
-            for group in self.groups.values():
-                rows[(str(camera.id), str(group.id))] = group.initial_state(camera.id)
+            for group in self.directory.state_groups.values():
+                initial = group.initial_state(camera.id)
+                if initial is not None:
+                    rows[(str(camera.id), str(group.id))] = initial
         rows.update(self.states)
         visible = self.directory.visible(session.owner)
         rules = session.rules
@@ -327,25 +321,3 @@ class LiveRoom:
             if (visible is None or source in visible)
             and delivered(rules, uuid.UUID(row["type"]), row["source"])
         ]
-
-    # ----------------------------------------------------------------- /stateGroups
-
-    def _authorize(self, request: web.Request) -> None:
-        if self._header_identity(request) is None:
-            raise Rejected(401, "Token validation failed: no bearer token was sent.")
-
-    async def list_state_groups(self, request: web.Request) -> web.StreamResponse:
-        self._authorize(request)
-        body = {"array": [g.to_wire() for g in self.groups.values()]}
-        return web.Response(body=orjson.dumps(body), content_type="application/json")
-
-    async def get_state_group(self, request: web.Request) -> web.StreamResponse:
-        self._authorize(request)
-        try:
-            group = self.groups.get(uuid.UUID(request.match_info["id"]))
-        except ValueError:
-            raise Rejected(400, f"Invalid state group id. {request.match_info['id']}") from None
-        if group is None:
-            raise Rejected(404, f"State group not found. {request.match_info['id']}")
-        body = {"data": group.to_wire()}
-        return web.Response(body=orjson.dumps(body), content_type="application/json")

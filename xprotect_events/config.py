@@ -1,0 +1,128 @@
+"""The Configuration API calls event code needs beyond listing: user-defined events (create,
+delete) and finding an event type by its name.
+
+Functions take the client they call through; ``XProtectClient`` delegates its
+``create_user_defined_event``, ``delete_user_defined_event`` and ``event_type`` here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any, Protocol, TypeVar
+
+from . import wire
+from .core import Core
+from .errors import InvalidInputError, ProtocolError, XProtectError, shown
+from .models import EventType, to_uuid
+
+T = TypeVar("T")
+
+
+class XProtectClient(Protocol):
+    """What these functions use of :class:`xprotect_events.client.XProtectClient`."""
+
+    core: Core
+
+    async def get_event_type(self, type_id: uuid.UUID | str) -> EventType: ...
+
+    async def list_event_types(self) -> list[EventType]: ...
+
+
+USER_DEFINED_PATH = "/userDefinedEvents"
+MAX_NAME = 256
+#: The simulator's own retention route (outside the API base; no real server has it).
+SIMULATOR_RETENTION_PATH = "/simulator/eventTypes"
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def compact(name: str) -> str:
+    """A name without case, spaces or punctuation: ``"Motion Started"`` → ``"motionstarted"``."""
+    return _NOT_WORD.sub("", name.casefold())
+
+
+def find_event_type(types: Iterable[EventType], text: str) -> EventType:
+    """The type whose name or display name is ``text``: case does not matter, and nor do
+    spaces and punctuation (``MotionStarted`` finds "Motion Started"). An exact match (but
+    case) wins over a compact one. :class:`InvalidInputError` when none or several match."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError(f"an event type name must be a non-empty string, got {shown(text)}")
+    known = list(types)
+    for norm in (str.casefold, compact):
+        wanted = norm(text.strip())
+        found = [t for t in known if wanted in {norm(t.name), norm(t.display_name or t.name)}]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            ids = ", ".join(str(t.id) for t in found)
+            raise InvalidInputError(
+                f"{len(found)} event types are named {text!r} ({ids}); use an id"
+            )
+    names = ", ".join(sorted(t.display_name or t.name for t in known)) or "none readable"
+    raise InvalidInputError(f"no event type named {text!r}; known: {names}")
+
+
+async def event_type(client: XProtectClient, name_or_id: uuid.UUID | str) -> EventType:
+    """The event type with this id (one ``GET /eventTypes/{id}``) or this name (a listing,
+    then :func:`find_event_type`)."""
+    if isinstance(name_or_id, uuid.UUID):
+        return await client.get_event_type(name_or_id)
+    try:
+        guid = uuid.UUID(name_or_id) if isinstance(name_or_id, str) else None
+    except ValueError:
+        guid = None
+    if guid is not None:
+        return await client.get_event_type(guid)
+    return find_event_type(await client.list_event_types(), name_or_id)
+
+
+async def create_user_defined_event(client: XProtectClient, name: str) -> EventType:
+    """Create a user-defined event (``POST /userDefinedEvents {"name"}``), then read it back
+    as an event type (its ``generatorType`` says who may trigger it)."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise InvalidInputError(
+            f"a user-defined event's name must be 1 to {MAX_NAME} characters, got {shown(name)}"
+        )
+    response = await client.core.request("POST", USER_DEFINED_PATH, json={"name": name})
+    created = client.core.decode(response, _created_id, "POST", USER_DEFINED_PATH)
+    return await client.get_event_type(created)
+
+
+async def delete_user_defined_event(client: XProtectClient, type_id: uuid.UUID | str) -> None:
+    """Delete a user-defined event (``DELETE /userDefinedEvents/{id}``); events already
+    stored keep their type id."""
+    guid = to_uuid(type_id, "user-defined event id")
+    await client.core.request("DELETE", f"{USER_DEFINED_PATH}/{guid}")
+
+
+async def simulator_retention(client: XProtectClient) -> dict[uuid.UUID, float | None] | None:
+    """Each type's retention in seconds (None: kept forever; 0: never stored) when the
+    server is the simulator; None from any other server."""
+    try:
+        response = await client.core.transport.request("GET", SIMULATOR_RETENTION_PATH)
+        items = wire.array_envelope(response.body)
+        return {uuid.UUID(str(i["id"])): _seconds(i.get("retention")) for i in items}
+    except (XProtectError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError("retention is not a number")
+
+
+def _created_id(body: Any) -> uuid.UUID:
+    """The id of a created item: ``{"result": item}`` [profile], ``{"data": item}`` or the
+    item itself."""
+    item = body
+    if isinstance(body, dict):
+        item = body.get("result", body.get("data", body))
+    try:
+        return uuid.UUID(str(wire.member(item, "id", str)))
+    except ValueError:
+        raise ProtocolError("the created user-defined event has no GUID id") from None

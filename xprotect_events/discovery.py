@@ -1,0 +1,119 @@
+"""Discovery: where a server's API Gateway and token endpoint are, as Milestone's C# samples
+find them [sample]:
+
+1. ``GET {server}/api/.well-known/uris`` (no token) → ``{"ProductVersion",
+   "IdentityProvider", "ApiGateways": [...], …}``;
+2. ``GET {IdentityProvider}/.well-known/openid-configuration`` → ``{"token_endpoint", …}``.
+
+:func:`discover` asks both and :meth:`Discovered.profile` turns the answers into the
+:class:`~xprotect_events.profile.Profile` paths a client uses (``XProtectClient.discover``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from yarl import URL
+
+from . import wire
+from .errors import ConfigurationError, ProtocolError
+from .profile import Profile
+from .transport import Transport, Verify
+
+WELL_KNOWN_PATH = "/api/.well-known/uris"
+OPENID_PATH = "/.well-known/openid-configuration"
+GATEWAY_REST = "rest/v1"  # under each gateway URI [sample]
+GATEWAY_TOKEN = "IDP/connect/token"  # the gateway's path to the identity provider [sample]
+
+
+@attrs.frozen(kw_only=True)
+class Discovered:
+    """What discovery found: the gateway (first of ``ApiGateways``), the identity provider
+    and its token endpoint, and the product version."""
+
+    gateway: URL
+    identity_provider: URL
+    token_endpoint: URL
+    product_version: str | None = None
+
+    @property
+    def server(self) -> str:
+        """The origin (scheme, host, port) a client talks to: the gateway's."""
+        return str(self.gateway.origin())
+
+    def profile(self, base: Profile | None = None, *, windows: bool = False) -> Profile:
+        """``base`` (default: the defaults) with the discovered paths: the API under the
+        gateway, and every grant at the token endpoint (the Windows grant must go there,
+        the gateway does not pass NTLM through).
+
+        A token endpoint on another origin than the gateway's: basic and service grants go
+        through the gateway's ``IDP/connect/token``; for a Windows user (``windows``) that
+        is a :class:`ConfigurationError`, since one client talks to one origin."""
+        gateway_path = self.gateway.path.rstrip("/")
+        token_path = self.token_endpoint.path
+        if self.token_endpoint.origin() != self.gateway.origin():
+            if windows:
+                raise ConfigurationError(
+                    f"the identity provider is at {self.token_endpoint.origin()}, not at the "
+                    f"gateway's {self.gateway.origin()}: point a Windows user's client at it"
+                )
+            token_path = f"{gateway_path}/{GATEWAY_TOKEN}"
+        return attrs.evolve(
+            base or Profile(),
+            api_path=f"{gateway_path}/{GATEWAY_REST}",
+            token_path=token_path,
+            windows_token_path=token_path,
+        )
+
+
+async def discover(url: str, *, verify: Verify = True, **timeouts: float) -> Discovered:
+    """Ask the server at ``url`` where its gateway and token endpoint are; ``timeouts`` are
+    the transport's ``timeout`` and ``connect_timeout``. Raises the library's errors
+    (:class:`ProtocolError` for answers without the sample's fields)."""
+    options: dict[str, Any] = {"verify": verify, **timeouts}
+    async with _Open(Transport(url, **options)) as server:
+        uris = (await server.request("GET", WELL_KNOWN_PATH)).body
+    identity = _url_member(uris, "IdentityProvider", WELL_KNOWN_PATH)
+    gateways = uris.get("ApiGateways") if isinstance(uris, dict) else None
+    if not isinstance(gateways, list) or not gateways or not isinstance(gateways[0], str):
+        raise ProtocolError(f"{WELL_KNOWN_PATH} names no ApiGateways")
+    gateway = _absolute(gateways[0], "ApiGateways")
+    openid_path = identity.path.rstrip("/") + OPENID_PATH
+    async with _Open(Transport(identity.origin(), **options)) as idp:
+        config = (await idp.request("GET", openid_path)).body
+    version = uris.get("ProductVersion")
+    return Discovered(
+        gateway=gateway,
+        identity_provider=identity,
+        token_endpoint=_url_member(config, "token_endpoint", openid_path),
+        product_version=version if isinstance(version, str) else None,
+    )
+
+
+def _url_member(body: Any, key: str, where: str) -> URL:
+    try:
+        return _absolute(wire.member(body, key, str), key)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{where}: {exc}") from None
+
+
+def _absolute(text: str, what: str) -> URL:
+    url = URL(text)
+    if not url.is_absolute() or url.scheme not in ("http", "https"):
+        raise ConfigurationError(f"discovery gave {what} {text!r}, not an http(s) URL")
+    return url
+
+
+class _Open:
+    """``async with _Open(transport)``: opened, then closed."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def __aenter__(self) -> Transport:
+        await self.transport.open()
+        return self.transport
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transport.close()
