@@ -184,7 +184,7 @@ def simulator() -> Iterator[str]:
     """``xprotect-events serve --port 0`` in a child process; its URL."""
     command = [sys.executable, "-c", "from xprotect_events.cli import main; main()"]
     proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
-        [*command, "serve", "--port", "0"],
+        [*command, "serve", "--port", "0", "--no-access-log"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -129,3 +129,17 @@ async def test_get_shows_one_event_with_its_data(
     assert missing.rc == EXIT_API
     assert missing.err.count("\n") == 1
     assert "404" in missing.err
+
+
+async def test_types_show_each_types_retention_and_warn_of_unstored_ones(sim: Simulator) -> None:
+    as_json, table = await asyncio.gather(
+        run_cli("types", "--json", env=admin_env(sim)), run_cli("types", env=admin_env(sim))
+    )
+    assert as_json.rc == table.rc == EXIT_OK
+    retention = {t["id"]: t["retention"] for t in as_json.json_lines()}
+    assert retention[str(seed.UNSTORED_EVENT)] == 0
+    assert retention[PERSON] is None
+    assert retention[str(seed.SHORT_RETENTION_EVENT)] == seed.SHORT_RETENTION_SECONDS
+    assert "Retention" in table.out
+    assert "never stored" in table.out
+    assert "never stored, so `get` and `list` will not find it" in table.err

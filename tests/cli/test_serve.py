@@ -5,6 +5,7 @@ See ``tests/cli/running.py`` for how the console script is run."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 
 import pytest
@@ -52,6 +53,56 @@ async def test_serve_over_https_prints_the_ca_path() -> None:
         assert "--ca-bundle" in untrusted.err
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_serve_caps_its_events_and_logs_requests_without_the_token() -> None:
+    proc = await start_cli(
+        "serve",
+        "--port",
+        "0",
+        "--max-events",
+        "5",
+        "--seed-events",
+        "20",
+        "--access-log",
+        env=clean_env(),
+    )
+    try:
+        first = (await read_until(proc.stdout, LISTENING))[0]
+        url = first.removeprefix(LISTENING).strip()
+        async with XProtectClient(url, username="admin", password="admin") as client:
+            events = [e async for e in client.list_events()]
+            token = await client.tokens.token()
+        assert len(events) == 5
+        logged = await read_until(proc.stderr, "GET /api/rest/v1/events")
+        line = next(line for line in logged if " GET /api/rest/v1/events" in line)
+        assert re.search(r" GET /api/rest/v1/events\S* 200 [0-9.]+ms$", line.rstrip()), line
+        proc.send_signal(signal.SIGTERM)
+        assert await finish(proc) == EXIT_OK
+        rest = (await proc.stderr.read()).decode() if proc.stderr else ""
+        assert token not in "".join(logged) + rest
+        assert "admin" not in "".join(line for line in logged if "connect/token" in line)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_serve_without_a_terminal_logs_no_requests_unless_asked() -> None:
+    proc = await start_cli("serve", "--port", "0", env=clean_env())
+    try:
+        first = (await read_until(proc.stdout, LISTENING))[0]
+        url = first.removeprefix(LISTENING).strip()
+        async with XProtectClient(url, username="admin", password="admin") as client:
+            assert [e async for e in client.list_events()] == []
+        proc.send_signal(signal.SIGTERM)
+        assert await finish(proc) == EXIT_OK
+        err = (await proc.stderr.read()).decode() if proc.stderr else ""
+        assert "/api/rest/v1/events" not in err
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import Condition, Event, EventType, XProtectClient
+from ..config import simulator_retention
 from ..wire import format_time
 from .connection import Connection, connection_options
 from .names import Names
@@ -71,22 +72,48 @@ def type_json(t: EventType, may_trigger: bool) -> dict[str, Any]:
     }
 
 
+def retention_text(seconds: float | None) -> str:
+    """A type's retention for people: forever, never stored, or so many seconds."""
+    if seconds is None:
+        return "forever"
+    if seconds <= 0:
+        return "never stored"
+    return f"{seconds:g} s"
+
+
+#: Said under the table when a type is accepted but never stored.
+NEVER_STORED_NOTE = (
+    "retention 0: triggering works (you get an id), but the event is never stored, "
+    "so `get` and `list` will not find it"
+)
+
+
 async def _types(conn: Connection, out: Output) -> int:
     async with conn.client() as client:
         found = sorted(await client.list_event_types(), key=lambda t: t.name.casefold())
         allowed = {t.id: await client.can_trigger(t) for t in found}
+        retention = await simulator_retention(client)  # None: not the simulator
     if out.json:
         for t in found:
-            out.emit(type_json(t, allowed[t.id]))
+            record = type_json(t, allowed[t.id])
+            if retention is not None:
+                record["retention"] = retention.get(t.id)
+            out.emit(record)
         return EXIT_OK
     table = Table(box=box.SIMPLE_HEAD)
-    for column in ("Name", "Id", "Generator", "May trigger"):
+    columns = ["Name", "Id", "Generator", "May trigger"]
+    columns += ["Retention"] if retention is not None else []
+    for column in columns:
         table.add_column(column, no_wrap=column != "Name")
     for t in found:
         generator = "/".join(g for g in (t.generator_type, t.generator_subtype) if g)
         may = "[green]yes[/]" if allowed[t.id] else "[red]no[/]"
-        table.add_row(escape(t.display_name or t.name), str(t.id), escape(generator), may)
+        row = [escape(t.display_name or t.name), str(t.id), escape(generator), may]
+        row += [retention_text(retention.get(t.id))] if retention is not None else []
+        table.add_row(*row)
     out.out.print(table)
+    if retention is not None and any(v is not None and v <= 0 for v in retention.values()):
+        click.echo(NEVER_STORED_NOTE, err=True)
     return EXIT_OK
 
 

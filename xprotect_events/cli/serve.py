@@ -76,6 +76,9 @@ class ServeArgs:
     token_lifetime: float
     session_idle_timeout: float | None
     seed_events: int
+    max_events: int | None
+    access_log: bool | None
+    ntlm_at_gateway: bool
     faults: Mapping[str, Any]
 
     def simulator(self) -> Simulator:
@@ -87,8 +90,20 @@ class ServeArgs:
             port=self.port,
             https=self.https,
             token_lifetime=self.token_lifetime,
+            max_events=self.max_events,
+            access_log=_log_line if self._logs_access() else False,
+            ntlm_at_gateway=self.ntlm_at_gateway,
             **options,
         )
+
+    def _logs_access(self) -> bool:
+        """``--access-log``/``--no-access-log``; by default on in a terminal (a piped stderr
+        that nobody reads must not fill up and stall the server)."""
+        return sys.stderr.isatty() if self.access_log is None else self.access_log
+
+
+def _log_line(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @click.command(short_help="Run the simulator until Ctrl-C or SIGTERM.")
@@ -108,6 +123,23 @@ class ServeArgs:
     help="Seconds an unread event session lives (default 60); then reading it gives 404.",
 )
 @click.option("--seed-events", type=click.IntRange(min=0), default=0, help="Store N events.")
+@click.option(
+    "--max-events",
+    type=click.IntRange(min=1),
+    help="Keep at most N events; the oldest go first, as if their retention ran out.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="One line per request on stderr: method, path, status, time (never a token). "
+    "Default: on when stderr is a terminal.",
+)
+@click.option(
+    "--ntlm-at-gateway",
+    is_flag=True,
+    help="Let Windows (NTLM) logins complete at the gateway's /API/IDP path too (real "
+    "gateways refuse them; some installations differ).",
+)
 @with_options(FAULT_OPTIONS)
 def serve(**options: Any) -> int:
     """Run the simulator of the Events API until Ctrl-C or SIGTERM.
