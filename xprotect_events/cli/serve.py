@@ -76,6 +76,7 @@ class ServeArgs:
     token_lifetime: float
     session_idle_timeout: float | None
     seed_events: int
+    resume_window: float
     faults: Mapping[str, Any]
 
     def simulator(self) -> Simulator:
@@ -87,6 +88,7 @@ class ServeArgs:
             port=self.port,
             https=self.https,
             token_lifetime=self.token_lifetime,
+            resume_window=self.resume_window,
             **options,
         )
 
@@ -108,6 +110,14 @@ class ServeArgs:
     help="Seconds an unread event session lives (default 60); then reading it gives 404.",
 )
 @click.option("--seed-events", type=click.IntRange(min=0), default=0, help="Store N events.")
+@click.option(
+    "--resume-window",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds a dropped WebSocket session can be resumed; then startSession answers 201.",
+)
 @with_options(FAULT_OPTIONS)
 def serve(**options: Any) -> int:
     """Run the simulator of the Events API until Ctrl-C or SIGTERM.
@@ -158,6 +168,7 @@ def _print_serving(sim: Simulator) -> None:
         "  service client: service/service-secret",
         "  windows user:   CONTOSO\\winuser/winuser (--windows, NTLM; cameras 1 and 2)",
     ]
+    lines.append(f"  live events:    {sim.ws_url} (watch --live)")
     if sim.ca_path:
         lines.append(f"  CA certificate: {sim.ca_path}  (--ca-bundle / XPROTECT_CA_BUNDLE)")
     lines.append(
