@@ -340,7 +340,7 @@ class LiveStream:
         if not events:
             return
         self._last_id = events[-1].id
-        fresh = [e for e in events if not self._recent.seen(e.id)]
+        fresh = self._recent.fresh(events)
         if self._hold is not None:
             self._hold.extend(fresh)
             self._buffer.check(len(self._hold))
@@ -385,7 +385,7 @@ class LiveStream:
         return await self._deliver_new(sorted((r for r in rows if r.time > since), key=_time))
 
     async def _deliver_new(self, events: list[Event]) -> int:
-        fresh = [e for e in events if not self._recent.seen(e.id)]
+        fresh = self._recent.fresh(events)
         await self._put(fresh, None)
         return len(fresh)
 
