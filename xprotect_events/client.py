@@ -14,7 +14,9 @@ from .auth import Credentials, ServiceCredentials, TokenManager, make_credential
 from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError
-from .live import LiveLink, LiveStream, StoredTypes
+from .live import LiveStream
+from .live_checkpoint import CheckpointLike
+from .live_link import LiveLink, StoredTypes
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
 from .options import (
     BatchOptions,
@@ -272,6 +274,8 @@ class XProtectClient:
         stored_types: StoredTypes = None,
         on_gap: Callable[[Gap], None] | None = None,
         max_frame_size: int | None = None,
+        checkpoint: CheckpointLike | None = None,
+        checkpoint_interval: float = 1.0,
     ) -> LiveStream:
         """Events pushed over the Events and State WebSocket API (XProtect 2023 R3+):
         ``async with client.subscribe(types=[…]) as live: async for item in live``.
@@ -280,6 +284,11 @@ class XProtectClient:
         ``rules`` adds :class:`Rule` objects (include or exclude). ``stored_types`` names
         the types the REST store keeps (``"all"``: every one), which a failed resume can
         fill from it; a :class:`Gap` reports what may be missing. See :mod:`.live`.
+
+        ``checkpoint`` (a file path or a store with ``load``/``save``): start from the
+        position saved there and keep it up to date, saving at most every
+        ``checkpoint_interval`` seconds and on every exit; ``await live.commit()`` saves
+        now. See :mod:`.live_checkpoint`.
         """
         link = LiveLink(
             session=lambda: self.transport.session,
@@ -298,6 +307,8 @@ class XProtectClient:
             stored_types=stored_types,
             on_gap=on_gap,
             max_frame_size=max_frame_size,
+            checkpoint=checkpoint,
+            checkpoint_interval=checkpoint_interval,
         )
 
     # ------------------------------------------------------------------ configuration

@@ -6,16 +6,16 @@ server pushes it (and a :class:`Gap` where events may be missing); ``await live.
 reads the current state of the stateful sources the subscriptions match (``getState``).
 
 Resume: when the connection drops (a network failure, the gateway's daily recycle), the
-stream reconnects with backoff from the client's :class:`RetryPolicy` (the token is renewed
-first when it is due, and once more if the upgrade is refused with 401), then
-``startSession`` with the session id and the id of the last event received. ``200``: the
-server sends what was missed. ``201`` (the resume failed): the subscriptions are made
-again, the events stored between the last delivered event and now are fetched from the
-REST store (``list_events``, filtered like the subscriptions) and delivered before the new
-live ones; after a ``state()`` call the state is read again and the state changes the gap
-hid are delivered too. What the store cannot have (types not in ``stored_types``) is
-reported as a :class:`Gap` on the stream, to ``on_gap`` and as a WARNING. Events are
-de-duplicated by id: nothing is delivered twice.
+stream reconnects on the backoff schedule of the client's :class:`RetryPolicy` (the token
+renewed when due, and once more if the upgrade is refused with 401), then ``startSession``
+with the session id and the id of the last event received. ``200``: the server sends what
+was missed. ``201`` (the resume failed): the subscriptions are made again, the events
+stored since the last delivered one are fetched from the REST store (filtered like the
+subscriptions) and delivered before the new live ones (after a ``state()`` call, the state
+changes the gap hid too). What the store cannot have (types not in ``stored_types``) is
+reported as a :class:`Gap` (on the stream, to ``on_gap``, a WARNING). Nothing is delivered
+twice. With ``checkpoint=`` a restarted stream resumes the same way from the last event the
+consumer processed (see :mod:`.live_checkpoint`).
 
 Back-pressure: at most ``buffer`` items wait for the consumer; while full, the socket is
 not read (TCP back-pressure reaches the server; a connection it then drops is resumed).
@@ -29,17 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Literal
-
-import aiohttp
-import attrs
-from yarl import URL
 
 from . import ws_wire
 from .errors import (
@@ -50,10 +43,13 @@ from .errors import (
     shown,
 )
 from .live_buffer import Buffer, Item, SlowConsumerError
-from .live_conn import Connection, SocketOptions, TokenSource, cannot_retry, connect, ws_url
+from .live_checkpoint import CheckpointLike, LiveCheckpoint
+from .live_conn import Connection, connect
+from .live_gap import fill_from_store, report
+from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .models import Event
-from .policy import RetryPolicy
-from .profile import Profile
+from .policy import Backoff
+from .positions import CheckpointError, LivePosition
 from .ws_wire import Gap, Rule
 
 log = logging.getLogger("xprotect_events.live")
@@ -63,31 +59,6 @@ ACCURACY = timedelta(milliseconds=10)
 
 #: A connection that ends sooner than this after it opened backs the next one off.
 _SHORT_LIVED = 1.0
-
-ListStored = Callable[[datetime], AsyncIterator[Event]]
-StoredTypes = Iterable[uuid.UUID | str] | Literal["all"] | None
-
-
-@attrs.frozen(kw_only=True)
-class LiveLink:
-    """What a live stream needs of the client, and nothing more."""
-
-    session: Callable[[], aiohttp.ClientSession]
-    server_url: URL
-    tokens: TokenSource
-    retry: RetryPolicy
-    profile: Profile
-    ssl: ssl.SSLContext | bool
-    #: Stored events after a time (aware), oldest first, with their data: the gap filler.
-    list_stored: ListStored
-    connect_timeout: float = 10.0
-
-
-def _stored(value: StoredTypes) -> frozenset[uuid.UUID] | Literal["all"] | None:
-    if value is None or value == "all":
-        return value
-    rule = Rule.include(types=value)  # checks the GUIDs
-    return frozenset(rule.types or ())
 
 
 class LiveStream:
@@ -102,18 +73,23 @@ class LiveStream:
         stored_types: StoredTypes = None,
         on_gap: Callable[[Gap], None] | None = None,
         max_frame_size: int | None = None,
+        checkpoint: CheckpointLike | None = None,
+        checkpoint_interval: float = 1.0,
     ) -> None:
         frame = link.profile.ws_max_frame if max_frame_size is None else max_frame_size
-        for name, value in (("buffer", buffer), ("max_frame_size", frame)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InvalidInputError(f"{name} must be an int >= 1, got {shown(value)}")
-        if on_gap is not None and not callable(on_gap):
-            raise InvalidInputError(f"on_gap must be callable, got {shown(on_gap)}")
+        check_options(buffer, frame, on_gap)
+        self._checkpoint = (
+            None if checkpoint is None else LiveCheckpoint(checkpoint, checkpoint_interval)
+        )
+        #: The event in the consumer's hands (kept only with a checkpoint).
+        self._handed: Event | None = None
+        #: Where a checkpoint said to start, until something is delivered.
+        self._resumed_from: LivePosition | None = None
         self._link = link
         self._subs: dict[int, tuple[Rule, ...]] = {0: rules}
         self._sub_ids: dict[int, str] = {}
         self._buffer = Buffer(buffer)
-        self._stored = _stored(stored_types)
+        self._stored = stored_set(stored_types)
         self._on_gap = on_gap
         self._max_frame = frame
         self._live = asyncio.Event()
@@ -147,8 +123,9 @@ class LiveStream:
     async def __aenter__(self) -> LiveStream:
         if self._task is not None:
             raise RuntimeError("a LiveStream is entered once")
-        self._task = asyncio.create_task(self._run(), name="xprotect-live")
         try:
+            await self._resume_point()
+            self._task = asyncio.create_task(self._run(), name="xprotect-live")
             await self._connection()
         except BaseException:
             await self.aclose()
@@ -161,7 +138,37 @@ class LiveStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        if exc_type is None:  # a normal exit (or break): the event in hand is processed
+            self._mark_processed()
+            return await self.aclose()
+        try:
+            await self.aclose()
+        except CheckpointError as error:  # the exception that ended the block goes on
+            log.warning("live: could not save the checkpoint on exit: %s", error)
+
+    async def _resume_point(self) -> None:
+        """With a checkpoint: resume its session after its event (see :mod:`.live_checkpoint`)."""
+        if self._checkpoint is None:
+            return
+        position = await self._checkpoint.load()
+        if position is not None:
+            self.session_id, self._last_id = position.session_id, position.event_id
+            self._started_at, self._resumed_from = position.time, position
+            self._recent.seen(position.event_id)
+
+    def _mark_processed(self) -> LiveCheckpoint | None:
+        """The event in hand is processed; the checkpoint when a save is due."""
+        handed, self._handed, checkpoint = self._handed, None, self._checkpoint
+        if handed is None or checkpoint is None or self.session_id is None:
+            return None
+        return checkpoint if checkpoint.processed(self.session_id, handed) else None
+
+    async def commit(self) -> None:
+        """Save now: the event in hand (the last one yielded) counts as processed."""
+        if self._checkpoint is None:
+            raise XProtectError("commit() needs a checkpoint: subscribe(checkpoint=...)")
+        self._mark_processed()
+        await self._checkpoint.commit()
 
     async def aclose(self) -> None:
         """Close the socket and stop; iterating then ends. Safe to call twice."""
@@ -177,6 +184,9 @@ class LiveStream:
             if conn is not None:
                 await asyncio.shield(conn.close())
             self._wake()
+            checkpoint, self._checkpoint = self._checkpoint, None
+            if checkpoint is not None:
+                await checkpoint.finish()
 
     def _wake(self) -> None:
         self._buffer.closed = self._closed
@@ -189,12 +199,16 @@ class LiveStream:
         return self
 
     async def __anext__(self) -> Item:
+        if self._handed is not None and (due := self._mark_processed()) is not None:
+            await due.commit()
         while (item := self._buffer.pop()) is None:
             if self._error is not None:
                 raise self._error
             if self._closed:
                 raise StopAsyncIteration
             await self._buffer.readable()
+        if self._checkpoint is not None and isinstance(item, Event):
+            self._handed = item
         return item
 
     # ----------------------------------------------------------------- commands
@@ -255,20 +269,20 @@ class LiveStream:
     # ----------------------------------------------------------------- the connection loop
 
     async def _run(self) -> None:
-        failures = drops = 0
+        policy = self._link.retry
+        failures, drops = Backoff(policy), Backoff(policy)  # the one schedule (policy.py)
         while not self._closed:
             try:
                 conn = self._conn = await self._open()
             except XProtectError as exc:
-                failures += 1
-                if cannot_retry(exc) or failures >= self._link.retry.attempts:
+                if not policy.retryable(exc, "safe") or failures.failures + 1 >= policy.attempts:
                     return self._fail(exc)
                 log.info("live: cannot connect (%s); retrying", exc)
-                await asyncio.sleep(self._backoff(failures))
+                await asyncio.sleep(failures.next_delay(getattr(exc, "retry_after", None)))
                 continue
             except RuntimeError as exc:  # the client was closed under the stream
                 return self._fail(XProtectError(f"the client is closed: {exc}"))
-            failures = 0
+            failures.reset()
             opened = asyncio.get_running_loop().time()
             self._live.set()
             if self._hold is not None:
@@ -279,33 +293,20 @@ class LiveStream:
                 return self._fail(conn.error or XProtectError("the connection failed"))
             log.info("live: connection lost (%s); reconnecting", conn.error)
             self.reconnects += 1
-            short = asyncio.get_running_loop().time() - opened < _SHORT_LIVED
-            drops = drops + 1 if short else 0
-            if drops:  # a server that drops every connection at once is not hammered
-                await asyncio.sleep(self._backoff(min(drops, 8)))
+            if asyncio.get_running_loop().time() - opened >= _SHORT_LIVED:
+                drops.reset()
+            else:  # a server that drops every connection at once is not hammered
+                await asyncio.sleep(drops.next_delay())
         return None
-
-    def _backoff(self, failures: int) -> float:
-        policy = self._link.retry
-        step = min(policy.backoff_max, policy.backoff_initial * 2.0 ** min(failures - 1, 32))
-        return step + random.uniform(0, policy.jitter)
 
     def _fail(self, exc: XProtectError) -> None:
         self._error = exc
         self._wake()
 
     async def _open(self) -> Connection:
-        link, profile = self._link, self._link.profile
-        options = SocketOptions(
-            ssl=link.ssl,
-            auth=profile.ws_auth,
-            heartbeat=profile.ws_heartbeat,
-            max_frame=self._max_frame,
-            connect_within=link.connect_timeout,
-        )
-        url = ws_url(link.server_url, profile.ws_path)
+        link, options = self._link, self._link.socket_options(self._max_frame)
         conn = await connect(
-            link.session(), url, link.tokens, options, self._sink, self._buffer.wake
+            link.session(), link.url, link.tokens, options, self._sink, self._buffer.wake
         )
         try:
             await self._start_session(conn)
@@ -339,7 +340,7 @@ class LiveStream:
         if not events:
             return
         self._last_id = events[-1].id
-        fresh = [e for e in events if not self._recent.seen(e.id)]
+        fresh = self._recent.fresh(events)
         if self._hold is not None:
             self._hold.extend(fresh)
             self._buffer.check(len(self._hold))
@@ -361,7 +362,9 @@ class LiveStream:
         filled = 0
         types = ws_wire.gap_types(rules, self._stored)
         try:
-            filled = await self._fill_from_store(rules, start - ACCURACY)
+            after = self._resumed_from if self._buffer.latest is None else None
+            stored = self._link.list_stored(start - ACCURACY)
+            filled = await fill_from_store(stored, rules, after, self._deliver_new)
             if self._state_used:
                 filled += await self._fill_from_state(conn, start - ACCURACY)
         except XProtectError as exc:
@@ -371,35 +374,21 @@ class LiveStream:
             held, self._hold = self._hold or [], None
         if types is not False:
             gap = Gap(start=start, end=end, types=types, filled=filled)
-            self._report(gap)
+            self.gaps.append(gap)
+            report(gap, self._on_gap)
             await self._put([gap], None)
         await self._put(held, conn)
-
-    async def _fill_from_store(self, rules: list[Rule], since: datetime) -> int:
-        filled = 0
-        async for event in self._link.list_stored(since):
-            wanted = ws_wire.delivered(rules, event.type, event.source)
-            if wanted and not self._recent.seen(event.id):
-                await self._put([event], None)
-                filled += 1
-        return filled
 
     async def _fill_from_state(self, conn: Connection, since: datetime) -> int:
         timeout = self._link.profile.ws_command_timeout
         rows = ws_wire.states_from_reply(await conn.command("getState", timeout))
-        changed = sorted((r for r in rows if r.time > since), key=lambda e: e.time)
-        fresh: list[Event] = [r for r in changed if not self._recent.seen(r.id)]
+        return await self._deliver_new(sorted((r for r in rows if r.time > since), key=_time))
+
+    async def _deliver_new(self, events: list[Event]) -> int:
+        fresh = self._recent.fresh(events)
         await self._put(fresh, None)
         return len(fresh)
 
-    def _report(self, gap: Gap) -> None:
-        self.gaps.append(gap)
-        log.warning(
-            "live: the session could not be resumed; %d events filled from the store; "
-            "events between %s and %s of types it does not keep may be missing",
-            gap.filled,
-            gap.start.isoformat(),
-            gap.end.isoformat(),
-        )
-        if self._on_gap is not None:
-            self._on_gap(gap)
+
+def _time(event: Event) -> datetime:
+    return event.time

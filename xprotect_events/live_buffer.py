@@ -32,6 +32,7 @@ class Buffer:
         self._items: deque[Item] = deque()
         self._readable = asyncio.Event()
         self._room = asyncio.Event()
+        self._room_wanted = False  # a producer waits for room: pop wakes it
         self.closed = False
         self.latest: datetime | None = None
 
@@ -44,16 +45,31 @@ class Buffer:
         self._room.set()
 
     async def put(self, items: Sequence[Item], may_wait: Callable[[], bool]) -> None:
-        """Append ``items``, waiting for room while full and ``may_wait()`` says so."""
-        for item in items:
-            while len(self._items) >= self.size and not self.closed and may_wait():
-                self._room.clear()
-                await self._room.wait()
-            self._items.append(item)
-            if isinstance(item, Event) and (self.latest is None or item.time > self.latest):
-                self.latest = item.time
-            self._readable.set()
+        """Append ``items``, waiting for room while full and ``may_wait()`` says so. A
+        batch that fits goes in at once, with one wakeup (the common case)."""
+        if not items:
+            return
+        if len(self._items) + len(items) <= self.size:
+            self._items.extend(items)
+            self._newest(items)
+        else:
+            for item in items:
+                while len(self._items) >= self.size and not self.closed and may_wait():
+                    self._readable.set()  # what is in goes out while we wait
+                    self._room.clear()
+                    self._room_wanted = True
+                    await self._room.wait()
+                self._items.append(item)
+                self._newest((item,))
+        self._readable.set()
         self.check(0)
+
+    def _newest(self, items: Sequence[Item]) -> None:
+        """``latest`` from the last event put (events arrive in time order; an earlier
+        ``latest`` only makes a gap fill start earlier, and repeats are dropped by id)."""
+        last = items[-1]
+        if isinstance(last, Event) and (self.latest is None or last.time > self.latest):
+            self.latest = last.time
 
     def check(self, held: int) -> None:
         """:class:`SlowConsumerError` when this and ``held`` items are more than twice the size."""
@@ -68,7 +84,8 @@ class Buffer:
         if not self._items:
             return None
         item = self._items.popleft()
-        if len(self._items) < self.size:
+        if self._room_wanted and len(self._items) < self.size:
+            self._room_wanted = False
             self._room.set()
         return item
 

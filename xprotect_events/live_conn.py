@@ -19,11 +19,9 @@ from yarl import URL
 from . import ws_wire
 from .errors import (
     APIError,
-    AuthenticationError,
     ConnectError,
     ErrorDetail,
     ProtocolError,
-    TLSError,
     TransportError,
     UnauthorizedError,
     XProtectError,
@@ -264,12 +262,3 @@ def ws_url(server: URL, path: str) -> URL:
     """``ws://`` or ``wss://`` for the server's ``http://`` or ``https://``."""
     scheme = "wss" if server.scheme == "https" else "ws"
     return server.with_scheme(scheme).with_path(server.path.rstrip("/") + path)
-
-
-def cannot_retry(exc: XProtectError) -> bool:
-    """Errors that reconnecting cannot fix."""
-    if isinstance(exc, TLSError | AuthenticationError | UnauthorizedError):
-        return True
-    if isinstance(exc, TransportError):
-        return False
-    return not (isinstance(exc, APIError) and (exc.status >= 500 or exc.status == 429))

@@ -9,7 +9,6 @@ event batches (``{"events": […]}``) interleaved on one socket [sample].
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -280,17 +279,39 @@ def gap_types(
 
 
 class RecentIds:
-    """The ids of the last ``size`` events seen, for dropping repeats (O(1) per event)."""
+    """The ids of at least the last ``size`` events seen, for dropping repeats.
+
+    Two generations of sets keyed on the id's integer (a C hash, no ``UUID.__hash__``
+    call): when the newer one holds ``size`` ids it becomes the older one, so between
+    ``size`` and ``2 * size`` ids are remembered, at O(1) per event and no per-event
+    eviction.
+    """
 
     def __init__(self, size: int = 10_000) -> None:
         self._size = size
-        self._ids: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._new: set[int] = set()
+        self._old: set[int] = set()
 
     def seen(self, event_id: uuid.UUID) -> bool:
         """True if ``event_id`` was seen already; otherwise remember it."""
-        if event_id in self._ids:
-            return True
-        self._ids[event_id] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        return False
+        return not self._first(event_id.int)
+
+    def fresh(self, events: Sequence[Event]) -> list[Event]:
+        """The events of ``events`` not seen before (in order), now remembered."""
+        new, old, fresh = self._new, self._old, []
+        for event in events:
+            key = event.id.int
+            if key not in new and key not in old:
+                new.add(key)
+                fresh.append(event)
+        if len(new) >= self._size:
+            self._old, self._new = new, set()
+        return fresh
+
+    def _first(self, key: int) -> bool:
+        if key in self._new or key in self._old:
+            return False
+        self._new.add(key)
+        if len(self._new) >= self._size:
+            self._old, self._new = self._new, set()
+        return True

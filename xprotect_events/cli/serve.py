@@ -79,6 +79,7 @@ class ServeArgs:
     max_events: int | None
     access_log: bool | None
     ntlm_at_gateway: bool
+    resume_window: float
     faults: Mapping[str, Any]
 
     def simulator(self) -> Simulator:
@@ -93,6 +94,7 @@ class ServeArgs:
             max_events=self.max_events,
             access_log=_log_line if self._logs_access() else False,
             ntlm_at_gateway=self.ntlm_at_gateway,
+            resume_window=self.resume_window,
             **options,
         )
 
@@ -139,6 +141,14 @@ def _log_line(line: str) -> None:
     is_flag=True,
     help="Let Windows (NTLM) logins complete at the gateway's /API/IDP path too (real "
     "gateways refuse them; some installations differ).",
+)
+@click.option(
+    "--resume-window",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds a dropped WebSocket session can be resumed; then startSession answers 201.",
 )
 @with_options(FAULT_OPTIONS)
 def serve(**options: Any) -> int:
@@ -190,6 +200,7 @@ def _print_serving(sim: Simulator) -> None:
         "  service client: service/service-secret",
         "  windows user:   CONTOSO\\winuser/winuser (--windows, NTLM; cameras 1 and 2)",
     ]
+    lines.append(f"  live events:    {sim.ws_url} (watch --live)")
     if sim.ca_path:
         lines.append(f"  CA certificate: {sim.ca_path}  (--ca-bundle / XPROTECT_CA_BUNDLE)")
     lines.append(

@@ -10,8 +10,9 @@ import attrs
 import click
 from rich.markup import escape
 
-from .. import SessionChange
+from .. import Event, SessionChange
 from .connection import Connection, connection_options
+from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
 from .names import Names, names_for
 from .output import Output, data_text, event_json, event_row, output_option
 from .params import WHEN, include_data_option
@@ -33,6 +34,9 @@ class WatchArgs:
     include_data: bool
     poll_interval: float
     max_size: int
+    live: bool
+    state: bool
+    checkpoint: str | None
 
 
 @click.command(short_help="Stream new and deleted events until Ctrl-C.")
@@ -45,14 +49,26 @@ class WatchArgs:
 @include_data_option()
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True)
 @click.option("--max-size", type=click.IntRange(1, 2000), default=100, show_default=True)
+@click.option("--live", is_flag=True, help=LIVE_HELP)
+@click.option("--state", is_flag=True, help=STATE_HELP)
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    help="Keep the position in FILE; a rerun with it resumes there (nothing lost).",
+)
 @output_option
 @connection_options
 def watch(conn: Connection, out: Output, **options: Any) -> int:
     """Stream new and deleted events through an event session until Ctrl-C or SIGTERM.
 
     The session is deleted on the server when the command ends. With --json each line is
-    {"kind": "new"|"deleted", "event": {…}}.
+    {"kind": "new"|"deleted", "event": {…}}. With --live the events are pushed over the
+    WebSocket instead (kind "new", and "state" with --state); --source-name, --since,
+    --poll-interval and --max-size do not apply there.
     """
+    check_live_flags(click.get_current_context(), options)
+    if options["checkpoint"] and not options["live"]:  # until event sessions take one
+        raise click.UsageError("--checkpoint needs --live in this version")
     return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
 
 
@@ -61,6 +77,9 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
     async with conn.client() as client:
         await client.login()
         names = await names_for(client, out.json, args.types, args.sources)
+        if args.live:
+            await watch_live(client, names, _live_args(names, args), out, show_event)
+            return EXIT_OK
         session = client.event_session(
             types=[names.resolve_type(t) for t in args.types] or None,
             sources=[names.resolve_source(s) for s in args.sources] or None,
@@ -81,16 +100,35 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
     return EXIT_OK
 
 
+def _live_args(names: Names, args: WatchArgs) -> LiveWatch:
+    return LiveWatch(
+        types=[names.resolve_type(t) for t in args.types],
+        sources=[names.resolve_source(s) for s in args.sources],
+        include_data=args.include_data,
+        state=args.state,
+        checkpoint=args.checkpoint,
+    )
+
+
 _WIDTHS = (0, 26, 28, 16, 0)  # the columns of a change line, padded like the list table
+_MARKS = {
+    "new": "[green]+ new    [/]",
+    "deleted": "[red]- deleted[/]",
+    "state": "[cyan]= state  [/]",
+}
 
 
 def show_change(out: Output, names: Names, change: SessionChange) -> None:
     """One change: a JSON line (flushed at once) or a marked line of the table's columns."""
-    event = change.event
+    show_event(out, names, change.kind, change.event)
+
+
+def show_event(out: Output, names: Names, kind: str, event: Event) -> None:
+    """One event of ``kind`` ("new", "deleted", "state"), as :func:`show_change` shows it."""
     if out.json:
-        out.emit({"kind": change.kind, "event": event_json(event)}, flush=True)
+        out.emit({"kind": kind, "event": event_json(event)}, flush=True)
         return
-    mark = "[green]+ new    [/]" if change.kind == "new" else "[red]- deleted[/]"
+    mark = _MARKS[kind]
     cells = zip(event_row(event, names), _WIDTHS, strict=True)
     text = " ".join(f"{cell:<{width}}" if width else cell for cell, width in cells)
     out.out.print(f"{mark} {escape(text)}")

@@ -1,0 +1,93 @@
+"""``watch --live``: events pushed over the Events and State WebSocket API, until stopped.
+
+The same filters as ``watch`` where the WebSocket API can express them (``--type``,
+``--source``), the same table or JSON Lines; ``--state`` prints the current state of the
+matching stateful sources first (kind ``"state"``); ``--checkpoint FILE`` resumes where the
+previous run stopped. Options the WebSocket API cannot honour are refused up front.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import click
+from click.core import ParameterSource
+
+from .. import Event, Gap, XProtectClient
+from ..models import source_guid
+from .names import Names
+from .output import Output
+
+#: Shows one event of a kind ("new", "state") in the table or as a JSON line.
+Show = Callable[[Output, Names, str, Event], None]
+
+LIVE_HELP = "Push over the Events and State WebSocket API (XProtect 2023 R3+), not polling."
+STATE_HELP = "With --live: print the current state of the matching stateful sources first."
+
+#: ``watch`` options that have no meaning on the WebSocket, and why.
+NOT_LIVE = {
+    "source_names": ("--source-name", "the WebSocket API filters by event type and source only"),
+    "since": ("--since", "the WebSocket API pushes new events only (--checkpoint resumes)"),
+    "poll_interval": ("--poll-interval", "nothing is polled: the server pushes"),
+    "max_size": ("--max-size", "nothing is polled: the server pushes"),
+}
+
+
+def check_live_flags(ctx: click.Context, options: Mapping[str, Any]) -> None:
+    """A one-line usage error naming the flag that cannot go with (or without) ``--live``."""
+    if not options.get("live"):
+        if options.get("state"):
+            raise click.UsageError("--state needs --live (getState is a WebSocket command)")
+        return
+    for name, (flag, why) in NOT_LIVE.items():
+        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT):
+            raise click.UsageError(f"{flag} cannot be used with --live: {why}")
+
+
+@attrs.frozen(kw_only=True)
+class LiveWatch:
+    """What ``watch --live`` streams and how it shows it."""
+
+    types: Sequence[uuid.UUID]
+    sources: Sequence[str]
+    include_data: bool
+    state: bool
+    checkpoint: str | None
+
+
+async def watch_live(
+    client: XProtectClient, names: Names, args: LiveWatch, out: Output, show: Show
+) -> Counter[str]:
+    """Stream until cancelled (Ctrl-C, SIGTERM); the counts shown, by kind."""
+    seen: Counter[str] = Counter()
+    sources = [guid for s in args.sources if (guid := source_guid(s)) is not None]
+    live = client.subscribe(
+        types=list(args.types) or None,
+        sources=sources or None,
+        checkpoint=args.checkpoint,
+    )
+    try:
+        async with live:
+            if args.state:
+                for event in await live.state():
+                    seen["state"] += 1
+                    show(out, names, "state", _shown(event, args.include_data))
+            out.note("watching live events over the WebSocket (Ctrl-C to stop)")
+            async for item in live:
+                if isinstance(item, Gap):
+                    out.note(f"gap: events from {item.start} to {item.end} may be missing")
+                    continue
+                seen["new"] += 1
+                show(out, names, "new", _shown(item, args.include_data))
+    finally:
+        out.note(f"stopped: {seen['new']} new, {seen['state']} state")
+    return seen
+
+
+def _shown(event: Event, include_data: bool) -> Event:
+    """Pushed events carry their data; shown only with --include-data, as in ``watch``."""
+    return event if include_data or event.data is None else attrs.evolve(event, data=None)

@@ -1,0 +1,89 @@
+"""A live stream's checkpoint: where ``client.subscribe(checkpoint=…)`` keeps its position.
+
+The position is a :class:`~xprotect_events.positions.LivePosition`: the server's session id
+and the id and time of the last event the consumer *processed*. An event counts as processed
+when the consumer asks for the next one, leaves ``async with`` normally, or calls ``await
+live.commit()``. Saves are batched by a :class:`~xprotect_events.checkpoints.Committer` (at
+most one every ``checkpoint_interval`` seconds, and on every exit) and run in a worker
+thread, so an fsync never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from .checkpoints import CheckpointStore, Committer, FileCheckpoint
+from .errors import InvalidInputError, shown
+from .models import Event
+from .positions import CheckpointError, LivePosition, Position
+
+#: What ``checkpoint=`` takes: a file path (a :class:`FileCheckpoint`) or a store.
+CheckpointLike = str | os.PathLike[str] | CheckpointStore
+
+
+def _store(checkpoint: object) -> tuple[CheckpointStore, FileCheckpoint | None]:
+    if isinstance(checkpoint, str | os.PathLike):
+        owned = FileCheckpoint(checkpoint)
+        return owned, owned
+    if callable(getattr(checkpoint, "load", None)) and callable(getattr(checkpoint, "save", None)):
+        return checkpoint, None  # type: ignore[return-value]
+    raise InvalidInputError(
+        f"checkpoint must be a file path or a store with load() and save(), got {shown(checkpoint)}"
+    )
+
+
+class LiveCheckpoint:
+    """The stream's side of a checkpoint: load, mark processed events, save, close."""
+
+    def __init__(self, checkpoint: CheckpointLike, interval: float) -> None:
+        store, self._owned = _store(checkpoint)
+        self._committer = Committer(store, interval=interval)  # checks the interval
+        self._session = ""
+        self._event: Event | None = None
+        self._build = self._position  # bound once: marking allocates nothing
+
+    @property
+    def saves(self) -> int:
+        return self._committer.saves
+
+    async def load(self) -> LivePosition | None:
+        """The stored position; :class:`CheckpointError` if it is not a live stream's."""
+        stored: Position | None = await asyncio.to_thread(self._committer.store.load)
+        if stored is None:
+            return None
+        try:
+            return LivePosition.expect(stored)
+        except CheckpointError as exc:
+            path = str(self._owned.path) if self._owned is not None else None
+            raise CheckpointError(str(exc), path=path) from None
+
+    def processed(self, session_id: str, event: Event) -> bool:
+        """``event`` of ``session_id`` is processed; True when a save is due."""
+        self._session, self._event = session_id, event
+        return self._committer.mark(self._build)
+
+    def _position(self) -> LivePosition:
+        assert self._event is not None
+        return LivePosition(
+            session_id=self._session, event_id=self._event.id, time=self._event.time
+        )
+
+    async def commit(self) -> None:
+        """Save the newest processed position now (in a worker thread)."""
+        await self._committer.acommit()
+
+    async def finish(self) -> None:
+        """On the stream's exit: save (even if cancelled meanwhile), then release the file."""
+        save = asyncio.ensure_future(self.commit())
+        try:
+            await asyncio.shield(save)
+        finally:
+            if save.done():
+                self._release()
+            else:  # cancelled: the lock is held until the save in the worker thread ends
+                save.add_done_callback(lambda _: self._release())
+
+    def _release(self) -> None:
+        if self._owned is not None:
+            self._owned.close()

@@ -1,0 +1,71 @@
+"""What a live stream needs of the client (:class:`LiveLink`), and its stored-types option."""
+
+from __future__ import annotations
+
+import ssl
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime
+from typing import Literal
+
+import aiohttp
+import attrs
+from yarl import URL
+
+from .errors import InvalidInputError, shown
+from .live_conn import SocketOptions, TokenSource, ws_url
+from .models import Event
+from .policy import RetryPolicy
+from .profile import Profile
+from .ws_wire import Rule
+
+#: Stored events after a time (aware), oldest first, with their data: the gap filler.
+ListStored = Callable[[datetime], AsyncIterator[Event]]
+#: The types the REST store keeps: an iterable of GUIDs, ``"all"``, or None (unknown).
+StoredTypes = Iterable[uuid.UUID | str] | Literal["all"] | None
+
+
+@attrs.frozen(kw_only=True)
+class LiveLink:
+    """What a live stream needs of the client, and nothing more."""
+
+    session: Callable[[], aiohttp.ClientSession]
+    server_url: URL
+    tokens: TokenSource
+    retry: RetryPolicy
+    profile: Profile
+    ssl: ssl.SSLContext | bool
+    list_stored: ListStored
+    connect_timeout: float = 10.0
+
+    @property
+    def url(self) -> URL:
+        """The WebSocket URL: ``ws(s)://`` + the server + ``Profile.ws_path``."""
+        return ws_url(self.server_url, self.profile.ws_path)
+
+    def socket_options(self, max_frame: int) -> SocketOptions:
+        profile = self.profile
+        return SocketOptions(
+            ssl=self.ssl,
+            auth=profile.ws_auth,
+            heartbeat=profile.ws_heartbeat,
+            max_frame=max_frame,
+            connect_within=self.connect_timeout,
+        )
+
+
+def check_options(buffer: object, max_frame: object, on_gap: object) -> None:
+    """The stream's own options, checked before anything is sent."""
+    for name, value in (("buffer", buffer), ("max_frame_size", max_frame)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidInputError(f"{name} must be an int >= 1, got {shown(value)}")
+    if on_gap is not None and not callable(on_gap):
+        raise InvalidInputError(f"on_gap must be callable, got {shown(on_gap)}")
+
+
+def stored_set(value: StoredTypes) -> frozenset[uuid.UUID] | Literal["all"] | None:
+    """``stored_types=`` checked: a set of GUIDs, ``"all"`` or None."""
+    if value is None or value == "all":
+        return value
+    rule = Rule.include(types=value)  # checks the GUIDs
+    return frozenset(rule.types or ())
