@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -35,13 +37,15 @@ async def _token(conn: Connection, show_token: bool, out: Output) -> int:
     async with conn.client() as client:
         got = await client.tokens.current()
         kind = "service" if client.is_service else "user"
+        left = math.ceil(client.tokens.deadline - time.monotonic())
+        expires_at = client.tokens.expires_at
     record: dict[str, Any] = {
         "kind": kind,
         "login": conn.who,
         "token_type": got.token_type,
         "scope": got.scope,
-        "expires_in": int(got.expires_in) if got.expires_in.is_integer() else got.expires_in,
-        "expires_at": format_time(datetime.now(UTC) + timedelta(seconds=got.expires_in)),
+        "expires_in": left,
+        "expires_at": format_time(expires_at) if expires_at else None,
     }
     if show_token:
         record["access_token"] = got.access_token
