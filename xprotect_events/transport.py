@@ -7,12 +7,14 @@ and maps aiohttp's exceptions to the library's (:func:`transport_error`).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import ssl
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from os import PathLike
 from typing import Any, Protocol, TypeVar
 
@@ -86,8 +88,19 @@ def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth 
         raise InvalidInputError("the proxy must be http(s)://host[:port]")
     auth = None
     if url.user is not None:
-        auth = aiohttp.BasicAuth(url.user, url.password or "")
+        with _proxy_auth_allowed():
+            auth = aiohttp.BasicAuth(url.user, url.password or "")
     return url.with_user(None).with_password(None), auth
+
+
+@contextlib.contextmanager
+def _proxy_auth_allowed() -> Iterator[None]:
+    """aiohttp 3.14 deprecates ``BasicAuth`` and a session's ``proxy_auth`` (for per-request
+    ``proxy_headers``, which its sessions do not take): silence just that, where we use it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="aiohttp")
+        warnings.filterwarnings("ignore", message=".*(BasicAuth|proxy_auth).*deprecated")
+        yield
 
 
 def environment_proxy(url: URL) -> str | None:
@@ -203,14 +216,15 @@ class Transport:
         (:func:`environment_proxy`, read when the transport is made), and reports to the
         given ``trace_configs``.
         """
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self._timeout,
-            headers=self._headers,
-            proxy=self._proxy,
-            proxy_auth=self._proxy_auth,
-            trace_configs=self._trace_configs or None,
-        )
+        with _proxy_auth_allowed():
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers=self._headers,
+                proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
+                trace_configs=self._trace_configs or None,
+            )
         return without_silent_resend(session)
 
     async def close(self) -> None:
