@@ -8,9 +8,14 @@ to win a race: output is read up to a marker line under a deadline.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import pty
+import re
 import shutil
+import struct
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +129,48 @@ async def finish(proc: asyncio.subprocess.Process, timeout: float = 15.0) -> int
 
 def store(sim: Simulator, *triggers: EventTrigger) -> None:
     assert sim.store_events(triggers) == len(triggers)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+async def run_cli_tty(
+    *args: str, env: dict[str, str], columns: int, timeout: float = 30.0
+) -> Result:
+    """Run the console script with stdout on a pseudo-terminal ``columns`` wide (``COLUMNS``),
+    as a person at a terminal would; stdout without colours and with ``\\n`` line ends."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    proc = await asyncio.create_subprocess_exec(
+        cli_path(),
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=follower,
+        stderr=asyncio.subprocess.PIPE,
+        env={**env, "COLUMNS": str(columns), "TERM": "xterm"},
+    )
+    os.close(follower)
+
+    def read_all() -> bytes:
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the other side is closed
+                return b"".join(chunks)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    try:
+        out, (_, err) = await asyncio.wait_for(
+            asyncio.gather(asyncio.to_thread(read_all), proc.communicate()), timeout
+        )
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        os.close(leader)
+    assert proc.returncode is not None
+    text = _ANSI.sub("", out.decode()).replace("\r\n", "\n")
+    return Result(proc.returncode, text, err.decode())

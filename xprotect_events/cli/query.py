@@ -19,7 +19,8 @@ from .. import Condition, Event, EventType, XProtectClient
 from ..wire import format_time
 from .connection import Connection, connection_options
 from .names import Names
-from .output import EventTable, Output, event_json, output_option, record_table
+from .output import Output, event_json, output_option
+from .tables import EventTable
 from .params import WHEN, id_conditions, include_data_option, name_conditions
 from .runner import EXIT_OK, run
 
@@ -49,10 +50,7 @@ async def _token(conn: Connection, show_token: bool, out: Output) -> int:
     }
     if show_token:
         record["access_token"] = got.access_token
-    if out.json:
-        out.emit(record)
-    else:
-        out.out.print(record_table(record))
+    out.record(record)
     return EXIT_OK
 
 
@@ -83,15 +81,25 @@ async def _types(conn: Connection, out: Output) -> int:
         for t in found:
             out.emit(type_json(t, allowed[t.id]))
         return EXIT_OK
+    if out.plain:
+        rows = [(t.display_name or t.name, str(t.id), _generator(t)) for t in found]
+        out.rows(("name", "id", "generator", "may_trigger"), [
+            (*row, "yes" if allowed[t.id] else "no") for row, t in zip(rows, found, strict=True)
+        ])
+        return EXIT_OK
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("Name", "Id", "Generator", "May trigger"):
         table.add_column(column, no_wrap=column != "Name")
     for t in found:
-        generator = "/".join(g for g in (t.generator_type, t.generator_subtype) if g)
+        generator = _generator(t)
         may = "[green]yes[/]" if allowed[t.id] else "[red]no[/]"
         table.add_row(escape(t.display_name or t.name), str(t.id), escape(generator), may)
     out.out.print(table)
     return EXIT_OK
+
+
+def _generator(t: EventType) -> str:
+    return "/".join(g for g in (t.generator_type, t.generator_subtype) if g)
 
 
 def _zero_is_all(limit: int) -> int | None:
@@ -120,8 +128,14 @@ class ListQuery:
             order="desc" if self.order == "desc" else "asc",
             include_data=self.include_data,
             page_size=self.page_size,
-            limit=self.limit,
+            limit=self.limit + 1 if self.limit else None,  # one more: to tell if there are more
         )
+
+    @property
+    def empty_range(self) -> bool:
+        """Whether nothing can match: the bounds are exclusive and --since is not before
+        --until."""
+        return self.since is not None and self.until is not None and self.since >= self.until
 
 
 @click.command(name="list")
@@ -149,18 +163,35 @@ def list_command(conn: Connection, out: Output, **options: Any) -> int:
 
 
 async def _list(conn: Connection, query: ListQuery, out: Output) -> int:
+    if query.empty_range:
+        out.note("note: --since is not before --until, so no event can match (both exclusive)")
     async with conn.client() as client:
         await client.login()
         if out.json:
+            shown = 0
             async for event in query.events(client):
+                if shown == query.limit:
+                    _note_limit(out, shown)
+                    break
                 out.emit(event_json(event))
+                shown += 1
             return EXIT_OK
         table = EventTable(out.out, await Names.load(client), data=query.include_data)
+        more = False
         async for event in query.events(client):
+            if table.count + len(table.rows) == query.limit:
+                more = True
+                break
             table.add(event)
         table.flush()
     out.note(f"{table.count} event(s)")
+    if more:
+        _note_limit(out, table.count)
     return EXIT_OK
+
+
+def _note_limit(out: Output, shown: int) -> None:
+    out.note(f"note: showing {shown} of more; use --limit 0 for all (or --limit N)")
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,8 @@ from rich.markup import escape
 from .. import SessionChange
 from .connection import Connection, connection_options
 from .names import Names, names_for
-from .output import Output, data_text, event_json, event_row, output_option
+from .output import Output, event_json, output_option
+from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
 from .params import WHEN, include_data_option
 from .runner import EXIT_OK, run
 
@@ -73,6 +75,9 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
         try:
             async with session:
                 out.note("watching events (Ctrl-C to stop)")
+                if out.plain:
+                    write_tsv(sys.stdout, [PLAIN_HEADER])
+                    sys.stdout.flush()
                 async for change in session:
                     seen[change.kind] += 1
                     show_change(out, names, change)
@@ -81,18 +86,24 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
     return EXIT_OK
 
 
-_WIDTHS = (0, 26, 28, 16, 0)  # the columns of a change line, padded like the list table
+#: The header of ``watch``'s tab-separated lines (in a pipe).
+PLAIN_HEADER = ("kind", *(column.name.lower() for column in EVENT_COLUMNS), "data")
 
 
 def show_change(out: Output, names: Names, change: SessionChange) -> None:
-    """One change: a JSON line (flushed at once) or a marked line of the table's columns."""
+    """One change, flushed at once: a JSON line, a tab-separated line in a pipe, or one
+    line of the table's columns on a terminal (the time and the id always whole)."""
     event = change.event
     if out.json:
         out.emit({"kind": change.kind, "event": event_json(event)}, flush=True)
         return
-    mark = "[green]+ new    [/]" if change.kind == "new" else "[red]- deleted[/]"
-    cells = zip(event_row(event, names), _WIDTHS, strict=True)
-    text = " ".join(f"{cell:<{width}}" if width else cell for cell, width in cells)
-    out.out.print(f"{mark} {escape(text)}")
-    if event.data is not None:
-        out.out.print(f"          {escape(data_text(event))}")
+    row = event_row(event, names)
+    if out.plain:
+        write_tsv(sys.stdout, [(change.kind, *row, data_text(event))])
+        sys.stdout.flush()
+        return
+    line = change_line(change.kind, row, out.out.width)
+    mark, rest = line[:MARK_WIDTH], line[MARK_WIDTH:]
+    color = "green" if change.kind == "new" else "red"
+    data = f"  {escape(data_text(event))}" if event.data is not None else ""
+    out.out.print(f"[{color}]{escape(mark)}[/]{escape(rest)}{data}", soft_wrap=True)
