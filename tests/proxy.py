@@ -55,7 +55,8 @@ class ForwardProxy:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None and self._client is not None
+        assert self._server is not None
+        assert self._client is not None
         self._server.close()
         for task in list(self._tasks):
             task.cancel()

@@ -83,8 +83,9 @@ async def grant(transport: Transport, path: str, form: Mapping[str, str]) -> Tok
 def _refused(exc: APIError, path: str) -> AuthenticationError:
     detail = exc.details[0] if exc.details else None
     description = detail.error_text if detail else None
+    code = f" {exc.oauth_error}" if exc.oauth_error else ""
     return AuthenticationError(
-        f"the identity provider at {path} refused the credentials (HTTP {exc.status}"
+        f"the identity provider at {path} refused the credentials (HTTP {exc.status}{code}"
         + (f": {description})" if description else ")"),
         status=exc.status,
         error=exc.oauth_error,

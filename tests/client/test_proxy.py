@@ -45,11 +45,11 @@ EXPECTED = [
 
 
 async def test_every_request_goes_through_the_given_proxy(sim: Simulator) -> None:
-    async with ForwardProxy() as proxy:
-        async with XProtectClient(
-            sim.url, username="admin", password="admin", proxy=proxy.url
-        ) as client:
-            await login_list_batch(client)
+    async with (
+        ForwardProxy() as proxy,
+        XProtectClient(sim.url, username="admin", password="admin", proxy=proxy.url) as client,
+    ):
+        await login_list_batch(client)
     assert paths(proxy) == EXPECTED
     assert all(target.startswith(sim.url) for _, target in proxy.requests)
 

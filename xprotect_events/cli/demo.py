@@ -31,9 +31,9 @@ from ..testing.seed import ADMIN_USER
 from ..testing.simulator import Simulator
 from .names import Names
 from .output import Output, progress_bar
-from .tables import EventTable, fmt_time
 from .params import batch_options
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, run
+from .tables import EventTable, fmt_time
 
 
 async def load_plan(client: XProtectClient) -> DemoPlan:

@@ -20,9 +20,9 @@ from ..wire import format_time
 from .connection import Connection, connection_options
 from .names import Names
 from .output import Output, event_json, output_option
-from .tables import EventTable
 from .params import WHEN, id_conditions, include_data_option, name_conditions
 from .runner import EXIT_OK, run
+from .tables import EventTable
 
 
 @click.command(short_help="Log in; show the token's type, scope and expiry.")
@@ -83,9 +83,10 @@ async def _types(conn: Connection, out: Output) -> int:
         return EXIT_OK
     if out.plain:
         rows = [(t.display_name or t.name, str(t.id), _generator(t)) for t in found]
-        out.rows(("name", "id", "generator", "may_trigger"), [
-            (*row, "yes" if allowed[t.id] else "no") for row, t in zip(rows, found, strict=True)
-        ])
+        out.rows(
+            ("name", "id", "generator", "may_trigger"),
+            [(*row, "yes" if allowed[t.id] else "no") for row, t in zip(rows, found, strict=True)],
+        )
         return EXIT_OK
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("Name", "Id", "Generator", "May trigger"):

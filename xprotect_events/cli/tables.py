@@ -187,9 +187,6 @@ def change_line(kind: str, row: Sequence[str], width: int) -> str:
     """``watch``'s one line for a change: a mark and the event's columns in ``width``
     (text columns cut with an ellipsis or dropped; the time and the id always whole)."""
     layout = plan(EVENT_COLUMNS, width - MARK_WIDTH - GAP)
-    cells = [
-        row[i] if not EVENT_COLUMNS[i].folds else fitted(row[i], w)
-        for i, w in layout
-    ]
+    cells = [row[i] if not EVENT_COLUMNS[i].folds else fitted(row[i], w) for i, w in layout]
     mark = "+ new" if kind == "new" else "- deleted"
     return f"{mark:<{MARK_WIDTH}} " + " " * (GAP - 2) + (" " * GAP).join(cells).rstrip()

@@ -15,9 +15,9 @@ from .. import SessionChange
 from .connection import Connection, connection_options
 from .names import Names, names_for
 from .output import Output, event_json, output_option
-from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
 from .params import WHEN, include_data_option
 from .runner import EXIT_OK, run
+from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
 
 
 def _from_now(since: datetime | None) -> datetime:
