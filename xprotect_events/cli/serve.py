@@ -104,7 +104,7 @@ def _fault_epilog() -> str:
         "  Several kinds: drawn at random. PROBABILITY: 1 unless given (every request).\n"
         f"\nKinds: {kinds}.\n"
         "\n\b\nExample:\n"
-        "  xprotect-events serve --fault 'POST /api/rest/v1/events/batch=reset_after,status:500@0.05'"
+        f"  {PROG} serve --fault 'POST /api/rest/v1/events/batch=reset_after,status:500@0.05'"
     )
 
 
