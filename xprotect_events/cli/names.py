@@ -57,7 +57,7 @@ def find_named(items: Iterable[N], text: str, what: str, hint: str) -> N:
     by_compact = {compact(shown_name(item)): shown_name(item) for item in listed}
     by_compact.update({compact(item.name): shown_name(item) for item in listed})
     close = difflib.get_close_matches(wanted, by_compact, n=3, cutoff=0.6)
-    guess = sorted({by_compact[c] for c in close})
+    guess = list(dict.fromkeys(by_compact[c] for c in close))  # the closest first
     maybe = f"; did you mean {' or '.join(repr(g) for g in guess)}?" if guess else ""
     known = ", ".join(sorted(shown_name(item) for item in listed)) or "none readable"
     raise click.BadParameter(f"no {what} {text!r}{maybe} (known: {known})", param_hint=hint)
