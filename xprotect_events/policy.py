@@ -151,4 +151,4 @@ def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
     text = reason(exc) if exc is not None else "?"
-    log.info("retrying in %.1f s (attempt %d failed): %s", wait, state.attempt_number, text)
+    log.info("retrying in %.2f s (attempt %d failed): %s", wait, state.attempt_number, text)

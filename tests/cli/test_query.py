@@ -125,7 +125,7 @@ async def test_get_shows_one_event_with_its_data(
     assert record["data"] == {"score": 7}
     assert "Person Detected" in table.out
     assert "Camera 1 - Main Entrance" in table.out
-    assert '"score": 7' in table.out
+    assert 'data\t{"score":7}' in table.out  # piped: key<TAB>value lines
     assert missing.rc == EXIT_API
     assert missing.err.count("\n") == 1
     assert "404" in missing.err

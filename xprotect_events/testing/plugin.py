@@ -101,11 +101,25 @@ async def _simulator(xprotect_simulator_options: dict[str, Any]) -> AsyncIterato
         yield sim
 
 
-async def _logged_in(sim: Simulator, **login: str) -> AsyncIterator[XProtectClient]:
+async def _logged_in(
+    sim: Simulator,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> AsyncIterator[XProtectClient]:
+    """An open client of ``sim`` (trusting its CA over https), logged in."""
     from ..client import XProtectClient
 
-    verify: Any = str(sim.ca_path) if sim.ca_path else True
-    async with XProtectClient(sim.url, verify=verify, **login) as client:
+    async with XProtectClient(
+        sim.url,
+        username=username,
+        password=password,
+        client_id=client_id,
+        client_secret=client_secret,
+        verify=str(sim.ca_path) if sim.ca_path else True,
+    ) as client:
         await client.login()
         yield client
 
@@ -123,8 +137,8 @@ async def _operator_client(xprotect_simulator: Simulator) -> AsyncIterator[XProt
     sees cameras 1 and 2 only)."""
     from . import seed
 
-    login = {"username": seed.OPERATOR_USER, "password": "operator"}
-    async for client in _logged_in(xprotect_simulator, **login):
+    login = _logged_in(xprotect_simulator, username=seed.OPERATOR_USER, password="operator")
+    async for client in login:
         yield client
 
 
@@ -132,8 +146,12 @@ async def _service_client(xprotect_simulator: Simulator) -> AsyncIterator[XProte
     """An open XProtectClient logged in as the seeded service client (a service token)."""
     from . import seed
 
-    login = {"client_id": seed.SERVICE_CLIENT_ID, "client_secret": seed.SERVICE_CLIENT_SECRET}
-    async for client in _logged_in(xprotect_simulator, **login):
+    login = _logged_in(
+        xprotect_simulator,
+        client_id=seed.SERVICE_CLIENT_ID,
+        client_secret=seed.SERVICE_CLIENT_SECRET,
+    )
+    async for client in login:
         yield client
 
 
