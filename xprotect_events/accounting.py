@@ -85,6 +85,7 @@ class TriggerResult:
 
     @property
     def reason(self) -> str | None:
+        """Why it was not accepted, in words (None when accepted)."""
         return None if self.error is None else str(self.error)
 
 
@@ -96,18 +97,22 @@ class BatchReport:
 
     @property
     def accepted(self) -> int:
+        """How many triggers were accepted."""
         return sum(r.status == "accepted" for r in self.results)
 
     @property
     def rejected(self) -> int:
+        """How many the server (or the client's checks) refused."""
         return sum(r.status == "rejected" for r in self.results)
 
     @property
     def unknown(self) -> int:
+        """How many were sent without an answer: they may have happened."""
         return sum(r.status == "unknown" for r in self.results)
 
     @property
     def failures(self) -> list[TriggerResult]:
+        """The results that were not accepted, in input order."""
         return [r for r in self.results if r.status != "accepted"]
 
     def raise_for_failures(self) -> None:

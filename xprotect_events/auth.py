@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import attrs
@@ -82,8 +83,9 @@ async def grant(transport: Transport, path: str, form: Mapping[str, str]) -> Tok
 def _refused(exc: APIError, path: str) -> AuthenticationError:
     detail = exc.details[0] if exc.details else None
     description = detail.error_text if detail else None
+    code = f" {exc.oauth_error}" if exc.oauth_error else ""
     return AuthenticationError(
-        f"the identity provider at {path} refused the credentials (HTTP {exc.status}"
+        f"the identity provider at {path} refused the credentials (HTTP {exc.status}{code}"
         + (f": {description})" if description else ")"),
         status=exc.status,
         error=exc.oauth_error,
@@ -134,7 +136,13 @@ def renewal_skew(lifetime: float) -> float:
 
 
 class TokenManager:
-    """Holds the current token; renews it before expiry, exactly once for all waiters."""
+    """Holds the current token; renews it before expiry, exactly once for all waiters.
+
+    ``client.tokens`` is the client's. ``credentials`` obtain a token over ``transport``
+    with ``profile``'s paths; ``clock`` is the monotonic clock lifetimes run on. Fetch
+    errors (:class:`AuthenticationError`, a transport error) reach the caller that asked
+    for a token, and every caller that waited on the same attempt.
+    """
 
     def __init__(
         self,
@@ -153,6 +161,7 @@ class TokenManager:
         self._current: Token | None = None
         self._renew_at = 0.0
         self._expires_at = 0.0
+        self._expires_wall: datetime | None = None
         #: How many tokens this manager obtained (for tests and diagnostics).
         self.renewals = 0
         self._failures = 0  # fetches that failed, and the last one's error
@@ -163,8 +172,16 @@ class TokenManager:
         return f"<TokenManager {type(self._credentials).__name__} token={state}>"
 
     @property
-    def expires_at(self) -> float:
-        """When the current token lapses, on this manager's clock (0 when there is none)."""
+    def expires_at(self) -> datetime | None:
+        """When the current token lapses, as an aware UTC datetime (None without a token).
+
+        Measured from when it was asked for, so a little before the server's own expiry.
+        """
+        return self._expires_wall if self._token else None
+
+    @property
+    def deadline(self) -> float:
+        """When the current token lapses on this manager's (monotonic) clock; 0 without one."""
         return self._expires_at if self._token else 0.0
 
     async def token(self) -> str:
@@ -202,6 +219,7 @@ class TokenManager:
         if self._failures != failures and self._failure is not None:
             raise self._failure
         started = self._clock()
+        asked = datetime.now(UTC)
         try:
             token = await self._credentials.fetch_token(self._transport, self._profile)
         except Exception as exc:
@@ -211,5 +229,6 @@ class TokenManager:
         self._token = token.access_token
         self._current = token
         self._expires_at = started + token.expires_in
+        self._expires_wall = asked + timedelta(seconds=token.expires_in)
         self._renew_at = self._expires_at - renewal_skew(token.expires_in)
         self.renewals += 1

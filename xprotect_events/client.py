@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar, Unpack
+
+import aiohttp
 
 from . import batch, config, discovery, wire
 from .accounting import BatchReport, TriggerResult
@@ -49,7 +51,36 @@ class XProtectClient:
     ``async with XProtectClient(url, username=…, password=…) as client:`` (a basic user), or
     ``client_id=…, client_secret=…`` (a service client), or ``windows=True`` with
     ``username="DOMAIN\\\\user"`` (a Windows user, NTLM; needs the ``ntlm`` extra).
-    ``verify`` is True (default), False, a CA-bundle path or an ``ssl.SSLContext``.
+
+    Arguments (all but ``url`` keyword-only):
+
+    - ``url``: the server, ``http(s)://host[:port]`` (the API paths are added here).
+    - ``username``/``password``, ``client_id``/``client_secret``, ``windows``: the login,
+      one kind only. ``credentials``: instead of those, any object with an async
+      ``fetch_token(transport, profile)`` that returns a :class:`~xprotect_events.models.Token`
+      (e.g. one that reads a token your own system issues).
+    - ``verify``: TLS verification: True (default, the system's CAs), a CA-bundle path,
+      an ``ssl.SSLContext``, or False (test servers only).
+    - ``token_path``: the identity provider's token path, if not the profile's.
+    - ``profile``: the API's paths and limits (:class:`Profile`).
+    - ``timeout``: seconds to wait for each piece of an answer (30); a whole exchange is
+      bounded by ``connect_timeout + 4 * timeout``. ``connect_timeout``: seconds for a
+      connection (and TLS handshake) to be made (10).
+    - ``limit``: the most connections open at once (100; 0: no limit). Batches and
+      concurrent calls share them.
+    - ``retry``: what is retried and how long to wait (:class:`RetryPolicy`).
+    - ``clock``: the monotonic clock token lifetimes are measured on
+      (``time.monotonic``); tests give a fake one to expire tokens without waiting.
+    - ``proxy``: an ``http(s)://[user:password@]host:port`` proxy for every request (its
+      credentials go as ``Proxy-Authorization`` and are never shown). Without it, and with
+      ``trust_env`` (default), ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` are honoured
+      unless the host is in ``NO_PROXY``.
+    - ``trace_configs``: aiohttp ``TraceConfig`` objects that see every request (for
+      metrics or tracing, e.g. OpenTelemetry's aiohttp instrumentation;
+      ``examples/metrics.py``).
+
+    Raises :class:`InvalidInputError` or :class:`ConfigurationError` for bad settings,
+    before anything is sent. Nothing is sent until the first call (or :meth:`login`).
     """
 
     def __init__(
@@ -70,6 +101,9 @@ class XProtectClient:
         limit: int = 100,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
         check_settings(
             timeout=timeout,
@@ -90,6 +124,9 @@ class XProtectClient:
             connect_timeout=connect_timeout,
             limit=limit,
             retry=retry,
+            proxy=proxy,
+            trust_env=trust_env,
+            trace_configs=trace_configs,
         )
         self.credentials = credentials or make_credentials(
             username=username,
@@ -121,6 +158,7 @@ class XProtectClient:
 
     @property
     def url(self) -> str:
+        """The server URL this client talks to (``http(s)://host:port``)."""
         return str(self.transport.base_url)
 
     @property
@@ -318,6 +356,11 @@ class XProtectClient:
         return await self._get("/eventTypes", array_of(EventType))
 
     async def get_event_type(self, type_id: uuid.UUID | str) -> EventType:
+        """One event type by its GUID (``GET /eventTypes/{id}``).
+
+        :class:`InvalidInputError` when ``type_id`` is not a GUID (nothing is sent);
+        :class:`NotFoundError` when the server has no such type.
+        """
         guid = to_uuid(type_id, "event type id")
         return await self._get(f"/eventTypes/{guid}", data_of(EventType))
 

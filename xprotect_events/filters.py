@@ -92,34 +92,42 @@ class Condition:
 
 
 def lt(value: Scalar) -> Condition:
+    """Less than ``value`` (a time: before it). For ``source_*`` and session filters."""
     return Condition("lt", value)
 
 
 def gt(value: Scalar) -> Condition:
+    """Greater than ``value`` (a time: after it)."""
     return Condition("gt", value)
 
 
 def equals(value: Scalar) -> Condition:
+    """Equal to ``value`` (what a plain value means)."""
     return Condition("equals", value)
 
 
 def not_equals(value: Scalar) -> Condition:
+    """Anything but ``value``."""
     return Condition("notEquals", value)
 
 
 def starts_with(value: str) -> Condition:
+    """A text that starts with ``value``."""
     return Condition("startsWith", value)
 
 
 def contains(value: str) -> Condition:
+    """A text that contains ``value`` (e.g. ``source_name=contains("Entrance")``)."""
     return Condition("contains", value)
 
 
 def one_of(*values: Scalar) -> Condition:
+    """Equal to any of ``values``; bad values raise InvalidInputError when used."""
     return Condition("oneOf", values)
 
 
 def contains_one_of(*values: str) -> Condition:
+    """A text that contains any of ``values``."""
     return Condition("containsOneOf", values)
 
 
@@ -307,6 +315,7 @@ class SessionFilter:
             raise InvalidInputError(f"operator {self.operator!r} takes the wrong kind of value")
 
     def to_wire(self) -> dict[str, Any]:
+        """The filter as the API's JSON (``property``, ``operator``, ``value``)."""
         return {"property": self.property, "operator": self.operator, "value": self.value}
 
 
@@ -318,6 +327,7 @@ class SessionOrder:
     direction: Literal["asc", "desc"] = "asc"
 
     def to_wire(self) -> dict[str, Any]:
+        """The order as the API's JSON (``property``, ``direction``)."""
         return {"property": self.property, "direction": self.direction}
 
 

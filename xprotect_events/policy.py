@@ -23,6 +23,7 @@ import attrs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .errors import APIError, TLSError, TransportError, XProtectError
+from .reasons import reason
 
 log = logging.getLogger("xprotect_events")
 
@@ -149,5 +150,5 @@ async def retried(
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
-    text = str(exc) if isinstance(exc, XProtectError) else type(exc).__name__
-    log.info("retrying after %s (attempt %d, waiting %.2f s)", text, state.attempt_number, wait)
+    text = reason(exc) if exc is not None else "?"
+    log.info("retrying in %.2f s (attempt %d failed): %s", wait, state.attempt_number, text)

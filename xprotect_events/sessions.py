@@ -62,6 +62,7 @@ from .filters import SessionFilter, SessionOrder
 from .models import Event, SessionChange, SessionRead
 from .options import SessionSpec
 from .policy import Backoff
+from .reasons import reason
 from .responses import Response
 
 log = logging.getLogger("xprotect_events.sessions")
@@ -225,7 +226,8 @@ class EventSession:
                     raise SessionLostError(
                         f"the event session (order='desc') was lost and cannot be resumed: {exc}"
                     ) from exc
-                await self._pause(exc, immediate=reading and isinstance(exc, NotFoundError))
+                immediate = reading and isinstance(exc, NotFoundError)
+                await self._pause(exc, immediate=immediate, step="read" if reading else "create")
                 continue
             except asyncio.CancelledError:
                 # Cancelled mid-read (e.g. asyncio.timeout around anext): the server may
@@ -248,13 +250,13 @@ class EventSession:
             self._stale = self.id
         self.id = None
 
-    async def _pause(self, exc: XProtectError, *, immediate: bool) -> None:
+    async def _pause(self, exc: XProtectError, *, immediate: bool, step: str) -> None:
         if immediate and self._backoff.failures == 0:
             self._backoff.failures = 1
-            log.info("event session lost (%s); resuming after %s", exc, self._cursor.last)
+            log.info("event session lost (%s); resuming after %s", reason(exc), self._cursor.last)
             return
         delay = self._backoff.next_delay(getattr(exc, "retry_after", None))
-        log.warning("event session read failed (%s); resuming in %.2f s", exc, delay)
+        log.warning("event session %s failed; reconnecting in %.1f s: %s", step, delay, reason(exc))
         await asyncio.sleep(delay)
 
     async def _reopen(self) -> str:

@@ -7,11 +7,14 @@ and maps aiohttp's exceptions to the library's (:func:`transport_error`).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import urllib.request
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from os import PathLike
 from typing import Any, Protocol, TypeVar
 
@@ -66,6 +69,55 @@ def server_url(value: str | URL) -> URL:
     return url
 
 
+def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """aiohttp's ``proxy=`` and ``proxy_auth=`` from the user's ``proxy=``: the URL without
+    its credentials (``user:password@``, sent as ``Proxy-Authorization``), and those.
+
+    :class:`InvalidInputError` unless it is ``http(s)://host[:port]``; the credentials are
+    never echoed.
+    """
+    if value is None:
+        return None, None
+    text = str(value) if isinstance(value, str | URL) else ""
+    try:
+        url = URL(text)
+        ok = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
+    except ValueError:
+        url, ok = URL(), False
+    if not ok:
+        raise InvalidInputError("the proxy must be http(s)://host[:port]")
+    auth = None
+    if url.user is not None:
+        with _proxy_auth_allowed():
+            auth = aiohttp.BasicAuth(url.user, url.password or "")
+    return url.with_user(None).with_password(None), auth
+
+
+@contextlib.contextmanager
+def _proxy_auth_allowed() -> Iterator[None]:
+    """aiohttp 3.14 deprecates ``BasicAuth`` and a session's ``proxy_auth`` (for per-request
+    ``proxy_headers``, which its sessions do not take): silence just that, where we use it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="aiohttp")
+        warnings.filterwarnings("ignore", message=".*(BasicAuth|proxy_auth).*deprecated")
+        yield
+
+
+def environment_proxy(url: URL) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY`` by its
+    scheme, or ``ALL_PROXY``), or None: none set, or ``url``'s host is in ``NO_PROXY``.
+
+    Only the variables count: not ``.netrc`` (aiohttp's ``trust_env`` would also send its
+    passwords as Basic auth), not the system's settings.
+    """
+    proxies = urllib.request.getproxies_environment()
+    chosen = proxies.get(url.scheme) or proxies.get("all")
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if not chosen or bypass(url.host or "", proxies):
+        return None
+    return chosen if "://" in chosen else f"http://{chosen}"
+
+
 def ssl_param(verify: Verify) -> ssl.SSLContext | bool:
     """aiohttp's ``ssl=`` from the user's ``verify=``: on by default, a CA bundle, or off."""
     if isinstance(verify, ssl.SSLContext):
@@ -107,8 +159,17 @@ class Transport:
         limit: int = 100,
         retry: RetryPolicy | None = None,
         user_agent: str = "xprotect-events",
+        proxy: str | URL | None = None,
+        trust_env: bool = True,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
         self.base_url = server_url(base_url)
+        self._proxy, self._proxy_auth = proxy_param(proxy)
+        if proxy is None and trust_env:
+            self._proxy, self._proxy_auth = proxy_param(environment_proxy(self.base_url))
+        self._trace_configs = list(trace_configs or ())
+        if not all(isinstance(t, aiohttp.TraceConfig) for t in self._trace_configs):
+            raise InvalidInputError("trace_configs must be aiohttp.TraceConfig objects")
         self.retry = retry or RetryPolicy()
         self.limit = limit
         self._ssl = ssl_param(verify)
@@ -135,10 +196,12 @@ class Transport:
         if self.is_open:
             return
         connector = aiohttp.TCPConnector(limit=self.limit, ssl=self._ssl)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, headers=self._headers
-        )
-        without_silent_resend(self._session)
+        self._session = self.dedicated_session(connector)
+
+    @property
+    def proxy(self) -> URL | None:
+        """The proxy every request goes through (without its credentials), or None."""
+        return self._proxy
 
     @property
     def tls(self) -> ssl.SSLContext | bool:
@@ -147,10 +210,21 @@ class Transport:
 
     def dedicated_session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
         """A new session over ``connector`` with this transport's timeouts and headers, for
-        exchanges bound to one connection (the NTLM handshake). The caller closes it."""
-        session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, headers=self._headers
-        )
+        exchanges bound to one connection (the NTLM handshake). The caller closes it.
+
+        Every session goes through the given proxy, or (``trust_env``) the environment's
+        (:func:`environment_proxy`, read when the transport is made), and reports to the
+        given ``trace_configs``.
+        """
+        with _proxy_auth_allowed():
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers=self._headers,
+                proxy=self._proxy,
+                proxy_auth=self._proxy_auth,
+                trace_configs=self._trace_configs or None,
+            )
         return without_silent_resend(session)
 
     async def close(self) -> None:

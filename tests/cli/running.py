@@ -8,9 +8,15 @@ to win a race: output is read up to a marker line under a deadline.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import pty
+import re
 import shutil
+import signal
+import struct
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +130,67 @@ async def finish(proc: asyncio.subprocess.Process, timeout: float = 15.0) -> int
 
 def store(sim: Simulator, *triggers: EventTrigger) -> None:
     assert sim.store_events(triggers) == len(triggers)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+async def run_cli_tty(
+    *args: str,
+    env: dict[str, str],
+    columns: int,
+    timeout: float = 30.0,
+    stop_after: str | None = None,
+) -> Result:
+    """Run the console script with stdout on a pseudo-terminal ``columns`` wide (``COLUMNS``),
+    as a person at a terminal would; stdout without colours and with ``\\n`` line ends.
+
+    ``stop_after``: send SIGINT (Ctrl-C) once stdout has shown that text (for ``watch``).
+    """
+    loop = asyncio.get_running_loop()
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    proc = await asyncio.create_subprocess_exec(
+        cli_path(),
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=follower,
+        stderr=asyncio.subprocess.PIPE,
+        env={**env, "COLUMNS": str(columns), "TERM": "xterm"},
+    )
+    os.close(follower)
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def read_all() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the other side is closed
+                chunk = b""
+            loop.call_soon_threadsafe(chunks.put_nowait, chunk)
+            if not chunk:
+                return
+
+    async def collect() -> bytes:
+        seen, sent = b"", False
+        while chunk := await chunks.get():
+            seen += chunk
+            if not sent and stop_after and stop_after.encode() in seen:
+                proc.send_signal(signal.SIGINT)
+                sent = True
+        return seen
+
+    reader = loop.run_in_executor(None, read_all)
+    try:
+        out, (_, err) = await asyncio.wait_for(
+            asyncio.gather(collect(), proc.communicate()), timeout
+        )
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await reader
+        os.close(leader)
+    assert proc.returncode is not None
+    text = _ANSI.sub("", out.decode()).replace("\r\n", "\n")
+    return Result(proc.returncode, text, err.decode())

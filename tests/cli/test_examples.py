@@ -165,3 +165,13 @@ async def test_bot_reacts_and_acknowledges_each_event(
     acks = {e.tag async for e in service_client.list_events() if e.type == seed.USER_DEFINED_EVENT}
     assert acks == {f"ack:{e.id}" for e in originals}
     assert sim.sessions_alive == 0
+
+
+async def test_metrics_counts_every_request_through_trace_configs(sim: Simulator) -> None:
+    rc, out, err = await finish(await start(sim, "metrics.py", "--events", "50"))
+    assert rc == 0, err
+    assert "triggered 50, listed 50" in out
+    assert "    1  POST /API/IDP/connect/token -> 200" in out
+    assert "    5  POST /api/rest/v1/events/batch -> 200" in out  # 50 in chunks of 10
+    assert "    3  GET /api/rest/v1/events -> 200" in out  # pages of 20: 20, 20, 10
+    assert "total: 9 request(s)" in out

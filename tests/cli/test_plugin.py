@@ -26,7 +26,7 @@ async def test_fixtures_give_a_simulator_and_logged_in_clients(
     assert xprotect_client.url == xprotect_simulator.url
     assert not xprotect_client.is_service
     assert xprotect_service_client.is_service
-    assert xprotect_client.tokens.expires_at > 0  # logged in already
+    assert xprotect_client.tokens.expires_at is not None  # logged in already
     event = await xprotect_client.trigger_event(EventTrigger(type=seed.USER_DEFINED_EVENT))
     assert (await xprotect_service_client.get_event(event.id)).id == event.id
     assert xprotect_simulator.events_stored == 1
@@ -103,3 +103,48 @@ def test_importing_the_plugin_never_needs_pytest_asyncio(tmp_path: Path) -> None
     assert "xprotect_client" in out
     assert "xprotect_service_client" in out
     assert "xprotect_simulator" in out
+
+
+async def test_the_operator_client_sees_cameras_1_and_2_only(
+    xprotect_operator_client: XProtectClient,
+) -> None:
+    assert not xprotect_operator_client.is_service
+    cameras = {c.id for c in await xprotect_operator_client.list_cameras()}
+    assert cameras == set(seed.CAMERA_IDS[:2])
+
+
+CONFIGURED = """
+    import pytest
+    from xprotect_events.errors import UnauthorizedError
+
+    @pytest.fixture
+    def xprotect_simulator_options():
+        return {
+            "https": True,
+            "token_lifetime": 30.0,
+            "seed_events": 40,
+            "faults": ["GET /api/rest/v1/events/{id}=status:418"],
+        }
+
+    async def test_configured(xprotect_simulator, xprotect_client, xprotect_operator_client):
+        assert xprotect_simulator.url.startswith("https://")
+        assert xprotect_client.url.startswith("https://")
+        assert xprotect_simulator.events_stored == 40
+        token = await xprotect_client.tokens.current()
+        assert token.expires_in == 30
+        events = [e async for e in xprotect_client.list_events(limit=1)]
+        with pytest.raises(Exception) as caught:
+            await xprotect_client.get_event(events[0].id)
+        assert getattr(caught.value, "status", None) == 418
+"""
+
+
+def test_the_simulator_fixture_is_configured_by_overriding_its_options(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(textwrap.dedent(CONFIGURED))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)

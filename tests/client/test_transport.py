@@ -125,7 +125,7 @@ async def test_trigger_honours_retry_after_and_lands_once(
         await client.trigger_event(EventTrigger(type=seed.USER_DEFINED_EVENT))
     assert sim.stats.requests[TRIGGER] == 2
     assert sim.stats.events_accepted == 1
-    assert "waiting 1.00 s" in caplog.text
+    assert "retrying in 1.00 s" in caplog.text
 
 
 async def test_too_long_retry_after_raises_at_once(sim: Simulator) -> None:

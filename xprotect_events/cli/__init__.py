@@ -36,6 +36,7 @@ from .runner import (
     State,
     classify,
     configure_logging,
+    usage_error_line,
 )
 from .serve import LISTENING, parse_fault, serve
 from .trigger import trigger, trigger_batch
@@ -95,9 +96,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """The console script: exit codes as documented in ``EXIT_CODES``."""
     try:
         result = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+    except click.UsageError as exc:
+        click.echo(usage_error_line(exc), err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -32,6 +32,15 @@ class Connection:
     windows: bool = False
     verify: Verify = True
     timeout: float = 30.0
+    proxy: str | None = attrs.field(default=None, repr=False)
+    #: Where each setting came from: ``--url``, or ``XPROTECT_URL`` (for errors).
+    origins: Mapping[str, str] = attrs.Factory(dict)
+
+    def origin(self, name: str) -> str:
+        """``--url``, or ``XPROTECT_URL (--url)`` when the variable gave it."""
+        flag = "--" + name.replace("_", "-")
+        given = self.origins.get(name, flag)
+        return given if given == flag else f"{given} ({flag})"
 
     def client(self) -> XProtectClient:
         """A new (not yet open) client; bad settings are usage errors."""
@@ -47,12 +56,19 @@ class Connection:
                     windows=self.windows,
                     verify=self.verify,
                     timeout=self.timeout,
+                    proxy=self.proxy,
                 )
             except (ValueError, ConfigurationError) as exc:
-                raise click.UsageError(str(exc)) from None
+                raise click.UsageError(f"{self._about(str(exc))}{exc}") from None
         for warning in caught:
             click.echo(f"warning: {warning.message}", err=True)
         return client
+
+    def _about(self, message: str) -> str:
+        for word, name in (("server URL", "url"), ("proxy", "proxy")):
+            if word in message:
+                return f"{self.origin(name)}: "
+        return ""
 
     @property
     def who(self) -> str:
@@ -70,10 +86,16 @@ def connection_from_options(
     ca_bundle: str | None,
     insecure: bool,
     timeout: float,
+    proxy: str | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> Connection:
     """Check the settings; prompt for a missing password or secret on a terminal."""
+    origins = origins or {}
     if not url:
         raise click.UsageError("no server URL: pass --url or set XPROTECT_URL")
+    _check_api_path(url, origins)
+    if username and (client_id or client_secret):
+        raise click.UsageError(_conflict(origins))
     if insecure and ca_bundle:
         raise click.UsageError("--insecure and --ca-bundle contradict each other; give one")
     service = client_id is not None or client_secret is not None
@@ -96,6 +118,33 @@ def connection_from_options(
         windows=windows,
         verify=verify,
         timeout=timeout,
+        proxy=proxy,
+        origins=origins,
+    )
+
+
+def _check_api_path(url: str, origins: Mapping[str, str]) -> None:
+    """A URL that already has the API path would get it twice: say so before sending."""
+    path = url.split("://", 1)[-1].partition("/")[2]
+    if "api/rest/v1" in path.lower() or "api/idp" in path.lower():
+        server = url[: len(url) - len(path) - 1]
+        where = origins.get("url", "--url")
+        raise click.UsageError(
+            f"{where} is the server only, without the API path: try {server} "
+            "(the client adds /api/rest/v1 and the token path itself)"
+        )
+
+
+def _conflict(origins: Mapping[str, str]) -> str:
+    """Both a user and a service client: which to unset (or leave out)."""
+    user = [origins.get(k, "--" + k) for k in ("username", "password") if k in origins]
+    user = user or ["--username"]
+    service = [origins.get(k, "--" + k.replace("_", "-")) for k in ("client_id", "client_secret")]
+    variables = [v for v in (*user, *service) if v.startswith("XPROTECT_")]
+    unset = f"; unset {' '.join(user)} or unset {' '.join(service)}" if variables else ""
+    return (
+        f"both a user ({', '.join(user)}) and a service client ({', '.join(service)}) are "
+        f"given: use one{unset}"
     )
 
 
@@ -120,6 +169,10 @@ CONNECTION_FLAGS: Mapping[str, Mapping[str, Any]] = {
         "help": "Trust this CA (PEM) for https.",
     },
     "--insecure": {"is_flag": True, "help": "Do not verify TLS certificates (test servers only)."},
+    "--proxy": {
+        "metavar": "URL",
+        "help": "HTTP(S) proxy, http://[user:pass@]host:port (default: HTTPS_PROXY/HTTP_PROXY).",
+    },
     "--timeout": {
         "type": float,
         "default": 30.0,
@@ -159,7 +212,14 @@ def connection_options(fn: Command) -> Command:
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> Any:
         settings = {key(flag): kwargs.pop(key(flag)) for flag in CONNECTION_FLAGS}
-        return fn(conn=connection_from_options(**settings), **kwargs)
+        ctx = click.get_current_context()
+        from_env = click.core.ParameterSource.ENVIRONMENT
+        origins = {
+            key(flag): envvar(flag)
+            for flag in CONNECTION_FLAGS
+            if ctx.get_parameter_source(key(flag)) is from_env
+        }
+        return fn(conn=connection_from_options(**settings, origins=origins), **kwargs)
 
     return with_options(_option(flag, settings) for flag, settings in CONNECTION_FLAGS.items())(
         wrapper

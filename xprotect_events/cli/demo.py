@@ -31,9 +31,10 @@ from ..testing.demo import DemoPlan
 from ..testing.seed import ADMIN_USER
 from ..testing.simulator import Simulator
 from .names import Names
-from .output import EventTable, Output, fmt_time, progress_bar
+from .output import Output, progress_bar
 from .params import batch_options
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, run
+from .tables import EventTable, fmt_time
 
 
 async def load_plan(client: XProtectClient) -> DemoPlan:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
@@ -24,16 +26,41 @@ class _Named(Protocol):
 N = TypeVar("N", bound=_Named)
 
 
+_GUIDISH = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]*")
+
+
+def compact(text: str) -> str:
+    """A name without case, spaces or punctuation: ``Motion Started`` → ``motionstarted``."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def shown_name(item: _Named) -> str:
+    """The name as ``types`` shows it (the display name where there is one)."""
+    return item.display_name or item.name
+
+
 def find_named(items: Iterable[N], text: str, what: str, hint: str) -> N:
-    """The item whose name or display name is ``text`` (case does not matter); else a usage
-    error listing the known names."""
+    """The item whose name or display name is ``text`` (case, spaces and punctuation do not
+    matter: ``Motion Started``, ``MotionStarted``, ``motion-started``); else a usage error
+    with the closest names ("did you mean") and the known ones, as ``types`` shows them."""
     listed = list(items)
-    wanted = text.casefold()
+    if _GUIDISH.match(text.strip()):
+        raise click.BadParameter(
+            f"{text!r} is not a valid GUID ({len(text.strip())} characters; a GUID has 36, "
+            "like 6eb95dd6-7ccc-4bce-99f8-af0d0b582d77)",
+            param_hint=hint,
+        )
+    wanted = compact(text)
     for item in listed:
-        if wanted in (item.name.casefold(), (item.display_name or "").casefold()):
+        if wanted and wanted in (compact(item.name), compact(item.display_name or "")):
             return item
-    known = ", ".join(sorted(item.name for item in listed)) or "none readable"
-    raise click.BadParameter(f"no {what} {text!r}; known: {known}", param_hint=hint)
+    by_compact = {compact(shown_name(item)): shown_name(item) for item in listed}
+    by_compact.update({compact(item.name): shown_name(item) for item in listed})
+    close = difflib.get_close_matches(wanted, by_compact, n=3, cutoff=0.6)
+    guess = list(dict.fromkeys(by_compact[c] for c in close))  # the closest first
+    maybe = f"; did you mean {' or '.join(repr(g) for g in guess)}?" if guess else ""
+    known = ", ".join(sorted(shown_name(item) for item in listed)) or "none readable"
+    raise click.BadParameter(f"no {what} {text!r}{maybe} (known: {known})", param_hint=hint)
 
 
 @attrs.define

@@ -6,8 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -29,6 +28,7 @@ from rich.table import Table
 from .. import Event
 from ..wire import event_to_wire
 from .names import Names
+from .tables import data_text, fmt_time, write_tsv
 
 
 def make_console(stderr: bool) -> Console:
@@ -52,6 +52,24 @@ class Output:
         if flush:
             sys.stdout.flush()
 
+    @property
+    def plain(self) -> bool:
+        """Whether tables go out as tab-separated lines (stdout is not a terminal)."""
+        return not self.json and not self.out.is_terminal
+
+    def rows(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """Tab-separated lines on stdout: the header, then the rows."""
+        write_tsv(sys.stdout, [header, *rows])
+
+    def record(self, record: Mapping[str, Any]) -> None:
+        """A record: a JSON line, ``key<TAB>value`` lines in a pipe, or a two-column table."""
+        if self.json:
+            self.emit(record)
+        elif self.plain:
+            write_tsv(sys.stdout, [(key, str(value)) for key, value in record.items()])
+        else:
+            self.out.print(record_table(record))
+
     def note(self, text: str) -> None:
         """A plain line on stderr (status, summaries): never mixed into stdout's data."""
         click.echo(text, err=True)
@@ -60,6 +78,9 @@ class Output:
         """One event: its wire form with ``--json``, else its details."""
         if self.json:
             self.emit(event_json(event))
+        elif self.plain:
+            data = {"data": data_text(event)} if event.data is not None else {}
+            self.record(event_record(event, names) | data)
         else:
             self.out.print(event_details(event, names))
 
@@ -79,82 +100,26 @@ def output_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(wrapper)
 
 
-def fmt_time(value: datetime) -> str:
-    """``2024-05-01 12:00:00.123Z``: UTC, milliseconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
-
-
 def event_json(event: Event) -> dict[str, Any]:
     return event_to_wire(event)
 
 
-def event_row(event: Event, names: Names) -> tuple[str, ...]:
-    """Time, type, source, tag, id: an event's row (names where known)."""
-    return (
-        fmt_time(event.time),
-        names.type_name(event.type),
-        names.source_name(event.source),
-        event.tag or "",
-        str(event.id),
-    )
-
-
-def data_text(event: Event) -> str:
-    """An event's data as compact JSON ("" without data)."""
-    return orjson.dumps(event.data).decode() if event.data is not None else ""
-
-
-class EventTable:
-    """Events as a table printed in slices: the header once, memory flat however many."""
-
-    SLICE = 50
-
-    def __init__(self, console: Console, names: Names, *, data: bool = False) -> None:
-        self.console = console
-        self.names = names
-        self.data = data
-        self.rows: list[tuple[str, ...]] = []
-        self.count = 0
-
-    def add(self, event: Event) -> None:
-        row = event_row(event, self.names)
-        if self.data:
-            row += (data_text(event),)
-        self.rows.append(tuple(escape(cell) for cell in row))
-        if len(self.rows) >= self.SLICE:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        table = Table(
-            box=box.SIMPLE_HEAD if self.count == 0 else None,
-            show_header=self.count == 0,
-            pad_edge=False,
-        )
-        for name, width in (("Time", 24), ("Type", 26), ("Source", 28), ("Tag", 16), ("Id", 36)):
-            table.add_column(name, width=width, no_wrap=True, overflow="ellipsis")
-        if self.data:
-            table.add_column("Data", overflow="fold")
-        for row in self.rows:
-            table.add_row(*row)
-        self.console.print(table)
-        self.count += len(self.rows)
-        self.rows.clear()
+def event_record(event: Event, names: Names) -> dict[str, str]:
+    """An event's fields as shown (names beside GUIDs); its data as compact JSON."""
+    record = {
+        "id": str(event.id),
+        "time": fmt_time(event.time),
+        "type": f"{names.type_name(event.type)} ({event.type})",
+        "source": f"{names.source_name(event.source)} ({event.source})",
+        "tag": event.tag or "-",
+        "datatype": event.datatype or "-",
+    }
+    record.update((key, orjson.dumps(value).decode()) for key, value in event.extra.items())
+    return record
 
 
 def event_details(event: Event, names: Names) -> RenderableType:
-    table = Table(box=box.SIMPLE, show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    table.add_row("id", str(event.id))
-    table.add_row("time", fmt_time(event.time))
-    table.add_row("type", escape(f"{names.type_name(event.type)} ({event.type})"))
-    table.add_row("source", escape(f"{names.source_name(event.source)} ({event.source})"))
-    table.add_row("tag", escape(event.tag or "-"))
-    table.add_row("datatype", escape(event.datatype or "-"))
-    for key, value in event.extra.items():
-        table.add_row(escape(key), escape(orjson.dumps(value).decode()))
+    table = record_table(event_record(event, names))
     if event.data is None:
         return table
     return Group(table, JSON(orjson.dumps(event.data).decode()))
@@ -163,6 +128,8 @@ def event_details(event: Event, names: Names) -> RenderableType:
 def record_table(record: Mapping[str, Any]) -> Table:
     """A record as a two-column table of keys and values."""
     table = Table(box=box.SIMPLE, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
     for key, value in record.items():
         table.add_row(key, escape(str(value)))
     return table

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -18,9 +20,10 @@ from ..config import simulator_retention
 from ..wire import format_time
 from .connection import Connection, connection_options
 from .names import Names
-from .output import EventTable, Output, event_json, output_option, record_table
+from .output import Output, event_json, output_option
 from .params import WHEN, id_conditions, include_data_option, name_conditions
 from .runner import EXIT_OK, run
+from .tables import EventTable
 
 
 @click.command(short_help="Log in; show the token's type, scope and expiry.")
@@ -36,20 +39,19 @@ async def _token(conn: Connection, show_token: bool, out: Output) -> int:
     async with conn.client() as client:
         got = await client.tokens.current()
         kind = "service" if client.is_service else "user"
+        left = math.ceil(client.tokens.deadline - time.monotonic())
+        expires_at = client.tokens.expires_at
     record: dict[str, Any] = {
         "kind": kind,
         "login": conn.who,
         "token_type": got.token_type,
         "scope": got.scope,
-        "expires_in": int(got.expires_in) if got.expires_in.is_integer() else got.expires_in,
-        "expires_at": format_time(datetime.now(UTC) + timedelta(seconds=got.expires_in)),
+        "expires_in": left,
+        "expires_at": format_time(expires_at) if expires_at else None,
     }
     if show_token:
         record["access_token"] = got.access_token
-    if out.json:
-        out.emit(record)
-    else:
-        out.out.print(record_table(record))
+    out.record(record)
     return EXIT_OK
 
 
@@ -100,21 +102,42 @@ async def _types(conn: Connection, out: Output) -> int:
                 record["retention"] = retention.get(t.id)
             out.emit(record)
         return EXIT_OK
+    if out.plain:
+        header: tuple[str, ...] = ("name", "id", "generator", "may_trigger")
+        header += ("retention",) if retention is not None else ()
+        out.rows(header, [_plain_type(t, allowed[t.id], retention) for t in found])
+        _note_unstored(retention)
+        return EXIT_OK
     table = Table(box=box.SIMPLE_HEAD)
     columns = ["Name", "Id", "Generator", "May trigger"]
     columns += ["Retention"] if retention is not None else []
     for column in columns:
         table.add_column(column, no_wrap=column != "Name")
     for t in found:
-        generator = "/".join(g for g in (t.generator_type, t.generator_subtype) if g)
+        generator = _generator(t)
         may = "[green]yes[/]" if allowed[t.id] else "[red]no[/]"
         row = [escape(t.display_name or t.name), str(t.id), escape(generator), may]
         row += [retention_text(retention.get(t.id))] if retention is not None else []
         table.add_row(*row)
     out.out.print(table)
+    _note_unstored(retention)
+    return EXIT_OK
+
+
+def _plain_type(
+    t: EventType, may_trigger: bool, retention: dict[uuid.UUID, float | None] | None
+) -> tuple[str, ...]:
+    row = (t.display_name or t.name, str(t.id), _generator(t), "yes" if may_trigger else "no")
+    return row + ((retention_text(retention.get(t.id)),) if retention is not None else ())
+
+
+def _note_unstored(retention: dict[uuid.UUID, float | None] | None) -> None:
     if retention is not None and any(v is not None and v <= 0 for v in retention.values()):
         click.echo(NEVER_STORED_NOTE, err=True)
-    return EXIT_OK
+
+
+def _generator(t: EventType) -> str:
+    return "/".join(g for g in (t.generator_type, t.generator_subtype) if g)
 
 
 def _zero_is_all(limit: int) -> int | None:
@@ -143,8 +166,14 @@ class ListQuery:
             order="desc" if self.order == "desc" else "asc",
             include_data=self.include_data,
             page_size=self.page_size,
-            limit=self.limit,
+            limit=self.limit + 1 if self.limit else None,  # one more: to tell if there are more
         )
+
+    @property
+    def empty_range(self) -> bool:
+        """Whether nothing can match: the bounds are exclusive and --since is not before
+        --until."""
+        return self.since is not None and self.until is not None and self.since >= self.until
 
 
 @click.command(name="list")
@@ -172,18 +201,35 @@ def list_command(conn: Connection, out: Output, **options: Any) -> int:
 
 
 async def _list(conn: Connection, query: ListQuery, out: Output) -> int:
+    if query.empty_range:
+        out.note("note: --since is not before --until, so no event can match (both exclusive)")
     async with conn.client() as client:
         await client.login()
         if out.json:
+            shown = 0
             async for event in query.events(client):
+                if shown == query.limit:
+                    _note_limit(out, shown)
+                    break
                 out.emit(event_json(event))
+                shown += 1
             return EXIT_OK
         table = EventTable(out.out, await Names.load(client), data=query.include_data)
+        more = False
         async for event in query.events(client):
+            if table.count + len(table.rows) == query.limit:
+                more = True
+                break
             table.add(event)
         table.flush()
     out.note(f"{table.count} event(s)")
+    if more:
+        _note_limit(out, table.count)
     return EXIT_OK
+
+
+def _note_limit(out: Output, shown: int) -> None:
+    out.note(f"note: showing {shown} of more; use --limit 0 for all (or --limit N)")
 
 
 @click.command()

@@ -68,12 +68,21 @@ def current_state() -> State:
     return obj or State()
 
 
+class _Plain(logging.Formatter):
+    """``warning: reconnecting in 2.0 s: connection refused``: a person's log line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
 def configure_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """WARNING and up as plain lines on stderr; with ``--debug``, everything, timestamped."""
+    handler = logging.StreamHandler(sys.stderr)
+    if debug:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(_Plain())
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
 
 
 def run(main: Coroutine[Any, Any, int], *, stop_ok: bool = False) -> int:
@@ -163,8 +172,62 @@ _HINTS: list[tuple[type[XProtectError], int, str]] = [
 ]
 
 
+#: Settings whose values are secrets: named in errors, never shown.
+SECRET_PARAMETERS = frozenset({"password", "client_secret", "proxy"})
+
+
+def usage_error_line(exc: click.UsageError) -> str:
+    """A usage error in one line: what is wrong, the flag and (when it came from there) the
+    environment variable with its value, and where the help is."""
+    message = exc.format_message()
+    param, ctx = getattr(exc, "param", None), exc.ctx
+    if isinstance(exc, click.BadParameter) and param is not None and ctx is not None:
+        name = param.name or ""
+        source = ctx.get_parameter_source(name)
+        flag = (param.opts or [name])[0]
+        where = flag
+        if source is click.core.ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+            shown = "…" if name in SECRET_PARAMETERS else os.environ.get(param.envvar, "")
+            where = f"{param.envvar}={shown} (for {flag})"
+        message = f"invalid value for {where}: {exc.message}"
+    command = ctx.command_path if ctx is not None else PROG
+    return f"error: {' '.join(message.split())} -- see '{command} --help'"
+
+
+def _scheme_hint(exc: XProtectError) -> str | None:
+    """A hint for an https URL against an http server, and the other way round."""
+    text = str(exc).lower()
+    if isinstance(exc, TLSError) and ("wrong_version_number" in text or "record layer" in text):
+        return "the server speaks plain http here: use http:// in --url (XPROTECT_URL)"
+    if isinstance(exc, TransportError) and "server disconnected" in text:
+        return (
+            "the server closed the connection: if it speaks https, use https:// in --url "
+            "(XPROTECT_URL); else it may be restarting"
+        )
+    return None
+
+
+def _auth_hint(exc: XProtectError) -> str | None:
+    if isinstance(exc, AuthenticationError) and exc.error == "invalid_client":
+        return (
+            "the service client was refused: check --client-id/--client-secret "
+            "(XPROTECT_CLIENT_ID/XPROTECT_CLIENT_SECRET)"
+        )
+    if isinstance(exc, AuthenticationError) and exc.error == "invalid_grant":
+        return (
+            "the user was refused: check --username/--password "
+            "(XPROTECT_USERNAME/XPROTECT_PASSWORD); a Windows user needs --windows"
+        )
+    return None
+
+
 def classify(exc: XProtectError) -> tuple[int, str]:
-    """The exit code and a hint for an error."""
+    """The exit code and a hint for an error (the hint matching its cause where known)."""
+    code, hint = _classify(exc)
+    return code, _scheme_hint(exc) or _auth_hint(exc) or hint
+
+
+def _classify(exc: XProtectError) -> tuple[int, str]:
     for cls, code, hint in _HINTS:
         if isinstance(exc, cls):
             return code, hint

@@ -12,7 +12,7 @@ import click
 
 from .. import ConfigurationError, InvalidInputError
 from ..testing.demo import seed_events
-from ..testing.faultflags import FAULT_FLAG_HELP, FaultFlag, apply_fault_flags, parse_fault_flag
+from ..testing.faultflags import FAULT_KINDS_HELP, FaultFlag, apply_fault_flags, parse_fault_flag
 from ..testing.simulator import Simulator
 from .params import with_options
 from .runner import EXIT_OK, PROG, run
@@ -48,7 +48,7 @@ FAULT_OPTIONS: list[Callable[[F], F]] = [
         multiple=True,
         metavar="ROUTE=KIND[@P]",
         callback=_parse_faults,
-        help=FAULT_FLAG_HELP,
+        help="Inject faults (repeatable): the syntax, the kinds and an example are below.",
     ),
     click.option(
         "--fault-seed",
@@ -108,7 +108,24 @@ def _log_line(line: str) -> None:
     click.echo(line, err=True)
 
 
-@click.command(short_help="Run the simulator until Ctrl-C or SIGTERM.")
+def _fault_epilog() -> str:
+    """The --fault syntax for the help: the paths and the example in no-rewrap paragraphs
+    (``\\b``), so that they can be pasted whole; the kinds as a wrapped paragraph."""
+    kinds = "; ".join(f"{kind}: {what}" for kind, what in FAULT_KINDS_HELP.items())
+    return (
+        "\b\n--fault ROUTE=KIND[:ARG][,KIND[:ARG]...][@PROBABILITY]\n"
+        "  ROUTE: 'METHOD /path/template' as the simulator names it, or * for all:\n"
+        "    'POST /api/rest/v1/events/batch'\n"
+        "    'GET /api/rest/v1/eventSessions/{id}'\n"
+        "    'POST /IDP/connect/token'\n"
+        "  Several kinds: drawn at random. PROBABILITY: 1 unless given (every request).\n"
+        f"\nKinds: {kinds}.\n"
+        "\n\b\nExample:\n"
+        f"  {PROG} serve --fault 'POST /api/rest/v1/events/batch=reset_after,status:500@0.05'"
+    )
+
+
+@click.command(short_help="Run the simulator until Ctrl-C or SIGTERM.", epilog=_fault_epilog())
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--https", is_flag=True, help="TLS with a throwaway CA (prints its path).")
@@ -201,10 +218,12 @@ def _print_serving(sim: Simulator) -> None:
         "  windows user:   CONTOSO\\winuser/winuser (--windows, NTLM; cameras 1 and 2)",
     ]
     lines.append(f"  live events:    {sim.ws_url} (watch --live)")
+    trust = ""
     if sim.ca_path:
         lines.append(f"  CA certificate: {sim.ca_path}  (--ca-bundle / XPROTECT_CA_BUNDLE)")
+        trust = f"XPROTECT_CA_BUNDLE={sim.ca_path} "
     lines.append(
-        f"  try:            XPROTECT_URL={sim.url} XPROTECT_USERNAME=admin "
+        f"  try:            XPROTECT_URL={sim.url} {trust}XPROTECT_USERNAME=admin "
         f"XPROTECT_PASSWORD=admin {PROG} list"
     )
     lines.append("Press Ctrl-C to stop.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -14,9 +15,10 @@ from .. import Event, SessionChange
 from .connection import Connection, connection_options
 from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
 from .names import Names, names_for
-from .output import Output, data_text, event_json, event_row, output_option
+from .output import Output, event_json, output_option
 from .params import WHEN, include_data_option
 from .runner import EXIT_OK, run
+from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
 
 
 def _from_now(since: datetime | None) -> datetime:
@@ -92,6 +94,9 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
         try:
             async with session:
                 out.note("watching events (Ctrl-C to stop)")
+                if out.plain:
+                    write_tsv(sys.stdout, [PLAIN_HEADER])
+                    sys.stdout.flush()
                 async for change in session:
                     seen[change.kind] += 1
                     show_change(out, names, change)
@@ -110,27 +115,29 @@ def _live_args(names: Names, args: WatchArgs) -> LiveWatch:
     )
 
 
-_WIDTHS = (0, 26, 28, 16, 0)  # the columns of a change line, padded like the list table
-_MARKS = {
-    "new": "[green]+ new    [/]",
-    "deleted": "[red]- deleted[/]",
-    "state": "[cyan]= state  [/]",
-}
+#: The header of ``watch``'s tab-separated lines (in a pipe).
+PLAIN_HEADER = ("kind", *(column.name.lower() for column in EVENT_COLUMNS), "data")
+_COLORS = {"new": "green", "deleted": "red", "state": "cyan"}
 
 
 def show_change(out: Output, names: Names, change: SessionChange) -> None:
-    """One change: a JSON line (flushed at once) or a marked line of the table's columns."""
+    """One change, as :func:`show_event` shows it."""
     show_event(out, names, change.kind, change.event)
 
 
 def show_event(out: Output, names: Names, kind: str, event: Event) -> None:
-    """One event of ``kind`` ("new", "deleted", "state"), as :func:`show_change` shows it."""
+    """One event of ``kind`` ("new", "deleted", "state"), flushed at once: a JSON line, a
+    tab-separated line in a pipe, or one line of the table's columns on a terminal (the
+    time and the id always whole)."""
     if out.json:
         out.emit({"kind": kind, "event": event_json(event)}, flush=True)
         return
-    mark = _MARKS[kind]
-    cells = zip(event_row(event, names), _WIDTHS, strict=True)
-    text = " ".join(f"{cell:<{width}}" if width else cell for cell, width in cells)
-    out.out.print(f"{mark} {escape(text)}")
-    if event.data is not None:
-        out.out.print(f"          {escape(data_text(event))}")
+    row = event_row(event, names)
+    if out.plain:
+        write_tsv(sys.stdout, [(kind, *row, data_text(event))])
+        sys.stdout.flush()
+        return
+    line = change_line(kind, row, out.out.width)
+    mark, rest = line[:MARK_WIDTH], line[MARK_WIDTH:]
+    data = f"  {escape(data_text(event))}" if event.data is not None else ""
+    out.out.print(f"[{_COLORS[kind]}]{escape(mark)}[/]{escape(rest)}{data}", soft_wrap=True)

@@ -31,6 +31,7 @@ class SimClock:
 
     @property
     def is_frozen(self) -> bool:
+        """Whether the clock stands still (moved only by the test)."""
         return self._frozen_us is not None
 
     def freeze(self) -> None:

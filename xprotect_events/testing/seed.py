@@ -126,6 +126,7 @@ class SimCamera:
 
     @property
     def source(self) -> str:
+        """The camera as an event source: ``cameras/<guid>``."""
         return f"cameras/{self.id}"
 
     def to_wire(self) -> dict[str, Any]:

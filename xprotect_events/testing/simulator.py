@@ -199,6 +199,7 @@ class Simulator:
 
     @property
     def port(self) -> int:
+        """The port it listens on (the one chosen, with ``port=0``)."""
         return self._port
 
     @property
@@ -210,6 +211,7 @@ class Simulator:
 
     @property
     def api_url(self) -> str:
+        """The Events API's base URL (``url`` + ``/api/rest/v1``)."""
         return self.url + "/api/rest/v1"
 
     @property
@@ -227,14 +229,17 @@ class Simulator:
 
     @property
     def clock(self) -> SimClock:
+        """The simulator's clock: freeze or move it to expire tokens and events."""
         return self._state.clock
 
     @property
     def stats(self) -> Stats:
+        """Counters of what the simulator served (requests, triggers, sessions)."""
         return self._state.stats
 
     @property
     def faults(self) -> Faults:
+        """The fault rules: add some to make requests fail on purpose."""
         return self._state.faults
 
     @property
@@ -325,6 +330,7 @@ class Simulator:
 
     @property
     def users(self) -> list[SimUser]:
+        """The basic and Windows users it knows."""
         return list(self.directory.users.values())
 
     # ----------------------------------------------------------------- control
