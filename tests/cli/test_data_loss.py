@@ -139,7 +139,7 @@ def mixed_lines(count: int) -> list[str]:
 
 @pytest.fixture
 def size(soak: bool) -> int:
-    return 20_000 if soak else 3_000
+    return 20_000 if soak else 1_000
 
 
 async def test_stdin_redirected_from_the_default_rejects_file_loses_nothing(
