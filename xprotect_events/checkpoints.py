@@ -38,8 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from .errors import InvalidInputError, shown
-from .positions import CheckpointError, Position
+from .errors import CheckpointError, InvalidInputError, XProtectError, shown
+from .positions import Position
 
 if sys.platform == "win32":  # pragma: no cover - locks need POSIX flock
     fcntl = None
@@ -277,7 +277,7 @@ class Committer:
         if position is None:
             return
         try:
-            self.store.save(position)
+            save_to(self.store, position)
         except BaseException:
             self._restore(position)
             raise
@@ -295,7 +295,7 @@ class Committer:
 
     async def _asave(self, position: Position) -> None:
         try:
-            await asyncio.to_thread(self.store.save, position)
+            await asyncio.to_thread(save_to, self.store, position)
         except BaseException:
             self._restore(position)
             raise
@@ -306,6 +306,30 @@ class Committer:
         if not self._unsaved:
             self._latest = position
             self._unsaved = True
+
+
+def save_to(store: CheckpointStore, position: Position) -> None:
+    """``store.save(position)``; what a store of the user's raises becomes a
+    :class:`CheckpointError` (a library error), with the original as its cause."""
+    try:
+        store.save(position)
+    except XProtectError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"the checkpoint store could not save: {exc!r}") from exc
+
+
+def load_from(store: CheckpointStore) -> Position | None:
+    """``store.load()``, its errors made library errors as :func:`save_to` does."""
+    try:
+        position = store.load()
+    except XProtectError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"the checkpoint store could not load: {exc!r}") from exc
+    if position is not None and not isinstance(position, Position):
+        raise CheckpointError(f"the checkpoint store loaded {shown(position)}, not a position")
+    return position
 
 
 # ---------------------------------------------------------------------- files

@@ -205,6 +205,15 @@ class BatchError(XProtectError):
         self.failures = tuple(failures)
 
 
+class CheckpointError(XProtectError):
+    """A checkpoint or journal cannot be used: malformed, from a newer version, in use by
+    another stream, or not writable. ``path`` is the file, when there is one."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
     401: UnauthorizedError,

@@ -35,6 +35,23 @@ read; a first 404 is resumed at once. Errors that retrying cannot fix (400, 403,
 401, a malformed answer) are raised to the consumer; the session is then marked lost, so
 iterating again resumes from the same position.
 
+No repeats: every read is filtered against the memory of recently delivered ids
+(:mod:`.cursor`): an event the server returns twice, in one read, in two, or out of order,
+is yielded once. The bound: ids of events within 10 s of the newest delivered time, at
+most 10 000 of them; a repeat older than that is yielded again.
+
+Checkpoints (``checkpoint=path_or_store``): on entry the session resumes from the stored
+position (a :class:`~xprotect_events.SessionPosition`; ``since`` applies only when nothing
+is stored). The change in the consumer's hands counts as processed when the consumer asks
+for the next one, or leaves the block normally; the position is then saved at most every
+``checkpoint_interval`` seconds (a :class:`~xprotect_events.checkpoints.Committer`, the
+file write and fsync in a worker thread), on every exit, and when the consumer calls
+:meth:`EventSession.commit`. After a crash the stream repeats at most the changes handed
+out since the last save, and loses none the server still has. A path is opened as a
+:class:`~xprotect_events.FileCheckpoint` (locked while the session runs) and closed on
+exit. A save that fails raises :class:`~xprotect_events.CheckpointError` (on an exit by
+exception it is only logged).
+
 Limits: the resume point is a time. An event more than 10 ms older than the last delivered
 one (a late trigger with an explicit old ``time``) that is stored between the lost
 session's last read and the new session is not seen. ``deleted`` changes come only for
@@ -50,18 +67,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from datetime import datetime
+from types import TracebackType
 from typing import Any, Literal
 
 from . import wire
+from .checkpoints import CheckpointStore, Committer, load_from
 from .checks import Order
 from .core import Core
 from .cursor import Cursor
-from .errors import NotFoundError, SessionLostError, XProtectError
+from .errors import (
+    CheckpointError,
+    InvalidInputError,
+    NotFoundError,
+    SessionLostError,
+    XProtectError,
+)
 from .filters import SessionFilter, SessionOrder
 from .models import Event, SessionChange, SessionRead
 from .options import SessionSpec
 from .policy import Backoff
+from .positions import SessionPosition
 from .responses import Response
 
 log = logging.getLogger("xprotect_events.sessions")
@@ -98,7 +123,15 @@ class EventSession:
         self._page: list[Event] = []  # the new events of the last read, handed out in order
         self._taken = 0  # how many of them the consumer has taken
         self._deleted: Iterator[Event] = _NOTHING
-        self._repeats_until: datetime | None = None
+        self._store = spec.checkpoint
+        self._owns_store = spec.owns_checkpoint
+        self._committer = (
+            None
+            if spec.checkpoint is None
+            else Committer(spec.checkpoint, interval=spec.checkpoint_interval)
+        )
+        self._processed = 0  # how many of the page's events the consumer has processed
+        self._snapshot = self._processed_position  # bound once: no allocation per event
         self._next_read = 0.0
         self._busy = False
 
@@ -106,24 +139,64 @@ class EventSession:
         return f"<EventSession {self._state} id={self.id} order={self._order}>"
 
     @property
-    def position(self) -> datetime | None:
-        """The time of the newest event delivered so far (None before the first)."""
-        times = [e.time for e in self._page[: self._taken]]
-        if self._cursor.last is not None:
-            times.append(self._cursor.last)
-        return max(times, default=None)
+    def position(self) -> SessionPosition | None:
+        """Where the session stands: the newest delivered time and the ids delivered near
+        it (None before the first event, unless resumed from a checkpoint)."""
+        return self._cursor.position(self._page[: self._taken])
+
+    def _processed_position(self) -> SessionPosition:
+        position = self._cursor.position(self._page[: self._processed])
+        if position is None:  # pragma: no cover - marked only once something was processed
+            raise CheckpointError("nothing processed yet")
+        return position
+
+    async def commit(self) -> None:
+        """Count the change in hand as processed and save the position now (awaits the
+        write). :class:`CheckpointError` if the save fails."""
+        if self._committer is None:
+            raise InvalidInputError(
+                "this event session has no checkpoint: event_session(checkpoint=…)"
+            )
+        self._processed = self._taken
+        if self._processed or self._cursor.last is not None:
+            self._committer.mark(self._snapshot)
+        await self._committer.acommit()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> EventSession:
         if self._state != "new":
             raise RuntimeError("an EventSession can be entered only once")
-        self.id = await self._create()
+        try:
+            if self._store is not None:
+                await self._resume(self._store)
+            self.id = await self._create()
+        except BaseException:
+            self._close_store()
+            raise
         self._state = "open"
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def _resume(self, store: CheckpointStore) -> None:
+        stored = await asyncio.to_thread(load_from, store)
+        if stored is not None:
+            self._cursor.resume(SessionPosition.expect(stored))
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self._committer is not None and self._taken > self._processed:
+            self._processed = self._taken  # left the block normally: the change is processed
+            self._committer.mark(self._snapshot)
+        try:
+            await self.aclose()
+        except CheckpointError as failed:
+            if exc_type is None:
+                raise
+            log.warning("could not save the event session's position: %s", failed)
 
     async def aclose(self) -> None:
         """Delete the server-side session (bounded in time; failures are only logged).
@@ -134,9 +207,27 @@ class EventSession:
         self._state = "closed"
         ids = [i for i in (self.id, self._stale) if i is not None]
         self.id = self._stale = None
-        self._page, self._taken, self._deleted = [], 0, _NOTHING
-        if ids:
-            await _finish_even_if_cancelled(self._discard_all(ids))
+        await _finish_even_if_cancelled(self._finish(ids))
+
+    async def _finish(self, ids: list[str]) -> None:
+        """Save the position (if marked), delete the sessions, release the checkpoint; a
+        failed save is raised once the rest is done."""
+        failed: CheckpointError | None = None
+        if self._committer is not None:
+            try:
+                await self._committer.acommit()
+            except CheckpointError as exc:
+                failed = exc
+        self._page, self._taken, self._processed, self._deleted = [], 0, 0, _NOTHING
+        await self._discard_all(ids)
+        self._close_store()
+        if failed is not None:
+            raise failed
+
+    def _close_store(self) -> None:
+        close = getattr(self._store, "close", None) if self._owns_store else None
+        if close is not None:
+            close()
 
     async def _discard_all(self, ids: list[str]) -> None:
         for session_id in ids:
@@ -162,6 +253,11 @@ class EventSession:
             if self._state == "closed":
                 raise StopAsyncIteration
             raise RuntimeError("enter the session first: 'async with client.event_session(…)'")
+        committer = self._committer
+        if committer is not None and self._taken > self._processed:
+            self._processed = self._taken  # the change handed out before is processed now
+            if committer.mark(self._snapshot):
+                await committer.acommit()
         while True:
             taken = self._taken
             if taken < len(self._page):
@@ -181,7 +277,7 @@ class EventSession:
             raise RuntimeError("another task is already reading this event session")
         self._busy = True
         self._cursor.advance(self._page)
-        self._page, self._taken = [], 0
+        self._page, self._taken, self._processed = [], 0, 0
         try:
             loop = asyncio.get_running_loop()
             wait = self._next_read - loop.time()
@@ -190,19 +286,10 @@ class EventSession:
             read = await self._read()
             full = len(read.new_events) >= self._max_size
             self._next_read = 0.0 if full else loop.time() + self._poll_interval
-            self._page = self._without_repeats(read.new_events)
+            self._page = self._cursor.unseen(read.new_events)
             self._deleted = iter(read.deleted_events)
         finally:
             self._busy = False
-
-    def _without_repeats(self, events: list[Event]) -> list[Event]:
-        """Drop what a resumed session returns again; it does so only before newer events."""
-        until = self._repeats_until
-        if until is None:
-            return events
-        if any(e.time > until for e in events):
-            self._repeats_until = None
-        return self._cursor.unseen(events)
 
     async def _read(self) -> SessionRead:
         """One read, recovering (new session, same position) from what recovery can fix."""
@@ -264,7 +351,6 @@ class EventSession:
         session_id = await self._create()
         self.id = session_id
         self.recoveries += 1
-        self._repeats_until = self._cursor.last
         return session_id
 
     # ------------------------------------------------------------------ the wire

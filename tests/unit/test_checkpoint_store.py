@@ -20,7 +20,8 @@ from xprotect_events.checkpoints import (
     MemoryCheckpoint,
 )
 from xprotect_events.errors import InvalidInputError
-from xprotect_events.positions import CheckpointError, LivePosition, Position, SessionPosition
+from xprotect_events.errors import CheckpointError
+from xprotect_events.positions import LivePosition, Position, SessionPosition
 
 T = datetime(2024, 5, 1, 12, tzinfo=UTC)
 OLD = LivePosition(session_id="s", event_id=uuid.UUID(int=1), time=T)

@@ -23,7 +23,7 @@ from xprotect_events.journal import (
     plan,
     read_journal,
 )
-from xprotect_events.positions import CheckpointError
+from xprotect_events.errors import CheckpointError
 
 T = datetime(2024, 5, 1, 12, tzinfo=UTC)
 LINES = [(n, f'{{"type": "t", "tag": "job-{n}"}}') for n in range(1, 7)]
