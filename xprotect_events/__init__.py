@@ -1,12 +1,14 @@
 """asyncio client for Milestone XProtect's RESTful Events API."""
 
 from .accounting import BatchReport, InvalidTriggerError, TriggerResult
+from .checkpoints import CheckpointStore, Committer, FileCheckpoint, MemoryCheckpoint
 from .client import InsecureTransportWarning, XProtectClient
 from .errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
     BatchError,
+    CheckpointError,
     ConfigurationError,
     ConnectError,
     ForbiddenError,
@@ -14,6 +16,7 @@ from .errors import (
     NotFoundError,
     ProtocolError,
     RateLimitedError,
+    ReconcileError,
     RequestError,
     RequestTimeoutError,
     ServerError,
@@ -46,6 +49,7 @@ from .models import (
     SessionRead,
 )
 from .policy import RetryPolicy
+from .positions import LivePosition, Position, SessionPosition
 from .profile import Profile
 from .sessions import EventSession
 
@@ -58,6 +62,9 @@ __all__ = [
     "BatchError",
     "BatchReport",
     "Camera",
+    "CheckpointError",
+    "CheckpointStore",
+    "Committer",
     "Condition",
     "ConfigurationError",
     "ConnectError",
@@ -66,14 +73,19 @@ __all__ = [
     "EventSession",
     "EventTrigger",
     "EventType",
+    "FileCheckpoint",
     "ForbiddenError",
     "InsecureTransportWarning",
     "InvalidInputError",
     "InvalidTriggerError",
+    "LivePosition",
+    "MemoryCheckpoint",
     "NotFoundError",
+    "Position",
     "Profile",
     "ProtocolError",
     "RateLimitedError",
+    "ReconcileError",
     "RequestError",
     "RequestTimeoutError",
     "RetryPolicy",
@@ -82,6 +94,7 @@ __all__ = [
     "SessionFilter",
     "SessionLostError",
     "SessionOrder",
+    "SessionPosition",
     "SessionRead",
     "TLSError",
     "TransportError",

@@ -214,6 +214,16 @@ class CheckpointError(XProtectError):
         self.path = path
 
 
+class ReconcileError(XProtectError):
+    """Why ``client.reconcile`` settled a trigger as it did: for a ``rejected`` one, that it
+    was not found after the settle time (it did not land; safe to send again); for one
+    still ``unknown``, why the store cannot tell. ``cause`` is the error it had before."""
+
+    def __init__(self, message: str, *, cause: XProtectError | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
     401: UnauthorizedError,

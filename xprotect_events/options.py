@@ -267,6 +267,9 @@ class BatchOptions(TypedDict, total=False):
     concurrency: int
     on_progress: Progress | None
     reject_invalid: bool
+    reconcile: bool
+    stored_types: Iterable[uuid.UUID | str] | None
+    settle: float
 
 
 @attrs.frozen(kw_only=True)
@@ -277,6 +280,10 @@ class BatchSpec:
     concurrency: int
     on_progress: Progress | None
     reject_invalid: bool
+    #: ``trigger_events(reconcile=True)``: look the unknown ones up (``client.reconcile``).
+    reconcile: bool = False
+    stored_types: frozenset[uuid.UUID] | None = None
+    settle: float = 10.0
 
 
 def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit: int) -> BatchSpec:
@@ -295,12 +302,28 @@ def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit
     on_progress = options.get("on_progress")
     if on_progress is not None and not callable(on_progress):
         raise InvalidInputError(f"on_progress must be callable or None, got {shown(on_progress)}")
+    stored = options.get("stored_types")
     return BatchSpec(
         chunk_size=chunk_size,
         concurrency=concurrency,
         on_progress=on_progress,
         reject_invalid=boolean("reject_invalid", options.get("reject_invalid", False)),
+        reconcile=boolean("reconcile", options.get("reconcile", False)),
+        stored_types=None if stored is None else stored_type_ids(stored),
+        settle=settle_seconds(options.get("settle", 10.0)),
     )
+
+
+def stored_type_ids(types: Iterable[uuid.UUID | str]) -> frozenset[uuid.UUID]:
+    """``stored_types``, checked: event type GUIDs."""
+    return frozenset(to_uuid(t, "stored type") for t in _items(types, "stored_types"))
+
+
+def settle_seconds(value: object) -> float:
+    """``settle``: seconds >= 0 to wait before "not found" counts as "did not land"."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return seconds("settle", value, most=1e6)
 
 
 # --------------------------------------------------------------------------- the client
