@@ -35,22 +35,14 @@ read; a first 404 is resumed at once. Errors that retrying cannot fix (400, 403,
 401, a malformed answer) are raised to the consumer; the session is then marked lost, so
 iterating again resumes from the same position.
 
-No repeats: every read is filtered against the memory of recently delivered ids
-(:mod:`.cursor`): an event the server returns twice, in one read, in two, or out of order,
-is yielded once. The bound: ids of events within 10 s of the newest delivered time, at
-most 10 000 of them; a repeat older than that is yielded again.
-
-Checkpoints (``checkpoint=path_or_store``): on entry the session resumes from the stored
-position (a :class:`~xprotect_events.SessionPosition`; ``since`` applies only when nothing
-is stored). The change in the consumer's hands counts as processed when the consumer asks
-for the next one, or leaves the block normally; the position is then saved at most every
-``checkpoint_interval`` seconds (a :class:`~xprotect_events.checkpoints.Committer`, the
-file write and fsync in a worker thread), on every exit, and when the consumer calls
-:meth:`EventSession.commit`. After a crash the stream repeats at most the changes handed
-out since the last save, and loses none the server still has. A path is opened as a
-:class:`~xprotect_events.FileCheckpoint` (locked while the session runs) and closed on
-exit. A save that fails raises :class:`~xprotect_events.CheckpointError` (on an exit by
-exception it is only logged).
+No repeats: every read is filtered against one bounded memory of delivered ids
+(:mod:`.cursor`: events within 10 s of the newest delivered one, at most 10 000), which is
+also the position a checkpoint stores. With ``checkpoint=path_or_store`` the session
+resumes from the stored position (else from ``since``); the change in the consumer's hands
+counts as processed when the next is asked for (or the block is left normally), and the
+position is saved at most every ``checkpoint_interval`` s in a worker thread, on every
+exit, and by :meth:`EventSession.commit`. After a crash the stream repeats at most the
+changes handed out since the last save and loses none the server still has.
 
 Limits: the resume point is a time. An event more than 10 ms older than the last delivered
 one (a late trigger with an explicit old ``time``) that is stored between the lost
@@ -71,7 +63,6 @@ from types import TracebackType
 from typing import Any, Literal
 
 from . import wire
-from .checkpoints import CheckpointStore, Committer, load_from
 from .checks import Order
 from .core import Core
 from .cursor import Cursor
@@ -88,6 +79,7 @@ from .options import SessionSpec
 from .policy import Backoff
 from .positions import SessionPosition
 from .responses import Response
+from .session_checkpoint import SessionCheckpoint
 
 log = logging.getLogger("xprotect_events.sessions")
 
@@ -123,13 +115,14 @@ class EventSession:
         self._page: list[Event] = []  # the new events of the last read, handed out in order
         self._taken = 0  # how many of them the consumer has taken
         self._deleted: Iterator[Event] = _NOTHING
-        self._store = spec.checkpoint
-        self._owns_store = spec.owns_checkpoint
-        self._committer = (
+        self._checkpoint = (
             None
             if spec.checkpoint is None
-            else Committer(spec.checkpoint, interval=spec.checkpoint_interval)
+            else SessionCheckpoint(
+                spec.checkpoint, owned=spec.owns_checkpoint, interval=spec.checkpoint_interval
+            )
         )
+        self._committer = None if self._checkpoint is None else self._checkpoint.committer
         self._processed = 0  # how many of the page's events the consumer has processed
         self._snapshot = self._processed_position  # bound once: no allocation per event
         self._next_read = 0.0
@@ -146,17 +139,14 @@ class EventSession:
 
     def _processed_position(self) -> SessionPosition:
         position = self._cursor.position(self._page[: self._processed])
-        if position is None:  # pragma: no cover - marked only once something was processed
-            raise CheckpointError("nothing processed yet")
+        assert position is not None, "marked only once something was processed"
         return position
 
     async def commit(self) -> None:
         """Count the change in hand as processed and save the position now (awaits the
         write). :class:`CheckpointError` if the save fails."""
         if self._committer is None:
-            raise InvalidInputError(
-                "this event session has no checkpoint: event_session(checkpoint=…)"
-            )
+            raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
         self._processed = self._taken
         if self._processed or self._cursor.last is not None:
             self._committer.mark(self._snapshot)
@@ -168,19 +158,15 @@ class EventSession:
         if self._state != "new":
             raise RuntimeError("an EventSession can be entered only once")
         try:
-            if self._store is not None:
-                await self._resume(self._store)
+            if self._checkpoint is not None:
+                await self._checkpoint.resume(self._cursor)
             self.id = await self._create()
         except BaseException:
-            self._close_store()
+            if self._checkpoint is not None:
+                self._checkpoint.close()
             raise
         self._state = "open"
         return self
-
-    async def _resume(self, store: CheckpointStore) -> None:
-        stored = await asyncio.to_thread(load_from, store)
-        if stored is not None:
-            self._cursor.resume(SessionPosition.expect(stored))
 
     async def __aexit__(
         self,
@@ -212,22 +198,14 @@ class EventSession:
     async def _finish(self, ids: list[str]) -> None:
         """Save the position (if marked), delete the sessions, release the checkpoint; a
         failed save is raised once the rest is done."""
-        failed: CheckpointError | None = None
-        if self._committer is not None:
-            try:
-                await self._committer.acommit()
-            except CheckpointError as exc:
-                failed = exc
+        checkpoint = self._checkpoint
+        failed = None if checkpoint is None else await checkpoint.finish()
         self._page, self._taken, self._processed, self._deleted = [], 0, 0, _NOTHING
         await self._discard_all(ids)
-        self._close_store()
+        if checkpoint is not None:
+            checkpoint.close()
         if failed is not None:
             raise failed
-
-    def _close_store(self) -> None:
-        close = getattr(self._store, "close", None) if self._owns_store else None
-        if close is not None:
-            close()
 
     async def _discard_all(self, ids: list[str]) -> None:
         for session_id in ids:
