@@ -29,7 +29,8 @@ async def test_triggers_that_landed_without_an_answer_are_found(
     assert [r.status for r in settled] == ["accepted"] * 5
     stored = {e.tag: e.id async for e in client.list_events()}
     for result, trigger in zip(settled, _triggers(report), strict=True):
-        assert result.event is not None and result.event.id == stored[trigger.tag]
+        assert result.event is not None
+        assert result.event.id == stored[trigger.tag]
 
 
 def _triggers(report: object) -> list[EventTrigger]:
