@@ -33,6 +33,7 @@ class WatchArgs:
     include_data: bool
     poll_interval: float
     max_size: int
+    checkpoint: str | None = None
 
 
 @click.command(short_help="Stream new and deleted events until Ctrl-C.")
@@ -45,13 +46,19 @@ class WatchArgs:
 @include_data_option()
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True)
 @click.option("--max-size", type=click.IntRange(1, 2000), default=100, show_default=True)
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    help="Keep the position in this file and resume from it (then --since is only the start).",
+)
 @output_option
 @connection_options
 def watch(conn: Connection, out: Output, **options: Any) -> int:
     """Stream new and deleted events through an event session until Ctrl-C or SIGTERM.
 
     The session is deleted on the server when the command ends. With --json each line is
-    {"kind": "new"|"deleted", "event": {…}}.
+    {"kind": "new"|"deleted", "event": {…}}. With --checkpoint FILE a rerun goes on after the
+    last event shown (an event shown just before a crash may be shown again).
     """
     return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
 
@@ -69,6 +76,7 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
             include_data=args.include_data,
             max_size=args.max_size,
             poll_interval=args.poll_interval,
+            checkpoint=args.checkpoint,
         )
         try:
             async with session:
