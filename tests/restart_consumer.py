@@ -2,7 +2,8 @@
 
 ``python -m tests.restart_consumer URL CHECKPOINT LOG``: reads an event session with
 ``checkpoint=CHECKPOINT`` and appends to LOG each event id it receives, one per line, and a
-line ``saved`` after each checkpoint save returns; it runs until killed.
+line ``saved <id> …`` after each checkpoint save returns, naming the ids the saved
+position holds (so the proof can tell which ids the save covered); it runs until killed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class LoggedCheckpoint:
 
     def save(self, position: Position) -> None:
         self.file.save(position)
-        self.log.write("saved\n")
+        ids = " ".join(str(i) for i in getattr(position, "recent", {}))
+        self.log.write(f"saved {ids}\n")
         self.log.flush()
 
 

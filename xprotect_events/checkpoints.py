@@ -245,6 +245,7 @@ class Committer:
         self._latest: PositionSource | None = None
         self._unsaved = False
         self._saving: asyncio.Lock | None = None
+        self._task: asyncio.Future[None] | None = None
         #: How many saves succeeded.
         self.saves = 0
 
@@ -283,9 +284,29 @@ class Committer:
             raise
         self.saves += 1
 
+    def background(self) -> None:
+        """Start saving the newest marked position (as :meth:`acommit`, in a task) and
+        return at once: a stream's periodic save, so the consumer goes on while the file is
+        written. A save still running is left to finish (what was marked since waits for
+        the next). If the last background save failed, its error is raised here (the
+        position stays marked, and the next save tries again)."""
+        task = self._task
+        if task is not None and not task.done():
+            return
+        self._task = None
+        failed = task.exception() if task is not None and not task.cancelled() else None
+        if failed is not None:
+            raise failed
+        self._task = asyncio.ensure_future(self.acommit())
+
     async def acommit(self) -> None:
         """Save the newest marked position now, in a worker thread; saves never overlap,
         and a later position is never overwritten by an earlier one."""
+        task, self._task = self._task, None
+        if task is not None:  # a failed one restored its position: it is retried below
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()
         if self._saving is None:
             self._saving = asyncio.Lock()
         async with self._saving:

@@ -9,7 +9,9 @@ The same memory does two jobs:
   accurate to 10 ms [seed]) and drops what the memory says it delivered: events that share
   the boundary time are neither lost nor repeated. :meth:`Cursor.position` is the memory as
   a :class:`~xprotect_events.SessionPosition` (what a checkpoint stores) and
-  :meth:`Cursor.resume` puts one back.
+  :meth:`Cursor.resume` puts one back. A position keeps only the part of the memory a
+  resume needs, the ids within :data:`~xprotect_events.positions.DEFAULT_WINDOW` (20 ms) of
+  the newest time: positions stay small, so saving one costs little whatever the rate.
 
 The bound: the memory keeps the ids of delivered events whose time is within
 :data:`DEDUP_WINDOW` (10 s) of the newest delivered time, and at most
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .models import Event
-from .positions import ACCURACY, MAX_RECENT_IDS, SessionPosition
+from .positions import ACCURACY, DEFAULT_WINDOW, MAX_RECENT_IDS, SessionPosition
 
 #: Ids delivered this close to the newest delivered time are remembered (see the docstring).
 DEDUP_WINDOW = timedelta(seconds=10)
@@ -49,8 +51,9 @@ class Cursor:
         self.window = window
         self.limit = limit
         self.last: datetime | None = None
-        #: id → time, in delivery order (so the oldest delivered is forgotten first).
-        self._recent: OrderedDict[uuid.UUID, datetime] = OrderedDict()
+        #: id (as its int: hashed in C) → time, in delivery order (the oldest delivered is
+        #: forgotten first).
+        self._recent: OrderedDict[int, datetime] = OrderedDict()
 
     def __len__(self) -> int:
         """How many delivered ids are remembered."""
@@ -58,15 +61,15 @@ class Cursor:
 
     def seen(self, event: Event) -> bool:
         """Whether this event was delivered lately (a repeat)."""
-        return event.id in self._recent
+        return event.id.int in self._recent
 
     def unseen(self, events: Sequence[Event]) -> list[Event]:
         """``events`` without the ones delivered lately, each id once (the first kept)."""
         recent = self._recent
         fresh: list[Event] = []
-        ids: set[uuid.UUID] = set()
+        ids: set[int] = set()
         for event in events:
-            event_id = event.id
+            event_id = event.id.int
             if event_id in recent or event_id in ids:
                 continue
             ids.add(event_id)
@@ -79,7 +82,7 @@ class Cursor:
             return
         recent = self._recent
         for event in events:
-            recent[event.id] = event.time
+            recent[event.id.int] = event.time
         newest = max(e.time for e in events)
         if self.last is None or newest > self.last:
             self.last = newest
@@ -105,19 +108,23 @@ class Cursor:
         return start if self.since is None or start > self.since else self.since
 
     def position(self, taken: Sequence[Event] = ()) -> SessionPosition | None:
-        """The memory, plus ``taken`` (delivered since the last :meth:`advance`), as a
-        position; None when nothing was delivered."""
-        delivered = dict(self._recent)
-        for event in taken:
-            delivered[event.id] = event.time
-        if not delivered:
+        """Where the stream stands once ``taken`` (delivered since the last :meth:`advance`)
+        is delivered too: the newest time and the ids within 20 ms of it; None when
+        nothing was delivered."""
+        newest = max((e.time for e in taken), default=self.last)
+        if newest is None:
             return None
-        return SessionPosition.of(delivered, window=self.window)
+        if self.last is not None and self.last > newest:
+            newest = self.last
+        floor = newest - DEFAULT_WINDOW
+        near = {uuid.UUID(int=i): t for i, t in self._recent.items() if t >= floor}
+        near.update((e.id, e.time) for e in taken if e.time >= floor)
+        return SessionPosition.of(near)
 
     def resume(self, position: SessionPosition) -> None:
         """Start from a stored position: it wins over ``since``."""
         self.since = None
         self.last = position.time
         ordered = sorted(position.recent.items(), key=lambda item: item[1])
-        self._recent = OrderedDict(ordered)
+        self._recent = OrderedDict((i.int, t) for i, t in ordered)
         self._forget()

@@ -235,7 +235,7 @@ class EventSession:
         if committer is not None and self._taken > self._processed:
             self._processed = self._taken  # the change handed out before is processed now
             if committer.mark(self._snapshot):
-                await committer.acommit()
+                committer.background()  # the file is written while the consumer goes on
         while True:
             taken = self._taken
             if taken < len(self._page):

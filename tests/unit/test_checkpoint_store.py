@@ -19,8 +19,7 @@ from xprotect_events.checkpoints import (
     FileCheckpoint,
     MemoryCheckpoint,
 )
-from xprotect_events.errors import InvalidInputError
-from xprotect_events.errors import CheckpointError
+from xprotect_events.errors import CheckpointError, InvalidInputError
 from xprotect_events.positions import LivePosition, Position, SessionPosition
 
 T = datetime(2024, 5, 1, 12, tzinfo=UTC)
