@@ -21,8 +21,8 @@ on disk (removing it would let two openers lock two different files).
 :class:`Committer` decides when to save: the stream calls :meth:`~Committer.mark` with each
 new position (cheap: no I/O, and the position may be a function that builds it only when a
 save happens), which says when ``interval`` seconds have passed since the last save; then
-the stream saves with :meth:`~Committer.acommit`. On exit, and for ``await
-stream.commit()``, it saves at once. A drain at 100k events/s thus costs one save a second.
+the stream saves with :meth:`~Committer.background` (the consumer goes on meanwhile), and
+at once with :meth:`~Committer.acommit` on exit and for ``await stream.commit()``.
 """
 
 from __future__ import annotations
@@ -284,6 +284,11 @@ class Committer:
             raise
         self.saves += 1
 
+    @property
+    def saving(self) -> bool:
+        """Whether a background save is running."""
+        return self._task is not None and not self._task.done()
+
     def background(self) -> None:
         """Start saving the newest marked position (as :meth:`acommit`, in a task) and
         return at once: a stream's periodic save, so the consumer goes on while the file is
@@ -297,7 +302,7 @@ class Committer:
         failed = task.exception() if task is not None and not task.cancelled() else None
         if failed is not None:
             raise failed
-        self._task = asyncio.ensure_future(self.acommit())
+        self._task = asyncio.ensure_future(self._save_latest())
 
     async def acommit(self) -> None:
         """Save the newest marked position now, in a worker thread; saves never overlap,
@@ -307,6 +312,9 @@ class Committer:
             await asyncio.wait([task])
             if not task.cancelled():
                 task.exception()
+        await self._save_latest()
+
+    async def _save_latest(self) -> None:
         if self._saving is None:
             self._saving = asyncio.Lock()
         async with self._saving:
