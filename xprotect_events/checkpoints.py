@@ -290,11 +290,9 @@ class Committer:
         return self._task is not None and not self._task.done()
 
     def background(self) -> None:
-        """Start saving the newest marked position (as :meth:`acommit`, in a task) and
-        return at once: a stream's periodic save, so the consumer goes on while the file is
-        written. A save still running is left to finish (what was marked since waits for
-        the next). If the last background save failed, its error is raised here (the
-        position stays marked, and the next save tries again)."""
+        """Start saving the newest marked position in a task and return at once (a save
+        still running is left to finish); a failed background save is raised by the next
+        call, its position kept marked for the next save."""
         task = self._task
         if task is not None and not task.done():
             return
