@@ -1,12 +1,14 @@
 """asyncio client for Milestone XProtect's RESTful Events API."""
 
 from .accounting import BatchReport, InvalidTriggerError, TriggerResult
+from .checkpoints import CheckpointStore, Committer, FileCheckpoint, MemoryCheckpoint
 from .client import InsecureTransportWarning, XProtectClient
 from .errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
     BatchError,
+    CheckpointError,
     ConfigurationError,
     ConnectError,
     ForbiddenError,
@@ -14,6 +16,7 @@ from .errors import (
     NotFoundError,
     ProtocolError,
     RateLimitedError,
+    ReconcileError,
     RequestError,
     RequestTimeoutError,
     ServerError,
@@ -49,6 +52,7 @@ from .models import (
     SessionRead,
 )
 from .policy import RetryPolicy
+from .positions import LivePosition, Position, SessionPosition
 from .profile import Profile
 from .sessions import EventSession
 from .ws_wire import Gap, Rule
@@ -62,7 +66,10 @@ __all__ = [
     "BatchError",
     "BatchReport",
     "Camera",
+    "CheckpointError",
+    "CheckpointStore",
     "CommandError",
+    "Committer",
     "Condition",
     "ConfigurationError",
     "ConnectError",
@@ -71,16 +78,21 @@ __all__ = [
     "EventSession",
     "EventTrigger",
     "EventType",
+    "FileCheckpoint",
     "ForbiddenError",
     "Gap",
     "InsecureTransportWarning",
     "InvalidInputError",
     "InvalidTriggerError",
+    "LivePosition",
     "LiveStream",
+    "MemoryCheckpoint",
     "NotFoundError",
+    "Position",
     "Profile",
     "ProtocolError",
     "RateLimitedError",
+    "ReconcileError",
     "RequestError",
     "RequestTimeoutError",
     "RetryPolicy",
@@ -90,6 +102,7 @@ __all__ = [
     "SessionFilter",
     "SessionLostError",
     "SessionOrder",
+    "SessionPosition",
     "SessionRead",
     "SlowConsumerError",
     "TLSError",

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import attrs
@@ -73,6 +74,10 @@ class TriggerResult:
     sent: bool = True
     #: The server's answer for an accepted trigger, as it came; ``event`` decodes it.
     answer: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
+    #: For an ``unknown`` one: when its chunk was sent, and when it was given up on (this
+    #: machine's clock); what ``client.reconcile`` looks in.
+    sent_from: datetime | None = attrs.field(default=None, repr=False)
+    sent_until: datetime | None = attrs.field(default=None, repr=False)
 
     @functools.cached_property
     def event(self) -> Event | None:

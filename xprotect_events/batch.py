@@ -32,20 +32,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sized
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any
 
 from .accounting import BatchReport, InvalidTriggerError, TriggerResult, answers, failed
 from .chunks import Chunk, chunks_of
 from .core import Core
+from .errors import InvalidInputError
+from .lookup import reconcile
 from .options import BatchOptions, BatchSpec, Progress, TriggersLike, batch_spec
 
 # --------------------------------------------------------------------------- public entry points
 
 
 async def trigger_events(core: Core, triggers: TriggersLike, options: BatchOptions) -> BatchReport:
-    """Trigger every event and report each one's outcome, in input order."""
-    batches = _batches(core, triggers, _spec(core, triggers, options))
+    """Trigger every event and report each one's outcome, in input order; with
+    ``reconcile=True`` the unknown ones are then looked up in the store (:mod:`.lookup`)."""
+    spec = _spec(core, triggers, options)
+    batches = _batches(core, triggers, spec)
     done: list[list[TriggerResult]] = []
     try:
         async with contextlib.aclosing(batches):
@@ -54,7 +59,13 @@ async def trigger_events(core: Core, triggers: TriggersLike, options: BatchOptio
     except InvalidTriggerError as exc:
         exc.report = _report(done)
         raise
-    return _report(done)
+    report = _report(done)
+    if not spec.reconcile or not report.unknown:
+        return report
+    settled = await reconcile(
+        core, report.results, stored_types=spec.stored_types, settle=timedelta(seconds=spec.settle)
+    )
+    return BatchReport(results=settled)
 
 
 def stream_trigger(
@@ -65,7 +76,12 @@ def stream_trigger(
     Close it when leaving early (``async with contextlib.aclosing(...)``): that cancels
     the chunks in flight.
     """
-    return _flatten(_batches(core, triggers, _spec(core, triggers, options)))
+    spec = _spec(core, triggers, options)
+    if spec.reconcile:
+        raise InvalidInputError(
+            "reconcile=True is for trigger_events; call client.reconcile on the results"
+        )
+    return _flatten(_batches(core, triggers, spec))
 
 
 def _spec(core: Core, triggers: object, options: BatchOptions) -> BatchSpec:
@@ -223,6 +239,7 @@ async def send_chunk(core: Core, chunk: Chunk) -> list[TriggerResult]:
     def decode(body: Any) -> list[TriggerResult]:
         return answers(chunk.indices, chunk.triggers, body, full)
 
+    started = datetime.now(UTC)
     try:
         results = await core.call(
             "POST",
@@ -234,7 +251,16 @@ async def send_chunk(core: Core, chunk: Chunk) -> list[TriggerResult]:
         )
     except Exception as exc:
         results = failed(chunk.indices, chunk.triggers, exc, full)
+        _stamp(results, started)
     if chunk.invalid:
         results += chunk.invalid
         results.sort(key=lambda result: result.index)
     return results
+
+
+def _stamp(results: list[TriggerResult], started: datetime) -> None:
+    """When the unknown ones may have been sent: what ``client.reconcile`` looks in."""
+    until = datetime.now(UTC)
+    for result in results:
+        if result.status == "unknown":
+            result.sent_from, result.sent_until = started, until

@@ -21,8 +21,8 @@ on disk (removing it would let two openers lock two different files).
 :class:`Committer` decides when to save: the stream calls :meth:`~Committer.mark` with each
 new position (cheap: no I/O, and the position may be a function that builds it only when a
 save happens), which says when ``interval`` seconds have passed since the last save; then
-the stream saves with :meth:`~Committer.acommit`. On exit, and for ``await
-stream.commit()``, it saves at once. A drain at 100k events/s thus costs one save a second.
+the stream saves with :meth:`~Committer.background` (the consumer goes on meanwhile), and
+at once with :meth:`~Committer.acommit` on exit and for ``await stream.commit()``.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from .errors import InvalidInputError, shown
-from .positions import CheckpointError, Position
+from .errors import CheckpointError, InvalidInputError, XProtectError, shown
+from .positions import Position
 
 if sys.platform == "win32":  # pragma: no cover - locks need POSIX flock
     fcntl = None
@@ -245,6 +245,7 @@ class Committer:
         self._latest: PositionSource | None = None
         self._unsaved = False
         self._saving: asyncio.Lock | None = None
+        self._task: asyncio.Future[None] | None = None
         #: How many saves succeeded.
         self.saves = 0
 
@@ -277,15 +278,41 @@ class Committer:
         if position is None:
             return
         try:
-            self.store.save(position)
+            save_to(self.store, position)
         except BaseException:
             self._restore(position)
             raise
         self.saves += 1
 
+    @property
+    def saving(self) -> bool:
+        """Whether a background save is running."""
+        return self._task is not None and not self._task.done()
+
+    def background(self) -> None:
+        """Start saving the newest marked position in a task and return at once (a save
+        still running is left to finish); a failed background save is raised by the next
+        call, its position kept marked for the next save."""
+        task = self._task
+        if task is not None and not task.done():
+            return
+        self._task = None
+        failed = task.exception() if task is not None and not task.cancelled() else None
+        if failed is not None:
+            raise failed
+        self._task = asyncio.ensure_future(self._save_latest())
+
     async def acommit(self) -> None:
         """Save the newest marked position now, in a worker thread; saves never overlap,
         and a later position is never overwritten by an earlier one."""
+        task, self._task = self._task, None
+        if task is not None:  # a failed one restored its position: it is retried below
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()
+        await self._save_latest()
+
+    async def _save_latest(self) -> None:
         if self._saving is None:
             self._saving = asyncio.Lock()
         async with self._saving:
@@ -295,7 +322,7 @@ class Committer:
 
     async def _asave(self, position: Position) -> None:
         try:
-            await asyncio.to_thread(self.store.save, position)
+            await asyncio.to_thread(save_to, self.store, position)
         except BaseException:
             self._restore(position)
             raise
@@ -306,6 +333,30 @@ class Committer:
         if not self._unsaved:
             self._latest = position
             self._unsaved = True
+
+
+def save_to(store: CheckpointStore, position: Position) -> None:
+    """``store.save(position)``; what a store of the user's raises becomes a
+    :class:`CheckpointError` (a library error), with the original as its cause."""
+    try:
+        store.save(position)
+    except XProtectError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"the checkpoint store could not save: {exc!r}") from exc
+
+
+def load_from(store: CheckpointStore) -> Position | None:
+    """``store.load()``, its errors made library errors as :func:`save_to` does."""
+    try:
+        position = store.load()
+    except XProtectError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"the checkpoint store could not load: {exc!r}") from exc
+    if position is not None and not isinstance(position, Position):
+        raise CheckpointError(f"the checkpoint store loaded {shown(position)}, not a position")
+    return position
 
 
 # ---------------------------------------------------------------------- files

@@ -6,13 +6,15 @@ import time
 import uuid
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar, Unpack
 
 import aiohttp
 
-from . import batch, config, discovery, wire
+from . import batch, config, discovery, lookup, wire
 from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
+from .checks import boolean
 from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError
@@ -28,6 +30,8 @@ from .options import (
     check_settings,
     list_query,
     session_spec,
+    settle_seconds,
+    stored_type_ids,
 )
 from .policy import RetryPolicy
 from .profile import Profile
@@ -252,9 +256,40 @@ class XProtectClient:
         ``reject_invalid=True`` raises at the first trigger that cannot be sent.
 
         The report's items line up with the input: each accepted (with the stored event),
-        rejected (with the server's reason) or unknown (sent, no answer).
+        rejected (with the server's reason) or unknown (sent, no answer). With
+        ``reconcile=True`` (and optionally ``stored_types``, ``settle``) the unknown ones
+        are then looked up in the store as :meth:`reconcile` does.
         """
         return await batch.trigger_events(self.core, triggers, options)
+
+    async def reconcile(
+        self,
+        results: Iterable[TriggerResult],
+        *,
+        stored_types: Iterable[uuid.UUID | str] | None = None,
+        settle: float = 10.0,
+        wait: bool = True,
+    ) -> list[TriggerResult]:
+        """Look each ``unknown`` result up in the store; the results in the same order.
+
+        Found (one stored event of its type, source and tag, in a time window around when
+        it was sent): ``accepted`` with that event. Not found ``settle`` seconds after it
+        was sent: ``rejected`` (it did not land; safe to send again). Otherwise still
+        ``unknown``, and ``reason`` says why (type not stored, no tag and no time, more
+        than one match, …). Give each trigger a unique ``tag`` to make it recognisable.
+
+        ``stored_types``: the types whose events are stored (retention > 0); the API does
+        not publish retention, so without it a type counts as stored only when the store
+        shows an event of it. ``wait``: first wait until ``settle`` has passed since the
+        last one was sent. See :mod:`xprotect_events.lookup`.
+        """
+        return await lookup.reconcile(
+            self.core,
+            results,
+            stored_types=None if stored_types is None else stored_type_ids(stored_types),
+            settle=timedelta(seconds=settle_seconds(settle)),
+            wait=boolean("wait", wait),
+        )
 
     def stream_trigger(
         self, triggers: TriggersLike, **options: Unpack[BatchOptions]
@@ -277,11 +312,14 @@ class XProtectClient:
         a list: any of them), ``filters`` (more :class:`SessionFilter`), ``since`` (an
         aware datetime), ``order`` ("asc", default, or "desc"), ``include_data`` (False),
         ``max_size`` (100 per read), ``poll_interval`` (1.0 s), ``close_timeout`` (5.0 s
-        for the delete on exit).
+        for the delete on exit), ``checkpoint`` (a file path or a
+        :class:`CheckpointStore`: resume from the stored position, else from ``since``)
+        and ``checkpoint_interval`` (1.0 s: how often at most the position is saved; it
+        is also saved on every exit and by ``await session.commit()``).
 
-        Each change is a :class:`SessionChange` (``kind`` "new" or "deleted"). The session
-        is deleted on exit, and recreated by itself (resuming after the last delivered
-        event) when the server drops it.
+        Each change is a :class:`SessionChange` (``kind`` "new" or "deleted"), each event
+        once. The session is deleted on exit, and recreated by itself (resuming after the
+        last delivered event) when the server drops it.
         """
         return EventSession(self.core, session_spec(options, self.profile.max_session_read))
 

@@ -1,61 +1,104 @@
-"""The resume point of an event stream: the newest delivered time and the ids near it. Pure.
+"""Where an event stream stands, and which events it has delivered lately: one memory. Pure.
 
-Event times are accurate to 10 ms [seed], so a resumed session starts 10 ms before the
-newest delivered time, and the ids delivered in the last 20 ms are remembered so that the
-events it returns again are dropped: events that share the last delivered time are neither
-lost nor repeated.
+The same memory does two jobs:
+
+- **No event twice.** Every read is filtered against it (:meth:`Cursor.unseen`): an event
+  the server returns again, in the same read, in a later one, or out of order, is dropped.
+- **The resume point.** A resumed session (after a lost one, or after a restart from a
+  checkpoint) asks for ``time gt (newest delivered time - 10 ms)`` (event times are
+  accurate to 10 ms [seed]) and drops what the memory says it delivered: events that share
+  the boundary time are neither lost nor repeated. :meth:`Cursor.position` is the memory as
+  a :class:`~xprotect_events.SessionPosition` (what a checkpoint stores) and
+  :meth:`Cursor.resume` puts one back. A position keeps only the part of the memory a
+  resume needs, the ids within :data:`~xprotect_events.positions.DEFAULT_WINDOW` (20 ms) of
+  the newest time: positions stay small, so saving one costs little whatever the rate.
+
+The bound: the memory keeps the ids of delivered events whose time is within
+:data:`DEDUP_WINDOW` (10 s) of the newest delivered time, and at most
+:data:`~xprotect_events.positions.MAX_RECENT_IDS` (10 000) of them, the oldest delivered
+forgotten first. An event repeated later than that (more than 10 s older than the newest
+delivered event, or more than 10 000 deliveries ago) is yielded again; nothing is ever
+dropped that was not delivered.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .models import Event
+from .positions import ACCURACY, DEFAULT_WINDOW, MAX_RECENT_IDS, SessionPosition
 
-#: Event times are accurate to 10 ms [seed]: a resumed session starts this much earlier.
-ACCURACY = timedelta(milliseconds=10)
-#: Ids delivered this close to the newest delivered time are remembered for deduplication.
-DEDUP_WINDOW = 2 * ACCURACY
+#: Ids delivered this close to the newest delivered time are remembered (see the docstring).
+DEDUP_WINDOW = timedelta(seconds=10)
+
+__all__ = ["ACCURACY", "DEDUP_WINDOW", "MAX_RECENT_IDS", "Cursor"]
 
 
 class Cursor:
-    """The resume point: the newest delivered event time and the ids delivered near it."""
+    """The newest delivered event time and the ids delivered lately (the module's bound)."""
 
-    def __init__(self, since: datetime | None) -> None:
+    def __init__(
+        self,
+        since: datetime | None,
+        *,
+        window: timedelta = DEDUP_WINDOW,
+        limit: int = MAX_RECENT_IDS,
+    ) -> None:
         self.since = since
+        self.window = window
+        self.limit = limit
         self.last: datetime | None = None
-        self._recent: dict[uuid.UUID, datetime] = {}
+        #: id (as its int: hashed in C) → time, in delivery order (the oldest delivered is
+        #: forgotten first).
+        self._recent: OrderedDict[int, datetime] = OrderedDict()
 
     def __len__(self) -> int:
-        """How many delivered ids are remembered (stays small: the last 20 ms)."""
+        """How many delivered ids are remembered."""
         return len(self._recent)
 
     def seen(self, event: Event) -> bool:
-        """Whether this event was delivered lately (a repeat from a resumed session)."""
-        return event.id in self._recent
+        """Whether this event was delivered lately (a repeat)."""
+        return event.id.int in self._recent
 
-    def unseen(self, events: list[Event]) -> list[Event]:
-        """``events`` without the ones delivered lately."""
+    def unseen(self, events: Sequence[Event]) -> list[Event]:
+        """``events`` without the ones delivered lately, each id once (the first kept)."""
         recent = self._recent
-        return [e for e in events if e.id not in recent] if recent else events
+        fresh: list[Event] = []
+        ids: set[int] = set()
+        for event in events:
+            event_id = event.id.int
+            if event_id in recent or event_id in ids:
+                continue
+            ids.add(event_id)
+            fresh.append(event)
+        return fresh
 
     def advance(self, events: Sequence[Event]) -> None:
         """Record that ``events`` were handed to the consumer."""
         if not events:
             return
-        newest = max(e.time for e in events)
-        last = self.last
-        if last is None or newest > last:
-            self.last = last = newest
-            cutoff = last - DEDUP_WINDOW
-            self._recent = {i: t for i, t in self._recent.items() if t >= cutoff}
-        cutoff = last - DEDUP_WINDOW
         recent = self._recent
         for event in events:
-            if event.time >= cutoff:
-                recent[event.id] = event.time
+            recent[event.id.int] = event.time
+        newest = max(e.time for e in events)
+        if self.last is None or newest > self.last:
+            self.last = newest
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the oldest delivered ids past the window or the count."""
+        if self.last is None:
+            return
+        recent = self._recent
+        floor = self.last - self.window
+        while recent:
+            first = next(iter(recent))
+            if len(recent) <= self.limit and recent[first] >= floor:
+                return
+            del recent[first]
 
     def resume_after(self) -> datetime | None:
         """The ``time gt`` bound of a resumed session (None: no time bound)."""
@@ -63,3 +106,25 @@ class Cursor:
             return self.since
         start = self.last - ACCURACY
         return start if self.since is None or start > self.since else self.since
+
+    def position(self, taken: Sequence[Event] = ()) -> SessionPosition | None:
+        """Where the stream stands once ``taken`` (delivered since the last :meth:`advance`)
+        is delivered too: the newest time and the ids within 20 ms of it; None when
+        nothing was delivered."""
+        newest = max((e.time for e in taken), default=self.last)
+        if newest is None:
+            return None
+        if self.last is not None and self.last > newest:
+            newest = self.last
+        floor = newest - DEFAULT_WINDOW
+        near = {uuid.UUID(int=i): t for i, t in self._recent.items() if t >= floor}
+        near.update((e.id, e.time) for e in taken if e.time >= floor)
+        return SessionPosition.of(near)
+
+    def resume(self, position: SessionPosition) -> None:
+        """Start from a stored position: it wins over ``since``."""
+        self.since = None
+        self.last = position.time
+        ordered = sorted(position.recent.items(), key=lambda item: item[1])
+        self._recent = OrderedDict((i.int, t) for i, t in ordered)
+        self._forget()

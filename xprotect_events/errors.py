@@ -205,6 +205,25 @@ class BatchError(XProtectError):
         self.failures = tuple(failures)
 
 
+class CheckpointError(XProtectError):
+    """A checkpoint or journal cannot be used: malformed, from a newer version, in use by
+    another stream, or not writable. ``path`` is the file, when there is one."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class ReconcileError(XProtectError):
+    """Why ``client.reconcile`` settled a trigger as it did: for a ``rejected`` one, that it
+    was not found after the settle time (it did not land; safe to send again); for one
+    still ``unknown``, why the store cannot tell. ``cause`` is the error it had before."""
+
+    def __init__(self, message: str, *, cause: XProtectError | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
     401: UnauthorizedError,

@@ -44,9 +44,8 @@ import attrs
 import orjson
 
 from .checkpoints import FileLock, sync_directory
-from .errors import InvalidInputError, ProtocolError, shown
+from .errors import CheckpointError, InvalidInputError, ProtocolError, shown
 from .models import to_uuid
-from .positions import CheckpointError
 from .wire import format_time, parse_time
 
 Outcome = Literal["sent", "accepted", "rejected", "unknown"]

@@ -36,6 +36,7 @@ from types import TracebackType
 
 from . import ws_wire
 from .errors import (
+    CheckpointError,
     InvalidInputError,
     ProtocolError,
     TransportError,
@@ -49,7 +50,7 @@ from .live_gap import fill_from_store, report
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .models import Event
 from .policy import Backoff
-from .positions import CheckpointError, LivePosition
+from .positions import LivePosition
 from .ws_wire import Gap, Rule
 
 log = logging.getLogger("xprotect_events.live")

@@ -14,9 +14,9 @@ import asyncio
 import os
 
 from .checkpoints import CheckpointStore, Committer, FileCheckpoint
-from .errors import InvalidInputError, shown
+from .errors import CheckpointError, InvalidInputError, shown
 from .models import Event
-from .positions import CheckpointError, LivePosition, Position
+from .positions import LivePosition, Position
 
 #: What ``checkpoint=`` takes: a file path (a :class:`FileCheckpoint`) or a store.
 CheckpointLike = str | os.PathLike[str] | CheckpointStore

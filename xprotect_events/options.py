@@ -7,6 +7,7 @@ checked or raise :class:`InvalidInputError`; the primitive checks are :mod:`.che
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any, TypedDict
 import attrs
 
 from . import filters as f
+from .checkpoints import CheckpointStore, FileCheckpoint
 from .checks import Order, aware, boolean, int_in, order, seconds
 from .errors import InvalidInputError, shown
 from .models import EventTrigger, to_source, to_uuid
@@ -121,6 +123,8 @@ class SessionOptions(TypedDict, total=False):
     max_size: int
     poll_interval: float
     close_timeout: float
+    checkpoint: str | os.PathLike[str] | CheckpointStore | None
+    checkpoint_interval: float
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +138,10 @@ class SessionSpec:
     poll_interval: float
     close_timeout: float
     since: datetime | None
+    checkpoint: CheckpointStore | None = None
+    #: Whether the session made the store from a path (and so closes it on exit).
+    owns_checkpoint: bool = False
+    checkpoint_interval: float = 1.0
 
 
 def session_spec(options: SessionOptions, max_read: int) -> SessionSpec:
@@ -151,7 +159,11 @@ def session_spec(options: SessionOptions, max_read: int) -> SessionSpec:
     if boolean("include_data", options.get("include_data", False)):
         params["include"] = "data"
     since = options.get("since")
+    store, owned = _checkpoint(options.get("checkpoint"), direction)
     return SessionSpec(
+        checkpoint=store,
+        owns_checkpoint=owned,
+        checkpoint_interval=_interval(options.get("checkpoint_interval", 1.0)),
         filters=base,
         order=direction,
         max_size=max_size,
@@ -160,6 +172,30 @@ def session_spec(options: SessionOptions, max_read: int) -> SessionSpec:
         close_timeout=seconds("close_timeout", options.get("close_timeout", 5.0)),
         since=None if since is None else aware(since, "since"),
     )
+
+
+def _checkpoint(value: object, direction: Order) -> tuple[CheckpointStore | None, bool]:
+    """The store a ``checkpoint`` option names, and whether the session owns it (a path)."""
+    if value is None:
+        return None, False
+    if direction == "desc":
+        raise InvalidInputError(
+            "a checkpoint needs order='asc': a 'desc' stream has no resume point"
+        )
+    if isinstance(value, str | os.PathLike):
+        return FileCheckpoint(value), True
+    if callable(getattr(value, "load", None)) and callable(getattr(value, "save", None)):
+        return value, False  # type: ignore[return-value]  # duck-typed CheckpointStore
+    raise InvalidInputError(
+        f"checkpoint must be a file path or a store with load() and save(), got {shown(value)}"
+    )
+
+
+def _interval(value: object) -> float:
+    """``checkpoint_interval``: seconds, or 0 (save after every event)."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return seconds("checkpoint_interval", value, most=1e9)
 
 
 def _only_known(options: Mapping[str, object], known: frozenset[str]) -> None:
@@ -231,6 +267,9 @@ class BatchOptions(TypedDict, total=False):
     concurrency: int
     on_progress: Progress | None
     reject_invalid: bool
+    reconcile: bool
+    stored_types: Iterable[uuid.UUID | str] | None
+    settle: float
 
 
 @attrs.frozen(kw_only=True)
@@ -241,6 +280,10 @@ class BatchSpec:
     concurrency: int
     on_progress: Progress | None
     reject_invalid: bool
+    #: ``trigger_events(reconcile=True)``: look the unknown ones up (``client.reconcile``).
+    reconcile: bool = False
+    stored_types: frozenset[uuid.UUID] | None = None
+    settle: float = 10.0
 
 
 def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit: int) -> BatchSpec:
@@ -259,12 +302,28 @@ def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit
     on_progress = options.get("on_progress")
     if on_progress is not None and not callable(on_progress):
         raise InvalidInputError(f"on_progress must be callable or None, got {shown(on_progress)}")
+    stored = options.get("stored_types")
     return BatchSpec(
         chunk_size=chunk_size,
         concurrency=concurrency,
         on_progress=on_progress,
         reject_invalid=boolean("reject_invalid", options.get("reject_invalid", False)),
+        reconcile=boolean("reconcile", options.get("reconcile", False)),
+        stored_types=None if stored is None else stored_type_ids(stored),
+        settle=settle_seconds(options.get("settle", 10.0)),
     )
+
+
+def stored_type_ids(types: Iterable[uuid.UUID | str]) -> frozenset[uuid.UUID]:
+    """``stored_types``, checked: event type GUIDs."""
+    return frozenset(to_uuid(t, "stored type") for t in _items(types, "stored_types"))
+
+
+def settle_seconds(value: object) -> float:
+    """``settle``: seconds >= 0 to wait before "not found" counts as "did not land"."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return seconds("settle", value, most=1e6)
 
 
 # --------------------------------------------------------------------------- the client

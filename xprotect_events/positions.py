@@ -44,7 +44,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import attrs
 import orjson
 
-from .errors import InvalidInputError, ProtocolError, XProtectError, shown
+from .errors import CheckpointError, InvalidInputError, ProtocolError, shown
 from .models import to_uuid
 from .wire import format_time, parse_time
 
@@ -60,15 +60,6 @@ MAX_RECENT_IDS = 10_000
 MAX_SESSION_ID = 256
 
 T = TypeVar("T")
-
-
-class CheckpointError(XProtectError):
-    """A checkpoint or journal cannot be used: malformed, from a newer version, in use by
-    another stream, or not writable. ``path`` is the file, when there is one."""
-
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
 
 
 def _utc(value: object) -> datetime:

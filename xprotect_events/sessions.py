@@ -35,6 +35,15 @@ read; a first 404 is resumed at once. Errors that retrying cannot fix (400, 403,
 401, a malformed answer) are raised to the consumer; the session is then marked lost, so
 iterating again resumes from the same position.
 
+No repeats: every read is filtered against one bounded memory of delivered ids
+(:mod:`.cursor`: events within 10 s of the newest delivered one, at most 10 000), which is
+also the position a checkpoint stores. With ``checkpoint=path_or_store`` the session
+resumes from the stored position (else from ``since``); the change in the consumer's hands
+counts as processed when the next is asked for (or the block is left normally), and the
+position is saved at most every ``checkpoint_interval`` s in a worker thread, on every
+exit, and by :meth:`EventSession.commit`. After a crash the stream repeats at most the
+changes handed out since the last save and loses none the server still has.
+
 Limits: the resume point is a time. An event more than 10 ms older than the last delivered
 one (a late trigger with an explicit old ``time``) that is stored between the lost
 session's last read and the new session is not seen. ``deleted`` changes come only for
@@ -50,20 +59,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from datetime import datetime
+from types import TracebackType
 from typing import Any, Literal
 
 from . import wire
 from .checks import Order
 from .core import Core
 from .cursor import Cursor
-from .errors import NotFoundError, SessionLostError, XProtectError
+from .errors import (
+    CheckpointError,
+    InvalidInputError,
+    NotFoundError,
+    SessionLostError,
+    XProtectError,
+)
 from .filters import SessionFilter, SessionOrder
 from .models import Event, SessionChange, SessionRead
 from .options import SessionSpec
 from .policy import Backoff
+from .positions import SessionPosition
 from .reasons import reason
 from .responses import Response
+from .session_checkpoint import SessionCheckpoint
 
 log = logging.getLogger("xprotect_events.sessions")
 
@@ -99,7 +116,16 @@ class EventSession:
         self._page: list[Event] = []  # the new events of the last read, handed out in order
         self._taken = 0  # how many of them the consumer has taken
         self._deleted: Iterator[Event] = _NOTHING
-        self._repeats_until: datetime | None = None
+        self._checkpoint = (
+            None
+            if spec.checkpoint is None
+            else SessionCheckpoint(
+                spec.checkpoint, owned=spec.owns_checkpoint, interval=spec.checkpoint_interval
+            )
+        )
+        self._committer = None if self._checkpoint is None else self._checkpoint.committer
+        self._processed = 0  # how many of the page's events the consumer has processed
+        self._snapshot = self._processed_position  # bound once: no allocation per event
         self._next_read = 0.0
         self._busy = False
 
@@ -107,24 +133,57 @@ class EventSession:
         return f"<EventSession {self._state} id={self.id} order={self._order}>"
 
     @property
-    def position(self) -> datetime | None:
-        """The time of the newest event delivered so far (None before the first)."""
-        times = [e.time for e in self._page[: self._taken]]
-        if self._cursor.last is not None:
-            times.append(self._cursor.last)
-        return max(times, default=None)
+    def position(self) -> SessionPosition | None:
+        """Where the session stands: the newest delivered time and the ids delivered near
+        it (None before the first event, unless resumed from a checkpoint)."""
+        return self._cursor.position(self._page[: self._taken])
+
+    def _processed_position(self) -> SessionPosition:
+        position = self._cursor.position(self._page[: self._processed])
+        assert position is not None, "marked only once something was processed"
+        return position
+
+    async def commit(self) -> None:
+        """Count the change in hand as processed and save the position now (awaits the
+        write). :class:`CheckpointError` if the save fails."""
+        if self._committer is None:
+            raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
+        self._processed = self._taken
+        if self._processed or self._cursor.last is not None:
+            self._committer.mark(self._snapshot)
+        await self._committer.acommit()
 
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> EventSession:
         if self._state != "new":
             raise RuntimeError("an EventSession can be entered only once")
-        self.id = await self._create()
+        try:
+            if self._checkpoint is not None:
+                await self._checkpoint.resume(self._cursor)
+            self.id = await self._create()
+        except BaseException:
+            if self._checkpoint is not None:
+                self._checkpoint.close()
+            raise
         self._state = "open"
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self._committer is not None and self._taken > self._processed:
+            self._processed = self._taken  # left the block normally: the change is processed
+            self._committer.mark(self._snapshot)
+        try:
+            await self.aclose()
+        except CheckpointError as failed:
+            if exc_type is None:
+                raise
+            log.warning("could not save the event session's position: %s", failed)
 
     async def aclose(self) -> None:
         """Delete the server-side session (bounded in time; failures are only logged).
@@ -135,9 +194,19 @@ class EventSession:
         self._state = "closed"
         ids = [i for i in (self.id, self._stale) if i is not None]
         self.id = self._stale = None
-        self._page, self._taken, self._deleted = [], 0, _NOTHING
-        if ids:
-            await _finish_even_if_cancelled(self._discard_all(ids))
+        await _finish_even_if_cancelled(self._finish(ids))
+
+    async def _finish(self, ids: list[str]) -> None:
+        """Save the position (if marked), delete the sessions, release the checkpoint; a
+        failed save is raised once the rest is done."""
+        checkpoint = self._checkpoint
+        failed = None if checkpoint is None else await checkpoint.finish()
+        self._page, self._taken, self._processed, self._deleted = [], 0, 0, _NOTHING
+        await self._discard_all(ids)
+        if checkpoint is not None:
+            checkpoint.close()
+        if failed is not None:
+            raise failed
 
     async def _discard_all(self, ids: list[str]) -> None:
         for session_id in ids:
@@ -163,6 +232,11 @@ class EventSession:
             if self._state == "closed":
                 raise StopAsyncIteration
             raise RuntimeError("enter the session first: 'async with client.event_session(…)'")
+        committer = self._committer
+        if committer is not None and self._taken > self._processed:
+            self._processed = self._taken  # the change handed out before is processed now
+            if committer.mark(self._snapshot):
+                committer.background()  # the file is written while the consumer goes on
         while True:
             taken = self._taken
             if taken < len(self._page):
@@ -182,7 +256,7 @@ class EventSession:
             raise RuntimeError("another task is already reading this event session")
         self._busy = True
         self._cursor.advance(self._page)
-        self._page, self._taken = [], 0
+        self._page, self._taken, self._processed = [], 0, 0
         try:
             loop = asyncio.get_running_loop()
             wait = self._next_read - loop.time()
@@ -191,19 +265,10 @@ class EventSession:
             read = await self._read()
             full = len(read.new_events) >= self._max_size
             self._next_read = 0.0 if full else loop.time() + self._poll_interval
-            self._page = self._without_repeats(read.new_events)
+            self._page = self._cursor.unseen(read.new_events)
             self._deleted = iter(read.deleted_events)
         finally:
             self._busy = False
-
-    def _without_repeats(self, events: list[Event]) -> list[Event]:
-        """Drop what a resumed session returns again; it does so only before newer events."""
-        until = self._repeats_until
-        if until is None:
-            return events
-        if any(e.time > until for e in events):
-            self._repeats_until = None
-        return self._cursor.unseen(events)
 
     async def _read(self) -> SessionRead:
         """One read, recovering (new session, same position) from what recovery can fix."""
@@ -266,7 +331,6 @@ class EventSession:
         session_id = await self._create()
         self.id = session_id
         self.recoveries += 1
-        self._repeats_until = self._cursor.last
         return session_id
 
     # ------------------------------------------------------------------ the wire

@@ -18,7 +18,7 @@ import pytest
 from tests.helpers import wait_until
 from xprotect_events import SessionLostError
 from xprotect_events.client import XProtectClient
-from xprotect_events.cursor import ACCURACY, Cursor
+from xprotect_events.cursor import ACCURACY, MAX_RECENT_IDS, Cursor
 from xprotect_events.errors import (
     BadRequestError,
     ForbiddenError,
@@ -325,7 +325,10 @@ async def test_the_consumer_may_stop_and_go_on_without_loss(
                 seen.append(change.event.id)
                 if len(seen) == stop:
                     break
-        assert session.position == max(e.time for e in await _events(client))
+        position = session.position
+        assert position is not None
+        assert position.time == max(e.time for e in await _events(client))
+        assert seen[-1] in position.recent
     assert seen == await stored_ids(client)
 
 
@@ -619,13 +622,17 @@ def _event(when: datetime) -> Event:
     return Event(id=uuid.uuid4(), time=when, type=seed.ANALYTICS_EVENT)
 
 
-def test_the_cursor_remembers_only_the_last_moments() -> None:
+def test_the_cursor_remembers_only_the_window_and_the_count() -> None:
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     cursor = Cursor(since=None)
-    for i in range(0, 10_000, 100):  # pages of 100 events, 1 ms apart
+    for i in range(0, 30_000, 100):  # pages of 100 events, 1 ms apart: more than the count
         cursor.advance([_event(t0 + timedelta(milliseconds=i + j)) for j in range(100)])
-    assert len(cursor) <= 21
-    assert cursor.resume_after() == t0 + timedelta(milliseconds=9_999) - ACCURACY
+    assert len(cursor) == MAX_RECENT_IDS
+    assert cursor.resume_after() == t0 + timedelta(milliseconds=29_999) - ACCURACY
+    sparse = Cursor(since=None)
+    for i in range(30):  # one event a second: the window (10 s) is the bound
+        sparse.advance([_event(t0 + timedelta(seconds=i))])
+    assert len(sparse) == 11
 
 
 def test_the_cursor_keeps_every_id_of_a_tie() -> None:

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_until
 from xprotect_events.checkpoints import (
     CheckpointStore,
     Committer,
     FileCheckpoint,
     MemoryCheckpoint,
 )
-from xprotect_events.errors import InvalidInputError
-from xprotect_events.positions import CheckpointError, LivePosition, Position, SessionPosition
+from xprotect_events.errors import CheckpointError, InvalidInputError
+from xprotect_events.positions import LivePosition, Position, SessionPosition
 
 T = datetime(2024, 5, 1, 12, tzinfo=UTC)
 OLD = LivePosition(session_id="s", event_id=uuid.UUID(int=1), time=T)
@@ -289,3 +290,27 @@ async def test_acommit_failure_leaves_it_unsaved() -> None:
 def test_bad_intervals(interval: object) -> None:
     with pytest.raises(InvalidInputError, match="interval"):
         Committer(MemoryCheckpoint(), interval=interval)  # type: ignore[arg-type]
+
+
+async def test_a_background_save_lets_the_caller_go_on_and_reports_a_failure_later() -> None:
+    store = MemoryCheckpoint()
+    committer = Committer(store, interval=0.0, clock=FakeClock())
+    committer.mark(at(1))
+    committer.background()  # started, not awaited
+    assert committer.saving
+    committer.mark(at(2))
+    committer.background()  # the first is still running: left to finish
+    await committer.acommit()  # waits for it, then saves the newest
+    assert store.load() == at(2)
+
+    class Broken(MemoryCheckpoint):
+        def save(self, position: Position) -> None:
+            raise OSError("read-only file system")
+
+    failing = Committer(Broken(), interval=0.0, clock=FakeClock())
+    failing.mark(at(3))
+    failing.background()
+    await wait_until(lambda: not failing.saving, "the background save ends")
+    with pytest.raises(CheckpointError, match="read-only"):
+        failing.background()
+    assert failing.unsaved  # kept for the next save

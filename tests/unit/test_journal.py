@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xprotect_events.checkpoints import FileLock
-from xprotect_events.errors import InvalidInputError
+from xprotect_events.errors import CheckpointError, InvalidInputError
 from xprotect_events.journal import (
     HEADER,
     Journal,
@@ -23,7 +23,6 @@ from xprotect_events.journal import (
     plan,
     read_journal,
 )
-from xprotect_events.positions import CheckpointError
 
 T = datetime(2024, 5, 1, 12, tzinfo=UTC)
 LINES = [(n, f'{{"type": "t", "tag": "job-{n}"}}') for n in range(1, 7)]

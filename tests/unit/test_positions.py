@@ -10,12 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xprotect_events.errors import InvalidInputError, XProtectError
+from xprotect_events.errors import CheckpointError, InvalidInputError, XProtectError
 from xprotect_events.positions import (
     DEFAULT_WINDOW,
     FORMAT_VERSION,
     MAX_RECENT_IDS,
-    CheckpointError,
     LivePosition,
     Position,
     SessionPosition,

@@ -16,6 +16,7 @@ from rich.progress import Progress
 from .. import EventTrigger, TriggerResult, XProtectError
 from .batchfile import RejectsFile, count_lines, parse_trigger_line, read_lines, reject_record
 from .connection import Connection, connection_options
+from .journaling import BatchJournal, journal_options, open_journal
 from .names import names_for
 from .output import Output, event_json, output_option, progress_bar
 from .params import WHEN, batch_options, parse_json_object
@@ -84,6 +85,8 @@ class BatchRun:
     lines_read: int = 0
     #: Lines handed to the library and not yet answered: stream index → (line, text).
     pending: dict[int, tuple[int, str]] = attrs.Factory(dict)
+    #: ``--journal``: where each line's outcome is also kept.
+    journal: BatchJournal | None = None
 
     @property
     def done(self) -> int:
@@ -104,6 +107,8 @@ class BatchRun:
             self.unknown += 1
         self.progress.advance(self.progress.task_ids[0])
         self.rejects.write(reject_record(number, text, status, reason))
+        if self.journal is not None:
+            self.journal.outcome(number, text, status, reason)
         if self.out.json:
             self.out.emit({"line": number, "status": status, "reason": reason})
 
@@ -111,6 +116,8 @@ class BatchRun:
         number, text = self.pending.pop(result.index)
         if result.status == "accepted":
             self.accept(number, result)
+            if self.journal is not None:
+                self.journal.outcome(number, text, "accepted", None, result)
             return
         reason = result.reason or result.status
         if result.status == "unknown":
@@ -158,6 +165,8 @@ class BatchArgs:
     rejects: str | None
     chunk_size: int
     concurrency: int
+    journal: str | None = None
+    settle: float = 10.0
 
     @property
     def rejects_path(self) -> Path:
@@ -168,6 +177,7 @@ class BatchArgs:
 @click.command(name="trigger-batch", short_help="Trigger the events of a JSON Lines file.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--rejects", type=click.Path(dir_okay=False), help="Default: FILE.rejects.jsonl.")
+@journal_options
 @batch_options
 @output_option
 @connection_options
@@ -179,6 +189,8 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     (fix them and send that file again). Exit code 1 when any line was not accepted.
     """
     args = BatchArgs(**options)
+    if args.journal is not None and args.file == "-":
+        raise click.BadParameter("a journal needs a FILE: a rerun must read the same input")
     if args.file != "-" and not Path(args.file).is_file():
         raise click.BadParameter(f"no such file: {args.file}", param_hint="FILE")
     total = None if args.file == "-" else count_lines(Path(args.file))
@@ -195,15 +207,19 @@ async def _trigger_batch(
         out=out, rejects=RejectsFile(args.rejects_path), progress=progress, total=total
     )
     started = time.perf_counter()
-    try:
-        with progress:
-            await _send_batch(conn, args, batch, read_lines(stream))
-    except asyncio.CancelledError:
-        batch.interrupted()
-        raise
-    finally:
-        batch.rejects.close()
-        batch.summary(time.perf_counter() - started)
+    with open_journal(args.journal, args.chunk_size) as journal:
+        batch.journal = journal
+        try:
+            with progress:
+                await _send_batch(conn, args, batch, read_lines(stream))
+        except asyncio.CancelledError:
+            batch.interrupted()
+            raise
+        finally:
+            batch.rejects.close()
+            batch.summary(time.perf_counter() - started)
+            if journal is not None:
+                out.note(journal.summary())
     return EXIT_OK if batch.done == batch.accepted else EXIT_NOT_ACCEPTED
 
 
@@ -212,6 +228,9 @@ async def _send_batch(
 ) -> None:
     async with conn.client() as client:
         await client.login()
+        if batch.journal is not None:
+            await batch.journal.prepare(client, Path(args.file), batch, args.settle)
+            lines = batch.journal.lines(lines)
         results = client.stream_trigger(
             batch.triggers(lines), chunk_size=args.chunk_size, concurrency=args.concurrency
         )

@@ -56,7 +56,8 @@ class WatchArgs:
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False),
-    help="Keep the position in FILE; a rerun with it resumes there (nothing lost).",
+    help="Keep the position in FILE; a rerun with it resumes there (nothing lost; an event "
+    "shown just before a crash may be shown again). Then --since is only the first start.",
 )
 @output_option
 @connection_options
@@ -66,11 +67,10 @@ def watch(conn: Connection, out: Output, **options: Any) -> int:
     The session is deleted on the server when the command ends. With --json each line is
     {"kind": "new"|"deleted", "event": {…}}. With --live the events are pushed over the
     WebSocket instead (kind "new", and "state" with --state); --source-name, --since,
-    --poll-interval and --max-size do not apply there.
+    --poll-interval and --max-size do not apply there. With --checkpoint FILE a rerun goes
+    on after the last event shown (an event shown just before a crash may be shown again).
     """
     check_live_flags(click.get_current_context(), options)
-    if options["checkpoint"] and not options["live"]:  # until event sessions take one
-        raise click.UsageError("--checkpoint needs --live in this version")
     return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
 
 
@@ -90,6 +90,7 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
             include_data=args.include_data,
             max_size=args.max_size,
             poll_interval=args.poll_interval,
+            checkpoint=args.checkpoint,
         )
         try:
             async with session:
