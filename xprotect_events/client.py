@@ -11,6 +11,7 @@ from typing import Any, TypeVar, Unpack
 from . import batch, wire
 from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
+from .bodies import MAX_RESPONSE_BYTES
 from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError
@@ -46,6 +47,9 @@ class XProtectClient:
     ``client_id=…, client_secret=…`` (a service client), or ``windows=True`` with
     ``username="DOMAIN\\\\user"`` (a Windows user, NTLM; needs the ``ntlm`` extra).
     ``verify`` is True (default), False, a CA-bundle path or an ``ssl.SSLContext``.
+    ``max_response_bytes`` (64 MiB) bounds every answer read, decompressed: a larger one
+    is a :class:`ProtocolError` that says so (error answers are read only as far as
+    64 KiB, token answers 64 KiB).
     """
 
     def __init__(
@@ -66,8 +70,10 @@ class XProtectClient:
         limit: int = 100,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         check_settings(
+            max_response_bytes=max_response_bytes,
             timeout=timeout,
             connect_timeout=connect_timeout,
             limit=limit,
@@ -86,6 +92,7 @@ class XProtectClient:
             connect_timeout=connect_timeout,
             limit=limit,
             retry=retry,
+            max_response_bytes=max_response_bytes,
         )
         self.credentials = credentials or make_credentials(
             username=username,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .checks import aware
+from .checks import aware, no_controls
 from .errors import InvalidInputError, shown
 
 #: The longest ``tag`` a trigger may carry [profile: not published; generous, but bounded].
@@ -23,6 +23,7 @@ def to_uuid(value: object, what: str = "id") -> uuid.UUID:
     if isinstance(value, uuid.UUID):
         return value
     if isinstance(value, str):
+        no_controls(what, value)  # uuid.UUID() skips blanks: "\t" + 31 digits parses
         try:
             return uuid.UUID(value)
         except ValueError:
@@ -42,6 +43,7 @@ def to_source(value: object) -> str | None:
         raise InvalidInputError(
             f"source must be None, a GUID or '<resource>/<guid>', got {shown(value)}"
         )
+    no_controls("source", value)
     resource, sep, guid = value.rpartition("/")
     if sep and ("/" in resource or not resource.isidentifier()):
         raise InvalidInputError(
@@ -61,6 +63,7 @@ def _check_tag(_: object, __: attrs.Attribute[Any], value: str | None) -> None:
         return
     if not isinstance(value, str):
         raise InvalidInputError(f"tag must be a string, got {type(value).__name__}")
+    no_controls("tag", value)
     if len(value) > MAX_TAG_LENGTH:
         raise InvalidInputError(f"tag is {len(value)} characters long; at most {MAX_TAG_LENGTH}")
 
