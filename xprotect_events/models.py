@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -17,17 +18,20 @@ MAX_TAG_LENGTH = 1024
 
 ChangeKind = Literal["new", "deleted"]
 
+_HEX32 = re.compile("[0-9a-fA-F]{32}")
+
 
 def to_uuid(value: object, what: str = "id") -> uuid.UUID:
     """A UUID from a UUID or a GUID string; anything else is an :class:`InvalidInputError`."""
     if isinstance(value, uuid.UUID):
         return value
     if isinstance(value, str):
-        no_controls(what, value)  # uuid.UUID() skips blanks: "\t" + 31 digits parses
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            pass
+        no_controls(what, value)
+        # uuid.UUID() reads the digits with int(), which skips blanks and takes "_" and
+        # "+": " c13f…" with one digit gone would parse as another GUID. 32 digits or none.
+        digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+        if _HEX32.fullmatch(digits):
+            return uuid.UUID(digits)
     raise InvalidInputError(f"{what} must be a GUID, got {shown(value)}")
 
 
