@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
 from typing import IO, Any
 
-from xprotect_events import EventTrigger, XProtectClient, XProtectError
+from xprotect_events import EventTrigger, InvalidInputError, XProtectClient, XProtectError
+from xprotect_events.jsonlines import parse_trigger, read_lines
 
 
 def connect() -> XProtectClient:
@@ -45,29 +44,13 @@ def connect() -> XProtectClient:
     )
 
 
-def to_trigger(obj: dict[str, Any]) -> EventTrigger:
-    """A wire-form trigger object as an :class:`EventTrigger` (validated on construction)."""
-    when = obj.get("time")
-    return EventTrigger(
-        type=obj["type"],
-        source=obj.get("source"),
-        time=datetime.fromisoformat(when) if when else None,
-        tag=obj.get("tag"),
-        datatype=obj.get("datatype"),
-        data=obj.get("data"),
-    )
-
-
-async def read_triggers(stream: IO[str], bad: list[str]) -> AsyncIterator[EventTrigger]:
-    """Triggers from JSON Lines, read off the event loop; bad lines are noted and skipped."""
-    number = 0
-    while line := await asyncio.to_thread(stream.readline):
-        number += 1
-        if not line.strip():
-            continue
+async def read_triggers(stream: IO[bytes], bad: list[str]) -> AsyncIterator[EventTrigger]:
+    """Triggers from JSON Lines, read off the event loop a block at a time; a line that is
+    not a valid trigger (not JSON, not an object, a naive time …) is noted and skipped."""
+    async for number, line in read_lines(stream):
         try:
-            yield to_trigger(json.loads(line))
-        except (ValueError, KeyError, TypeError) as exc:  # InvalidInputError is a ValueError
+            yield parse_trigger(line)
+        except InvalidInputError as exc:
             bad.append(f"line {number}: {exc}")
 
 
@@ -92,7 +75,7 @@ def _pairs(types: list[Any], cameras: list[Any], count: int) -> Iterator[tuple[A
 
 
 async def inject(
-    args: argparse.Namespace, stream: IO[str]
+    args: argparse.Namespace, stream: IO[bytes]
 ) -> tuple[Counter[str], list[str], float]:
     statuses: Counter[str] = Counter()
     bad: list[str] = []
@@ -124,11 +107,14 @@ def parse_args() -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     try:
-        with sys.stdin if args.file == "-" else open(args.file, encoding="utf-8") as stream:
+        with sys.stdin.buffer if args.file == "-" else open(args.file, "rb") as stream:
             statuses, bad, elapsed = asyncio.run(inject(args, stream))
-    except XProtectError as exc:
+    except (XProtectError, OSError) as exc:
         print(f"injector failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("injector interrupted: lines after the last result were not sent", file=sys.stderr)
+        return 130
     for line in bad:
         print(f"skipped {line}", file=sys.stderr)
     total = sum(statuses.values())

@@ -50,7 +50,7 @@ from .errors import (
     api_error_class,
 )
 from .models import Event, EventTrigger
-from .responses import parse_error_body
+from .responses import error_of
 
 Status = Literal["accepted", "rejected", "unknown"]
 
@@ -154,18 +154,22 @@ class InvalidTriggerError(InvalidInputError):
 
 
 def answers(
-    indices: Sequence[int], triggers: Sequence[object], body: Any, path: str
+    indices: Sequence[int],
+    triggers: Sequence[object],
+    body: Any,
+    path: str,
+    secrets: Sequence[str] = (),
 ) -> list[TriggerResult]:
     """The per-item results of a 2xx batch answer for the triggers sent (at ``indices`` of
     the input), a :class:`ProtocolError` if the answer is malformed. ``path`` is the full
-    batch path the per-item errors name."""
+    batch path the per-item errors name; ``secrets`` never show in their texts."""
     items = wire.array_envelope(body)
     if len(items) != len(triggers):
         raise ProtocolError(f"the batch answer has {len(items)} items for {len(triggers)} triggers")
     return [
         TriggerResult(index=index, trigger=trigger, status="accepted", answer=item)
         if is_event(item)
-        else _rejected(index, trigger, item, path)
+        else _rejected(index, trigger, item, path, secrets)
         for index, trigger, item in zip(indices, triggers, items, strict=True)
     ]
 
@@ -178,11 +182,14 @@ def is_event(item: Any) -> bool:
     return isinstance(item, dict) and isinstance(item.get("id"), str)
 
 
-def _rejected(index: int, trigger: object, item: Any, path: str) -> TriggerResult:
+def _rejected(
+    index: int, trigger: object, item: Any, path: str, secrets: Sequence[str]
+) -> TriggerResult:
     """The result of a per-item ``{"error": {"httpCode", "details"}}``, as the error the
-    server meant; a :class:`ProtocolError` when the item is not an error object either."""
+    server meant (redacted); a :class:`ProtocolError` when the item is not an error
+    object either."""
     wrapped = isinstance(item, dict) and isinstance(item.get("error"), dict)
-    parsed = parse_error_body(wire.dumps(item)) if wrapped else None
+    parsed = error_of(item, secrets) if wrapped else None
     if parsed is None or parsed.http_code is None or not 400 <= parsed.http_code <= 599:
         raise ProtocolError(f"a batch answer item is neither an event nor an error: {item!r:.200}")
     status = parsed.http_code

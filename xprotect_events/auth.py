@@ -15,10 +15,12 @@ from typing import Protocol
 import attrs
 
 from . import wire
+from .bodies import MAX_TOKEN_BYTES
 from .errors import APIError, AuthenticationError, ConfigurationError, ProtocolError
 from .models import Token
 from .ntlm import WindowsCredentials
 from .profile import Profile
+from .responses import SECRET_FIELDS
 from .transport import Transport
 
 
@@ -69,7 +71,9 @@ class ServiceCredentials:
 async def grant(transport: Transport, path: str, form: Mapping[str, str]) -> Token:
     """POST a form-encoded grant; map the identity provider's refusal to AuthenticationError."""
     try:
-        response = await transport.request("POST", path, form=form, retry="safe")
+        response = await transport.request(
+            "POST", path, form=form, retry="safe", max_bytes=MAX_TOKEN_BYTES
+        )
     except APIError as exc:
         if exc.status in (400, 401, 403):
             raise _refused(exc, path) from None
@@ -158,6 +162,7 @@ class TokenManager:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._token: str | None = None
+        self._previous: str | None = None  # answers to requests made with it may still come
         self._current: Token | None = None
         self._renew_at = 0.0
         self._expires_at = 0.0
@@ -170,6 +175,17 @@ class TokenManager:
     def __repr__(self) -> str:
         state = "valid" if self._token and self._clock() < self._expires_at else "none"
         return f"<TokenManager {type(self._credentials).__name__} token={state}>"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no message may show: the current and the previous token, and the
+        credentials' password or client secret (for redaction; never shown)."""
+        found = [t for t in (self._token, self._previous) if t]
+        for name in SECRET_FIELDS:
+            value = getattr(self._credentials, name, None)
+            if isinstance(value, str) and value:
+                found.append(value)
+        return tuple(found)
 
     @property
     def expires_at(self) -> datetime | None:
@@ -226,7 +242,7 @@ class TokenManager:
             self._failures += 1
             self._failure = exc
             raise
-        self._token = token.access_token
+        self._previous, self._token = self._token, token.access_token
         self._current = token
         self._expires_at = started + token.expires_in
         self._expires_wall = asked + timedelta(seconds=token.expires_in)

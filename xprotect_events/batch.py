@@ -237,7 +237,7 @@ async def send_chunk(core: Core, chunk: Chunk) -> list[TriggerResult]:
     full = core.api_path(path)
 
     def decode(body: Any) -> list[TriggerResult]:
-        return answers(chunk.indices, chunk.triggers, body, full)
+        return answers(chunk.indices, chunk.triggers, body, full, core.secrets)
 
     started = datetime.now(UTC)
     try:

@@ -6,6 +6,7 @@ wrong, before anything is sent.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal, TypeGuard
 
@@ -17,6 +18,21 @@ Order = Literal["asc", "desc"]
 def is_int(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an int (a bool is not one, whatever Python says)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def no_controls(what: str, value: str) -> str:
+    """``value`` if it holds no control character (C0: U+0000 to U+001F, and DEL): a CR,
+    LF or NUL in a tag or a source would split or cut a line in a server's log or file."""
+    found = None if value.isprintable() else _CONTROL.search(value)  # the common case first
+    if found is not None:
+        raise InvalidInputError(
+            f"{what} must not contain control characters, found U+{ord(found[0]):04X} "
+            f"at position {found.start()}"
+        )
+    return value
 
 
 def aware(value: object, what: str) -> datetime:

@@ -14,6 +14,7 @@ import aiohttp
 from . import batch, config, discovery, lookup, wire
 from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
+from .bodies import MAX_RESPONSE_BYTES
 from .checks import boolean
 from .convert import array_of, data_of
 from .core import Core
@@ -79,6 +80,9 @@ class XProtectClient:
       credentials go as ``Proxy-Authorization`` and are never shown). Without it, and with
       ``trust_env`` (default), ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` are honoured
       unless the host is in ``NO_PROXY``.
+    - ``max_response_bytes``: the largest answer read, decompressed (64 MiB); a larger one
+      is a :class:`ProtocolError` that says so (error answers are read only as far as
+      64 KiB, token answers 64 KiB).
     - ``trace_configs``: aiohttp ``TraceConfig`` objects that see every request (for
       metrics or tracing, e.g. OpenTelemetry's aiohttp instrumentation;
       ``examples/metrics.py``).
@@ -108,8 +112,10 @@ class XProtectClient:
         proxy: str | None = None,
         trust_env: bool = True,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         check_settings(
+            max_response_bytes=max_response_bytes,
             timeout=timeout,
             connect_timeout=connect_timeout,
             limit=limit,
@@ -131,6 +137,7 @@ class XProtectClient:
             proxy=proxy,
             trust_env=trust_env,
             trace_configs=trace_configs,
+            max_response_bytes=max_response_bytes,
         )
         self.credentials = credentials or make_credentials(
             username=username,

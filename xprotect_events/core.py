@@ -16,6 +16,7 @@ from .auth import TokenManager
 from .errors import ProtocolError
 from .policy import RetryMode, RetryPolicy
 from .profile import Profile
+from .redaction import scrubbed
 from .responses import Response
 from .transport import Transport
 
@@ -34,6 +35,11 @@ class Core:
     @property
     def policy(self) -> RetryPolicy:
         return self.transport.retry
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no message may show (the tokens and the credentials' secrets)."""
+        return self.tokens.secrets
 
     @property
     def limit(self) -> int:
@@ -76,12 +82,16 @@ class Core:
         )
 
     def decode(self, response: Response, fn: Callable[[Any], T], method: str, path: str) -> T:
-        """Apply a wire decoder; its ProtocolError gains the method, path and status."""
+        """Apply a wire decoder; its ProtocolError gains the method, path and status (and
+        loses any secret the answer echoed where the message quotes it)."""
         try:
             return fn(response.body)
         except ProtocolError as exc:
             raise ProtocolError(
-                str(exc), method=method, path=self.api_path(path), status=response.status
+                scrubbed(str(exc), self.secrets),
+                method=method,
+                path=self.api_path(path),
+                status=response.status,
             ) from None
 
     async def call(

@@ -38,6 +38,11 @@ class ConfigurationError(XProtectError):
     """The client was set up wrongly (missing credentials, missing optional extra, …)."""
 
 
+class ClientClosedError(XProtectError, RuntimeError):
+    """The client is not open (never opened, or closed meanwhile, also while a call or a
+    stream was waiting for an answer): use ``async with`` or ``await client.open()``."""
+
+
 class RequestError(XProtectError):
     """An error about one HTTP request: it knows the method and the path it was about."""
 

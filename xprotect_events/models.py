@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .checks import aware
+from .checks import aware, no_controls
 from .errors import InvalidInputError, shown
 
 #: The longest ``tag`` a trigger may carry [profile: not published; generous, but bounded].
@@ -17,16 +18,20 @@ MAX_TAG_LENGTH = 1024
 
 ChangeKind = Literal["new", "deleted"]
 
+_HEX32 = re.compile("[0-9a-fA-F]{32}")
+
 
 def to_uuid(value: object, what: str = "id") -> uuid.UUID:
     """A UUID from a UUID or a GUID string; anything else is an :class:`InvalidInputError`."""
     if isinstance(value, uuid.UUID):
         return value
     if isinstance(value, str):
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            pass
+        no_controls(what, value)
+        # uuid.UUID() reads the digits with int(), which skips blanks and takes "_" and
+        # "+": " c13f…" with one digit gone would parse as another GUID. 32 digits or none.
+        digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+        if _HEX32.fullmatch(digits):
+            return uuid.UUID(digits)
     raise InvalidInputError(f"{what} must be a GUID, got {shown(value)}")
 
 
@@ -42,6 +47,7 @@ def to_source(value: object) -> str | None:
         raise InvalidInputError(
             f"source must be None, a GUID or '<resource>/<guid>', got {shown(value)}"
         )
+    no_controls("source", value)
     resource, sep, guid = value.rpartition("/")
     if sep and ("/" in resource or not resource.isidentifier()):
         raise InvalidInputError(
@@ -61,6 +67,7 @@ def _check_tag(_: object, __: attrs.Attribute[Any], value: str | None) -> None:
         return
     if not isinstance(value, str):
         raise InvalidInputError(f"tag must be a string, got {type(value).__name__}")
+    no_controls("tag", value)
     if len(value) > MAX_TAG_LENGTH:
         raise InvalidInputError(f"tag is {len(value)} characters long; at most {MAX_TAG_LENGTH}")
 

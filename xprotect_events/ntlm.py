@@ -36,6 +36,7 @@ from multidict import CIMultiDictProxy
 
 from . import wire
 from .aiohttp_internals import OneConnection
+from .bodies import MAX_TOKEN_BYTES
 from .errors import APIError, AuthenticationError, ConfigurationError, ProtocolError
 from .models import Token
 from .profile import Profile
@@ -182,7 +183,9 @@ class _Handshake:
             async with self._session.post(
                 self._url, data=self._form, headers=headers, allow_redirects=False
             ) as response:
-                body = await response.read()
+                body = await self._transport.read_answer(
+                    response, MAX_TOKEN_BYTES, "POST", self._path
+                )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise transport_error(exc, "POST", self._path) from exc
         log.debug("NTLM %s leg %d -> %d", self._path, len(self._connector.used), response.status)
@@ -190,7 +193,8 @@ class _Handshake:
 
     def _token(self, leg: _Leg) -> Token:
         try:
-            response = response_from(leg.status, leg.headers, leg.body, "POST", self._path)
+            secret = (self._credentials.password,)
+            response = response_from(leg.status, leg.headers, leg.body, "POST", self._path, secret)
         except APIError as exc:
             if exc.status in (400, 401, 403):
                 raise self._refused(leg, exc.error_text, exc) from None

@@ -340,8 +340,10 @@ def check_settings(
     clock: object,
     token_path: object,
     windows: object,
+    max_response_bytes: object = 64 * 1024 * 1024,
 ) -> None:
     """The constructor's options other than the URL and the secrets."""
+    int_in("max_response_bytes", max_response_bytes, 1024, note=" (bytes)")
     seconds("timeout", timeout, most=1e9)
     seconds("connect_timeout", connect_timeout, most=1e9)
     int_in("limit", limit, 0, note=" (0: no limit)")

@@ -46,11 +46,14 @@ class RetryPolicy:
         """The wait before retry number ``retry`` (1 for the first): the server's
         ``Retry-After`` when it gave one, else ``backoff_initial * 2**(retry - 1)`` capped at
         ``backoff_max``, plus up to ``jitter`` seconds at random (as tenacity's
-        ``wait_exponential_jitter``)."""
+        ``wait_exponential_jitter``). Never more than ``max_retry_after``: no wait of the
+        client's is longer (a longer ``Retry-After`` is not retried at all, see
+        :meth:`retryable`)."""
         if retry_after is not None:
-            return float(retry_after)
+            return float(min(retry_after, self.max_retry_after))
         exponential = self.backoff_initial * 2.0 ** min(retry - 1, 64)
-        return float(min(self.backoff_max, exponential) + random.uniform(0, self.jitter))
+        wait = min(self.backoff_max, exponential) + random.uniform(0, self.jitter)
+        return float(min(wait, self.max_retry_after))
 
     def retryable(self, exc: BaseException, mode: RetryMode) -> bool:
         """Whether ``exc`` may be retried for a ``mode`` request under this policy."""

@@ -4,17 +4,15 @@
 with its parsed JSON) or the library error they mean: a redirect (never followed) is a
 :class:`ProtocolError`, an error status the :class:`APIError` subclass for it with the
 server's details and ``Retry-After``. :func:`parse_error_body` reads every form of error
-body servers and proxies send; :func:`redacted` takes the request's secrets out of an
-error answer before anything shows it.
+body servers and proxies send; :func:`redacted` takes the request's secrets out of what
+was decoded (:mod:`.redaction`), before anything shows it; :func:`error_of` does both for
+an error object already parsed (a batch answer's item).
 """
 
 from __future__ import annotations
 
-import html
-import json
 import re
-import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -23,6 +21,12 @@ import orjson
 from . import wire
 from .errors import APIError, ErrorDetail, ProtocolError, api_error_class
 from .policy import parse_retry_after
+from .redaction import scrubbed, widest
+
+#: How much of an error body a snippet is taken from (the start of an HTML page).
+SNIPPET_WINDOW = 4096
+#: The longest snippet of a body that is not JSON, in characters.
+SNIPPET_LENGTH = 200
 
 
 @attrs.frozen
@@ -35,9 +39,15 @@ class Response:
 
 
 def response_from(
-    status: int, headers: Mapping[str, str], body: bytes, method: str, path: str
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    method: str,
+    path: str,
+    secrets: Iterable[str] = (),
 ) -> Response:
-    """The 2xx :class:`Response`, or raise the error that this answer means."""
+    """The 2xx :class:`Response`, or raise the error that this answer means; ``secrets``
+    (what the request carried) never show in it."""
     if 200 <= status < 300:
         try:
             parsed = wire.loads(body) if body.strip() else None
@@ -45,7 +55,7 @@ def response_from(
             raise ProtocolError(str(exc), method=method, path=path, status=status) from None
         return Response(status, parsed, headers)
     if 300 <= status < 400:
-        where = headers.get("Location", "?")
+        where = scrubbed(headers.get("Location", "?"), tuple(secrets))[:SNIPPET_LENGTH]
         raise ProtocolError(
             f"the server redirected to {where}; point the client at that URL "
             "(redirects are not followed, so credentials never leave for another host)",
@@ -53,14 +63,19 @@ def response_from(
             path=path,
             status=status,
         )
-    raise api_error(status, body, headers, method, path)
+    raise api_error(status, body, headers, method, path, secrets)
 
 
 def api_error(
-    status: int, body: bytes, headers: Mapping[str, str], method: str, path: str
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    method: str,
+    path: str,
+    secrets: Iterable[str] = (),
 ) -> APIError:
     """The :class:`APIError` of an error status, with what its body and headers said."""
-    parsed = parse_error_body(body)
+    parsed = redacted(parse_error_body(body, tuple(secrets)), secrets)
     message = f"HTTP {status}"
     text = "; ".join(d.error_text for d in parsed.details if d.error_text) or parsed.snippet
     if text:
@@ -81,23 +96,39 @@ def api_error(
 SECRET_FIELDS = ("password", "client_secret")
 
 
-def redacted(body: bytes, token: str | None, form: Mapping[str, str] | None) -> bytes:
-    """An error answer without the secrets its request carried: a proxy's or a debug
-    page may echo the request (its ``Authorization`` header, its form) into its text."""
-    secrets = [token] if token else []
-    secrets += [form[name] for name in SECRET_FIELDS if form and form.get(name)]
-    for secret in secrets:
-        forms = {
-            secret,
-            urllib.parse.quote_plus(secret),
-            urllib.parse.quote(secret, safe=""),
-            html.escape(secret),
-            json.dumps(secret)[1:-1],  # \\u00e9 for é, as .NET writes JSON
-        }
-        for text in forms:
-            if len(text) >= 4:  # a one-letter password is not hunted through every word
-                body = body.replace(text.encode(), b"[redacted]")
-    return body
+def redacted(parsed: ErrorBody, secrets: Iterable[str]) -> ErrorBody:
+    """``parsed`` with every secret taken out of its texts, in any escaping
+    (:func:`.redaction.scrubbed`): the one place error texts are cleaned."""
+    found = tuple(secrets)
+    if not found:
+        return parsed
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else scrubbed(text, found)
+
+    details = tuple(
+        attrs.evolve(
+            d,
+            error_text=clean(d.error_text),
+            error_text_id=clean(d.error_text_id),
+            property_name=clean(d.property_name),
+        )
+        for d in parsed.details
+    )
+    return attrs.evolve(
+        parsed,
+        details=details,
+        error=clean(parsed.error),
+        error_description=clean(parsed.error_description),
+        error_code=clean(parsed.error_code),
+        snippet=clean(parsed.snippet),
+    )
+
+
+def error_of(doc: Any, secrets: Iterable[str] = ()) -> ErrorBody:
+    """What an error object already parsed from JSON says (a batch answer's per-item
+    ``{"error": {…}}``), with ``secrets`` taken out of it."""
+    return redacted(_error_body(doc), secrets)
 
 
 # --------------------------------------------------------------------------- error bodies
@@ -117,17 +148,28 @@ class ErrorBody:
     snippet: str | None = None
 
 
-def parse_error_body(body: bytes | str | None) -> ErrorBody:
+def parse_error_body(body: bytes | str | None, secrets: tuple[str, ...] = ()) -> ErrorBody:
     """Parse an error body: wrapped ``{"error": {"httpCode", "details"}}``, unwrapped
-    ``{"httpCode": "400", "details"}``, the OAuth form, or anything else (never raises)."""
+    ``{"httpCode": "400", "details"}``, the OAuth form, or anything else (never raises).
+
+    A body that is not JSON gives a snippet of its first :data:`SNIPPET_WINDOW` bytes;
+    ``secrets`` only matter there: where the window cuts through one of them, the cut
+    end is dropped (take the secrets out with :func:`redacted`).
+    """
     if not body:
         return ErrorBody()
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return ErrorBody(snippet=_snippet(body))
+        return ErrorBody(snippet=_snippet(body, secrets))
     if not isinstance(doc, dict):
-        return ErrorBody(snippet=_snippet(body))
+        return ErrorBody(snippet=_snippet(body, secrets))
+    return _error_body(doc)
+
+
+def _error_body(doc: Any) -> ErrorBody:
+    if not isinstance(doc, dict):
+        return ErrorBody()
     inner = doc.get("error")
     if isinstance(inner, dict):
         doc = inner
@@ -160,7 +202,16 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _snippet(body: bytes | str) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = re.sub(r"<[^>]*>", " ", text)
-    return " ".join(text.split())[:200]
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _snippet(body: bytes | str, secrets: tuple[str, ...]) -> str:
+    """The start of a body that is not JSON, tags out, blanks folded: from its first
+    :data:`SNIPPET_WINDOW` bytes only, however long it is."""
+    window = body[:SNIPPET_WINDOW]
+    text = window.decode("utf-8", "replace") if isinstance(window, bytes) else window
+    if len(body) > SNIPPET_WINDOW and secrets:
+        text = text[: max(0, len(text) - widest(secrets))]  # no secret cut in half
+    text = scrubbed(text, secrets)
+    text = _TAG.sub(" ", text)
+    return scrubbed(" ".join(text.split())[:SNIPPET_LENGTH], secrets)

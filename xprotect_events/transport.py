@@ -23,10 +23,20 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .aiohttp_internals import without_silent_resend
+from .bodies import (
+    ACCEPT_ENCODING,
+    MAX_ERROR_BYTES,
+    MAX_RESPONSE_BYTES,
+    TooLarge,
+    read_body,
+    spelled,
+)
 from .errors import (
+    ClientClosedError,
     ConfigurationError,
     ConnectError,
     InvalidInputError,
+    ProtocolError,
     RequestTimeoutError,
     TLSError,
     TransportError,
@@ -34,7 +44,7 @@ from .errors import (
     shown,
 )
 from .policy import RetryMode, RetryPolicy, retried
-from .responses import Response, redacted, response_from
+from .responses import SECRET_FIELDS, Response, response_from
 
 log = logging.getLogger("xprotect_events")
 
@@ -54,9 +64,15 @@ def server_url(value: str | URL) -> URL:
     """The checked server URL: ``http(s)://host[:port]``; :class:`InvalidInputError` if not.
 
     Credentials in it (``user:password@``) are refused, and never echoed: aiohttp would send
-    them as Basic auth beside the token, and every repr and error would show them.
+    them as Basic auth beside the token, and every repr and error would show them. So are
+    a query and a fragment (``?password=…``, ``#access_token=…``), also never echoed.
     """
     text = str(value) if isinstance(value, str | URL) else ""
+    if "?" in text or "#" in text:  # never shown: a query or fragment may carry a secret
+        raise InvalidInputError(
+            "the server URL must not carry a query or a fragment (?… or #…): "
+            "give http(s)://host[:port], and credentials as the client's arguments"
+        )
     try:
         url = URL(text.rstrip("/"))
         ok = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
@@ -162,6 +178,7 @@ class Transport:
         proxy: str | URL | None = None,
         trust_env: bool = True,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = server_url(base_url)
         self._proxy, self._proxy_auth = proxy_param(proxy)
@@ -170,6 +187,8 @@ class Transport:
         self._trace_configs = list(trace_configs or ())
         if not all(isinstance(t, aiohttp.TraceConfig) for t in self._trace_configs):
             raise InvalidInputError("trace_configs must be aiohttp.TraceConfig objects")
+        #: The largest answer read (decompressed); larger ones are a ProtocolError.
+        self.max_response_bytes = max_response_bytes
         self.retry = retry or RetryPolicy()
         self.limit = limit
         self._ssl = ssl_param(verify)
@@ -178,14 +197,18 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(
             total=connect_timeout + 4 * timeout, connect=connect_timeout, sock_read=timeout
         )
-        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        self._headers = {
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,  # inflated by .bodies, within the limit
+        }
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            raise RuntimeError("the client is not open: use 'async with' or 'await open()'")
+            raise ClientClosedError("the client is not open: use 'async with' or 'await open()'")
         return self._session
 
     @property
@@ -224,6 +247,7 @@ class Transport:
                 proxy=self._proxy,
                 proxy_auth=self._proxy_auth,
                 trace_configs=self._trace_configs or None,
+                auto_decompress=False,  # .bodies inflates, counting what comes out
             )
         return without_silent_resend(session)
 
@@ -254,12 +278,16 @@ class Transport:
         form: Mapping[str, str] | None = None,
         auth: TokenSource | None = None,
         retry: RetryMode = "safe",
+        max_bytes: int | None = None,
     ) -> Response:
-        """Send a request with retries and the 401-renew-once rule; return the 2xx answer."""
+        """Send a request with retries and the 401-renew-once rule; return the 2xx answer
+        (at most ``max_bytes``, default ``max_response_bytes``)."""
         url = self.url(path, params)
 
         async def attempt() -> Response:
-            return await self._authorized(method, url, path, json=json, form=form, auth=auth)
+            return await self._authorized(
+                method, url, path, json=json, form=form, auth=auth, max_bytes=max_bytes
+            )
 
         return await self.retried(attempt, retry)
 
@@ -288,10 +316,13 @@ class Transport:
         json: bytes | None = None,
         form: Mapping[str, str] | None = None,
         token: str | None = None,
+        max_bytes: int | None = None,
     ) -> Response:
         """One HTTP exchange, mapped to a :class:`Response` or one of the library's errors.
 
-        ``path`` names the request in logs and errors (never the query or a secret).
+        ``path`` names the request in logs and errors (never the query or a secret). The
+        body is read within ``max_bytes`` (default: ``max_response_bytes``; an error
+        answer's first :data:`.bodies.MAX_ERROR_BYTES` only).
         """
         headers = {}
         if token is not None:
@@ -307,14 +338,47 @@ class Transport:
                 headers=headers,
                 allow_redirects=False,
             ) as resp:
-                body = await resp.read()
+                body = await self.read_answer(resp, max_bytes, method, path)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            if not self.is_open:  # closed meanwhile, by another task
+                raise ClientClosedError("the client was closed during the request") from None
             raise transport_error(exc, method, path) from exc
         elapsed_ms = 1e3 * (time.perf_counter() - started)
         log.debug("%s %s -> %d (%.1f ms)", method, path, resp.status, elapsed_ms)
-        if resp.status >= 300 and (token is not None or form):
-            body = redacted(body, token, form)
-        return response_from(resp.status, resp.headers, body, method, path)
+        return response_from(resp.status, resp.headers, body, method, path, secrets(token, form))
+
+    async def read_answer(
+        self, resp: aiohttp.ClientResponse, max_bytes: int | None, method: str, path: str
+    ) -> bytes:
+        """The body of ``resp`` within its limit (see :meth:`send`); a ProtocolError past it."""
+        limit = self.max_response_bytes if max_bytes is None else max_bytes
+        try:
+            if resp.status >= 300:
+                return await read_body(resp, MAX_ERROR_BYTES, cut=True)
+            return await read_body(resp, limit)
+        except TooLarge as exc:
+            message = too_large(exc, limit, "max_response_bytes" if max_bytes is None else "")
+            raise ProtocolError(message, method=method, path=path, status=resp.status) from None
+        except ProtocolError as exc:
+            raise ProtocolError(str(exc), method=method, path=path, status=resp.status) from None
+
+
+def secrets(token: str | None, form: Mapping[str, str] | None) -> tuple[str, ...]:
+    """What a request carried that no answer may show: its token, its form's secrets."""
+    found = [token] if token else []
+    return (*found, *(form[name] for name in SECRET_FIELDS if form and form.get(name)))
+
+
+def too_large(exc: TooLarge, limit: int, setting: str) -> str:
+    """The message for an answer past its limit: which limit, and how to raise it."""
+    how = "its Content-Length says" if exc.declared else "the client stopped reading at"
+    if not setting:
+        return f"the answer is larger than the {spelled(limit)} it may be ({how} {exc.size:,})"
+    return (
+        f"the answer is larger than {setting} = {spelled(limit)} ({how} {exc.size:,} "
+        f"bytes, decompressed); if the server's answers are really this large, raise it: "
+        f"XProtectClient(..., {setting}=N)"
+    )
 
 
 def _without_secrets(exc: BaseException) -> BaseException:

@@ -283,11 +283,15 @@ def token_from_wire(body: Any) -> Token:
         expires = int_or_none(expires)
     if not isinstance(expires, int | float) or isinstance(expires, bool) or expires <= 0:
         raise ProtocolError("token answer has no valid 'expires_in'")
+    try:
+        lifetime = float(expires)
+    except OverflowError:  # 400 digits: no float holds it
+        raise ProtocolError("token answer's 'expires_in' is out of range") from None
     token_type = body.get("token_type") or "Bearer"
     scope = body.get("scope")
     return Token(
         access_token=access,
-        expires_in=float(expires),
+        expires_in=lifetime,
         token_type=str(token_type),
         scope=scope if isinstance(scope, str) else None,
     )

@@ -62,8 +62,10 @@ def test_parse_trigger_line_says_what_is_wrong(line: str, why: str) -> None:
 
 
 def test_reject_record_keeps_the_trigger_resendable() -> None:
-    record = reject_record(3, f'{{"type": "{PERSON}"}}', "rejected", "no")
-    assert record == {"type": PERSON, REJECT_KEY: {"line": 3, "status": "rejected", "reason": "no"}}
+    line = f'{{"type": "{PERSON}"}}'
+    record = reject_record(3, line, "rejected", "no")
+    note = {"line": 3, "status": "rejected", "reason": "no", "raw": line}
+    assert record == {"type": PERSON, REJECT_KEY: note}
     raw = reject_record(4, "garbage", "rejected", "not JSON")
     assert raw[REJECT_KEY]["raw"] == "garbage"
 

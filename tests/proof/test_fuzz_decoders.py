@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 
 from tests.hostile import CAMERA, PASSWORD, TYPE_ID, USERNAME, Hostile, event
 from xprotect_events import EventTrigger, RetryPolicy, XProtectClient, XProtectError, wire
+from xprotect_events.responses import parse_error_body
 
 # ---------------------------------------------------------------------------- the adapter
 # The decoders by what they decode. Issue 11 moves modules about: fix the names here only.
 
 
 def _error_body(value: Any) -> object:
-    return wire.parse_error_body(value if isinstance(value, bytes) else json.dumps(value).encode())
+    return parse_error_body(value if isinstance(value, bytes) else json.dumps(value).encode())
 
 
 DECODERS: dict[str, Callable[[Any], object]] = {

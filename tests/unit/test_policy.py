@@ -63,3 +63,13 @@ def test_backoff_follows_the_schedule_and_resets() -> None:
     backoff.reset()
     assert backoff.failures == 0
     assert backoff.next_delay() == 1.0
+
+
+@pytest.mark.parametrize("retry_after", [None, 0.5, 5.0, 1e5, float("inf")])
+@pytest.mark.parametrize("retry", [1, 3, 64])
+def test_no_wait_is_longer_than_max_retry_after(retry: int, retry_after: float | None) -> None:
+    """Issue 12: not the schedule (a backoff_max above the cap), not a Retry-After."""
+    policy = RetryPolicy(backoff_initial=1.0, backoff_max=30.0, jitter=5.0, max_retry_after=2.0)
+    for _ in range(20):
+        assert 0.0 <= policy.delay(retry, retry_after) <= 2.0
+        assert 0.0 <= Backoff(policy).next_delay(retry_after) <= 2.0

@@ -27,7 +27,8 @@ import click
 
 from .. import TriggerResult, XProtectClient, XProtectError
 from ..journal import Journal, JournalEntry, plan
-from .batchfile import parse_trigger_line, read_lines
+from ..jsonlines import read_lines
+from .batchfile import InputLine, input_line, trigger_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +66,7 @@ class Accounting(Protocol):
 
     def accept(self, number: int, result: TriggerResult) -> None: ...
 
-    def reject(self, number: int, text: str, status: str, reason: str) -> None: ...
+    def reject(self, line: InputLine, status: str, reason: str) -> None: ...
 
 
 class BatchJournal:
@@ -97,15 +98,15 @@ class BatchJournal:
         state = self.journal.state
         if not state.entries:
             return
-        texts: dict[int, str] = {}
+        texts: dict[int, bytes] = {}
 
         async def lines() -> AsyncIterator[tuple[int, str]]:
             with file.open("rb") as stream:
-                async for number, text in read_lines(stream):
+                async for number, data in read_lines(stream):
                     entry = state.entries.get(number)
                     if entry is not None and entry.outcome != "accepted":
-                        texts[number] = text
-                    yield number, text
+                        texts[number] = data
+                    yield number, _text(data)
 
         steps = plan(state, [item async for item in lines()])
         self._known = set(state.entries)
@@ -116,21 +117,23 @@ class BatchJournal:
             if entry.outcome == "accepted":
                 run.accepted += 1
             else:
-                run.reject(number, texts[number], "rejected", entry.reason or "rejected")
+                run.reject(
+                    input_line(number, texts[number]), "rejected", entry.reason or "rejected"
+                )
         await self._reconcile(client, steps.reconcile, texts, run, settle)
 
     async def _reconcile(
         self,
         client: XProtectClient,
         entries: tuple[JournalEntry, ...],
-        texts: dict[int, str],
+        texts: dict[int, bytes],
         run: Accounting,
         settle: float,
     ) -> None:
         results = []
         for entry in entries:
             try:
-                trigger = parse_trigger_line(texts[entry.line])
+                trigger = trigger_of(input_line(entry.line, texts[entry.line]))
             except XProtectError:  # never sent as such: send it again to get its verdict
                 self._resend.add(entry.line)
                 continue
@@ -147,7 +150,7 @@ class BatchJournal:
             number = result.index
             if result.status == "accepted":
                 self.found += 1
-                self.outcome(number, texts[number], "accepted", None, result)
+                self.outcome(number, _text(texts[number]), "accepted", None, result)
                 run.accept(number, result)
             elif result.status == "rejected":
                 self.resent += 1
@@ -156,15 +159,17 @@ class BatchJournal:
                 self.still_unknown += 1
                 self._quiet.add(number)  # its sent entry stays: the next run looks again
                 reason = f"sent by an earlier run; still unknown: {result.reason}"
-                run.reject(number, texts[number], "unknown", reason)
+                run.reject(input_line(number, texts[number]), "unknown", reason)
 
-    async def lines(self, lines: AsyncIterator[tuple[int, str]]) -> AsyncIterator[tuple[int, str]]:
+    async def lines(
+        self, lines: AsyncIterator[tuple[int, bytes]]
+    ) -> AsyncIterator[tuple[int, bytes]]:
         """The lines to send, each block's ``sent`` entries durable before it is handed on."""
-        block: list[tuple[int, str]] = []
-        async for number, text in lines:
+        block: list[tuple[int, bytes]] = []
+        async for number, data in lines:
             if number in self._known and number not in self._resend:
                 continue
-            block.append((number, text))
+            block.append((number, data))
             if len(block) >= self.block:
                 for item in self._ahead(block):
                     yield item
@@ -172,12 +177,12 @@ class BatchJournal:
         for item in self._ahead(block):
             yield item
 
-    def _ahead(self, block: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    def _ahead(self, block: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
         now = datetime.now(UTC)
         entries = []
-        for number, text in block:
-            if _valid(text):
-                entries.append(JournalEntry.of(number, text, "sent", sent_from=now))
+        for number, data in block:
+            if _valid(number, data):
+                entries.append(JournalEntry.of(number, _text(data), "sent", sent_from=now))
                 self._sent_from[number] = now
         self.journal.record(entries)
         self.sent += len(entries)
@@ -219,9 +224,14 @@ class BatchJournal:
         )
 
 
-def _valid(text: str) -> bool:
+def _text(data: bytes) -> str:
+    """A line as the journal hashes it (as :class:`InputLine` keeps it raw)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _valid(number: int, data: bytes) -> bool:
     try:
-        parse_trigger_line(text)
+        trigger_of(input_line(number, data))
     except XProtectError:
         return False
     return True

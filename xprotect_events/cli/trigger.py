@@ -14,7 +14,16 @@ import click
 from rich.progress import Progress
 
 from .. import EventTrigger, TriggerResult, XProtectError
-from .batchfile import RejectsFile, count_lines, parse_trigger_line, read_lines, reject_record
+from ..jsonlines import read_lines
+from .batchfile import (
+    InputLine,
+    RejectsFile,
+    count_lines,
+    input_line,
+    record_of,
+    same_file,
+    trigger_of,
+)
 from .connection import Connection, connection_options
 from .journaling import BatchJournal, journal_options, open_journal
 from .names import names_for
@@ -83,8 +92,8 @@ class BatchRun:
     rejected: int = 0
     unknown: int = 0
     lines_read: int = 0
-    #: Lines handed to the library and not yet answered: stream index → (line, text).
-    pending: dict[int, tuple[int, str]] = attrs.Factory(dict)
+    #: Lines handed to the library and not yet answered: stream index → line.
+    pending: dict[int, InputLine] = attrs.Factory(dict)
     #: ``--journal``: where each line's outcome is also kept.
     journal: BatchJournal | None = None
 
@@ -99,49 +108,52 @@ class BatchRun:
             event = event_json(result.event) if result.event is not None else None
             self.out.emit({"line": number, "status": "accepted", "event": event})
 
-    def reject(self, number: int, text: str, status: str, reason: str) -> None:
+    def reject(self, line: InputLine, status: str, reason: str) -> None:
         """A line that did not land: counted, written to the rejects file, reported."""
         if status == "rejected":
             self.rejected += 1
         else:
             self.unknown += 1
         self.progress.advance(self.progress.task_ids[0])
-        self.rejects.write(reject_record(number, text, status, reason))
+        self.rejects.write(record_of(line, status, reason))
         if self.journal is not None:
-            self.journal.outcome(number, text, status, reason)
+            self.journal.outcome(line.number, line.raw, status, reason)
         if self.out.json:
-            self.out.emit({"line": number, "status": status, "reason": reason})
+            self.out.emit({"line": line.number, "status": status, "reason": reason})
 
     def result(self, result: TriggerResult) -> None:
-        number, text = self.pending.pop(result.index)
+        line = self.pending.pop(result.index)
         if result.status == "accepted":
-            self.accept(number, result)
+            self.accept(line.number, result)
             if self.journal is not None:
-                self.journal.outcome(number, text, "accepted", None, result)
+                self.journal.outcome(line.number, line.raw, "accepted", None, result)
             return
         reason = result.reason or result.status
         if result.status == "unknown":
             reason = f"sent, no answer: it may have happened; check before resending ({reason})"
-        self.reject(number, text, result.status, reason)
+        self.reject(line, result.status, reason)
 
     def interrupted(self) -> None:
         reason = "interrupted before its answer came: it may or may not have happened"
-        for number, text in sorted(self.pending.values()):
-            self.reject(number, text, "unknown", reason)
+        for line in sorted(self.pending.values(), key=lambda line: line.number):
+            self.reject(line, "unknown", reason)
         self.pending.clear()
         self.out.note(f"stopped after line {self.lines_read}: later lines were not read")
 
-    async def triggers(self, lines: AsyncIterator[tuple[int, str]]) -> AsyncIterator[EventTrigger]:
+    async def triggers(
+        self, lines: AsyncIterator[tuple[int, bytes]]
+    ) -> AsyncIterator[EventTrigger]:
         """The valid triggers of ``lines``; invalid lines are rejected here, never sent."""
         index = 0
-        async for number, text in lines:
+        async for number, data in lines:
             self.lines_read = number
+            line = input_line(number, data)
             try:
-                parsed = parse_trigger_line(text)
+                parsed = trigger_of(line)
             except XProtectError as exc:
-                self.reject(number, text, "rejected", str(exc))
+                self.reject(line, "rejected", str(exc))
                 continue
-            self.pending[index] = (number, text)
+            self.pending[index] = line
             index += 1
             yield parsed
 
@@ -185,14 +197,23 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     """Trigger the events of a JSON Lines FILE (or - for stdin), in concurrent batches.
 
     Each line is a trigger in wire form: {"type", "source", "time", "tag", "datatype",
-    "data"}. Lines not accepted go to the rejects file with the reason under "_reject"
-    (fix them and send that file again). Exit code 1 when any line was not accepted.
+    "data"} (a time with its offset: Z or +hh:mm). Lines not accepted go to the rejects
+    file with the reason under "_reject" and the line as read under "_reject.raw" (fix
+    them and send that file again); it is written when the run ends, and may not be the
+    input itself. Exit code 1 when any line was not accepted.
     """
     args = BatchArgs(**options)
     if args.journal is not None and args.file == "-":
         raise click.BadParameter("a journal needs a FILE: a rerun must read the same input")
     if args.file != "-" and not Path(args.file).is_file():
         raise click.BadParameter(f"no such file: {args.file}", param_hint="FILE")
+    if same_file(args.rejects_path, args.file):
+        source = "stdin's file" if args.file == "-" else "the input file"
+        raise click.BadParameter(
+            f"{args.rejects_path} is {source}: it would be overwritten with the rejects; "
+            "give another path with --rejects",
+            param_hint="--rejects",
+        )
     total = None if args.file == "-" else count_lines(Path(args.file))
     with click.open_file(args.file, "rb") as stream:
         return run(_trigger_batch(conn, args, stream, total, out))
@@ -224,7 +245,7 @@ async def _trigger_batch(
 
 
 async def _send_batch(
-    conn: Connection, args: BatchArgs, batch: BatchRun, lines: AsyncIterator[tuple[int, str]]
+    conn: Connection, args: BatchArgs, batch: BatchRun, lines: AsyncIterator[tuple[int, bytes]]
 ) -> None:
     async with conn.client() as client:
         await client.login()
