@@ -78,9 +78,11 @@ class MemoryCheckpoint:
         return f"<MemoryCheckpoint saves={self.saves}>"
 
     def load(self) -> Position | None:
+        """The position saved last (as its JSON round trip), or None before any save."""
         return None if self.text is None else Position.from_json(self.text)
 
     def save(self, position: Position) -> None:
+        """Keep ``position`` (as its JSON text, as a file would)."""
         self.text = position.to_json()
         self.saves += 1
 

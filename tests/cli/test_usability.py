@@ -99,7 +99,7 @@ async def test_piped_output_is_tab_separated_with_a_header(sim: Simulator) -> No
         assert uuid.UUID(event_id)
     assert "─" not in listed.out
     assert not any(line != line.rstrip() for line in listed.out.splitlines())
-    assert types.out.splitlines()[0] == "name\tid\tgenerator\tmay_trigger"
+    assert types.out.splitlines()[0] == "name\tid\tgenerator\tmay_trigger\tretention"
     assert "Motion Started\t" in types.out
 
 
