@@ -30,10 +30,6 @@ def to_uuid(value: object, what: str = "id") -> uuid.UUID:
     raise InvalidInputError(f"{what} must be a GUID, got {shown(value)}")
 
 
-def _to_type(value: object) -> uuid.UUID:
-    return to_uuid(value, "type")
-
-
 def to_source(value: object) -> str | None:
     """None, a GUID, or ``<resource>/<guid>`` (``cameras/…``); returned as a string."""
     if value is None or isinstance(value, uuid.UUID):
@@ -51,28 +47,63 @@ def to_source(value: object) -> str | None:
     return value
 
 
-def _check_aware(_: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
-    if value is not None:
-        aware(value, attribute.name)
-
-
-def _check_tag(_: object, __: attrs.Attribute[Any], value: str | None) -> None:
+def check_tag(value: object) -> str | None:
+    """The tag rule: None or a string of at most :data:`MAX_TAG_LENGTH` characters."""
     if value is None:
-        return
+        return None
     if not isinstance(value, str):
         raise InvalidInputError(f"tag must be a string, got {type(value).__name__}")
     if len(value) > MAX_TAG_LENGTH:
         raise InvalidInputError(f"tag is {len(value)} characters long; at most {MAX_TAG_LENGTH}")
+    return value
 
 
-def _check_optional_str(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def check_optional_str(name: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"{attribute.name} must be a string or None, got {shown(value)}")
+        raise InvalidInputError(f"{name} must be a string or None, got {shown(value)}")
+    return value
 
 
-def _check_data(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def check_data(value: object) -> Mapping[str, Any] | None:
     if value is not None and not isinstance(value, Mapping):
         raise InvalidInputError(f"data must be a mapping (JSON object) or None, got {shown(value)}")
+    return value
+
+
+# Triggers are built by the million and their types and sources repeat: each distinct text
+# is checked once (the rules stay those of to_uuid and to_source; these only remember).
+_CACHE_SIZE = 4096
+_TYPES: dict[str, uuid.UUID] = {}
+_SOURCES: set[str] = set()
+
+
+def trigger_type(value: object) -> uuid.UUID:
+    """:func:`to_uuid` for a trigger's ``type``, remembering the GUID texts seen."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if type(value) is str:
+        known = _TYPES.get(value)
+        if known is None:
+            known = to_uuid(value, "type")
+            if len(_TYPES) >= _CACHE_SIZE:
+                _TYPES.clear()
+            _TYPES[value] = known
+        return known
+    return to_uuid(value, "type")
+
+
+def trigger_source(value: object) -> str | None:
+    """:func:`to_source` for a trigger's ``source``, remembering the texts that passed."""
+    if value is None:
+        return None
+    if type(value) is str and value in _SOURCES:
+        return value
+    checked: str | None = to_source(value)
+    if type(value) is str:
+        if len(_SOURCES) >= _CACHE_SIZE:
+            _SOURCES.clear()
+        _SOURCES.add(value)
+    return checked
 
 
 def source_guid(source: str | None) -> uuid.UUID | None:
@@ -108,7 +139,7 @@ class Event:
         return source_guid(self.source)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class EventTrigger:
     """What a trigger POST sends. Validated on construction: bad input never leaves the process.
 
@@ -116,12 +147,40 @@ class EventTrigger:
     ``time`` (optional, the server fills it) must be timezone-aware.
     """
 
-    type: uuid.UUID = attrs.field(converter=_to_type)
-    source: str | None = attrs.field(default=None, converter=to_source)
-    time: datetime | None = attrs.field(default=None, validator=_check_aware)
-    datatype: str | None = attrs.field(default=None, validator=_check_optional_str)
-    tag: str | None = attrs.field(default=None, validator=_check_tag)
-    data: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_data, hash=False)
+    type: uuid.UUID
+    source: str | None = None
+    time: datetime | None = None
+    datatype: str | None = None
+    tag: str | None = None
+    data: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
+
+    def __init__(
+        self,
+        *,
+        type: uuid.UUID | str,
+        source: uuid.UUID | str | None = None,
+        time: datetime | None = None,
+        datatype: str | None = None,
+        tag: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        # Slot stores, not the frozen __setattr__: a batch builds triggers by the million.
+        # The rules are the functions above; None (the common case) skips their call.
+        _SET_TYPE(self, trigger_type(type))
+        _SET_SOURCE(self, None if source is None else trigger_source(source))
+        _SET_TIME(self, None if time is None else aware(time, "time"))
+        _SET_DATATYPE(self, None if datatype is None else check_optional_str("datatype", datatype))
+        _SET_TAG(self, None if tag is None else check_tag(tag))
+        _SET_DATA(self, None if data is None else check_data(data))
+
+
+def _slot_setter(cls: type, name: str) -> Any:
+    return cls.__dict__[name].__set__
+
+
+_SET_TYPE, _SET_SOURCE, _SET_TIME, _SET_DATATYPE, _SET_TAG, _SET_DATA = (
+    _slot_setter(EventTrigger, f.name) for f in attrs.fields(EventTrigger)
+)
 
 
 @attrs.frozen(kw_only=True)
