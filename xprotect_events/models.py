@@ -267,3 +267,45 @@ class Token:
     expires_in: float
     token_type: str = "Bearer"
     scope: str | None = None
+
+
+# Built without the keyword __init__ (slot stores): decoders make these by the thousand a
+# second. Each takes every field, in the order the class declares them.
+_SET_EVENT = tuple(_slot_setter(Event, f.name) for f in attrs.fields(Event))
+_SET_KIND, _SET_EVENT_OF = (
+    _slot_setter(SessionChange, f.name) for f in attrs.fields(SessionChange)
+)
+_new = object.__new__
+
+
+def make_event(
+    id: uuid.UUID,
+    time: datetime,
+    type: uuid.UUID,
+    source: str | None,
+    tag: str | None,
+    datatype: str | None,
+    data: Mapping[str, Any] | None,
+    extra: Mapping[str, Any],
+) -> Event:
+    """``Event(id=…, …)`` with every field given, for the decoders' hot path (no checks:
+    the caller has checked the values)."""
+    event: Event = _new(Event)
+    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = _SET_EVENT
+    set_id(event, id)
+    set_time(event, time)
+    set_type(event, type)
+    set_source(event, source)
+    set_tag(event, tag)
+    set_datatype(event, datatype)
+    set_data(event, data)
+    set_extra(event, extra)
+    return event
+
+
+def make_change(kind: ChangeKind, event: Event) -> SessionChange:
+    """``SessionChange(kind=…, event=…)`` for the session's hot path."""
+    change: SessionChange = _new(SessionChange)
+    _SET_KIND(change, kind)
+    _SET_EVENT_OF(change, event)
+    return change

@@ -59,7 +59,7 @@ from .core import Core
 from .cursor import Cursor
 from .errors import NotFoundError, SessionLostError, XProtectError
 from .filters import SessionFilter, SessionOrder
-from .models import Event, SessionChange, SessionRead
+from .models import Event, SessionChange, SessionRead, make_change
 from .options import SessionSpec
 from .policy import Backoff
 from .responses import Response
@@ -70,6 +70,7 @@ log = logging.getLogger("xprotect_events.sessions")
 DISCARD_TIMEOUT = 1.0
 
 _NOTHING: Iterator[Event] = iter(())
+_NOT_ENTERED = "enter the session first: 'async with client.event_session(…)'"
 
 
 class EventSession:
@@ -161,15 +162,38 @@ class EventSession:
         if self._state != "open":
             if self._state == "closed":
                 raise StopAsyncIteration
-            raise RuntimeError("enter the session first: 'async with client.event_session(…)'")
+            raise RuntimeError(_NOT_ENTERED)
         while True:
             taken = self._taken
             if taken < len(self._page):
                 self._taken = taken + 1
-                return SessionChange(kind="new", event=self._page[taken])
+                return make_change("new", self._page[taken])
             for event in self._deleted:
-                return SessionChange(kind="deleted", event=event)
+                return make_change("deleted", event)
             await self._fill()
+
+    async def pages(self) -> AsyncIterator[list[SessionChange]]:
+        """The same changes as ``async for change in session``, in the same order, but a
+        read at a time: for consumers that take many at once (it saves a step per change).
+
+        The events of a page count as delivered (for :attr:`position` and resuming) when
+        the page is handed over. Empty reads are not yielded; the pacing, recovery and
+        errors are those of iterating the session.
+        """
+        if self._state == "new":
+            raise RuntimeError(_NOT_ENTERED)
+        while self._state == "open":
+            page, taken = self._page, self._taken
+            changes = [make_change("new", event) for event in page[taken:]]
+            self._taken = len(page)
+            changes += [make_change("deleted", event) for event in self._deleted]
+            if changes:
+                yield changes
+                continue
+            try:
+                await self._fill()
+            except StopAsyncIteration:  # closed by another task meanwhile
+                return
 
     async def _fill(self) -> None:
         """Read the next page into the buffer, pacing reads by ``poll_interval``.
