@@ -206,10 +206,14 @@ SIM_PID = [0]
 def simulator() -> Iterator[str]:
     """``xprotect-events serve --port 0`` in a child process; its URL (its pid: SIM_PID)."""
     command = [sys.executable, "-c", "from xprotect_events.cli import main; main()"]
+    env = dict(os.environ)
+    if os.environ.get("BENCH_SIM_PYTHONPATH"):  # the simulator of another checkout
+        env["PYTHONPATH"] = os.environ["BENCH_SIM_PYTHONPATH"]
     proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
         [*command, "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None

@@ -80,6 +80,11 @@ class EventSession:
     checks before anything is sent (:class:`InvalidInputError`).
     ``id`` is the current server-side session id; ``recoveries`` counts the sessions
     created to resume after a lost one. ``close_timeout`` bounds the delete on exit.
+
+    Each read is decoded whole when it arrives (canonical events by a fast path, anything
+    else by the checked decoder): a malformed event makes that read a
+    :class:`ProtocolError`, raised by the ``__anext__`` (or :meth:`pages` step) that made
+    the read, before any change of it is yielded.
     """
 
     def __init__(self, core: Core, spec: SessionSpec) -> None:
