@@ -6,8 +6,9 @@ lazily, each trigger encoded once, and cut into chunks of at most ``chunk_size``
 ``profile.max_batch_bytes``. At most ``concurrency`` chunks are in flight, plus the one
 being filled, so memory stays flat whatever the length of the input; an async input is read
 in a task of its own, so chunks that finish while it waits are reported at once. A chunk
-task never raises: it turns every outcome into one :class:`TriggerResult` per trigger, so
-one failing chunk never hides which others landed. Cancelling the caller cancels and
+task never raises: it turns every outcome into a :class:`.report.ChunkReport` (a result for
+every trigger, kept compactly; :class:`TriggerResult` objects are built when read), so one
+failing chunk never hides which others landed. Cancelling the caller cancels and
 awaits the chunks in flight.
 
 What each trigger's ``status`` means is :mod:`.accounting`'s; chunking is
