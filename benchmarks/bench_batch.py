@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -66,15 +67,17 @@ def client(url: str) -> XProtectClient:
 # --------------------------------------------------------------------------- the runs
 
 
-async def run_library(url: str, triggers: list[EventTrigger]) -> tuple[float, float]:
-    """``trigger_events``: (client CPU seconds, wall seconds)."""
+async def run_library(url: str, triggers: list[EventTrigger]) -> tuple[float, float, float]:
+    """``trigger_events``: (client CPU seconds, wall seconds, simulator CPU seconds)."""
     async with client(url) as c:
         await c.login()
+        sim = cpu_seconds(SIM_PID[0])
         cpu, wall = time.process_time(), time.perf_counter()
         report = await c.trigger_events(triggers, chunk_size=CHUNK, concurrency=CONCURRENCY)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        sim = cpu_seconds(SIM_PID[0]) - sim
     assert report.accepted == len(triggers), (report.accepted, report.failures[:3])
-    return cpu, wall
+    return cpu, wall, sim
 
 
 async def raw_token(session: aiohttp.ClientSession, url: str) -> str:
@@ -150,24 +153,35 @@ def reset_peak_rss() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-async def run_memory(url: str, n: int) -> dict[str, float]:
-    """Peak RSS growth of ``stream_trigger`` over a generator of ``n`` triggers."""
+async def run_memory(url: str, n: int, how: str) -> dict[str, float | str]:
+    """Peak RSS growth of ``stream_trigger`` over a generator of ``n`` triggers (``how`` =
+    "stream"), or of ``trigger_events`` over a list built before the measurement starts
+    ("report-list") or over a generator ("report-generator"), the report kept to the end."""
     async with client(url) as c:
         await c.login()
+        listed = [trigger(i) for i in range(n)] if how == "report-list" else None
         gc.collect()
         reset_peak_rss()
         base = rss_mb("VmRSS")
         accepted = 0
         pulled = [0]
         started = time.perf_counter()
-        stream = c.stream_trigger(counted(n, pulled), chunk_size=CHUNK, concurrency=CONCURRENCY)
-        async with contextlib.aclosing(stream):
-            async for result in stream:
-                accepted += result.status == "accepted"
+        options: dict[str, Any] = {"chunk_size": CHUNK, "concurrency": CONCURRENCY}
+        if how == "stream":
+            stream = c.stream_trigger(counted(n, pulled), **options)
+            async with contextlib.aclosing(stream):
+                async for result in stream:
+                    accepted += result.status == "accepted"
+        else:
+            source = listed if listed is not None else counted(n, pulled)
+            report = await c.trigger_events(source, **options)
+            accepted = report.accepted
+            pulled[0] = n if listed is not None else pulled[0]
         wall = time.perf_counter() - started
         peak = rss_mb("VmHWM")
     assert accepted == n == pulled[0], (accepted, n, pulled)
     return {
+        "how": how,
         "events": n,
         "rss_before_mb": base,
         "rss_peak_mb": peak,
@@ -179,17 +193,31 @@ async def run_memory(url: str, n: int) -> dict[str, float]:
 # --------------------------------------------------------------------------- orchestration
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (from /proc; Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SIM_PID = [0]
+
+
 @contextlib.contextmanager
 def simulator() -> Iterator[str]:
-    """``xprotect-events serve --port 0`` in a child process; its URL."""
+    """``xprotect-events serve --port 0`` in a child process; its URL (its pid: SIM_PID)."""
     command = [sys.executable, "-c", "from xprotect_events.cli import main; main()"]
+    env = dict(os.environ)
+    if os.environ.get("BENCH_SIM_PYTHONPATH"):  # the simulator of another checkout
+        env["PYTHONPATH"] = os.environ["BENCH_SIM_PYTHONPATH"]
     proc = subprocess.Popen(  # noqa: S603 (our own interpreter and command)
         [*command, "serve", "--port", "0", "--no-access-log"],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None
+        SIM_PID[0] = proc.pid
         first = proc.stdout.readline()  # "xprotect-events simulator listening on URL"
         assert "listening on" in first, first
         yield first.split()[-1]
@@ -198,9 +226,9 @@ def simulator() -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def memory_in_child(url: str, n: int) -> dict[str, float]:
+def memory_in_child(url: str, n: int, how: str) -> dict[str, float]:
     out = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, __file__, "--memory-child", str(n), "--url", url],
+        [sys.executable, __file__, "--memory-child", str(n), "--url", url, "--how", how],
         check=True,
         capture_output=True,
         text=True,
@@ -212,25 +240,32 @@ def memory_in_child(url: str, n: int) -> dict[str, float]:
 async def compare(url: str, n: int, rounds: int) -> dict[str, float]:
     triggers = [trigger(i) for i in range(n)]
     bodies = [body(i) for i in range(n)]
-    lib: list[tuple[float, float]] = []
+    lib: list[tuple[float, float, float]] = []
     raw: list[tuple[float, float]] = []
-    frozen: list[tuple[float, float]] = []
+    frozen: list[tuple[float, float, float]] = []
     for _ in range(rounds):  # interleaved, so that drift hits both alike
         lib.append(await run_library(url, triggers))
         raw.append(await run_raw(url, bodies))
         gc.freeze()  # what the cyclic GC costs for walking the input triggers again and again
         frozen.append(await run_library(url, triggers))
         gc.unfreeze()
-    lib_cpu = statistics.median(c for c, _ in lib)
+    lib_cpu = statistics.median(c for c, _, _ in lib)
     raw_cpu = statistics.median(c for c, _ in raw)
+    sim_cpu = statistics.median(s for _, _, s in lib)
     return {
         "events": n,
         "library_cpu_us_per_event": 1e6 * lib_cpu / n,
         "raw_cpu_us_per_event": 1e6 * raw_cpu / n,
         "ratio": lib_cpu / raw_cpu,
-        "library_inputs_frozen_cpu_us_per_event": 1e6 * statistics.median(c for c, _ in frozen) / n,
-        "library_events_per_s": n / statistics.median(w for _, w in lib),
+        "ratios_per_round": [round(a[0] / b[0], 2) for a, b in zip(lib, raw, strict=True)],
+        "simulator_cpu_us_per_event": 1e6 * sim_cpu / n,
+        "simulator_over_library": sim_cpu / lib_cpu,
+        "library_inputs_frozen_cpu_us_per_event": 1e6
+        * statistics.median(c for c, _, _ in frozen)
+        / n,
+        "library_events_per_s": n / statistics.median(w for _, w, _ in lib),
         "raw_events_per_s": n / statistics.median(w for _, w in raw),
+        "load_average": os.getloadavg(),
     }
 
 
@@ -242,18 +277,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--how", default="stream", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the memory runs (1M: about 4 min)"
+    )
     args = parser.parse_args()
     if args.memory_child:
-        print(json.dumps(asyncio.run(run_memory(args.url, args.memory_child))))
+        print(json.dumps(asyncio.run(run_memory(args.url, args.memory_child, args.how))))
         return
     print(f"python {platform.python_version()}, {platform.machine()}")
     with simulator() as url:
-        figures = asyncio.run(compare(url, args.events, args.rounds))
-        print(json.dumps(figures, indent=2), flush=True)
-        rate = asyncio.run(run_sequential(url, [body(i) for i in range(args.sequential)]))
-        print(json.dumps({"sequential_events": args.sequential, "events_per_s": rate}))
-        for n in sorted({args.memory_events // 10, args.memory_events}):
-            print(json.dumps(memory_in_child(url, n)))
+        if not args.memory_only:
+            figures = asyncio.run(compare(url, args.events, args.rounds))
+            print(json.dumps(figures, indent=2), flush=True)
+            rate = asyncio.run(run_sequential(url, [body(i) for i in range(args.sequential)]))
+            print(json.dumps({"sequential_events": args.sequential, "events_per_s": rate}))
+        for how in ("stream", "report-list", "report-generator"):
+            for n in sorted({args.memory_events // 10, args.memory_events}):
+                print(json.dumps(memory_in_child(url, n, how)), flush=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import random
 import resource
@@ -188,14 +189,28 @@ class Raw:
         return seen
 
 
-async def library_loop(client: XProtectClient, count: int, max_size: int) -> int:
+async def library_loop(
+    client: XProtectClient, count: int, max_size: int, read: str = "count"
+) -> int:
+    """Drain with the library. ``read``: "count" only counts the changes, "id" reads
+    ``change.event.id`` of each, "pages" counts them a page at a time (``pages()``)."""
     seen = 0
+    ids: set[uuid.UUID] = set()
     session = client.event_session(types=[DRAIN_TYPE], max_size=max_size, poll_interval=60)
     async with session:
-        async for _change in session:
+        if read == "pages":
+            async for page in session.pages():
+                seen += len(page)
+                if seen >= count:
+                    break
+            return seen
+        async for change in session:
             seen += 1
+            if read == "id":
+                ids.add(change.event.id)
             if seen == count:
                 break
+    assert read != "id" or len(ids) == seen
     return seen
 
 
@@ -218,6 +233,8 @@ async def drain(server: Server, count: int, rounds: int) -> dict[str, list[tuple
             "raw": lambda: raw.loop(count, 1000),
             "raw+decode": lambda: raw.loop(count, 1000, typed=True),
             "library": lambda: library_loop(client, count, 1000),
+            "library-id": lambda: library_loop(client, count, 1000, "id"),
+            "library-pages": lambda: library_loop(client, count, 1000, "pages"),
         }
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in loops}
         for _ in range(rounds):
@@ -236,10 +253,15 @@ def drain_report(runs: dict[str, list[tuple[float, float]]]) -> list[str]:
             f"drain {name}: median {rate:,.0f} ev/s; CPU us/event best {best[name]:.2f} "
             f"(runs: {each})"
         )
-    lines.append(
-        f"drain ratio library/raw {best['library'] / best['raw']:.2f}, "
-        f"library/raw+decode {best['library'] / best['raw+decode']:.2f}"
-    )
+    for name in ("library", "library-id", "library-pages"):
+        per_round = ", ".join(
+            f"{lib / raw:.2f}" for (_, lib), (_, raw) in zip(runs[name], runs["raw"], strict=True)
+        )
+        lines.append(
+            f"drain ratio {name}/raw best {best[name] / best['raw']:.2f} "
+            f"(per round: {per_round}), {name}/raw+decode {best[name] / best['raw+decode']:.2f}"
+        )
+    lines.append(f"load average {os.getloadavg()}")
     return lines
 
 
@@ -290,19 +312,17 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    import os
-
     return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}"
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, rounds: int) -> None:
     scale = 10 if quick else 1
     server = await Server.start()
     try:
         print(f"machine: {machine()}")
         lat = await latency(server, 1000 // scale)
         print(f"latency (poll 0.1 s): {_fmt(lat)}")
-        for line in drain_report(await drain(server, 100_000 // scale, 5)):
+        for line in drain_report(await drain(server, 100_000 // scale, rounds)):
             print(line)
         for mark in await memory(server, 1_000_000 // scale):
             print(f"memory: {_fmt(mark)}")
@@ -320,5 +340,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--serve", action="store_true", help="run the simulator child")
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    parser.add_argument("--rounds", type=int, default=5, help="drain rounds (interleaved)")
     args = parser.parse_args()
-    asyncio.run(serve() if args.serve else main(args.quick))
+    asyncio.run(serve() if args.serve else main(args.quick, args.rounds))

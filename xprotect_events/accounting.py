@@ -31,17 +31,12 @@ POST raised); :mod:`.batch` does the sending.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any, Literal
-
-import attrs
+from collections.abc import Sequence
+from typing import Any
 
 from . import wire
 from .errors import (
     APIError,
-    BatchError,
     InvalidInputError,
     ProtocolError,
     RequestError,
@@ -49,91 +44,24 @@ from .errors import (
     XProtectError,
     api_error_class,
 )
-from .models import Event, EventTrigger
+from .report import BatchReport, ChunkReport, Status, TriggerResult
 from .responses import error_of
 
-Status = Literal["accepted", "rejected", "unknown"]
-
-#: How many failures ``raise_for_failures`` names in its message (all are in ``failures``).
-_NAMED_FAILURES = 5
-
-
-@attrs.define(kw_only=True)
-class TriggerResult:
-    """What happened to one trigger; ``index`` is its position in the input.
-
-    ``accepted``: the server stored or processed it, ``event`` is its answer.
-    ``rejected``: the server (or the client, before sending: ``sent`` False) refused it;
-    ``error`` says why. ``unknown``: it was sent and no answer came; it may have happened.
-    """
-
-    index: int
-    trigger: EventTrigger | object
-    status: Status
-    error: XProtectError | None = None
-    sent: bool = True
-    #: The server's answer for an accepted trigger, as it came; ``event`` decodes it.
-    answer: Mapping[str, Any] | None = attrs.field(default=None, repr=False)
-    #: For an ``unknown`` one: when its chunk was sent, and when it was given up on (this
-    #: machine's clock); what ``client.reconcile`` looks in.
-    sent_from: datetime | None = attrs.field(default=None, repr=False)
-    sent_until: datetime | None = attrs.field(default=None, repr=False)
-
-    @functools.cached_property
-    def event(self) -> Event | None:
-        """The event the server answered (accepted only), decoded on first use.
-
-        Decoding is left until asked for: an injector that never looks saves most of the
-        per-event cost. :class:`ProtocolError` if the answer is not a valid event.
-        """
-        return None if self.answer is None else wire.event_from_wire(self.answer)
-
-    @property
-    def reason(self) -> str | None:
-        """Why it was not accepted, in words (None when accepted)."""
-        return None if self.error is None else str(self.error)
-
-
-@attrs.frozen(kw_only=True)
-class BatchReport:
-    """Every trigger's result, in input order, with counts."""
-
-    results: list[TriggerResult]
-
-    @property
-    def accepted(self) -> int:
-        """How many triggers were accepted."""
-        return sum(r.status == "accepted" for r in self.results)
-
-    @property
-    def rejected(self) -> int:
-        """How many the server (or the client's checks) refused."""
-        return sum(r.status == "rejected" for r in self.results)
-
-    @property
-    def unknown(self) -> int:
-        """How many were sent without an answer: they may have happened."""
-        return sum(r.status == "unknown" for r in self.results)
-
-    @property
-    def failures(self) -> list[TriggerResult]:
-        """The results that were not accepted, in input order."""
-        return [r for r in self.results if r.status != "accepted"]
-
-    def raise_for_failures(self) -> None:
-        """Raise one :class:`BatchError` listing every trigger that was not accepted."""
-        failures = self.failures
-        if not failures:
-            return
-        rejected = sum(r.status == "rejected" for r in failures)
-        lines = [f"#{r.index} {r.status}: {r.reason}" for r in failures[:_NAMED_FAILURES]]
-        if len(failures) > _NAMED_FAILURES:
-            lines.append(f"… and {len(failures) - _NAMED_FAILURES} more (see .failures)")
-        raise BatchError(
-            f"{len(failures)} of {len(self.results)} triggers were not accepted "
-            f"({rejected} rejected, {len(failures) - rejected} unknown): " + "; ".join(lines),
-            failures=failures,
-        )
+__all__ = [
+    "BatchReport",
+    "ChunkReport",
+    "InvalidTriggerError",
+    "Status",
+    "TriggerResult",
+    "answers",
+    "chunk_answered",
+    "chunk_failed",
+    "failed",
+    "is_event",
+    "item_error",
+    "not_sent",
+    "outcome",
+]
 
 
 class InvalidTriggerError(InvalidInputError):
@@ -153,6 +81,36 @@ class InvalidTriggerError(InvalidInputError):
 # --------------------------------------------------------------------------- the rules
 
 
+def chunk_answered(
+    indices: Sequence[int],
+    triggers: Sequence[object],
+    body: Any,
+    path: str,
+    secrets: Sequence[str] = (),
+) -> ChunkReport:
+    """The per-item outcome of a 2xx batch answer for the triggers sent (at ``indices`` of
+    the input), kept compactly; a :class:`ProtocolError` if the answer is malformed.
+    ``path`` is the full batch path the per-item errors name; ``secrets`` never show in
+    their texts."""
+    items = wire.array_envelope(body)
+    if len(items) != len(triggers):
+        raise ProtocolError(f"the batch answer has {len(items)} items for {len(triggers)} triggers")
+    report = ChunkReport(indices, triggers)
+    memo: dict[bytes, XProtectError] = {}  # a chunk's rejections are often all alike
+
+    def classify(item: Any) -> XProtectError | None:
+        if is_event(item):
+            return None
+        key = wire.dumps(item)
+        error = memo.get(key)
+        if error is None:
+            error = memo[key] = item_error(item, path, secrets)
+        return error
+
+    report.keep(items, classify)
+    return report
+
+
 def answers(
     indices: Sequence[int],
     triggers: Sequence[object],
@@ -160,18 +118,8 @@ def answers(
     path: str,
     secrets: Sequence[str] = (),
 ) -> list[TriggerResult]:
-    """The per-item results of a 2xx batch answer for the triggers sent (at ``indices`` of
-    the input), a :class:`ProtocolError` if the answer is malformed. ``path`` is the full
-    batch path the per-item errors name; ``secrets`` never show in their texts."""
-    items = wire.array_envelope(body)
-    if len(items) != len(triggers):
-        raise ProtocolError(f"the batch answer has {len(items)} items for {len(triggers)} triggers")
-    return [
-        TriggerResult(index=index, trigger=trigger, status="accepted", answer=item)
-        if is_event(item)
-        else _rejected(index, trigger, item, path, secrets)
-        for index, trigger, item in zip(indices, triggers, items, strict=True)
-    ]
+    """:func:`chunk_answered`, as one :class:`TriggerResult` per trigger."""
+    return chunk_answered(indices, triggers, body, path, secrets).results()
 
 
 def is_event(item: Any) -> bool:
@@ -182,25 +130,22 @@ def is_event(item: Any) -> bool:
     return isinstance(item, dict) and isinstance(item.get("id"), str)
 
 
-def _rejected(
-    index: int, trigger: object, item: Any, path: str, secrets: Sequence[str]
-) -> TriggerResult:
-    """The result of a per-item ``{"error": {"httpCode", "details"}}``, as the error the
-    server meant (redacted); a :class:`ProtocolError` when the item is not an error
-    object either."""
+def item_error(item: Any, path: str, secrets: Sequence[str] = ()) -> XProtectError:
+    """The error a per-item ``{"error": {"httpCode", "details"}}`` means (every per-item
+    error of a batch answer becomes an error here, and only here), with ``secrets`` taken
+    out of it; a :class:`ProtocolError` when the item is not an error object either."""
     wrapped = isinstance(item, dict) and isinstance(item.get("error"), dict)
     parsed = error_of(item, secrets) if wrapped else None
     if parsed is None or parsed.http_code is None or not 400 <= parsed.http_code <= 599:
         raise ProtocolError(f"a batch answer item is neither an event nor an error: {item!r:.200}")
     status = parsed.http_code
-    error = api_error_class(status)(method="POST", path=path, status=status, details=parsed.details)
-    return TriggerResult(index=index, trigger=trigger, status="rejected", error=error)
+    return api_error_class(status)(method="POST", path=path, status=status, details=parsed.details)
 
 
-def failed(
+def chunk_failed(
     indices: Sequence[int], triggers: Sequence[object], exc: Exception, path: str
-) -> list[TriggerResult]:
-    """The results of every trigger of a chunk whose POST (to the full ``path``) raised
+) -> ChunkReport:
+    """The outcome of every trigger of a chunk whose POST (to the full ``path``) raised
     ``exc`` instead of giving a per-item answer."""
     status, sent = outcome(exc)
     if not isinstance(exc, XProtectError):
@@ -210,10 +155,16 @@ def failed(
         error.__cause__ = exc
     else:
         error = exc
-    return [
-        TriggerResult(index=index, trigger=trigger, status=status, error=error, sent=sent)
-        for index, trigger in zip(indices, triggers, strict=True)
-    ]
+    report = ChunkReport(indices, triggers)
+    report.fail(status, error, sent)
+    return report
+
+
+def failed(
+    indices: Sequence[int], triggers: Sequence[object], exc: Exception, path: str
+) -> list[TriggerResult]:
+    """:func:`chunk_failed`, as one :class:`TriggerResult` per trigger."""
+    return chunk_failed(indices, triggers, exc, path).results()
 
 
 def outcome(exc: Exception) -> tuple[Status, bool]:

@@ -6,8 +6,9 @@ lazily, each trigger encoded once, and cut into chunks of at most ``chunk_size``
 ``profile.max_batch_bytes``. At most ``concurrency`` chunks are in flight, plus the one
 being filled, so memory stays flat whatever the length of the input; an async input is read
 in a task of its own, so chunks that finish while it waits are reported at once. A chunk
-task never raises: it turns every outcome into one :class:`TriggerResult` per trigger, so
-one failing chunk never hides which others landed. Cancelling the caller cancels and
+task never raises: it turns every outcome into a :class:`.report.ChunkReport` (a result for
+every trigger, kept compactly; :class:`TriggerResult` objects are built when read), so one
+failing chunk never hides which others landed. Cancelling the caller cancels and
 awaits the chunks in flight.
 
 What each trigger's ``status`` means is :mod:`.accounting`'s; chunking is
@@ -33,10 +34,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sized
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from typing import Any
 
-from .accounting import BatchReport, InvalidTriggerError, TriggerResult, answers, failed
+from .accounting import (
+    BatchReport,
+    ChunkReport,
+    InvalidTriggerError,
+    TriggerResult,
+    chunk_answered,
+    chunk_failed,
+)
 from .chunks import Chunk, chunks_of
 from .core import Core
 from .errors import InvalidInputError
@@ -51,7 +58,7 @@ async def trigger_events(core: Core, triggers: TriggersLike, options: BatchOptio
     ``reconcile=True`` the unknown ones are then looked up in the store (:mod:`.lookup`)."""
     spec = _spec(core, triggers, options)
     batches = _batches(core, triggers, spec)
-    done: list[list[TriggerResult]] = []
+    done: list[ChunkReport] = []
     try:
         async with contextlib.aclosing(batches):
             async for batch in batches:
@@ -89,19 +96,19 @@ def _spec(core: Core, triggers: object, options: BatchOptions) -> BatchSpec:
 
 
 async def _flatten(
-    batches: AsyncGenerator[list[TriggerResult], None],
+    batches: AsyncGenerator[ChunkReport, None],
 ) -> AsyncGenerator[TriggerResult, None]:
     async with contextlib.aclosing(batches):
         async for batch in batches:
-            for result in batch:
+            for result in batch.results():
                 yield result
 
 
-def _report(batches: list[list[TriggerResult]]) -> BatchReport:
+def _report(batches: list[ChunkReport]) -> BatchReport:
     """Each chunk's results are in index order and chunks never overlap: sorting the chunks
-    by their first index puts every result in input order."""
-    batches.sort(key=lambda batch: batch[0].index)
-    return BatchReport(results=list(chain.from_iterable(batches)))
+    by their first index puts every result in input order. The results themselves are
+    built only when the caller reads them."""
+    return BatchReport.of_chunks(batches)
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -109,7 +116,7 @@ def _report(batches: list[list[TriggerResult]]) -> BatchReport:
 
 async def _batches(
     core: Core, triggers: TriggersLike, spec: BatchSpec
-) -> AsyncGenerator[list[TriggerResult], None]:
+) -> AsyncGenerator[ChunkReport, None]:
     """Fill a chunk, wait for room, start it; yield each chunk's results as it finishes.
 
     An async input is read in a task of its own, so that chunks finishing while it waits
@@ -176,7 +183,7 @@ class _Flight:
         self.concurrency = concurrency
         self.total = total
         self.on_progress = on_progress
-        self.tasks: set[asyncio.Task[list[TriggerResult]]] = set()
+        self.tasks: set[asyncio.Task[ChunkReport]] = set()
         self.done = 0
         self.logged_in = False
 
@@ -185,18 +192,18 @@ class _Flight:
         return len(self.tasks) >= self.concurrency
 
     async def start(self, chunk: Chunk) -> None:
-        if chunk.bodies and not self.logged_in:
+        if chunk.triggers and not self.logged_in:
             # Refused credentials fail the whole call here, before anything is sent,
             # rather than once per chunk.
             await self.core.login()
             self.logged_in = True
         self.tasks.add(asyncio.create_task(send_chunk(self.core, chunk)))
 
-    def finished(self) -> list[list[TriggerResult]]:
+    def finished(self) -> list[ChunkReport]:
         """The results of the chunks that have finished, without waiting."""
         return self._collect([task for task in self.tasks if task.done()])
 
-    async def wait(self, reading: asyncio.Task[Any] | None = None) -> list[list[TriggerResult]]:
+    async def wait(self, reading: asyncio.Task[Any] | None = None) -> list[ChunkReport]:
         """Wait until a chunk finishes (or ``reading`` does); the results of those that did."""
         waiting: set[asyncio.Future[Any]] = set(self.tasks)
         if reading is not None:
@@ -204,15 +211,13 @@ class _Flight:
         ready, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         return self._collect([task for task in self.tasks if task in ready])
 
-    def _collect(
-        self, ready: Iterable[asyncio.Task[list[TriggerResult]]]
-    ) -> list[list[TriggerResult]]:
+    def _collect(self, ready: Iterable[asyncio.Task[ChunkReport]]) -> list[ChunkReport]:
         batches = []
         for task in ready:
             self.tasks.discard(task)
             batch = task.result()  # chunk tasks never raise
             batches.append(batch)
-            self.done += len(batch)
+            self.done += batch.count
             if self.on_progress is not None:
                 self.on_progress(self.done, self.total)
         return batches
@@ -229,38 +234,29 @@ class _Flight:
 # --------------------------------------------------------------------------- one chunk
 
 
-async def send_chunk(core: Core, chunk: Chunk) -> list[TriggerResult]:
-    """POST one chunk; its results in index order. Never raises (but when cancelled)."""
-    if not chunk.bodies:
-        return chunk.invalid
+async def send_chunk(core: Core, chunk: Chunk) -> ChunkReport:
+    """POST one chunk; its outcome. Never raises (but when cancelled)."""
     path = core.profile.batch_path
     full = core.api_path(path)
+    if not chunk.triggers:
+        report = ChunkReport(chunk.indices, chunk.triggers)
+    else:
 
-    def decode(body: Any) -> list[TriggerResult]:
-        return answers(chunk.indices, chunk.triggers, body, full, core.secrets)
+        def decode(body: Any) -> ChunkReport:
+            return chunk_answered(chunk.indices, chunk.triggers, body, full, core.secrets)
 
-    started = datetime.now(UTC)
-    try:
-        results = await core.call(
-            "POST",
-            path,
-            decode,
-            params=core.trigger_params(),
-            body=chunk.payload(),
-            retry="unsent",
-        )
-    except Exception as exc:
-        results = failed(chunk.indices, chunk.triggers, exc, full)
-        _stamp(results, started)
-    if chunk.invalid:
-        results += chunk.invalid
-        results.sort(key=lambda result: result.index)
-    return results
-
-
-def _stamp(results: list[TriggerResult], started: datetime) -> None:
-    """When the unknown ones may have been sent: what ``client.reconcile`` looks in."""
-    until = datetime.now(UTC)
-    for result in results:
-        if result.status == "unknown":
-            result.sent_from, result.sent_until = started, until
+        started = datetime.now(UTC)
+        try:
+            report = await core.call(
+                "POST",
+                path,
+                decode,
+                params=core.trigger_params(),
+                body=chunk.payload(),
+                retry="unsent",
+            )
+        except Exception as exc:
+            report = chunk_failed(chunk.indices, chunk.triggers, exc, full)
+            report.stamp(started, datetime.now(UTC))
+    report.invalid = chunk.invalid
+    return report

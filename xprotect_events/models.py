@@ -35,10 +35,6 @@ def to_uuid(value: object, what: str = "id") -> uuid.UUID:
     raise InvalidInputError(f"{what} must be a GUID, got {shown(value)}")
 
 
-def _to_type(value: object) -> uuid.UUID:
-    return to_uuid(value, "type")
-
-
 def to_source(value: object) -> str | None:
     """None, a GUID, or ``<resource>/<guid>`` (``cameras/…``); returned as a string."""
     if value is None or isinstance(value, uuid.UUID):
@@ -57,29 +53,64 @@ def to_source(value: object) -> str | None:
     return value
 
 
-def _check_aware(_: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
-    if value is not None:
-        aware(value, attribute.name)
-
-
-def _check_tag(_: object, __: attrs.Attribute[Any], value: str | None) -> None:
+def check_tag(value: object) -> str | None:
+    """The tag rule: None or a string of at most :data:`MAX_TAG_LENGTH` characters."""
     if value is None:
-        return
+        return None
     if not isinstance(value, str):
         raise InvalidInputError(f"tag must be a string, got {type(value).__name__}")
     no_controls("tag", value)
     if len(value) > MAX_TAG_LENGTH:
         raise InvalidInputError(f"tag is {len(value)} characters long; at most {MAX_TAG_LENGTH}")
+    return value
 
 
-def _check_optional_str(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def check_optional_str(name: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"{attribute.name} must be a string or None, got {shown(value)}")
+        raise InvalidInputError(f"{name} must be a string or None, got {shown(value)}")
+    return value
 
 
-def _check_data(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def check_data(value: object) -> Mapping[str, Any] | None:
     if value is not None and not isinstance(value, Mapping):
         raise InvalidInputError(f"data must be a mapping (JSON object) or None, got {shown(value)}")
+    return value
+
+
+# Triggers are built by the million and their types and sources repeat: each distinct text
+# is checked once (the rules stay those of to_uuid and to_source; these only remember).
+_CACHE_SIZE = 4096
+_TYPES: dict[str, uuid.UUID] = {}
+_SOURCES: set[str] = set()
+
+
+def trigger_type(value: object) -> uuid.UUID:
+    """:func:`to_uuid` for a trigger's ``type``, remembering the GUID texts seen."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if type(value) is str:
+        known = _TYPES.get(value)
+        if known is None:
+            known = to_uuid(value, "type")
+            if len(_TYPES) >= _CACHE_SIZE:
+                _TYPES.clear()
+            _TYPES[value] = known
+        return known
+    return to_uuid(value, "type")
+
+
+def trigger_source(value: object) -> str | None:
+    """:func:`to_source` for a trigger's ``source``, remembering the texts that passed."""
+    if value is None:
+        return None
+    if type(value) is str and value in _SOURCES:
+        return value
+    checked: str | None = to_source(value)
+    if type(value) is str:
+        if len(_SOURCES) >= _CACHE_SIZE:
+            _SOURCES.clear()
+        _SOURCES.add(value)
+    return checked
 
 
 def source_guid(source: str | None) -> uuid.UUID | None:
@@ -120,7 +151,7 @@ class Event:
         return source_guid(self.extra.get("stategroupid"))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class EventTrigger:
     """What a trigger POST sends. Validated on construction: bad input never leaves the process.
 
@@ -128,12 +159,40 @@ class EventTrigger:
     ``time`` (optional, the server fills it) must be timezone-aware.
     """
 
-    type: uuid.UUID = attrs.field(converter=_to_type)
-    source: str | None = attrs.field(default=None, converter=to_source)
-    time: datetime | None = attrs.field(default=None, validator=_check_aware)
-    datatype: str | None = attrs.field(default=None, validator=_check_optional_str)
-    tag: str | None = attrs.field(default=None, validator=_check_tag)
-    data: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_data, hash=False)
+    type: uuid.UUID
+    source: str | None = None
+    time: datetime | None = None
+    datatype: str | None = None
+    tag: str | None = None
+    data: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
+
+    def __init__(
+        self,
+        *,
+        type: uuid.UUID | str,
+        source: uuid.UUID | str | None = None,
+        time: datetime | None = None,
+        datatype: str | None = None,
+        tag: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        # Slot stores, not the frozen __setattr__: a batch builds triggers by the million.
+        # The rules are the functions above; None (the common case) skips their call.
+        _SET_TYPE(self, trigger_type(type))
+        _SET_SOURCE(self, None if source is None else trigger_source(source))
+        _SET_TIME(self, None if time is None else aware(time, "time"))
+        _SET_DATATYPE(self, None if datatype is None else check_optional_str("datatype", datatype))
+        _SET_TAG(self, None if tag is None else check_tag(tag))
+        _SET_DATA(self, None if data is None else check_data(data))
+
+
+def _slot_setter(cls: type, name: str) -> Any:
+    return cls.__dict__[name].__set__
+
+
+_SET_TYPE, _SET_SOURCE, _SET_TIME, _SET_DATATYPE, _SET_TAG, _SET_DATA = (
+    _slot_setter(EventTrigger, f.name) for f in attrs.fields(EventTrigger)
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -220,3 +279,45 @@ class Token:
     expires_in: float
     token_type: str = "Bearer"
     scope: str | None = None
+
+
+# Built without the keyword __init__ (slot stores): decoders make these by the thousand a
+# second. Each takes every field, in the order the class declares them.
+_SET_EVENT = tuple(_slot_setter(Event, f.name) for f in attrs.fields(Event))
+_SET_KIND, _SET_EVENT_OF = (
+    _slot_setter(SessionChange, f.name) for f in attrs.fields(SessionChange)
+)
+_new = object.__new__
+
+
+def make_event(
+    id: uuid.UUID,
+    time: datetime,
+    type: uuid.UUID,
+    source: str | None,
+    tag: str | None,
+    datatype: str | None,
+    data: Mapping[str, Any] | None,
+    extra: Mapping[str, Any],
+) -> Event:
+    """``Event(id=…, …)`` with every field given, for the decoders' hot path (no checks:
+    the caller has checked the values)."""
+    event: Event = _new(Event)
+    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = _SET_EVENT
+    set_id(event, id)
+    set_time(event, time)
+    set_type(event, type)
+    set_source(event, source)
+    set_tag(event, tag)
+    set_datatype(event, datatype)
+    set_data(event, data)
+    set_extra(event, extra)
+    return event
+
+
+def make_change(kind: ChangeKind, event: Event) -> SessionChange:
+    """``SessionChange(kind=…, event=…)`` for the session's hot path."""
+    change: SessionChange = _new(SessionChange)
+    _SET_KIND(change, kind)
+    _SET_EVENT_OF(change, event)
+    return change

@@ -74,7 +74,7 @@ from .errors import (
     XProtectError,
 )
 from .filters import SessionFilter, SessionOrder
-from .models import Event, SessionChange, SessionRead
+from .models import Event, SessionChange, SessionRead, make_change
 from .options import SessionSpec
 from .policy import Backoff
 from .positions import SessionPosition
@@ -88,6 +88,7 @@ log = logging.getLogger("xprotect_events.sessions")
 DISCARD_TIMEOUT = 1.0
 
 _NOTHING: Iterator[Event] = iter(())
+_NOT_ENTERED = "enter the session first: 'async with client.event_session(…)'"
 
 
 class EventSession:
@@ -97,6 +98,11 @@ class EventSession:
     checks before anything is sent (:class:`InvalidInputError`).
     ``id`` is the current server-side session id; ``recoveries`` counts the sessions
     created to resume after a lost one. ``close_timeout`` bounds the delete on exit.
+
+    Each read is decoded whole when it arrives (canonical events by a fast path, anything
+    else by the checked decoder): a malformed event makes that read a
+    :class:`ProtocolError`, raised by the ``__anext__`` (or :meth:`pages` step) that made
+    the read, before any change of it is yielded.
     """
 
     def __init__(self, core: Core, spec: SessionSpec) -> None:
@@ -231,7 +237,7 @@ class EventSession:
         if self._state != "open":
             if self._state == "closed":
                 raise StopAsyncIteration
-            raise RuntimeError("enter the session first: 'async with client.event_session(…)'")
+            raise RuntimeError(_NOT_ENTERED)
         committer = self._committer
         if committer is not None and self._taken > self._processed:
             self._processed = self._taken  # the change handed out before is processed now
@@ -241,10 +247,33 @@ class EventSession:
             taken = self._taken
             if taken < len(self._page):
                 self._taken = taken + 1
-                return SessionChange(kind="new", event=self._page[taken])
+                return make_change("new", self._page[taken])
             for event in self._deleted:
-                return SessionChange(kind="deleted", event=event)
+                return make_change("deleted", event)
             await self._fill()
+
+    async def pages(self) -> AsyncIterator[list[SessionChange]]:
+        """The same changes as ``async for change in session``, in the same order, but a
+        read at a time: for consumers that take many at once (it saves a step per change).
+
+        The events of a page count as delivered (for :attr:`position` and resuming) when
+        the page is handed over. Empty reads are not yielded; the pacing, recovery and
+        errors are those of iterating the session.
+        """
+        if self._state == "new":
+            raise RuntimeError(_NOT_ENTERED)
+        while self._state == "open":
+            page, taken = self._page, self._taken
+            changes = [make_change("new", event) for event in page[taken:]]
+            self._taken = len(page)
+            changes += [make_change("deleted", event) for event in self._deleted]
+            if changes:
+                yield changes
+                continue
+            try:
+                await self._fill()
+            except StopAsyncIteration:  # closed by another task meanwhile
+                return
 
     async def _fill(self) -> None:
         """Read the next page into the buffer, pacing reads by ``poll_interval``.

@@ -191,7 +191,11 @@ class Transport:
         self.max_response_bytes = max_response_bytes
         self.retry = retry or RetryPolicy()
         self.limit = limit
-        self._ssl = ssl_param(verify)
+        # Building the default context costs 40-70 ms: plain http:// never needs one, so
+        # it is made on first use there (``verify`` is still checked now).
+        self._verify = verify
+        cleartext = verify is True and self.base_url.scheme == "http"
+        self._ssl: ssl.SSLContext | bool | None = None if cleartext else ssl_param(verify)
         # sock_read bounds each wait for data; total bounds a whole exchange, so that a
         # server trickling bytes faster than sock_read (a slow loris) cannot hold it forever.
         self._timeout = aiohttp.ClientTimeout(
@@ -218,7 +222,9 @@ class Transport:
     async def open(self) -> None:
         if self.is_open:
             return
-        connector = aiohttp.TCPConnector(limit=self.limit, ssl=self._ssl)
+        # http:// never uses the context: aiohttp's own default (made at import) stands in.
+        tls = True if self._ssl is None else self._ssl
+        connector = aiohttp.TCPConnector(limit=self.limit, ssl=tls)
         self._session = self.dedicated_session(connector)
 
     @property
@@ -229,6 +235,8 @@ class Transport:
     @property
     def tls(self) -> ssl.SSLContext | bool:
         """aiohttp's ``ssl=`` for this transport's ``verify`` (for a dedicated connector)."""
+        if self._ssl is None:
+            self._ssl = ssl_param(self._verify)
         return self._ssl
 
     def dedicated_session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from .canonical import canonical_event, canonical_time
 from .checks import aware, is_int
 from .errors import ErrorDetail, InvalidInputError, ProtocolError
 from .models import Event, EventPage, EventTrigger, SessionRead, Token, to_uuid
@@ -98,7 +99,18 @@ def _opt_str(d: Mapping[str, Any], key: str) -> str | None:
 
 
 def event_from_wire(d: Any) -> Event:
-    """An :class:`Event` from its JSON object. Unknown fields land in ``extra``."""
+    """An :class:`Event` from its JSON object. Unknown fields land in ``extra``.
+
+    The canonical form servers write is decoded by :func:`.canonical.canonical_event`;
+    anything else by :func:`checked_event_from_wire`, with the same result for what both
+    accept (a :class:`ProtocolError` for what is malformed, at once).
+    """
+    event = canonical_event(d)
+    return checked_event_from_wire(d) if event is None else event
+
+
+def checked_event_from_wire(d: Any) -> Event:
+    """:func:`event_from_wire` checking every field, for any form of the object."""
     if not isinstance(d, dict):
         raise ProtocolError(f"expected an event object, got {type(d).__name__}")
     try:
@@ -122,19 +134,12 @@ def event_from_wire(d: Any) -> Event:
 
 # Fast paths for event_from_wire (streams decode many thousand events a second).
 _TYPE_IDS: dict[str, uuid.UUID] = {}  # event types repeat: parse each GUID once
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def _event_time(text: Any) -> datetime:
     """:func:`parse_time`, at once for the form servers write (``…:SS.fffffffZ``)."""
-    fast = isinstance(text, str) and len(text) == 28 and text[19] == "." and text[27] == "Z"
-    if fast and "0" <= text[26] <= "9":
-        try:
-            value = datetime.fromisoformat(text)  # keeps 6 digits, drops the 7th
-            return value + _ONE_MICROSECOND if text[26] >= "5" else value
-        except (ValueError, OverflowError):  # OverflowError: 9999-12-31T23:59:59.9999995Z
-            pass
-    return parse_time(text)
+    value = canonical_time(text)
+    return parse_time(text) if value is None else value
 
 
 def _extra(d: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""Chunking: a whole chunk encoded by one ``dumps`` is the chunk the per-trigger path cuts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import orjson
+
+from xprotect_events.chunks import Chunk, Chunker, chunks_of, prepare
+from xprotect_events.models import EventTrigger
+from xprotect_events.testing import CAMERA_IDS, USER_DEFINED_EVENT
+
+
+def door(i: int, **more: Any) -> EventTrigger:
+    return EventTrigger(type=USER_DEFINED_EVENT, source=f"cameras/{CAMERA_IDS[i % 2]}", **more)
+
+
+async def collect(chunks: AsyncGenerator[Chunk, None]) -> list[Chunk]:
+    return [chunk async for chunk in chunks]
+
+
+def one_by_one(items: list[Any], size: int, max_bytes: int) -> list[Chunk]:
+    """The chunks the per-trigger path cuts."""
+    chunker = Chunker(size, max_bytes, reject_invalid=False)
+    out = [c for i, t in enumerate(items) if (c := chunker.add(i, t, prepare(t, max_bytes)))]
+    last = chunker.take()
+    return out + ([last] if last is not None else [])
+
+
+def shape(chunks: list[Chunk]) -> list[tuple[Any, ...]]:
+    return [
+        (c.indices, c.triggers, c.payload(), [r.index for r in c.invalid], c.count) for c in chunks
+    ]
+
+
+async def test_whole_chunks_are_one_dumps_of_the_same_bytes() -> None:
+    items = [door(i, tag=f"t{i}") for i in range(250)]
+    chunks = await collect(chunks_of(items, 100, 1 << 20, reject_invalid=False))
+    assert [c.encoded is not None for c in chunks] == [True, True, True]
+    assert shape(chunks) == shape(one_by_one(items, 100, 1 << 20))
+    assert orjson.loads(chunks[0].payload())[3]["tag"] == "t3"
+
+
+async def test_invalid_triggers_and_size_cuts_fall_back_to_the_same_cuts() -> None:
+    items: list[Any] = [door(i, tag=f"{i:03d}" + "x" * 300) for i in range(60)]
+    items[7] = "not a trigger"
+    items[45] = EventTrigger(type=USER_DEFINED_EVENT, data={"a set": {1}})
+    for size, max_bytes in [(10, 1 << 20), (25, 2_000), (100, 5_000)]:
+        chunks = await collect(chunks_of(items, size, max_bytes, reject_invalid=False))
+        assert shape(chunks) == shape(one_by_one(items, size, max_bytes))
+        assert all(len(c.payload()) <= max_bytes for c in chunks)
