@@ -298,18 +298,22 @@ class BatchReport:
 
     @property
     def accepted(self) -> int:
+        """How many triggers were accepted."""
         return self._counts[0]
 
     @property
     def rejected(self) -> int:
+        """How many the server (or the client's checks) refused."""
         return self._counts[1]
 
     @property
     def unknown(self) -> int:
+        """How many were sent without an answer: they may have happened."""
         return self._counts[2]
 
     @property
     def failures(self) -> list[TriggerResult]:
+        """The results that were not accepted, in input order (built only for those)."""
         if self._results is not None:
             return [r for r in self._results if r.status != "accepted"]
         return list(chain.from_iterable(c.failures() for c in self._chunks))

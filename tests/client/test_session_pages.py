@@ -38,7 +38,7 @@ async def drain(client: XProtectClient, count: int, by_pages: bool) -> list[Sess
                 got.append(change)
                 if len(got) >= count:
                     break
-        assert session.position == got[-1].event.time
+        assert session.position.time == got[-1].event.time
     return got
 
 
