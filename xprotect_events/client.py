@@ -20,8 +20,7 @@ from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError
 from .live import LiveStream
-from .live_checkpoint import CheckpointLike
-from .live_link import LiveLink, StoredTypes
+from .live_link import LiveLink, LiveOptions
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
 from .options import (
     BatchOptions,
@@ -38,7 +37,7 @@ from .policy import RetryPolicy
 from .profile import Profile
 from .sessions import EventSession
 from .transport import Transport, Verify, is_loopback
-from .ws_wire import Gap, Rule, subscription_rules
+from .ws_wire import Rule, subscription_rules
 
 T = TypeVar("T")
 
@@ -353,12 +352,7 @@ class XProtectClient:
         sources: Iterable[uuid.UUID | str] | None = None,
         resource_types: Iterable[str] | None = None,
         rules: Iterable[Rule] | None = None,
-        buffer: int = 10_000,
-        stored_types: StoredTypes = None,
-        on_gap: Callable[[Gap], None] | None = None,
-        max_frame_size: int | None = None,
-        checkpoint: CheckpointLike | None = None,
-        checkpoint_interval: float = 1.0,
+        **options: Unpack[LiveOptions],
     ) -> LiveStream:
         """Events pushed over the Events and State WebSocket API (XProtect 2023 R3+):
         ``async with client.subscribe(types=[…]) as live: async for item in live``.
@@ -366,7 +360,9 @@ class XProtectClient:
         ``types``/``sources``/``resource_types`` make one include rule (omitted: any);
         ``rules`` adds :class:`Rule` objects (include or exclude). ``stored_types`` names
         the types the REST store keeps (``"all"``: every one), which a failed resume can
-        fill from it; a :class:`Gap` reports what may be missing. See :mod:`.live`.
+        fill from it; a :class:`Gap` reports what may be missing. ``buffer`` (10,000 events)
+        bounds what waits for the consumer, ``max_frame_size`` (the profile's) the largest
+        frame read; ``on_gap`` is called with every :class:`Gap`. See :mod:`.live`.
 
         ``checkpoint`` (a file path or a store with ``load``/``save``): start from the
         position saved there and keep it up to date, saving at most every
@@ -383,16 +379,7 @@ class XProtectClient:
             list_stored=lambda since: self.list_events(since=since, include_data=True),
         )
         chosen = subscription_rules(types, sources, resource_types, rules)
-        return LiveStream(
-            link,
-            chosen,
-            buffer=buffer,
-            stored_types=stored_types,
-            on_gap=on_gap,
-            max_frame_size=max_frame_size,
-            checkpoint=checkpoint,
-            checkpoint_interval=checkpoint_interval,
-        )
+        return LiveStream(link, chosen, **options)
 
     # ------------------------------------------------------------------ configuration
 

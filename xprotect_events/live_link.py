@@ -6,18 +6,20 @@ import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 import aiohttp
 import attrs
 from yarl import URL
 
+from .checks import int_in
 from .errors import InvalidInputError, shown
+from .live_checkpoint import CheckpointLike
 from .live_conn import SocketOptions, TokenSource, ws_url
 from .models import Event
 from .policy import RetryPolicy
 from .profile import Profile
-from .ws_wire import Rule
+from .ws_wire import Gap, Rule
 
 #: Stored events after a time (aware), oldest first, with their data: the gap filler.
 ListStored = Callable[[datetime], AsyncIterator[Event]]
@@ -54,11 +56,22 @@ class LiveLink:
         )
 
 
+class LiveOptions(TypedDict, total=False):
+    """The stream options of ``XProtectClient.subscribe``; the defaults are
+    :class:`~xprotect_events.live.LiveStream`'s."""
+
+    buffer: int
+    stored_types: StoredTypes
+    on_gap: Callable[[Gap], None] | None
+    max_frame_size: int | None
+    checkpoint: CheckpointLike | None
+    checkpoint_interval: float
+
+
 def check_options(buffer: object, max_frame: object, on_gap: object) -> None:
     """The stream's own options, checked before anything is sent."""
-    for name, value in (("buffer", buffer), ("max_frame_size", max_frame)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise InvalidInputError(f"{name} must be an int >= 1, got {shown(value)}")
+    int_in("buffer", buffer, 1)
+    int_in("max_frame_size", max_frame, 1)
     if on_gap is not None and not callable(on_gap):
         raise InvalidInputError(f"on_gap must be callable, got {shown(on_gap)}")
 
