@@ -33,6 +33,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from child import ChildServer
+
 from xprotect_events import wire
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
@@ -62,34 +64,16 @@ async def serve() -> None:
             print(f"pushed {count}", flush=True)
 
 
-class Server:
-    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
-        self.process = process
-        self.url = url
+class Server(ChildServer):
+    """The simulator child process."""
 
     @classmethod
     async def start(cls) -> Server:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            "--serve",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert process.stdout is not None
-        url = (await process.stdout.readline()).decode().strip()
-        return cls(process, url)
+        process = await cls.launch(__file__)
+        return cls(process, await cls.first_line(process))
 
     async def push(self, count: int) -> None:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(f"push {count}\n".encode())
-        await self.process.stdin.drain()
-        await self.process.stdout.readline()
-
-    async def stop(self) -> None:
-        self.process.terminate()
-        await self.process.wait()
+        await self.ask(f"push {count}")
 
 
 def client(url: str) -> XProtectClient:

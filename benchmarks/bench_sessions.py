@@ -34,6 +34,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from child import ChildServer
+
 from xprotect_events import wire
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
@@ -65,38 +67,17 @@ async def serve() -> None:
             print(f"stored {stored}", flush=True)
 
 
-class Server:
+class Server(ChildServer):
     """The simulator child process."""
-
-    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
-        self.process = process
-        self.url = url
 
     @classmethod
     async def start(cls) -> Server:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            "--serve",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert process.stdout is not None
-        url = (await process.stdout.readline()).decode().strip()
-        return cls(process, url)
+        process = await cls.launch(__file__)
+        return cls(process, await cls.first_line(process))
 
     async def store(self, type_id: uuid.UUID, count: int) -> None:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(f"store {type_id} {count}\n".encode())
-        await self.process.stdin.drain()
-        answer = (await self.process.stdout.readline()).decode().split()
+        answer = (await self.ask(f"store {type_id} {count}")).split()
         assert answer == ["stored", str(count)], answer
-
-    async def stop(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        await self.process.wait()
 
 
 def connect(url: str) -> XProtectClient:
