@@ -8,6 +8,7 @@ to win a race: output is read up to a marker line under a deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import pty
@@ -17,6 +18,7 @@ import signal
 import struct
 import sys
 import termios
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,18 @@ async def start_cli(*args: str, env: dict[str, str]) -> asyncio.subprocess.Proce
         stderr=asyncio.subprocess.PIPE,
         env=env,
     )
+
+
+@contextlib.asynccontextmanager
+async def cli_process(*args: str, env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
+    """:func:`start_cli`, killed on the way out if it is still running."""
+    proc = await start_cli(*args, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 async def read_until(

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import orjson
 
-from tests.cli.running import CAMERA_1, PERSON, admin_env, finish, read_until, run_cli, start_cli
+from tests.cli.running import (
+    CAMERA_1,
+    PERSON,
+    admin_env,
+    cli_process,
+    finish,
+    read_until,
+    run_cli,
+)
 from xprotect_events.cli import EXIT_OK
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
@@ -64,8 +72,9 @@ async def test_watch_with_a_checkpoint_goes_on_where_it_stopped(
         await service_client.trigger_event(EventTrigger(type=PERSON, source=CAMERA_1, tag=tag))
     tags: list[str] = []
     for last in ('"c2"', '"c3"'):
-        proc = await start_cli(*args, "--since", "2000-01-01T00:00:00Z", env=admin_env(sim))
-        try:
+        async with cli_process(
+            *args, "--since", "2000-01-01T00:00:00Z", env=admin_env(sim)
+        ) as proc:
             await read_until(proc.stderr, "watching events")
             if last == '"c3"':
                 event = EventTrigger(type=PERSON, source=CAMERA_1, tag="c3")
@@ -74,8 +83,4 @@ async def test_watch_with_a_checkpoint_goes_on_where_it_stopped(
             tags += [orjson.loads(line)["event"]["tag"] for line in seen]
             proc.send_signal(signal.SIGINT)
             assert await finish(proc) == EXIT_OK
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
     assert tags == ["c1", "c2", "c3"]

@@ -10,14 +10,13 @@ import signal
 
 import pytest
 
-from tests.cli.running import clean_env, finish, read_until, run_cli, start_cli
+from tests.cli.running import clean_env, cli_process, finish, read_until, run_cli
 from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, LISTENING
 from xprotect_events.client import XProtectClient
 
 
 async def test_serve_prints_its_url_first_serves_and_stops_on_sigterm() -> None:
-    proc = await start_cli("serve", "--port", "0", "--seed-events", "20", env=clean_env())
-    try:
+    async with cli_process("serve", "--port", "0", "--seed-events", "20", env=clean_env()) as proc:
         first = (await read_until(proc.stdout, LISTENING))[0]
         assert first.startswith(LISTENING)
         url = first.removeprefix(LISTENING).strip()
@@ -27,16 +26,11 @@ async def test_serve_prints_its_url_first_serves_and_stops_on_sigterm() -> None:
         assert len(events) == 20
         proc.send_signal(signal.SIGTERM)
         assert await finish(proc) == EXIT_OK
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_serve_over_https_prints_the_ca_path() -> None:
     pytest.importorskip("trustme")
-    proc = await start_cli("serve", "--port", "0", "--https", env=clean_env())
-    try:
+    async with cli_process("serve", "--port", "0", "--https", env=clean_env()) as proc:
         lines = await read_until(proc.stdout, "CA certificate:")
         url = lines[0].removeprefix(LISTENING).strip()
         ca_path = lines[-1].split("CA certificate:")[1].split()[0]
@@ -53,14 +47,10 @@ async def test_serve_over_https_prints_the_ca_path() -> None:
         assert "--ca-bundle" in untrusted.err
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_serve_caps_its_events_and_logs_requests_without_the_token() -> None:
-    proc = await start_cli(
+    async with cli_process(
         "serve",
         "--port",
         "0",
@@ -70,8 +60,7 @@ async def test_serve_caps_its_events_and_logs_requests_without_the_token() -> No
         "20",
         "--access-log",
         env=clean_env(),
-    )
-    try:
+    ) as proc:
         first = (await read_until(proc.stdout, LISTENING))[0]
         url = first.removeprefix(LISTENING).strip()
         async with XProtectClient(url, username="admin", password="admin") as client:
@@ -86,15 +75,10 @@ async def test_serve_caps_its_events_and_logs_requests_without_the_token() -> No
         rest = (await proc.stderr.read()).decode() if proc.stderr else ""
         assert token not in "".join(logged) + rest
         assert "admin" not in "".join(line for line in logged if "connect/token" in line)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_serve_without_a_terminal_logs_no_requests_unless_asked() -> None:
-    proc = await start_cli("serve", "--port", "0", env=clean_env())
-    try:
+    async with cli_process("serve", "--port", "0", env=clean_env()) as proc:
         first = (await read_until(proc.stdout, LISTENING))[0]
         url = first.removeprefix(LISTENING).strip()
         async with XProtectClient(url, username="admin", password="admin") as client:
@@ -103,7 +87,3 @@ async def test_serve_without_a_terminal_logs_no_requests_unless_asked() -> None:
         assert await finish(proc) == EXIT_OK
         err = (await proc.stderr.read()).decode() if proc.stderr else ""
         assert "/api/rest/v1/events" not in err
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

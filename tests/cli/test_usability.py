@@ -17,11 +17,11 @@ from tests.cli.running import (
     CAMERA_1,
     admin_env,
     clean_env,
+    cli_process,
     finish,
     read_until,
     run_cli,
     run_cli_tty,
-    start_cli,
     store,
 )
 from tests.proxy import ForwardProxy
@@ -193,8 +193,7 @@ async def test_hints_match_the_cause(sim: Simulator) -> None:
 
 
 async def test_retries_are_logged_in_plain_words(sim: Simulator) -> None:
-    proc = await start_cli("watch", "--poll-interval", "0.05", env=admin_env(sim))
-    try:
+    async with cli_process("watch", "--poll-interval", "0.05", env=admin_env(sim)) as proc:
         await read_until(proc.stderr, "watching events")
         rules = ["GET /api/rest/v1/eventSessions/{id}=reset_before"]
         rules.append("POST /api/rest/v1/eventSessions=reset_before")
@@ -202,10 +201,6 @@ async def test_retries_are_logged_in_plain_words(sim: Simulator) -> None:
         lines = await read_until(proc.stderr, "event session create failed", timeout=60)
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
     logged = [line.strip() for line in lines if line.startswith("warning:")]
     step = r"warning: event session (read|create) failed; reconnecting in \d+\.\d s: [a-z ]+"
     assert logged, lines
@@ -223,8 +218,7 @@ async def test_serve_help_keeps_the_fault_example_whole() -> None:
 
 async def test_serve_https_try_line_trusts_the_ca() -> None:
     pytest.importorskip("trustme")
-    proc = await start_cli("serve", "--port", "0", "--https", env=clean_env())
-    try:
+    async with cli_process("serve", "--port", "0", "--https", env=clean_env()) as proc:
         lines = await read_until(proc.stdout, "try:")
         assert lines[0].startswith(LISTENING)
         command = lines[-1].split("try:", 1)[1]
@@ -234,10 +228,6 @@ async def test_serve_https_try_line_trusts_the_ca() -> None:
         assert result.rc == EXIT_OK, result.err
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_proxy_flag_and_variable(sim: Simulator) -> None:
