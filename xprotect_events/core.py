@@ -81,11 +81,20 @@ class Core:
             method, self.api_path(path), params=params, json=body, auth=self.tokens, retry=mode
         )
 
-    def decode(self, response: Response, fn: Callable[[Any], T], method: str, path: str) -> T:
-        """Apply a wire decoder; its ProtocolError gains the method, path and status (and
-        loses any secret the answer echoed where the message quotes it)."""
+    def decode(
+        self,
+        response: Response,
+        fn: Callable[[Any], T],
+        method: str,
+        path: str,
+        *,
+        raw: bool = False,
+    ) -> T:
+        """Apply a wire decoder to the parsed body (to the bytes with ``raw``); its
+        ProtocolError gains the method, path and status (and loses any secret the answer
+        echoed where the message quotes it)."""
         try:
-            return fn(response.body)
+            return fn(response.raw if raw else response.body)
         except ProtocolError as exc:
             raise ProtocolError(
                 scrubbed(str(exc), self.secrets),
@@ -104,9 +113,11 @@ class Core:
         json: Any = None,
         body: bytes | None = None,
         retry: RetryMode | None = None,
+        raw: bool = False,
     ) -> T:
-        """:meth:`request`, then :meth:`decode` the answer with ``fn``."""
+        """:meth:`request`, then :meth:`decode` the answer with ``fn`` (``raw``: ``fn``
+        reads the answer's bytes)."""
         response = await self.request(
             method, path, params=params, json=json, body=body, retry=retry
         )
-        return self.decode(response, fn, method, path)
+        return self.decode(response, fn, method, path, raw=raw)

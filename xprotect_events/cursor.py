@@ -27,14 +27,27 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
-from .models import Event
 from .positions import ACCURACY, DEFAULT_WINDOW, MAX_RECENT_IDS, SessionPosition
 
 #: Ids delivered this close to the newest delivered time are remembered (see the docstring).
 DEDUP_WINDOW = timedelta(seconds=10)
 
 __all__ = ["ACCURACY", "DEDUP_WINDOW", "MAX_RECENT_IDS", "Cursor"]
+
+
+class Stamped(Protocol):
+    """What the memory reads of an event: its id and time (an ``Event`` or its wire form)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def time(self) -> datetime: ...
+
+
+E = TypeVar("E", bound=Stamped)
 
 
 class Cursor:
@@ -59,14 +72,14 @@ class Cursor:
         """How many delivered ids are remembered."""
         return len(self._recent)
 
-    def seen(self, event: Event) -> bool:
+    def seen(self, event: Stamped) -> bool:
         """Whether this event was delivered lately (a repeat)."""
         return event.id.int in self._recent
 
-    def unseen(self, events: Sequence[Event]) -> list[Event]:
+    def unseen(self, events: Sequence[E]) -> list[E]:
         """``events`` without the ones delivered lately, each id once (the first kept)."""
         recent = self._recent
-        fresh: list[Event] = []
+        fresh: list[E] = []
         ids: set[int] = set()
         for event in events:
             event_id = event.id.int
@@ -76,7 +89,7 @@ class Cursor:
             fresh.append(event)
         return fresh
 
-    def advance(self, events: Sequence[Event]) -> None:
+    def advance(self, events: Sequence[Stamped]) -> None:
         """Record that ``events`` were handed to the consumer."""
         if not events:
             return
@@ -107,7 +120,7 @@ class Cursor:
         start = self.last - ACCURACY
         return start if self.since is None or start > self.since else self.since
 
-    def position(self, taken: Sequence[Event] = ()) -> SessionPosition | None:
+    def position(self, taken: Sequence[Stamped] = ()) -> SessionPosition | None:
         """Where the stream stands once ``taken`` (delivered since the last :meth:`advance`)
         is delivered too: the newest time and the ids within 20 ms of it; None when
         nothing was delivered."""

@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import attrs
 
@@ -265,7 +265,11 @@ class SessionRead:
 
 @attrs.frozen(kw_only=True)
 class SessionChange:
-    """One change seen through an event session: ``kind`` is ``"new"`` or ``"deleted"``."""
+    """One change seen through an event session: ``kind`` is ``"new"`` or ``"deleted"``.
+
+    A session builds ``event`` when it is first read (a consumer that only counts changes
+    never pays for the :class:`Event`); its read was checked when it was decoded.
+    """
 
     kind: ChangeKind
     event: Event
@@ -315,9 +319,33 @@ def make_event(
     return event
 
 
-def make_change(kind: ChangeKind, event: Event) -> SessionChange:
-    """``SessionChange(kind=…, event=…)`` for the session's hot path."""
+class WireForm(Protocol):
+    """An event as decoded from the wire, made an :class:`Event` on demand."""
+
+    def to_event(self) -> Event: ...
+
+
+def make_change(kind: ChangeKind, event: Event | WireForm) -> SessionChange:
+    """``SessionChange(kind=…, event=…)`` for the session's hot path; a :class:`WireForm`
+    becomes the :class:`Event` when ``change.event`` is first read."""
     change: SessionChange = _new(SessionChange)
     _SET_KIND(change, kind)
     _SET_EVENT_OF(change, event)
     return change
+
+
+_EVENT_SLOT = SessionChange.__dict__["event"]
+
+
+def _event_of(change: SessionChange) -> Event:
+    """The event that changed (built from its wire form when first read)."""
+    value = _EVENT_SLOT.__get__(change, SessionChange)
+    if type(value) is not Event:  # still the wire form: build it, once
+        value = value.to_event()
+        _SET_EVENT_OF(change, value)
+    return value  # type: ignore[no-any-return]
+
+
+# ``event`` reads through _event_of (attrs' __init__, eq, repr, hash, pickling and evolve
+# all go through the attribute, so they see the Event); the slot stays where it was.
+setattr(SessionChange, "event", property(_event_of, _SET_EVENT_OF))  # noqa: B010

@@ -11,6 +11,7 @@ an error object already parsed (a batch answer's item).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -31,11 +32,25 @@ SNIPPET_LENGTH = 200
 
 @attrs.frozen
 class Response:
-    """A successful answer: its status, parsed JSON body (or None when empty) and headers."""
+    """A successful answer: its status, its bytes and headers, and ``body``, the bytes
+    parsed as JSON (None when empty) when first read: a decoder that reads the bytes
+    itself (:mod:`.typed`) never pays for the parse. Not JSON: a :class:`ProtocolError`
+    naming the request."""
 
     status: int
-    body: Any
+    raw: bytes = attrs.field(repr=False)
     headers: Mapping[str, str]
+    method: str = ""
+    path: str = ""
+
+    @functools.cached_property
+    def body(self) -> Any:
+        try:
+            return wire.loads(self.raw) if self.raw.strip() else None
+        except ProtocolError as exc:
+            raise ProtocolError(
+                str(exc), method=self.method, path=self.path, status=self.status
+            ) from None
 
 
 def response_from(
@@ -49,11 +64,7 @@ def response_from(
     """The 2xx :class:`Response`, or raise the error that this answer means; ``secrets``
     (what the request carried) never show in it."""
     if 200 <= status < 300:
-        try:
-            parsed = wire.loads(body) if body.strip() else None
-        except ProtocolError as exc:
-            raise ProtocolError(str(exc), method=method, path=path, status=status) from None
-        return Response(status, parsed, headers)
+        return Response(status, body, headers, method, path)
     if 300 <= status < 400:
         where = scrubbed(headers.get("Location", "?"), tuple(secrets))[:SNIPPET_LENGTH]
         raise ProtocolError(

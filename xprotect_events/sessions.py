@@ -62,7 +62,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, Literal
 
-from . import wire
+from . import typed, wire
 from .checks import Order
 from .core import Core
 from .cursor import Cursor
@@ -74,20 +74,21 @@ from .errors import (
     XProtectError,
 )
 from .filters import SessionFilter, SessionOrder
-from .models import Event, SessionChange, SessionRead, make_change
+from .models import SessionChange, make_change
 from .options import SessionSpec
 from .policy import Backoff
 from .positions import SessionPosition
 from .reasons import reason
 from .responses import Response
 from .session_checkpoint import SessionCheckpoint
+from .typed import AnyEvent, FastRead
 
 log = logging.getLogger("xprotect_events.sessions")
 
 #: Longest wait for the best-effort delete of a session abandoned during recovery.
 DISCARD_TIMEOUT = 1.0
 
-_NOTHING: Iterator[Event] = iter(())
+_NOTHING: Iterator[AnyEvent] = iter(())
 _NOT_ENTERED = "enter the session first: 'async with client.event_session(…)'"
 
 
@@ -119,9 +120,9 @@ class EventSession:
         self.recoveries = 0
         self._state: Literal["new", "open", "closed"] = "new"
         self._stale: str | None = None
-        self._page: list[Event] = []  # the new events of the last read, handed out in order
+        self._page: list[AnyEvent] = []  # the new events of the last read, handed out in order
         self._taken = 0  # how many of them the consumer has taken
-        self._deleted: Iterator[Event] = _NOTHING
+        self._deleted: Iterator[AnyEvent] = _NOTHING
         self._checkpoint = (
             None
             if spec.checkpoint is None
@@ -299,7 +300,7 @@ class EventSession:
         finally:
             self._busy = False
 
-    async def _read(self) -> SessionRead:
+    async def _read(self) -> FastRead:
         """One read, recovering (new session, same position) from what recovery can fix."""
         while True:
             if self._state == "closed":  # closed by another task meanwhile: no new session
@@ -403,12 +404,14 @@ class EventSession:
             return self._filters
         return [*self._filters, SessionFilter("time", "gt", start)]
 
-    async def _get(self, session_id: str) -> SessionRead:
+    async def _get(self, session_id: str) -> FastRead:
         # "unsent": a read that may have reached the server is never resent on the same
         # session (the server may have counted its events as returned); _read resumes.
         path = f"/eventSessions/{session_id}"
-        decode = wire.session_read_from_wire
-        return await self._core.call("GET", path, decode, params=self._params, retry="unsent")
+        decode = typed.session_read
+        return await self._core.call(
+            "GET", path, decode, params=self._params, retry="unsent", raw=True
+        )
 
 
 # ---------------------------------------------------------------------- helpers
