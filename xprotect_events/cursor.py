@@ -23,10 +23,12 @@ dropped that was not delivered.
 
 from __future__ import annotations
 
+import operator
 import uuid
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from itertools import islice, takewhile
 from typing import Protocol, TypeVar
 
 from .positions import ACCURACY, DEFAULT_WINDOW, MAX_RECENT_IDS, SessionPosition
@@ -49,9 +51,17 @@ class Stamped(Protocol):
 
 E = TypeVar("E", bound=Stamped)
 
+_ID_INT = operator.attrgetter("id.int")
+_TIME = operator.attrgetter("time")
+
 
 class Cursor:
-    """The newest delivered event time and the ids delivered lately (the module's bound)."""
+    """The newest delivered event time and the ids delivered lately (the module's bound).
+
+    The memory is a dict (id as its int, hashed in C → time) and the delivery order of
+    its ids (a list read from ``_start``): a read's ids go in and the oldest come out in
+    bulk, by C loops, not one Python step per event.
+    """
 
     def __init__(
         self,
@@ -64,9 +74,9 @@ class Cursor:
         self.window = window
         self.limit = limit
         self.last: datetime | None = None
-        #: id (as its int: hashed in C) → time, in delivery order (the oldest delivered is
-        #: forgotten first).
-        self._recent: OrderedDict[int, datetime] = OrderedDict()
+        self._recent: dict[int, datetime] = {}
+        self._order: list[int] = []  # the ids of _recent in delivery order, from _start on
+        self._start = 0
 
     def __len__(self) -> int:
         """How many delivered ids are remembered."""
@@ -79,13 +89,15 @@ class Cursor:
     def unseen(self, events: Sequence[E]) -> list[E]:
         """``events`` without the ones delivered lately, each id once (the first kept)."""
         recent = self._recent
+        ids = list(map(_ID_INT, events))
+        if len(set(ids)) == len(ids) and recent.keys().isdisjoint(ids):
+            return list(events)  # the usual read: no repeat (checked in C, not per event)
         fresh: list[E] = []
-        ids: set[int] = set()
-        for event in events:
-            event_id = event.id.int
-            if event_id in recent or event_id in ids:
+        taken: set[int] = set()
+        for event_id, event in zip(ids, events, strict=True):
+            if event_id in recent or event_id in taken:
                 continue
-            ids.add(event_id)
+            taken.add(event_id)
             fresh.append(event)
         return fresh
 
@@ -93,25 +105,36 @@ class Cursor:
         """Record that ``events`` were handed to the consumer."""
         if not events:
             return
+        ids = list(map(_ID_INT, events))
+        times = list(map(_TIME, events))
         recent = self._recent
-        for event in events:
-            recent[event.id.int] = event.time
-        newest = max(e.time for e in events)
+        if len(set(ids)) == len(ids) and recent.keys().isdisjoint(ids):
+            recent.update(zip(ids, times, strict=True))
+            self._order += ids
+        else:  # an id delivered again keeps its place in the order and takes the new time
+            for event_id, time in zip(ids, times, strict=True):
+                if event_id not in recent:
+                    self._order.append(event_id)
+                recent[event_id] = time
+        newest = max(times)
         if self.last is None or newest > self.last:
             self.last = newest
         self._forget()
 
     def _forget(self) -> None:
-        """Drop the oldest delivered ids past the window or the count."""
+        """Drop the oldest delivered ids past the count, then those past the window."""
         if self.last is None:
             return
-        recent = self._recent
+        recent, order, start = self._recent, self._order, self._start
         floor = self.last - self.window
-        while recent:
-            first = next(iter(recent))
-            if len(recent) <= self.limit and recent[first] >= floor:
-                return
-            del recent[first]
+        end = start + max(0, len(recent) - self.limit)
+        rest = map(recent.__getitem__, islice(order, end, None))
+        end += len(list(takewhile(floor.__gt__, rest)))
+        deque(map(recent.__delitem__, islice(order, start, end)), maxlen=0)
+        if end > 4096 and 2 * end > len(order):
+            del order[:end]
+            end = 0
+        self._start = end
 
     def resume_after(self) -> datetime | None:
         """The ``time gt`` bound of a resumed session (None: no time bound)."""
@@ -139,5 +162,6 @@ class Cursor:
         self.since = None
         self.last = position.time
         ordered = sorted(position.recent.items(), key=lambda item: item[1])
-        self._recent = OrderedDict((i.int, t) for i, t in ordered)
+        self._recent = {i.int: t for i, t in ordered}
+        self._order, self._start = list(self._recent), 0
         self._forget()

@@ -74,7 +74,7 @@ from .errors import (
     XProtectError,
 )
 from .filters import SessionFilter, SessionOrder
-from .models import SessionChange, make_change
+from .models import SessionChange, make_change, make_changes
 from .options import SessionSpec
 from .policy import Backoff
 from .positions import SessionPosition
@@ -121,6 +121,7 @@ class EventSession:
         self._state: Literal["new", "open", "closed"] = "new"
         self._stale: str | None = None
         self._page: list[AnyEvent] = []  # the new events of the last read, handed out in order
+        self._changes: list[SessionChange] = []  # their changes, made a read at a time
         self._taken = 0  # how many of them the consumer has taken
         self._deleted: Iterator[AnyEvent] = _NOTHING
         self._checkpoint = (
@@ -208,7 +209,8 @@ class EventSession:
         failed save is raised once the rest is done."""
         checkpoint = self._checkpoint
         failed = None if checkpoint is None else await checkpoint.finish()
-        self._page, self._taken, self._processed, self._deleted = [], 0, 0, _NOTHING
+        self._page, self._changes, self._deleted = [], [], _NOTHING
+        self._taken = self._processed = 0
         await self._discard_all(ids)
         if checkpoint is not None:
             checkpoint.close()
@@ -246,9 +248,9 @@ class EventSession:
                 committer.background()  # the file is written while the consumer goes on
         while True:
             taken = self._taken
-            if taken < len(self._page):
+            if taken < len(self._changes):
                 self._taken = taken + 1
-                return make_change("new", self._page[taken])
+                return self._changes[taken]
             for event in self._deleted:
                 return make_change("deleted", event)
             await self._fill()
@@ -264,9 +266,8 @@ class EventSession:
         if self._state == "new":
             raise RuntimeError(_NOT_ENTERED)
         while self._state == "open":
-            page, taken = self._page, self._taken
-            changes = [make_change("new", event) for event in page[taken:]]
-            self._taken = len(page)
+            changes = self._changes[self._taken :]
+            self._taken = len(self._changes)
             changes += [make_change("deleted", event) for event in self._deleted]
             if changes:
                 yield changes
@@ -286,7 +287,7 @@ class EventSession:
             raise RuntimeError("another task is already reading this event session")
         self._busy = True
         self._cursor.advance(self._page)
-        self._page, self._taken, self._processed = [], 0, 0
+        self._page, self._changes, self._taken, self._processed = [], [], 0, 0
         try:
             loop = asyncio.get_running_loop()
             wait = self._next_read - loop.time()
@@ -296,6 +297,7 @@ class EventSession:
             full = len(read.new_events) >= self._max_size
             self._next_read = 0.0 if full else loop.time() + self._poll_interval
             self._page = self._cursor.unseen(read.new_events)
+            self._changes = make_changes("new", self._page)
             self._deleted = iter(read.deleted_events)
         finally:
             self._busy = False

@@ -23,13 +23,13 @@ from typing import cast
 
 import msgspec
 
-from .models import Event, SessionRead, make_event
+from .models import Event, SessionRead, event_of_form
 from .wire import loads, session_read_from_wire
 
 
 class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """An event in the canonical form, as msgspec decodes it: becomes an :class:`Event`
-    on demand. It has the ``id`` and ``time`` the stream's memory needs."""
+    """An event in the canonical form, as msgspec decodes it: a
+    :class:`~.models.WireForm`, made an :class:`Event` on demand (:func:`to_event`)."""
 
     id: uuid.UUID
     time: datetime
@@ -37,12 +37,6 @@ class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     source: str | None = None
     tag: str | None = None
     datatype: str | None = None
-
-    def to_event(self) -> Event:
-        """The :class:`Event` of this wire event."""
-        return make_event(
-            self.id, self.time, self.type, self.source, self.tag, self.datatype, None, {}
-        )
 
 
 #: A decoded event: typed already (checked decoder) or on demand (fast decoder).
@@ -100,4 +94,4 @@ def _all_utc(events: list[WireEvent]) -> bool:
 
 def to_event(event: AnyEvent) -> Event:
     """The :class:`Event` of a decoded event."""
-    return event if isinstance(event, Event) else event.to_event()
+    return event if isinstance(event, Event) else event_of_form(event)

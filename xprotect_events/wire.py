@@ -30,10 +30,12 @@ _FRACTION = re.compile(r"[.,](\d+)")
 def parse_time(text: str) -> datetime:
     """An aware UTC datetime from ISO 8601 with ``Z`` or an offset and up to 7+ fraction digits.
 
-    Python keeps microseconds; a 7th digit is rounded (half up), never an error.
+    Python keeps microseconds; a 7th digit is rounded (half up), never an error. A
+    lower-case ``t`` or ``z`` is read as the upper-case one (RFC 3339, 5.6).
     """
     if not isinstance(text, str):
         raise ProtocolError(f"expected an ISO 8601 time string, got {type(text).__name__}")
+    text = text.replace("t", "T").replace("z", "Z")
     extra = timedelta()
     match = _FRACTION.search(text)
     if match and len(match.group(1)) > 6:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile import CAMERA, PASSWORD, TYPE_ID, USERNAME, Hostile, event
-from xprotect_events import EventTrigger, RetryPolicy, XProtectClient, XProtectError, wire
+from xprotect_events import EventTrigger, RetryPolicy, XProtectClient, XProtectError, typed, wire
 from xprotect_events.responses import parse_error_body
 
 # ---------------------------------------------------------------------------- the adapter
@@ -36,6 +36,7 @@ DECODERS: dict[str, Callable[[Any], object]] = {
     "one event ({data: event})": lambda body: wire.event_from_wire(wire.data_envelope(body)),
     "page": wire.event_page_from_wire,
     "session read": wire.session_read_from_wire,
+    "session read (from bytes)": lambda body: typed.session_read(json.dumps(body).encode()),
     "error body": _error_body,
 }
 
@@ -44,6 +45,8 @@ def decode_bytes(name: str, raw: bytes) -> object:
     """What the client does with a body of bytes: parse it, then decode it."""
     if name == "error body":
         return _error_body(raw)
+    if name == "session read (from bytes)":
+        return typed.session_read(raw)
     return DECODERS[name](wire.loads(raw))
 
 
@@ -149,6 +152,7 @@ ANSWERS: dict[str, st.SearchStrategy[Any]] = {
         }
     ),
 }
+ANSWERS["session read (from bytes)"] = ANSWERS["session read"]
 
 
 def only_library_errors(call: Callable[[], object]) -> None:

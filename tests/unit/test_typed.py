@@ -1,0 +1,209 @@
+"""The fast session-read decoder (typed.py) against the checked one: the same events for
+what both accept, the checked one deciding (and refusing) everything else."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xprotect_events import typed
+from xprotect_events.errors import ProtocolError
+from xprotect_events.models import Event, make_change
+from xprotect_events.wire import format_time, parse_time, session_read_from_wire
+
+TYPE_ID = "481d4d6c-9156-4698-af7e-74b32f9e4359"
+EVENT_ID = "7f9a3c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
+CAMERA = "cameras/e028f597-c64b-4f27-bb8d-08f5cd768e1c"
+_DROP = object()
+
+
+def event(**changes: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": EVENT_ID,
+        "time": "2024-05-01T12:00:00.1234567Z",
+        "type": TYPE_ID,
+        "source": CAMERA,
+        "tag": "door",
+        "datatype": None,
+    }
+    d.update(changes)
+    return {k: v for k, v in d.items() if v is not _DROP}
+
+
+def read(new: list[Any], deleted: list[Any] | None = None) -> bytes:
+    return json.dumps({"data": {"newEvents": new, "deletedEvents": deleted or []}}).encode()
+
+
+def events_of(decoded: typed.FastRead) -> tuple[list[Event], list[Event]]:
+    return (
+        [typed.to_event(e) for e in decoded.new_events],
+        [typed.to_event(e) for e in decoded.deleted_events],
+    )
+
+
+def same_outcome(raw: bytes) -> typed.FastRead | None:
+    """typed.session_read(raw) and the checked decoder agree: the same events, or both refuse."""
+    try:
+        expected = session_read_from_wire(orjson.loads(raw) if raw.strip() else None)
+    except (ProtocolError, orjson.JSONDecodeError):
+        with pytest.raises(ProtocolError):
+            typed.session_read(raw)
+        return None
+    got = typed.session_read(raw)
+    new, deleted = events_of(got)
+    assert new == expected.new_events
+    assert deleted == expected.deleted_events
+    theirs_all = expected.new_events + expected.deleted_events
+    for mine, theirs in zip(new + deleted, theirs_all, strict=True):
+        assert (mine.time.tzinfo, mine.extra, mine.data) == (UTC, theirs.extra, theirs.data)
+        assert str(mine.id) == str(theirs.id)
+    return got
+
+
+def is_fast(decoded: typed.FastRead) -> bool:
+    return all(isinstance(e, typed.WireEvent) for e in decoded.new_events + decoded.deleted_events)
+
+
+def test_the_canonical_read_takes_the_fast_path() -> None:
+    decoded = same_outcome(read([event()], [event(id=str(uuid.uuid4()))]))
+    assert decoded is not None
+    assert is_fast(decoded)
+    first = typed.to_event(decoded.new_events[0])
+    assert first.time == datetime(2024, 5, 1, 12, 0, 0, 123457, tzinfo=UTC)  # half up
+    assert first.id == uuid.UUID(EVENT_ID)
+    assert first.extra == {}
+    assert first.data is None
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        event(stategroupid="kept in extra"),  # an unknown key
+        event(extra={"a": 1}),  # a key named like a field of Event
+        event(data={"n": 12345678901234567890123}),  # data: numbers read by orjson
+        event(data=None),
+        event(time="2024-05-01T14:00:00.1234567+02:00"),  # an offset
+        event(time="2024-05-01T12:00:00.1234567"),  # no zone
+        event(id="{" + EVENT_ID + "}"),
+        event(id="urn:uuid:" + EVENT_ID),
+    ],
+)
+def test_other_valid_forms_fall_back_and_decode_alike(item: dict[str, Any]) -> None:
+    decoded = same_outcome(read([event(id=str(uuid.uuid4())), item]))
+    assert decoded is not None
+    assert not is_fast(decoded)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        event(tag=_DROP),
+        event(id=EVENT_ID.upper()),
+        event(type=TYPE_ID.replace("-", "")),
+        event(time="2024-05-01T12:00:00Z"),
+        event(time="2024-05-01t12:00:00.1234567z"),
+        event(time="2024-05-01T12:00:00.1234567+00:00"),
+    ],
+)
+def test_other_forms_with_the_same_events_stay_fast(item: dict[str, Any]) -> None:
+    decoded = same_outcome(read([item]))
+    assert decoded is not None
+    assert is_fast(decoded)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        read([event(id="not-a-guid")]),
+        read([event(time=None)]),
+        read([event(time="9999-12-31T23:59:59.9999995Z")]),
+        read([event(source=7)]),
+        read([event(id=_DROP)]),
+        read(["event"]),
+        b'{"data": {"newEvents": {}}}',
+        b'{"data": []}',
+        b"{}",
+        b"",
+        b"not json",
+        read([event()])[:-3],
+    ],
+)
+def test_malformed_reads_are_still_protocol_errors(raw: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        typed.session_read(raw)
+
+
+def test_a_change_builds_its_event_once_when_first_read() -> None:
+    decoded = typed.session_read(read([event()]))
+    change = make_change("new", decoded.new_events[0])
+    first = change.event
+    assert isinstance(first, Event)
+    assert change.event is first
+    assert change == make_change("new", first)
+
+
+_TIMES = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+_TEXT = st.none() | st.text(max_size=8)
+_FORMS = st.sampled_from([str, lambda u: str(u).upper(), lambda u: u.hex, lambda u: f"{{{u}}}"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items=st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": st.builds(lambda u, f: f(u), st.uuids(), _FORMS),
+                "time": st.builds(
+                    lambda t, d: format_time(t)[:26] + d + "Z", _TIMES, st.sampled_from("0459")
+                ),
+                "type": st.sampled_from([TYPE_ID, TYPE_ID.upper()]),
+                "source": _TEXT,
+                "tag": _TEXT,
+                "datatype": _TEXT,
+            },
+            optional={"data": st.none() | st.dictionaries(st.text(max_size=3), st.integers())},
+        ),
+        max_size=5,
+    )
+)
+def test_generated_reads_decode_alike(items: list[dict[str, Any]]) -> None:
+    same_outcome(read(items))
+
+
+_VALUES = st.none() | st.booleans() | st.integers() | st.text(max_size=30) | st.just(EVENT_ID)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(["id", "time", "type", "source", "tag", "datatype", "data", "other"]),
+        _VALUES | st.sampled_from(["2024-05-01T12:00:00.1234567Z", TYPE_ID, _DROP]),
+        max_size=4,
+    )
+)
+def test_any_changed_event_decodes_alike_or_is_refused_alike(changes: dict[str, Any]) -> None:
+    same_outcome(read([event(), event(**changes)]))
+
+
+_TIME_CHARS = st.sampled_from([*"0123456789-:.,+TtZz ", "2024-05-01T12:00:00"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TIME_CHARS, max_size=14).map("".join))
+def test_a_time_msgspec_reads_as_utc_is_the_time_parse_time_reads(text: str) -> None:
+    try:
+        value = msgspec.json.decode(orjson.dumps(text), type=datetime)
+    except msgspec.ValidationError:
+        return
+    if value.tzinfo is UTC:
+        assert parse_time(text) == value
