@@ -36,8 +36,8 @@ def canonical_guid(text: str) -> uuid.UUID | None:
     the same value whenever it gives one, built without its other forms and checks.
     """
     digits = text.replace("-", "")
-    if len(digits) != 32:
-        return None
+    if len(digits) != 32 or not (digits.isascii() and digits.isalnum()):
+        return None  # int() would take blanks, "_" and "+": " 81d4…" is not 081d4…
     try:
         value = int(digits, 16)
     except ValueError:  # not hex (braces, "urn:uuid:", …): the checked decoder decides

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from xprotect_events.canonical import canonical_event, canonical_guid, canonical_time
 from xprotect_events.errors import ProtocolError
-from xprotect_events.models import Event
+from xprotect_events.models import Event, to_uuid
 from xprotect_events.wire import checked_event_from_wire, event_from_wire, format_time
 
 TYPE_ID = "481d4d6c-9156-4698-af7e-74b32f9e4359"
@@ -132,6 +132,22 @@ def test_malformed_events_are_still_protocol_errors(d: Any) -> None:
         event_from_wire(d)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        " " + EVENT_ID[1:],  # a blank for a digit: int() would read 0…
+        EVENT_ID[:8] + "_" + EVENT_ID[10:],  # "_" between digits, one digit short
+        "+" + EVENT_ID[1:],
+        EVENT_ID[:-1] + "\n",
+    ],
+)
+def test_a_guid_with_a_digit_missing_is_refused_not_read_as_another(text: str) -> None:
+    assert canonical_guid(text) is None
+    same_outcome(canonical(id=text))
+    with pytest.raises(ProtocolError):
+        event_from_wire(canonical(id=text))
+
+
 def test_the_last_representable_time_does_not_overflow() -> None:
     assert canonical_time("9999-12-31T23:59:59.9999995Z") is None  # rounds past the range
     with pytest.raises(ProtocolError):
@@ -152,7 +168,7 @@ def test_guids_equal_uuid_parsing(value: uuid.UUID, form: Any) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=40))
+@given(st.text(max_size=40) | st.uuids().map(str).map(lambda t: t.replace(t[3], " ")))
 def test_any_text_is_a_guid_only_when_uuid_says_so(text: str) -> None:
     try:
         expected: uuid.UUID | None = uuid.UUID(text)
@@ -160,6 +176,8 @@ def test_any_text_is_a_guid_only_when_uuid_says_so(text: str) -> None:
         expected = None
     got = canonical_guid(text)
     assert got is None or got == expected
+    if got is not None:  # and the checked decoder takes it too, as the same GUID
+        assert to_uuid(text) == got
 
 
 _TIMES = st.datetimes(
