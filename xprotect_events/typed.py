@@ -17,12 +17,14 @@ read is decoded, before any of its events is yielded.
 
 from __future__ import annotations
 
+import operator
 import uuid
 from datetime import UTC, datetime
 from typing import cast
 
 import msgspec
 
+from .canonical import canonical_guid
 from .models import Event, SessionRead, event_of_form
 from .wire import loads, session_read_from_wire
 
@@ -33,10 +35,15 @@ class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
     id: uuid.UUID
     time: datetime
-    type: uuid.UUID
+    type_text: str = msgspec.field(name="type")
     source: str | None = None
     tag: str | None = None
     datatype: str | None = None
+
+    @property
+    def type(self) -> uuid.UUID:
+        """The event type (each text parsed once: see :func:`_types_ok`)."""
+        return _TYPES[self.type_text]
 
 
 #: A decoded event: typed already (checked decoder) or on demand (fast decoder).
@@ -81,7 +88,7 @@ def _fast_read(raw: bytes) -> FastRead | None:
         return None
     new = data.newEvents or []
     deleted = data.deletedEvents or []
-    if not (_all_utc(new) and _all_utc(deleted)):
+    if not (_all_utc(new) and _all_utc(deleted) and _types_ok(new) and _types_ok(deleted)):
         return None
     return FastRead(cast("list[AnyEvent]", new), cast("list[AnyEvent]", deleted))
 
@@ -90,6 +97,24 @@ def _all_utc(events: list[WireEvent]) -> bool:
     # msgspec keeps an offset or no zone as written; the checked decoder turns either into
     # UTC. Only UTC times (``Z``, ``+00:00``) are the same through both.
     return all(event.time.tzinfo is UTC for event in events)
+
+
+#: The event types seen, by their text (bounded: a system has few event types).
+_TYPES: dict[str, uuid.UUID] = {}
+_TYPES_MAX = 4096
+_TYPE_TEXT = operator.attrgetter("type_text")
+
+
+def _types_ok(events: list[WireEvent]) -> bool:
+    """Whether every type is a GUID, each distinct text parsed once and remembered for
+    good (wire events not yet made Events read it). Past the bound, or not a GUID in a
+    form both decoders read alike: the checked decoder decides."""
+    for text in set(map(_TYPE_TEXT, events)).difference(_TYPES):
+        guid = canonical_guid(text)
+        if guid is None or len(_TYPES) >= _TYPES_MAX:
+            return False
+        _TYPES[text] = guid
+    return True
 
 
 def to_event(event: AnyEvent) -> Event:
