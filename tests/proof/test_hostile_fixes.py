@@ -10,6 +10,7 @@ import logging
 import uuid
 import zlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -162,3 +163,42 @@ async def test_a_client_never_opened_is_a_library_error(hostile: Hostile) -> Non
 def test_max_response_bytes_must_be_a_number_of_bytes(value: object) -> None:
     with pytest.raises(InvalidInputError, match="max_response_bytes"):
         XProtectClient("http://127.0.0.1:1", username="u", password="p", max_response_bytes=value)  # type: ignore[arg-type]
+
+
+# A read with one malformed event among good ones: refused whole, before any of its
+# changes is delivered, and the events of the reads before it were delivered once each.
+MALFORMED = {
+    "a GUID with a blank for a digit": {"id": " " + event(3)["id"][1:]},
+    "a time that is not a time": {"time": "2024-05-01T25:00:00.0000000Z"},
+    "a type that is not a GUID": {"type": "motion"},
+    "a number for a tag": {"tag": 7},
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+async def test_a_read_with_a_malformed_event_is_refused_before_any_of_it(
+    hostile: Hostile, case: str
+) -> None:
+    hostile.reads = [[event(1), event(2)], [event(3), {**event(4), **MALFORMED[case]}, event(5)]]
+    seen: list[str] = []
+    async with user(hostile) as client, client.event_session(poll_interval=0.01) as session:
+        for _ in range(2):
+            seen.append(str((await anext(session)).event.id))
+        exc = await raised(anext(session))
+    assert isinstance(exc, ProtocolError), repr(exc)
+    assert seen == [event(1)["id"], event(2)["id"]]
+
+
+async def test_a_read_in_another_valid_form_is_delivered_as_the_server_meant(
+    hostile: Hostile,
+) -> None:
+    """An offset, an unknown key, a GUID in braces: the checked decoder's events."""
+    odd = {**event(2), "time": "2024-05-01T14:00:00.0020000+02:00", "specVersion": "1.0"}
+    hostile.reads = [[event(1), odd, {**event(3), "id": "{" + event(3)["id"] + "}"}]]
+    async with user(hostile) as client, client.event_session(poll_interval=0.01) as session:
+        changes = [await anext(session) for _ in range(3)]
+    first, second, third = (change.event for change in changes)
+    assert second.time == first.time + (third.time - first.time) / 2  # 12:00:00.002 UTC
+    assert second.time.utcoffset() == timedelta(0)
+    assert second.extra == {"specVersion": "1.0"}
+    assert str(third.id) == event(3)["id"]
