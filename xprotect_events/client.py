@@ -11,7 +11,7 @@ from typing import Any, TypeVar, Unpack
 
 import aiohttp
 
-from . import batch, config, discovery, lookup, wire
+from . import batch, config, discovery, lookup, typed, wire
 from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
 from .bodies import MAX_RESPONSE_BYTES
@@ -229,7 +229,9 @@ class XProtectClient:
         page = 0
         while left is None or left > 0:
             params["page"] = str(page)
-            result = await self._get("/events", wire.event_page_from_wire, **params)
+            result = await self.core.call(
+                "GET", "/events", typed.event_page, params=dict(params), raw=True
+            )
             for event in result.events[:left]:
                 yield event
             if left is not None:

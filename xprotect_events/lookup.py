@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from . import wire
+from . import typed, wire
 from .accounting import TriggerResult
 from .core import Core
 from .errors import NotFoundError, ReconcileError
@@ -144,7 +144,7 @@ async def _stored_events(core: Core, windows: Sequence[Window]) -> list[Event]:
         page = 0
         while True:
             params = {**query.params, "page": str(page)}
-            got = await core.call("GET", "/events", wire.event_page_from_wire, params=params)
+            got = await core.call("GET", "/events", typed.event_page, params=params, raw=True)
             found.extend(got.events)
             if got.next is None or len(got.events) < size:
                 break

@@ -25,8 +25,8 @@ from typing import cast
 import msgspec
 
 from .canonical import canonical_guid
-from .models import Event, SessionRead, event_of_form
-from .wire import loads, session_read_from_wire
+from .models import Event, EventPage, SessionRead, event_of_form
+from .wire import event_page_from_wire, loads, session_read_from_wire
 
 
 class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -62,6 +62,19 @@ class _Read(msgspec.Struct):
 _READ = msgspec.json.Decoder(_Read)
 
 
+class _Links(msgspec.Struct):
+    next: str | None = None
+    prev: str | None = None
+
+
+class _Page(msgspec.Struct):
+    array: list[WireEvent]
+    links: _Links | None = msgspec.field(default=None, name="_links")
+
+
+_PAGE = msgspec.json.Decoder(_Page)
+
+
 class FastRead:
     """One session read: the new and the deleted events, typed or on demand."""
 
@@ -79,6 +92,20 @@ def session_read(raw: bytes) -> FastRead:
         return read
     checked: SessionRead = session_read_from_wire(loads(raw) if raw.strip() else None)
     return FastRead(list(checked.new_events), list(checked.deleted_events))
+
+
+def event_page(raw: bytes) -> EventPage:
+    """A page of ``GET /events`` from the answer's bytes: the fast decoder (the same
+    rules as :func:`session_read`), else :func:`.wire.event_page_from_wire`."""
+    try:
+        page = _PAGE.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        page = None
+    if page is None or not (_all_utc(page.array) and _types_ok(page.array)):
+        return event_page_from_wire(loads(raw) if raw.strip() else None)
+    links = page.links or _Links()
+    events = [event_of_form(event) for event in page.array]
+    return EventPage(events=events, next=links.next or None, prev=links.prev or None)
 
 
 def _fast_read(raw: bytes) -> FastRead | None:

@@ -37,6 +37,7 @@ DECODERS: dict[str, Callable[[Any], object]] = {
     "page": wire.event_page_from_wire,
     "session read": wire.session_read_from_wire,
     "session read (from bytes)": lambda body: typed.session_read(json.dumps(body).encode()),
+    "page (from bytes)": lambda body: typed.event_page(json.dumps(body).encode()),
     "error body": _error_body,
 }
 
@@ -47,6 +48,8 @@ def decode_bytes(name: str, raw: bytes) -> object:
         return _error_body(raw)
     if name == "session read (from bytes)":
         return typed.session_read(raw)
+    if name == "page (from bytes)":
+        return typed.event_page(raw)
     return DECODERS[name](wire.loads(raw))
 
 
@@ -153,6 +156,7 @@ ANSWERS: dict[str, st.SearchStrategy[Any]] = {
     ),
 }
 ANSWERS["session read (from bytes)"] = ANSWERS["session read"]
+ANSWERS["page (from bytes)"] = ANSWERS["page"]
 
 
 def only_library_errors(call: Callable[[], object]) -> None:

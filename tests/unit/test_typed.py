@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 from xprotect_events import typed
 from xprotect_events.errors import ProtocolError
 from xprotect_events.models import Event, make_change
-from xprotect_events.wire import format_time, parse_time, session_read_from_wire
+from xprotect_events.wire import (
+    event_page_from_wire,
+    format_time,
+    parse_time,
+    session_read_from_wire,
+)
 
 TYPE_ID = "481d4d6c-9156-4698-af7e-74b32f9e4359"
 EVENT_ID = "7f9a3c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
@@ -207,3 +212,59 @@ def test_a_time_msgspec_reads_as_utc_is_the_time_parse_time_reads(text: str) -> 
         return
     if value.tzinfo is UTC:
         assert parse_time(text) == value
+
+
+def page(items: list[Any], links: Any = _DROP) -> bytes:
+    body: dict[str, Any] = {"array": items}
+    if links is not _DROP:
+        body["_links"] = links
+    return json.dumps(body).encode()
+
+
+def same_page(raw: bytes) -> None:
+    """typed.event_page(raw) and wire.event_page_from_wire agree, or both refuse."""
+    try:
+        expected = event_page_from_wire(orjson.loads(raw) if raw.strip() else None)
+    except (ProtocolError, orjson.JSONDecodeError):
+        with pytest.raises(ProtocolError):
+            typed.event_page(raw)
+        return
+    got = typed.event_page(raw)
+    assert got == expected
+    assert [(e.time.tzinfo, e.extra) for e in got.events] == [
+        (e.time.tzinfo, e.extra) for e in expected.events
+    ]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        page([event()], {"next": "/api/rest/v1/events?page=1", "prev": None}),
+        page([event(), event(id=str(uuid.uuid4()))]),
+        page([], {}),
+        page([event()], None),
+        page([event()], {"next": ""}),
+        page([event(stategroupid="x")]),
+        page([event(data={"a": [1, 2]})]),
+        page([event()], {"next": 5}),
+        page([event()], []),
+        page([event(id="nope")]),
+        b'{"_links": {}}',
+        b"",
+    ],
+)
+def test_pages_decode_alike(raw: bytes) -> None:
+    same_page(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(["id", "time", "type", "source", "tag", "datatype", "data", "other"]),
+        _VALUES | st.sampled_from(["2024-05-01T12:00:00.1234567Z", TYPE_ID, _DROP]),
+        max_size=4,
+    ),
+    links=st.sampled_from([_DROP, None, {}, {"next": "x"}, {"prev": 1}, "links"]),
+)
+def test_any_changed_page_decodes_alike(changes: dict[str, Any], links: Any) -> None:
+    same_page(page([event(), event(**changes)], links))
