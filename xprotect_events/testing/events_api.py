@@ -151,17 +151,18 @@ async def trigger_batch(request: web.Request) -> web.StreamResponse:
 def accept_batch(state: SimState, who: Identity, bodies: list[Any], now_us: int) -> list[Any]:
     """Validate and store each trigger of a batch, in order; its event or its error."""
     batch = TriggerBatch(who, state.directory, now_us)
-    return [_batch_item(state, batch, body) for body in bodies]
-
-
-def _batch_item(state: SimState, batch: TriggerBatch, body: Any) -> dict[str, Any]:
-    try:
-        record = batch.record(body)
-    except Rejected as exc:
-        return error_body(exc.status, exc.text, exc.text_id)
-    state.stats.events_accepted += 1
-    state.store.admit(record, batch.now_us)
-    return batch.wire(record)
+    admit = state.store.admit
+    out: list[Any] = []
+    for body in bodies:
+        try:
+            record = batch.record(body)
+        except Rejected as exc:
+            out.append(error_body(exc.status, exc.text, exc.text_id))
+            continue
+        admit(record, now_us)
+        out.append(record.to_wire(True, batch.time_of(record)))
+    state.stats.events_accepted += sum(1 for item in out if "id" in item)
+    return out
 
 
 ROUTES: Routes = (

@@ -133,39 +133,34 @@ class TriggerBatch:
 
     def record(self, body: Any) -> Record:
         """The record of one body (no id yet), or :class:`Rejected`."""
-        pair = _pair(body)
+        pair = _plain_pair(body)
         known = None if pair is None else self._checked.get(pair)
-        if known is not None and _plain(body):
-            # The pair passed every check, and nothing else in the body needs one.
+        if known is not None:  # the pair passed every check; nothing else needs one
             return Record(self.now_us << SEQ_BITS, 0, *known, body.get("tag"), None, None)
         rec = validate_trigger(body, self.who, self.directory, self.now_us)
         if pair is not None:
             self._checked[pair] = (rec.type, rec.source, rec.source_guid)
         return rec
 
-    def wire(self, rec: Record) -> dict[str, Any]:
-        """The answer item of an accepted record (with its data)."""
-        now = rec.key >> SEQ_BITS == self.now_us
-        return rec.to_wire(True, self.now_text if now else None)
+    def time_of(self, rec: Record) -> str | None:
+        """The wire time of a record when it is ``now`` (None: it has its own)."""
+        return self.now_text if rec.key >> SEQ_BITS == self.now_us else None
 
 
-def _pair(body: Any) -> tuple[str, str | None] | None:
-    """A body's (type, source) when both are JSON strings (the source may be null)."""
+def _plain_pair(body: Any) -> tuple[str, str | None] | None:
+    """A body's (type, source), both JSON strings (the source may be null), when it has no
+    time, datatype or data and its tag passes (null or a short string); else None."""
     if type(body) is not dict:
         return None
-    raw_type, raw_source = body.get("type"), body.get("source")
-    if type(raw_type) is str and (raw_source is None or type(raw_source) is str):
+    get = body.get
+    raw_type, raw_source, tag = get("type"), get("source"), get("tag")
+    if type(raw_type) is not str or not (raw_source is None or type(raw_source) is str):
+        return None
+    if get("time") is not None or get("datatype") is not None or get("data") is not None:
+        return None
+    if tag is None or (type(tag) is str and len(tag) <= MAX_TAG_LENGTH):
         return raw_type, raw_source
     return None
-
-
-def _plain(body: dict[str, Any]) -> bool:
-    """No time, datatype or data, and a tag that passes (null or a short string)."""
-    get = body.get
-    if get("time") is not None or get("datatype") is not None or get("data") is not None:
-        return False
-    tag = get("tag")
-    return tag is None or (type(tag) is str and len(tag) <= MAX_TAG_LENGTH)
 
 
 class BulkReader:
