@@ -147,7 +147,11 @@ class ChunkReport:
                 self.errors[pos] = error
             ids.append(_NO_ID)
             times.append(_NO_TIME)
-        self.ids = "".join(ids)
+        self.echoes("".join(ids), times)
+
+    def echoes(self, ids: str, times: list[str]) -> None:
+        """Keep the ids (joined) and times of an answer, one per trigger sent."""
+        self.ids = ids
         same = bool(times) and times.count(times[0]) == len(times)
         self.times = times[0] if same else "".join(times)
 

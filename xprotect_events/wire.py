@@ -183,16 +183,17 @@ def event_to_wire(event: Event) -> dict[str, Any]:
     return out
 
 
-_TYPE_TEXT: dict[uuid.UUID, str] = {}
+_TYPE_TEXT: dict[int, str] = {}
 
 
 def _type_text(type_id: uuid.UUID) -> str:
-    """``str(type_id)``, remembered: a system has few event types, a batch many events."""
-    text = _TYPE_TEXT.get(type_id)
+    """``str(type_id)``, remembered: a system has few event types, a batch many events.
+    (Keyed by the 128-bit int: a UUID's own ``__hash__`` is Python code.)"""
+    text = _TYPE_TEXT.get(type_id.int)
     if text is None:
         if len(_TYPE_TEXT) >= 4096:
             _TYPE_TEXT.clear()
-        text = _TYPE_TEXT[type_id] = str(type_id)
+        text = _TYPE_TEXT[type_id.int] = str(type_id)
     return text
 
 

@@ -27,7 +27,7 @@ from .query import LIST_OPERATORS, Cond, Query, check_cond
 from .records import Record
 from .rejected import Rejected
 from .state import SimState, state_of
-from .triggers import validate_trigger
+from .triggers import TriggerBatch, validate_trigger
 
 _LIST_PARAMS = frozenset(("page", "size", "orderBy", "include", *LIST_OPERATORS))
 _ORDER_BY = re.compile(r"(asc|desc):'?time'?\Z")
@@ -145,15 +145,24 @@ async def trigger_batch(request: web.Request) -> web.StreamResponse:
     if len(body) > state.max_batch:
         raise Rejected(400, f"Too many events: {len(body)}; at most {state.max_batch} per call.")
     state.sweep()
-    now_us = state.now_us()
-    return json_response({"array": [_batch_item(state, who, item, now_us) for item in body]})
+    return json_response({"array": accept_batch(state, who, body, state.now_us())})
 
 
-def _batch_item(state: SimState, who: Identity, body: Any, now_us: int) -> dict[str, Any]:
-    try:
-        return accept(state, who, body, now_us)
-    except Rejected as exc:
-        return error_body(exc.status, exc.text, exc.text_id)
+def accept_batch(state: SimState, who: Identity, bodies: list[Any], now_us: int) -> list[Any]:
+    """Validate and store each trigger of a batch, in order; its event or its error."""
+    batch = TriggerBatch(who, state.directory, now_us)
+    admit = state.store.admit
+    out: list[Any] = []
+    for body in bodies:
+        try:
+            record = batch.record(body)
+        except Rejected as exc:
+            out.append(error_body(exc.status, exc.text, exc.text_id))
+            continue
+        admit(record, now_us)
+        out.append(record.to_wire(True, batch.time_of(record)))
+    state.stats.events_accepted += sum(1 for item in out if "id" in item)
+    return out
 
 
 ROUTES: Routes = (

@@ -86,7 +86,7 @@ class EventStore:
         """Number a validated record (insertion order, id), then :meth:`insert` it."""
         self._seq += 1
         rec.key |= self._seq
-        rec.uid = self.new_uid()
+        rec.uid = self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET  # new_uid()
         stored = self.insert(rec, now_us)
         for listener in self.on_admitted:
             listener(rec)

@@ -1,5 +1,6 @@
 """Incoming events to records: the trigger body rules and permissions of ``POST /events``
-(:func:`validate_trigger`), and the fast, unchecked reader of bulk loads (:class:`BulkReader`)."""
+(:func:`validate_trigger`; :class:`TriggerBatch` for the bodies of one batch), and the fast,
+unchecked reader of bulk loads (:class:`BulkReader`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..models import MAX_TAG_LENGTH
 from ..wire import parse_time
 from .clock import aware, to_us
 from .directory import Directory, Identity, canonical_guid
-from .records import SEQ_BITS, Record
+from .records import SEQ_BITS, Record, time_text
 from .rejected import Rejected, forbidden
 from .seed import SimEventType
 
@@ -110,6 +111,56 @@ def _trigger_time(raw: object) -> datetime | None:
         return parse_event_time(raw)
     except ProtocolError:
         raise Rejected(400, f"Invalid time. {raw}") from None
+
+
+#: What a pair (raw type, raw source) that passed :func:`validate_trigger` comes to: the
+#: record's type, source and source GUID.
+_Checked = tuple[str, str | None, str | None]
+
+
+class TriggerBatch:
+    """The triggers of one ``POST /events/batch``: one token, one ``now``. Each body gets
+    the record or the :class:`Rejected` that :func:`validate_trigger` gives it; what repeats
+    across a batch is worked out once: the type, source and permission checks of each
+    (type, source) pair, and the wire text of ``now``."""
+
+    def __init__(self, who: Identity, directory: Directory, now_us: int) -> None:
+        self.who = who
+        self.directory = directory
+        self.now_us = now_us
+        self.now_text = time_text(now_us)
+        self._checked: dict[tuple[str, str | None], _Checked] = {}
+
+    def record(self, body: Any) -> Record:
+        """The record of one body (no id yet), or :class:`Rejected`."""
+        pair = _plain_pair(body)
+        known = None if pair is None else self._checked.get(pair)
+        if known is not None:  # the pair passed every check; nothing else needs one
+            return Record(self.now_us << SEQ_BITS, 0, *known, body.get("tag"), None, None)
+        rec = validate_trigger(body, self.who, self.directory, self.now_us)
+        if pair is not None:
+            self._checked[pair] = (rec.type, rec.source, rec.source_guid)
+        return rec
+
+    def time_of(self, rec: Record) -> str | None:
+        """The wire time of a record when it is ``now`` (None: it has its own)."""
+        return self.now_text if rec.key >> SEQ_BITS == self.now_us else None
+
+
+def _plain_pair(body: Any) -> tuple[str, str | None] | None:
+    """A body's (type, source), both JSON strings (the source may be null), when it has no
+    time, datatype or data and its tag passes (null or a short string); else None."""
+    if type(body) is not dict:
+        return None
+    get = body.get
+    raw_type, raw_source, tag = get("type"), get("source"), get("tag")
+    if type(raw_type) is not str or not (raw_source is None or type(raw_source) is str):
+        return None
+    if get("time") is not None or get("datatype") is not None or get("data") is not None:
+        return None
+    if tag is None or (type(tag) is str and len(tag) <= MAX_TAG_LENGTH):
+        return raw_type, raw_source
+    return None
 
 
 class BulkReader:

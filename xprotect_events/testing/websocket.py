@@ -128,8 +128,10 @@ class LiveRoom:
 
     def on_event(self, rec: Record) -> None:
         """The store's listener: push an accepted event to every matching session."""
-        wire = rec.to_wire(True)
         group = self.stateful(rec.type)
+        if group is None and not self.sessions:
+            return  # nobody to tell, no state to keep: a batch of a thousand costs nothing here
+        wire = rec.to_wire(True)
         if group is not None:
             wire["stategroupid"] = group
             self.states[(rec.source_guid, group)] = wire

@@ -1,0 +1,107 @@
+"""POST /events/batch answers each body as POST /events answers it, also when a body follows
+others of the same type and source (the batch checks each (type, source) pair once)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+
+from xprotect_events.testing import (
+    ANALYTICS_EVENT,
+    CAMERA_IDS,
+    GENERIC_EVENT,
+    UNSTORED_EVENT,
+    USER_DEFINED_EVENT,
+    SimClock,
+    Simulator,
+)
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+CAM = [f"cameras/{c}" for c in CAMERA_IDS]
+
+#: (type, source) pairs: valid for some tokens, refused for others.
+PAIRS: list[tuple[str, str | None]] = [
+    (str(ANALYTICS_EVENT), CAM[0]),
+    (str(ANALYTICS_EVENT), CAM[2]),  # the operator may not see it
+    (str(ANALYTICS_EVENT), None),
+    (str(ANALYTICS_EVENT).upper(), str(CAMERA_IDS[1]).upper()),
+    (str(USER_DEFINED_EVENT), None),
+    (str(UNSTORED_EVENT), CAM[1]),
+    (str(GENERIC_EVENT), CAM[0]),  # users may not trigger it
+]
+
+#: What a body adds to its pair: each kind of field, valid and not.
+VARIANTS: list[dict[str, Any]] = [
+    {},
+    {"tag": "t"},
+    {"tag": None, "datatype": None},
+    {"tag": "x" * 1024},
+    {"tag": "x" * 1025},
+    {"tag": 5},
+    {"datatype": "analytics"},
+    {"datatype": 3},
+    {"data": {"k": [1]}},
+    {"data": [1]},
+    {"time": "2009-02-15T00:00:00.1234567Z"},
+    {"time": "noon"},
+    {"time": 5},
+    {"extra": "ignored"},
+]
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(clock=SimClock.frozen(NOW)) as s:
+        yield s
+
+
+async def post(http: aiohttp.ClientSession, url: str, token: str, body: Any) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post(url, headers=headers, json=body) as response:
+        return response.status, await response.json()
+
+
+def without_id(item: Any) -> Any:
+    """An answered event without its (random) id; an error as it is."""
+    if isinstance(item, dict) and "id" in item:
+        assert len(item["id"]) == 36
+        return {k: v for k, v in item.items() if k != "id"}
+    return item
+
+
+def bodies() -> list[Any]:
+    """Every variant of every pair, each after a plain body of its pair, then some that are
+    not objects or whose type or source is not a string."""
+    out: list[Any] = []
+    for event_type, source in PAIRS:
+        for variant in VARIANTS:
+            out.append({"type": event_type, "source": source})
+            out.append({"type": event_type, "source": source, **variant})
+    bad: list[Any] = [[], "x", 0, {"source": CAM[0]}, {"type": 1, "source": CAM[0]}]
+    bad += [{"type": str(ANALYTICS_EVENT), "source": 7}, {"type": str(ANALYTICS_EVENT)}]
+    return out + bad
+
+
+@pytest.mark.parametrize("who", ["admin", "operator", "service"])
+async def test_batch_items_equal_single_answers(
+    sim: Simulator, http: aiohttp.ClientSession, who: str
+) -> None:
+    token = sim.issue_token(who)
+    every = bodies()
+    answers = []
+    for start in range(0, len(every), 100):
+        status, got = await post(http, sim.api_url + "/events/batch", token, every[start:][:100])
+        assert status == 200
+        answers += got["array"]
+    assert len(answers) == len(every)
+    accepted_in_batches = sim.stats.events_accepted
+    for body, item in zip(every, answers, strict=True):
+        status, single = await post(http, sim.api_url + "/events", token, body)
+        expected = single["data"] if status == 202 else single
+        assert without_id(item) == without_id(expected), body
+    assert sim.stats.events_accepted == 2 * accepted_in_batches
+    assert 0 < accepted_in_batches < len(every)

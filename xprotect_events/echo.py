@@ -1,0 +1,73 @@
+"""The fast check of a batch answer: from the answer's bytes, in C. Pure.
+
+Servers answer each accepted trigger with its own body plus an ``id`` and a ``time``
+(:class:`.report.ChunkReport` keeps only those two texts). msgspec decodes an answer in
+that form, and the chunk's request body, into structs; the echo check is then one list
+comparison. Only a chunk every item of which is such an echo takes this path: any other
+answer (a per-item error, an extra key, a trigger with ``data``, not JSON, the wrong
+length) goes to the checked path (:func:`.accounting.chunk_answered`), which decides it
+with the same result for what both accept and raises :class:`ProtocolError` for what is
+malformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import Annotated
+
+import msgspec
+
+from .report import ChunkReport
+
+_ID = Annotated[str, msgspec.Meta(min_length=36, max_length=36)]  # a canonical GUID
+_TIME = Annotated[str, msgspec.Meta(min_length=28, max_length=28)]  # 7 digits and a Z
+
+
+class _Echo(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """An answer item that is exactly a body plus an id and a time (every key required)."""
+
+    id: _ID
+    time: _TIME
+    type: str
+    source: str | None
+    tag: str | None
+    datatype: str | None
+
+
+class _Answer(msgspec.Struct, gc=False):
+    array: list[_Echo]
+
+
+class _Sent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A trigger body as the client writes it, without ``data`` (the echo has no data)."""
+
+    type: str
+    source: str | None
+    datatype: str | None
+    tag: str | None = None
+    time: str | None = None  # the server writes the time back its own way
+
+
+_ANSWER = msgspec.json.Decoder(_Answer)
+_SENT = msgspec.json.Decoder(list[_Sent])
+_FIELDS = attrgetter("type", "source", "tag", "datatype")
+_ID_OF = attrgetter("id")
+_TIME_OF = attrgetter("time")
+
+
+def echoed(
+    indices: Sequence[int], triggers: Sequence[object], raw: bytes, sent: bytes
+) -> ChunkReport | None:
+    """The report of a chunk whose answer ``raw`` echoes every trigger of the request body
+    ``sent``; None for any other answer."""
+    try:
+        items = _ANSWER.decode(raw).array
+        bodies = _SENT.decode(sent)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if len(items) != len(triggers) or list(map(_FIELDS, items)) != list(map(_FIELDS, bodies)):
+        return None
+    report = ChunkReport(indices, triggers)
+    report.echoes("".join(map(_ID_OF, items)), list(map(_TIME_OF, items)))
+    return report
