@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import attrs
 
-from . import wire
+from . import wire, ws_typed
 from .errors import InvalidInputError, ProtocolError, shown
 from .models import Event, to_uuid
 
@@ -217,7 +217,14 @@ def _error_text(d: Mapping[str, Any]) -> str | None:
 
 def parse_frame(text: str | bytes) -> Reply | list[Event]:
     """A server frame: a :class:`Reply` or the events of a batch (a :class:`ProtocolError`
-    for anything else)."""
+    for anything else). A batch in the server's form is decoded by
+    :func:`.ws_typed.event_batch`; anything else here, with the same result."""
+    events = ws_typed.event_batch(text)
+    return checked_frame(text) if events is None else events
+
+
+def checked_frame(text: str | bytes) -> Reply | list[Event]:
+    """:func:`parse_frame` checking every field, for any form of the frame."""
     d = wire.loads(text)
     if not isinstance(d, dict):
         raise ProtocolError(f"a frame must be a JSON object, got {type(d).__name__}")
@@ -298,12 +305,22 @@ class RecentIds:
 
     def fresh(self, events: Sequence[Event]) -> list[Event]:
         """The events of ``events`` not seen before (in order), now remembered."""
-        new, old, fresh = self._new, self._old, []
-        for event in events:
-            key = event.id.int
-            if key not in new and key not in old:
-                new.add(key)
-                fresh.append(event)
+        keys = [event.id.int for event in events]
+        new, old = self._new, self._old
+        if new.isdisjoint(keys) and old.isdisjoint(keys):
+            size = len(new)
+            new.update(keys)
+            if len(new) - size == len(keys):  # no repeat: the common case, in C
+                fresh = list(events)
+            else:  # a repeat inside the batch: its first one is fresh
+                firsts: set[int] = set()
+                fresh = [e for e, k in zip(events, keys, strict=True) if not _again(firsts, k)]
+        else:
+            fresh = []
+            for event, key in zip(events, keys, strict=True):
+                if key not in new and key not in old:
+                    new.add(key)
+                    fresh.append(event)
         if len(new) >= self._size:
             self._old, self._new = new, set()
         return fresh
@@ -315,3 +332,11 @@ class RecentIds:
         if len(self._new) >= self._size:
             self._old, self._new = self._new, set()
         return True
+
+
+def _again(seen: set[int], key: int) -> bool:
+    """Whether ``key`` is in ``seen``; it is afterwards."""
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
