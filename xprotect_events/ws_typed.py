@@ -53,15 +53,20 @@ class _Batch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _BATCH = msgspec.json.Decoder(_Batch)
-#: A frame holding any of these may carry a time in ``z``: the checked decoder decides.
-_LOWER_Z_TEXT = ('z"', "\\u007a", "\\u007A")
-_LOWER_Z_BYTES = tuple(s.encode() for s in _LOWER_Z_TEXT)
+
+
+def _may_have_lower_z(frame: str | bytes) -> bool:
+    """Whether a time of ``frame`` may end in ``z`` (``…z"`` or ``…\\u007a"``). One
+    character is looked for first (``memchr``: a two-character search costs a tenth of
+    the whole decoding of a frame)."""
+    if isinstance(frame, str):
+        return ("z" in frame and 'z"' in frame) or ("\\" in frame and "\\u007" in frame)
+    return (b"z" in frame and b'z"' in frame) or (b"\\" in frame and b"\\u007" in frame)
 
 
 def event_batch(frame: str | bytes) -> list[Event] | None:
     """The events of an event batch in the server's form, else None."""
-    needles: tuple[Any, ...] = _LOWER_Z_TEXT if isinstance(frame, str) else _LOWER_Z_BYTES
-    if any(needle in frame for needle in needles):
+    if _may_have_lower_z(frame):
         return None
     try:
         pushed = _BATCH.decode(frame).events

@@ -242,7 +242,7 @@ def test_generated_server_batches_decode_fast_and_alike(
     if group is not None:
         d["stategroupid"] = group
     text = frame(d)
-    if 'z"' not in text:
+    if 'z"' not in text and "\\u007" not in text:  # (what might be a time in z)
         assert event_batch(text) is not None
     assert same_outcome(text) is not None
 
