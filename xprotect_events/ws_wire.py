@@ -8,6 +8,7 @@ event batches (``{"events": […]}``) interleaved on one socket [sample].
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -285,6 +286,9 @@ def gap_types(
     return missing or False
 
 
+_ID_INT = operator.attrgetter("id.int")
+
+
 class RecentIds:
     """The ids of at least the last ``size`` events seen, for dropping repeats.
 
@@ -305,19 +309,15 @@ class RecentIds:
 
     def fresh(self, events: Sequence[Event]) -> list[Event]:
         """The events of ``events`` not seen before (in order), now remembered."""
-        keys = [event.id.int for event in events]
         new, old = self._new, self._old
-        if new.isdisjoint(keys) and old.isdisjoint(keys):
-            size = len(new)
-            new.update(keys)
-            if len(new) - size == len(keys):  # no repeat: the common case, in C
-                fresh = list(events)
-            else:  # a repeat inside the batch: its first one is fresh
-                firsts: set[int] = set()
-                fresh = [e for e, k in zip(events, keys, strict=True) if not _again(firsts, k)]
+        keys = set(map(_ID_INT, events))  # in C, as the set operations below
+        if len(keys) == len(events) and keys.isdisjoint(new) and keys.isdisjoint(old):
+            new |= keys  # no repeat: the common case
+            fresh = list(events)
         else:
             fresh = []
-            for event, key in zip(events, keys, strict=True):
+            for event in events:
+                key = event.id.int
                 if key not in new and key not in old:
                     new.add(key)
                     fresh.append(event)
@@ -332,11 +332,3 @@ class RecentIds:
         if len(self._new) >= self._size:
             self._old, self._new = self._new, set()
         return True
-
-
-def _again(seen: set[int], key: int) -> bool:
-    """Whether ``key`` is in ``seen``; it is afterwards."""
-    if key in seen:
-        return True
-    seen.add(key)
-    return False
