@@ -13,8 +13,9 @@ same result for what both accept and raises :class:`ProtocolError` for what is m
 What the fast path accepts is exactly what gives the same events there: a command response,
 an event with a key it does not know, with ``data`` (whose numbers msgspec and orjson read
 differently) or with a time that is not UTC falls back, for the whole frame; so does a
-frame with a lower-case ``z`` before a quote (msgspec reads ``…00z`` as UTC, the checked
-decoder refuses it). So a malformed event is refused where it always was.
+frame with a lower-case ``z`` before a quote or a ``\\u007…`` escape (msgspec reads
+``…00z`` as UTC, the checked decoder refuses it). So a malformed event is refused where it
+always was.
 """
 
 from __future__ import annotations
