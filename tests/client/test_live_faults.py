@@ -4,7 +4,6 @@ through ``sim.faults``, as on the REST routes, over real loopback."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
@@ -118,5 +117,4 @@ async def test_a_second_401_after_the_renewal_ends_the_stream(sim: Simulator) ->
             await next_event(live)
         assert sim.stats.tokens_issued == issued + 1  # renewed once, not in a loop
         assert sim.faults.injected["status"] == 2
-        assert live.session_id == session
-        assert isinstance(uuid.UUID(session or ""), uuid.UUID)
+        assert live.session_id == session  # nothing was started in its place
