@@ -132,6 +132,18 @@ def test_malformed_events_are_still_protocol_errors(d: Any) -> None:
         event_from_wire(d)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["0x" + "a" * 30, "0X" + "a" * 30, "a" * 15 + "_" + "a" * 16, "+" + "a" * 31, " " + "a" * 31],
+)
+def test_what_int_reads_but_a_guid_is_not_is_the_checked_decoders(text: str) -> None:
+    assert canonical_guid(text) is None
+    with pytest.raises(ProtocolError):
+        event_from_wire(canonical(id=text))
+    with pytest.raises(ProtocolError):
+        event_from_wire(canonical(type=text))
+
+
 def test_the_last_representable_time_does_not_overflow() -> None:
     assert canonical_time("9999-12-31T23:59:59.9999995Z") is None  # rounds past the range
     with pytest.raises(ProtocolError):
