@@ -33,11 +33,15 @@ def canonical_guid(text: str) -> uuid.UUID | None:
     """``uuid.UUID(text)`` for a GUID written with dashes or none at all, else None.
 
     The same steps as ``uuid.UUID`` (drop the dashes, 32 hex digits, ``int(…, 16)``), so
-    the same value whenever it gives one, built without its other forms and checks.
+    the same value whenever it gives one, built without its other forms and checks. Only
+    hex digits count as digits: ``int()`` also takes ``0x``, ``_``, ``+`` and blanks, which
+    the checked decoder (:func:`~xprotect_events.models.to_uuid`) refuses.
     """
     digits = text.replace("-", "")
     if len(digits) != 32 or not (digits.isascii() and digits.isalnum()):
         return None  # int() would take blanks, "_" and "+": " 81d4…" is not 081d4…
+    if "x" in digits or "X" in digits:  # nor "0x…"
+        return None
     try:
         value = int(digits, 16)
     except ValueError:  # not hex (braces, "urn:uuid:", …): the checked decoder decides

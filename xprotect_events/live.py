@@ -202,14 +202,22 @@ class LiveStream:
     async def __anext__(self) -> Item:
         if self._handed is not None and (due := self._mark_processed()) is not None:
             await due.commit()
+        buffer = self._buffer
+        if buffer.items and not buffer.room_wanted:  # the common case, without a call
+            item = buffer.items.popleft()
+        else:
+            item = await self._wait_for_item()
+        if self._checkpoint is not None and isinstance(item, Event):
+            self._handed = item
+        return item
+
+    async def _wait_for_item(self) -> Item:
         while (item := self._buffer.pop()) is None:
             if self._error is not None:
                 raise self._error
             if self._closed:
                 raise StopAsyncIteration
             await self._buffer.readable()
-        if self._checkpoint is not None and isinstance(item, Event):
-            self._handed = item
         return item
 
     # ----------------------------------------------------------------- commands

@@ -29,15 +29,17 @@ class Buffer:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: deque[Item] = deque()
+        #: The items, oldest first (the stream pops them itself while no producer waits).
+        self.items: deque[Item] = deque()
         self._readable = asyncio.Event()
         self._room = asyncio.Event()
-        self._room_wanted = False  # a producer waits for room: pop wakes it
+        #: Whether a producer waits for room (then :meth:`pop` must wake it).
+        self.room_wanted = False
         self.closed = False
         self.latest: datetime | None = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def wake(self) -> None:
         """Wake every waiter (to look at the stream's state, or on close)."""
@@ -49,17 +51,17 @@ class Buffer:
         batch that fits goes in at once, with one wakeup (the common case)."""
         if not items:
             return
-        if len(self._items) + len(items) <= self.size:
-            self._items.extend(items)
+        if len(self.items) + len(items) <= self.size:
+            self.items.extend(items)
             self._newest(items)
         else:
             for item in items:
-                while len(self._items) >= self.size and not self.closed and may_wait():
+                while len(self.items) >= self.size and not self.closed and may_wait():
                     self._readable.set()  # what is in goes out while we wait
                     self._room.clear()
-                    self._room_wanted = True
+                    self.room_wanted = True
                     await self._room.wait()
-                self._items.append(item)
+                self.items.append(item)
                 self._newest((item,))
         self._readable.set()
         self.check(0)
@@ -73,7 +75,7 @@ class Buffer:
 
     def check(self, held: int) -> None:
         """:class:`SlowConsumerError` when this and ``held`` items are more than twice the size."""
-        if len(self._items) + held > 2 * self.size:
+        if len(self.items) + held > 2 * self.size:
             raise SlowConsumerError(
                 f"the consumer is more than {2 * self.size} items behind the server "
                 "while a command or a gap fill waited; consume faster or raise buffer="
@@ -81,11 +83,11 @@ class Buffer:
 
     def pop(self) -> Item | None:
         """The oldest item, or None when empty."""
-        if not self._items:
+        if not self.items:
             return None
-        item = self._items.popleft()
-        if self._room_wanted and len(self._items) < self.size:
-            self._room_wanted = False
+        item = self.items.popleft()
+        if self.room_wanted and len(self.items) < self.size:
+            self.room_wanted = False
             self._room.set()
         return item
 

@@ -28,6 +28,7 @@ from .errors import (
     api_error_class,
 )
 from .models import Event
+from .policy import parse_retry_after
 
 log = logging.getLogger("xprotect_events.live")
 
@@ -225,11 +226,13 @@ async def _connect_once(
                 ssl=options.ssl,
             )
     except aiohttp.WSServerHandshakeError as exc:
+        retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
         raise api_error_class(exc.status)(
             f"the upgrade was refused: HTTP {exc.status}",
             method="GET",
             path=WS_PATH,
             status=exc.status,
+            retry_after=retry_after,
         ) from None
     except (aiohttp.ClientConnectorError, TimeoutError) as exc:
         text = f"could not connect: {type(exc).__name__}"

@@ -8,6 +8,7 @@ event batches (``{"events": […]}``) interleaved on one socket [sample].
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from . import wire
+from . import wire, ws_typed
 from .errors import InvalidInputError, ProtocolError, shown
 from .models import Event, to_uuid
 
@@ -217,7 +218,14 @@ def _error_text(d: Mapping[str, Any]) -> str | None:
 
 def parse_frame(text: str | bytes) -> Reply | list[Event]:
     """A server frame: a :class:`Reply` or the events of a batch (a :class:`ProtocolError`
-    for anything else)."""
+    for anything else). A batch in the server's form is decoded by
+    :func:`.ws_typed.event_batch`; anything else here, with the same result."""
+    events = ws_typed.event_batch(text)
+    return checked_frame(text) if events is None else events
+
+
+def checked_frame(text: str | bytes) -> Reply | list[Event]:
+    """:func:`parse_frame` checking every field, for any form of the frame."""
     d = wire.loads(text)
     if not isinstance(d, dict):
         raise ProtocolError(f"a frame must be a JSON object, got {type(d).__name__}")
@@ -278,6 +286,9 @@ def gap_types(
     return missing or False
 
 
+_ID_INT = operator.attrgetter("id.int")
+
+
 class RecentIds:
     """The ids of at least the last ``size`` events seen, for dropping repeats.
 
@@ -298,12 +309,18 @@ class RecentIds:
 
     def fresh(self, events: Sequence[Event]) -> list[Event]:
         """The events of ``events`` not seen before (in order), now remembered."""
-        new, old, fresh = self._new, self._old, []
-        for event in events:
-            key = event.id.int
-            if key not in new and key not in old:
-                new.add(key)
-                fresh.append(event)
+        new, old = self._new, self._old
+        keys = set(map(_ID_INT, events))  # in C, as the set operations below
+        if len(keys) == len(events) and keys.isdisjoint(new) and keys.isdisjoint(old):
+            new |= keys  # no repeat: the common case
+            fresh = list(events)
+        else:
+            fresh = []
+            for event in events:
+                key = event.id.int
+                if key not in new and key not in old:
+                    new.add(key)
+                    fresh.append(event)
         if len(new) >= self._size:
             self._old, self._new = new, set()
         return fresh

@@ -30,6 +30,20 @@ async def test_discover_finds_gateway_and_token_endpoint(sim: Simulator) -> None
     assert sim.stats.requests["GET /IDP/.well-known/openid-configuration"] == 1
 
 
+async def test_a_discovered_client_subscribes_at_the_gateway(sim: Simulator) -> None:
+    # WIRE-WS.md: the WebSocket API is on the gateway's host (ApiGateways[0]); discovery
+    # names no URL of its own for it.
+    client = await XProtectClient.discover(
+        sim.url, client_id="service", client_secret="service-secret", retry=FAST_RETRY
+    )
+    async with client, client.subscribe(types=[seed.ANALYTICS_EVENT]) as live:
+        stored = await client.trigger_event(
+            EventTrigger(type=seed.ANALYTICS_EVENT, source=f"cameras/{seed.CAMERA_IDS[0]}")
+        )
+        assert (await anext(live)) == stored
+    assert sim.live.connections_total == 1
+
+
 async def test_discover_for_a_windows_user(sim: Simulator) -> None:
     client = await XProtectClient.discover(
         sim.url,

@@ -2,9 +2,10 @@
 
 Arbitrary JSON (and JSON shaped like each answer, with hostile values: 400-digit numbers
 in strings, times at the edges of the calendar, nested junk) and arbitrary bytes go to
-each decoder of the pure layer: the token answer, one event, a page, a session read and
-an error body; the batch answer (decoded inside ``trigger_events``) is thrown at the
-client over loopback. Only :class:`XProtectError` subclasses may come out.
+each decoder of the pure layer: the token answer, one event, a page, a session read, an
+error body and a WebSocket frame (its fast decoder and the checked one); the batch answer
+(decoded inside ``trigger_events``) is thrown at the client over loopback. Only
+:class:`XProtectError` subclasses may come out.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from hypothesis import strategies as st
 from tests.hostile import CAMERA, PASSWORD, TYPE_ID, USERNAME, Hostile, event
 from xprotect_events import EventTrigger, RetryPolicy, XProtectClient, XProtectError, typed, wire
 from xprotect_events.responses import parse_error_body
+from xprotect_events.ws_typed import event_batch
+from xprotect_events.ws_wire import checked_frame, parse_frame
 
 # ---------------------------------------------------------------------------- the adapter
 # The decoders by what they decode. Issue 11 moves modules about: fix the names here only.
@@ -28,6 +31,19 @@ from xprotect_events.responses import parse_error_body
 
 def _error_body(value: Any) -> object:
     return parse_error_body(value if isinstance(value, bytes) else json.dumps(value).encode())
+
+
+def _ws_frame(value: Any) -> object:
+    """A WebSocket frame as the live stream reads it; its fast decoder never raises."""
+    text = value if isinstance(value, bytes) else json.dumps(value)
+    fast = event_batch(text)
+    try:
+        checked: object = checked_frame(text)
+    except XProtectError:
+        assert fast is None
+        raise
+    assert fast is None or fast == checked
+    return parse_frame(text)
 
 
 DECODERS: dict[str, Callable[[Any], object]] = {
@@ -39,13 +55,14 @@ DECODERS: dict[str, Callable[[Any], object]] = {
     "session read (from bytes)": lambda body: typed.session_read(json.dumps(body).encode()),
     "page (from bytes)": lambda body: typed.event_page(json.dumps(body).encode()),
     "error body": _error_body,
+    "websocket frame": _ws_frame,
 }
 
 
 def decode_bytes(name: str, raw: bytes) -> object:
     """What the client does with a body of bytes: parse it, then decode it."""
-    if name == "error body":
-        return _error_body(raw)
+    if name in ("error body", "websocket frame"):
+        return DECODERS[name](raw)
     if name == "session read (from bytes)":
         return typed.session_read(raw)
     if name == "page (from bytes)":
@@ -115,6 +132,18 @@ EVENT = shaped(
         "data": st.none() | st.dictionaries(st.text(max_size=4), VALUES, max_size=3),
     }
 ) | st.just(event(1))
+PUSHED = shaped(
+    {
+        "id": GUIDS,
+        "time": TIMES | TIMES.map(lambda t: t.lower()),
+        "type": GUIDS,
+        "source": st.none() | GUIDS.map(lambda g: f"cameras/{g}"),
+        "tag": st.none() | st.text(max_size=8),
+        "datatype": st.none(),
+        "stategroupid": GUIDS,
+        "specVersion": st.just("1.0"),
+    }
+) | st.just({**event(1), "stategroupid": TYPE_ID})
 DIGITS = st.integers(min_value=1, max_value=400).map(lambda n: "9" * n)
 ANSWERS: dict[str, st.SearchStrategy[Any]] = {
     "token answer": shaped(
@@ -142,6 +171,10 @@ ANSWERS: dict[str, st.SearchStrategy[Any]] = {
             | JSON
         }
     ),
+    "websocket frame": st.fixed_dictionaries(
+        {"events": st.lists(PUSHED | EVENT, max_size=3) | JSON}
+    )
+    | st.fixed_dictionaries({"commandId": st.integers() | JSON, "status": st.integers() | JSON}),
     "error body": shaped(
         {
             "error": st.text(max_size=8)

@@ -17,7 +17,11 @@ from xprotect_events.testing import (
     UNSTORED_EVENT,
     Simulator,
 )
+from xprotect_events.testing.app import ROUTE_KEYS
+from xprotect_events.testing.faultflags import parse_fault_flag
+from xprotect_events.testing.faults import Fault, Faults
 from xprotect_events.testing.seed import MOTION_STATE_GROUP
+from xprotect_events.testing.websocket import WS_ROUTE
 
 WS = aiohttp.ClientWebSocketResponse
 ANY_CAMERA = {
@@ -77,6 +81,32 @@ async def test_bad_token_refuses_the_upgrade(sim: Simulator, http: aiohttp.Clien
         await http.ws_connect(sim.ws_url, headers={"Authorization": "Bearer nope"})
     assert info.value.status == 401
     assert sim.live.upgrades_refused == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "retry_after"),
+    [(Fault.status(503, retry_after=2), 503, "2"), (Fault.status(401), 401, None)],
+)
+async def test_faults_refuse_the_upgrade(
+    sim: Simulator, http: aiohttp.ClientSession, fault: Fault, status: int, retry_after: str | None
+) -> None:
+    sim.faults.add(WS_ROUTE, fault)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await http.ws_connect(sim.ws_url, headers=bearer(sim))
+    assert info.value.status == status
+    assert info.value.headers is not None
+    assert info.value.headers.get("Retry-After") == retry_after
+    assert sim.faults.injected["status"] == 1
+    assert sim.live.connections_total == 0  # the room never saw it
+    async with http.ws_connect(sim.ws_url, headers=bearer(sim)) as ws:  # used up: upgraded
+        await session(ws)
+
+
+def test_the_upgrade_is_a_route_faults_and_flags_know() -> None:
+    assert WS_ROUTE == "GET /api/ws/events/v1"
+    route, kinds, _ = parse_fault_flag(f"{WS_ROUTE}=status:503:1")
+    assert (route, kinds) == (WS_ROUTE, [Fault.status(503, retry_after=1)])
+    Faults(ROUTE_KEYS).add(WS_ROUTE, Fault.reset_before())  # known: no ValueError
 
 
 async def test_authenticate_command(sim: Simulator, http: aiohttp.ClientSession) -> None:

@@ -139,13 +139,17 @@ def test_malformed_events_are_still_protocol_errors(d: Any) -> None:
         EVENT_ID[:8] + "_" + EVENT_ID[10:],  # "_" between digits, one digit short
         "+" + EVENT_ID[1:],
         EVENT_ID[:-1] + "\n",
+        "0x" + "a" * 30,
+        "0X" + "a" * 30,
     ],
 )
-def test_a_guid_with_a_digit_missing_is_refused_not_read_as_another(text: str) -> None:
+def test_what_int_reads_but_a_guid_is_not_is_the_checked_decoders(text: str) -> None:
     assert canonical_guid(text) is None
     same_outcome(canonical(id=text))
     with pytest.raises(ProtocolError):
         event_from_wire(canonical(id=text))
+    with pytest.raises(ProtocolError):
+        event_from_wire(canonical(type=text))
 
 
 def test_the_last_representable_time_does_not_overflow() -> None:

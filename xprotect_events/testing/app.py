@@ -29,6 +29,7 @@ from .faults import API_PREFIX, IDP_ROUTE, fault_middleware
 from .helpers import Routes, count_middleware, error_middleware
 from .routing import add_route, fold_paths
 from .state import STATE, SimState
+from .websocket import WS_PATHS
 
 #: Every route under the API base ``/api/rest/v1``.
 API_ROUTES: Routes = events_api.ROUTES + sessions_api.ROUTES + config_api.ROUTES
@@ -41,6 +42,7 @@ ROUTE_KEYS: frozenset[str] = frozenset(
         IDP_ROUTE,
         *(f"{method} {path}" for method, path, _ in OTHER_ROUTES if path != idp.GATEWAY_TOKEN_PATH),
         *(f"{method} {API_PREFIX}{path}" for method, path, _ in API_ROUTES),
+        *(f"GET {path}" for path in WS_PATHS),  # the WebSocket upgrade
     )
 )
 

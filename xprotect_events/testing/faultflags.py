@@ -34,8 +34,8 @@ FAULT_FLAG_HELP = (
     "Inject faults: ROUTE=KIND[:ARG][,KIND[:ARG]...][@PROBABILITY] (repeatable; several kinds "
     "are drawn from at random; the probability defaults to 1, every request). ROUTE is "
     "'METHOD /path/template' as the simulator names it (e.g. 'POST /api/rest/v1/events/batch', "
-    "'GET /api/rest/v1/eventSessions/{id}', 'POST /IDP/connect/token') or * for every API "
-    "route. Kinds: "
+    "'GET /api/rest/v1/eventSessions/{id}', 'POST /IDP/connect/token', the WebSocket "
+    "upgrade 'GET /api/ws/events/v1') or * for every REST API route. Kinds: "
     + "; ".join(f"{kind}: {what}" for kind, what in FAULT_KINDS_HELP.items())
     + ". Example: --fault 'POST /api/rest/v1/events/batch=reset_after,status:500@0.05'."
 )

@@ -2,10 +2,12 @@
 
 Schedule faults on a route (``"METHOD /path/template"`` in its registered spelling, whatever
 the case of the request's path; ``"*"`` is any route under ``/api/rest/v1``; the identity
-provider is ``"POST /IDP/connect/token"``, at the gateway's path too)::
+provider is ``"POST /IDP/connect/token"``, at the gateway's path too; the WebSocket
+upgrade is ``"GET /api/ws/events/v1"``, which ``"*"`` does not cover)::
 
     sim.faults.add("POST /api/rest/v1/events/batch", Fault.status(503, retry_after=2))
     sim.faults.add("*", Fault.delay(0.5), times=3)          # times=None: every time
+    sim.faults.add("GET /api/ws/events/v1", Fault.status(401))  # the upgrade refused
     sim.faults.script("GET /api/rest/v1/eventSessions/{id}", [None, Fault.drop_session()])
     sim.faults.random("*", 0.1, [Fault.reset_before(), Fault.status(502)], seed=7)
     sim.faults.injected["status"]                           # what was injected, by kind

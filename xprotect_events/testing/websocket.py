@@ -35,6 +35,8 @@ from .rejected import Rejected
 from .ws_socket import Malformed, Session, Socket, logged_after, parse_command, text_field
 
 WS_PATHS = ("/api/ws/events/v1", "/api/ws/events/v1/")  # any case: see routing.py
+#: The upgrade's route key, for ``sim.faults`` (``"GET /api/ws/events/v1/"`` is the other).
+WS_ROUTE = f"GET {WS_PATHS[0]}"
 #: Most events a session keeps for a resume, besides the window [profile].
 MAX_LOG = 100_000
 #: Largest command frame the server reads [profile].

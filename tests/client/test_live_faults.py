@@ -1,0 +1,120 @@
+"""``client.subscribe`` when the WebSocket upgrade fails: faults injected on the upgrade route
+through ``sim.faults``, as on the REST routes, over real loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.helpers import FAST_RETRY, wait_until
+from xprotect_events import (
+    Event,
+    EventTrigger,
+    RetryPolicy,
+    ServerError,
+    UnauthorizedError,
+    XProtectClient,
+)
+from xprotect_events.live import LiveStream
+from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Fault, Simulator
+from xprotect_events.testing.websocket import WS_ROUTE
+
+TRIGGER = EventTrigger(type=ANALYTICS_EVENT, source=f"cameras/{CAMERA_IDS[0]}")
+
+
+async def next_event(live: LiveStream) -> Event:
+    async with asyncio.timeout(10):
+        item = await anext(live)
+    assert isinstance(item, Event), item
+    return item
+
+
+def service(sim: Simulator, retry: RetryPolicy = FAST_RETRY) -> XProtectClient:
+    return XProtectClient(sim.url, client_id="service", client_secret="service-secret", retry=retry)
+
+
+async def test_a_refused_first_upgrade_waits_the_servers_retry_after(sim: Simulator) -> None:
+    # A backoff of 30 s: the stream is up in time only if it waits Retry-After instead.
+    slow = RetryPolicy(attempts=4, backoff_initial=30, backoff_max=30, jitter=0)
+    sim.faults.add(WS_ROUTE, Fault.status(503, retry_after=0), times=2)
+    async with (
+        service(sim, slow) as client,
+        asyncio.timeout(10),
+        client.subscribe(types=[ANALYTICS_EVENT]) as live,
+    ):
+        assert sim.faults.injected["status"] == 2
+        assert sim.live.connections_total == 1
+        event = await client.trigger_event(TRIGGER)
+        assert (await next_event(live)).id == event.id
+
+
+async def test_a_retry_after_past_the_policys_longest_is_not_waited(sim: Simulator) -> None:
+    sim.faults.add(WS_ROUTE, Fault.status(503, retry_after=60))
+    policy = RetryPolicy(attempts=4, backoff_initial=0.01, max_retry_after=1)
+    async with service(sim, policy) as client:
+        with pytest.raises(ServerError) as info:
+            async with asyncio.timeout(10), client.subscribe(types=[ANALYTICS_EVENT]):
+                pass
+    assert (info.value.status, info.value.retry_after) == (503, 60)
+    assert sim.faults.injected["status"] == 1
+
+
+async def test_an_upgrade_that_stays_unavailable_uses_up_the_attempts(sim: Simulator) -> None:
+    sim.faults.add(WS_ROUTE, Fault.status(503), times=None)
+    async with service(sim) as client:
+        with pytest.raises(ServerError, match="upgrade was refused: HTTP 503"):
+            async with asyncio.timeout(10), client.subscribe(types=[ANALYTICS_EVENT]):
+                pass
+    assert sim.faults.injected["status"] == FAST_RETRY.attempts
+    assert sim.live.connections_total == 0
+
+
+async def test_a_reconnect_through_failed_upgrades_resumes_and_loses_nothing(
+    sim: Simulator,
+) -> None:
+    async with service(sim) as client, client.subscribe(types=[ANALYTICS_EVENT]) as live:
+        first = await client.trigger_event(TRIGGER)
+        assert (await next_event(live)).id == first.id
+        sim.faults.script(
+            WS_ROUTE,
+            [Fault.reset_before(), Fault.status(503, retry_after=0), Fault.html(502)],
+        )
+        sim.live.pause_upgrades()  # the events below happen while the stream is away
+        sim.live.drop_connections()
+        await wait_until(lambda: sim.live.upgrades_waiting == 1, "the client reconnects")
+        report = await client.trigger_events([TRIGGER] * 5)
+        sim.live.resume_upgrades()
+        got = [(await next_event(live)).id for _ in range(5)]
+        assert got == [r.event.id for r in report.results if r.event]
+        assert not sim.faults.pending
+        assert sim.faults.injected == {"reset_before": 1, "status": 1, "html": 1}
+        after = await client.trigger_event(TRIGGER)
+        assert (await next_event(live)).id == after.id
+        assert (live.reconnects, live.resumes, live.gaps) == (1, 1, [])
+
+
+async def test_a_401_on_the_upgrade_renews_the_token_once_and_resumes(sim: Simulator) -> None:
+    async with service(sim) as client, client.subscribe(types=[ANALYTICS_EVENT]) as live:
+        issued = sim.stats.tokens_issued
+        sim.faults.add(WS_ROUTE, Fault.status(401))
+        sim.live.drop_connections()
+        await wait_until(lambda: live.reconnects == 1 and sim.live.connections == 1, "back")
+        assert sim.faults.injected["status"] == 1
+        assert sim.stats.tokens_issued == issued + 1
+        event = await client.trigger_event(TRIGGER)
+        assert (await next_event(live)).id == event.id
+        assert live.resumes == 1
+
+
+async def test_a_second_401_after_the_renewal_ends_the_stream(sim: Simulator) -> None:
+    async with service(sim) as client, client.subscribe(types=[ANALYTICS_EVENT]) as live:
+        issued = sim.stats.tokens_issued
+        sim.faults.add(WS_ROUTE, Fault.status(401), times=2)
+        session = live.session_id
+        sim.live.drop_connections()
+        with pytest.raises(UnauthorizedError, match="upgrade was refused: HTTP 401"):
+            await next_event(live)
+        assert sim.stats.tokens_issued == issued + 1  # renewed once, not in a loop
+        assert sim.faults.injected["status"] == 2
+        assert live.session_id == session  # nothing was started in its place
