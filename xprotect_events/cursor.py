@@ -101,14 +101,15 @@ class Cursor:
             fresh.append(event)
         return fresh
 
-    def advance(self, events: Sequence[Stamped]) -> None:
-        """Record that ``events`` were handed to the consumer."""
+    def advance(self, events: Sequence[Stamped], *, unseen: bool = False) -> None:
+        """Record that ``events`` were handed to the consumer. ``unseen``: they are what
+        :meth:`unseen` returned since the last advance (no repeat: not checked again)."""
         if not events:
             return
         ids = list(map(_ID_INT, events))
         times = list(map(_TIME, events))
         recent = self._recent
-        if len(set(ids)) == len(ids) and recent.keys().isdisjoint(ids):
+        if unseen or (len(set(ids)) == len(ids) and recent.keys().isdisjoint(ids)):
             recent.update(zip(ids, times, strict=True))
             self._order += ids
         else:  # an id delivered again keeps its place in the order and takes the new time
@@ -131,7 +132,7 @@ class Cursor:
         rest = map(recent.__getitem__, islice(order, end, None))
         end += len(list(takewhile(floor.__gt__, rest)))
         deque(map(recent.__delitem__, islice(order, start, end)), maxlen=0)
-        if end > 4096 and 2 * end > len(order):
+        if end >= 2048 and 4 * end >= len(order):  # the dead head is a quarter: drop it
             del order[:end]
             end = 0
         self._start = end

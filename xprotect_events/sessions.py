@@ -286,7 +286,7 @@ class EventSession:
         if self._busy:
             raise RuntimeError("another task is already reading this event session")
         self._busy = True
-        self._cursor.advance(self._page)
+        self._cursor.advance(self._page, unseen=True)
         self._page, self._changes, self._taken, self._processed = [], [], 0, 0
         try:
             loop = asyncio.get_running_loop()

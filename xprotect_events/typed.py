@@ -123,13 +123,15 @@ def _fast_read(raw: bytes) -> FastRead | None:
 def _all_utc(events: list[WireEvent]) -> bool:
     # msgspec keeps an offset or no zone as written; the checked decoder turns either into
     # UTC. Only UTC times (``Z``, ``+00:00``) are the same through both.
-    return all(event.time.tzinfo is UTC for event in events)
+    return _UTC_ONLY.issuperset(map(_ZONE, events))
 
 
 #: The event types seen, by their text (bounded: a system has few event types).
 _TYPES: dict[str, uuid.UUID] = {}
 _TYPES_MAX = 4096
 _TYPE_TEXT = operator.attrgetter("type_text")
+_ZONE = operator.attrgetter("time.tzinfo")
+_UTC_ONLY = frozenset((UTC,))
 
 
 def _types_ok(events: list[WireEvent]) -> bool:

@@ -72,7 +72,7 @@ def test_the_cursor_keeps_what_the_plain_rule_keeps(reads: list[tuple[list[Stamp
     for events, filtered in reads:
         assert cursor.unseen(events) == model.unseen(events)
         delivered = model.unseen(events) if filtered else events
-        cursor.advance(delivered)
+        cursor.advance(delivered, unseen=filtered)
         model.advance(delivered)
         assert len(cursor) == len(model.recent)
         assert [cursor.seen(Stamp(uuid.UUID(int=i), T0)) for i in range(25)] == [
