@@ -1,18 +1,20 @@
-"""The fast decoder of a session read: from the answer's bytes to typed events, in C. Pure.
+"""The fast decoders of session reads and event pages: from the answer's bytes to typed
+events, in C. Pure.
 
 Servers write every event alike (see :mod:`.canonical`). msgspec decodes a read in that
 form straight from the bytes into :class:`WireEvent` structs (GUIDs and times parsed in
 C, about a sixth of what ``orjson.loads`` plus :func:`.wire.event_from_wire` costs), and
 each becomes an :class:`~xprotect_events.Event` only when a consumer asks for it
-(:attr:`SessionChange.event <xprotect_events.SessionChange.event>`).
+(:attr:`SessionChange.event <xprotect_events.SessionChange.event>`); a page of
+``GET /events`` becomes its events at once.
 
 Anything else goes to the checked decoder (``orjson`` and :func:`.wire.session_read_from_wire`),
 which decides with the same result for what both accept and raises :class:`ProtocolError`
 for what is malformed. What the fast path accepts is exactly what gives the same events
 there: an event with a key it does not know (which goes to ``extra``), with ``data``
-(whose numbers msgspec and orjson read differently) or with a time that is not UTC falls
-back, for the whole read. So a malformed event is refused where it always was: when its
-read is decoded, before any of its events is yielded.
+(whose numbers msgspec and orjson read differently), with a time that is not UTC or a
+type that is not a GUID falls back, for the whole read. So a malformed event is refused
+where it always was: when its read is decoded, before any of its events is yielded.
 """
 
 from __future__ import annotations
