@@ -270,7 +270,7 @@ async def send_chunk(core: Core, chunk: Chunk) -> ChunkReport:
             fast = echoed(chunk.indices, chunk.triggers, raw, payload)
             if fast is not None:
                 return fast
-            body = wire.loads(raw) if raw.strip() else None
+            body = wire.json_body(raw)
             return chunk_answered(chunk.indices, chunk.triggers, body, full, core.secrets)
 
         started = datetime.now(UTC)

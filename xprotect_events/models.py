@@ -289,7 +289,8 @@ class Token:
 
 # Built without the keyword __init__ (slot stores): decoders make these by the thousand a
 # second. Each takes every field, in the order the class declares them.
-_SET_EVENT = tuple(_slot_setter(Event, f.name) for f in attrs.fields(Event))
+#: The slot setters of :class:`Event`, in field order (for decoders that build events).
+EVENT_SETTERS = tuple(_slot_setter(Event, f.name) for f in attrs.fields(Event))
 _SET_KIND, _SET_EVENT_OF = (
     _slot_setter(SessionChange, f.name) for f in attrs.fields(SessionChange)
 )
@@ -309,7 +310,9 @@ def make_event(
     """``Event(id=…, …)`` with every field given, for the decoders' hot path (no checks:
     the caller has checked the values)."""
     event: Event = _new(Event)
-    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = _SET_EVENT
+    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = (
+        EVENT_SETTERS
+    )
     set_id(event, id)
     set_time(event, time)
     set_type(event, type)
@@ -342,7 +345,9 @@ class WireForm(Protocol):
 def event_of_form(form: WireForm) -> Event:
     """The :class:`Event` of a :class:`WireForm` (:func:`make_event`, one call less)."""
     event: Event = _new(Event)
-    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = _SET_EVENT
+    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = (
+        EVENT_SETTERS
+    )
     set_id(event, form.id)
     set_time(event, form.time)
     set_type(event, form.type)

@@ -46,7 +46,7 @@ class Response:
     @functools.cached_property
     def body(self) -> Any:
         try:
-            return wire.loads(self.raw) if self.raw.strip() else None
+            return wire.json_body(self.raw)
         except ProtocolError as exc:
             raise ProtocolError(
                 str(exc), method=self.method, path=self.path, status=self.status

@@ -28,12 +28,13 @@ import msgspec
 
 from .canonical import canonical_guid
 from .models import Event, EventPage, SessionRead, event_of_form
-from .wire import event_page_from_wire, loads, session_read_from_wire
+from .wire import event_page_from_wire, json_body, session_read_from_wire
 
 
 class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """An event in the canonical form, as msgspec decodes it: a
-    :class:`~.models.WireForm`, made an :class:`Event` on demand (:func:`to_event`)."""
+    :class:`~.models.WireForm`, made an :class:`Event` on demand
+    (:func:`.models.event_of_form`)."""
 
     id: uuid.UUID
     time: datetime
@@ -92,7 +93,7 @@ def session_read(raw: bytes) -> FastRead:
     read = _fast_read(raw)
     if read is not None:
         return read
-    checked: SessionRead = session_read_from_wire(loads(raw) if raw.strip() else None)
+    checked: SessionRead = session_read_from_wire(json_body(raw))
     return FastRead(list(checked.new_events), list(checked.deleted_events))
 
 
@@ -104,7 +105,7 @@ def event_page(raw: bytes) -> EventPage:
     except (msgspec.ValidationError, msgspec.DecodeError):
         page = None
     if page is None or not (_all_utc(page.array) and _types_ok(page.array)):
-        return event_page_from_wire(loads(raw) if raw.strip() else None)
+        return event_page_from_wire(json_body(raw))
     links = page.links or _Links()
     events = [event_of_form(event) for event in page.array]
     return EventPage(events=events, next=links.next or None, prev=links.prev or None)
@@ -146,8 +147,3 @@ def _types_ok(events: list[WireEvent]) -> bool:
             return False
         _TYPES[text] = guid
     return True
-
-
-def to_event(event: AnyEvent) -> Event:
-    """The :class:`Event` of a decoded event."""
-    return event if isinstance(event, Event) else event_of_form(event)

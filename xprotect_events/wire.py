@@ -80,6 +80,11 @@ def loads(body: bytes | str) -> Any:
         raise ProtocolError(f"response is not valid JSON ({exc.msg})") from None
 
 
+def json_body(raw: bytes) -> Any:
+    """An answer's body as JSON (:func:`loads`); None for an empty body."""
+    return loads(raw) if raw.strip() else None
+
+
 def dumps(value: Any) -> bytes:
     """Serialise to JSON bytes; a value JSON cannot carry is an :class:`InvalidInputError`."""
     try:

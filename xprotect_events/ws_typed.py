@@ -22,16 +22,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import attrs
 import msgspec
 
-from .models import Event
+from .models import EVENT_SETTERS, Event
 
 _UNSET = msgspec.UNSET
 _new = object.__new__
-#: Each :class:`Event` is built with slot stores (see ``models.make_event``), inlined: a
-#: frame holds hundreds of events and the call per event is a fifth of the work.
-_SETTERS = tuple(Event.__dict__[field.name].__set__ for field in attrs.fields(Event))
+# Each Event is built with the slot stores of models.EVENT_SETTERS, inlined: a frame holds
+# hundreds of events and a call per event is a fifth of the work.
 
 
 class PushedEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -60,7 +58,9 @@ def event_batch(frame: str | bytes) -> list[Event] | None:
         pushed = _BATCH.decode(frame).events
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeEncodeError):
         return None  # (UnicodeEncodeError: a str with a lone surrogate)
-    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = _SETTERS
+    set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = (
+        EVENT_SETTERS
+    )
     events: list[Event] = []
     append = events.append
     for e in pushed:
