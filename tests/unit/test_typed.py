@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.wire_events import CHANGES, DROP, EVENT_ID, TEXT, TIMES, TYPE_ID, wire_event
 from xprotect_events import typed
 from xprotect_events.errors import ProtocolError
 from xprotect_events.models import Event, event_of_form, make_change
@@ -23,24 +24,6 @@ from xprotect_events.wire import (
     parse_time,
     session_read_from_wire,
 )
-
-TYPE_ID = "481d4d6c-9156-4698-af7e-74b32f9e4359"
-EVENT_ID = "7f9a3c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
-CAMERA = "cameras/e028f597-c64b-4f27-bb8d-08f5cd768e1c"
-_DROP = object()
-
-
-def event(**changes: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "id": EVENT_ID,
-        "time": "2024-05-01T12:00:00.1234567Z",
-        "type": TYPE_ID,
-        "source": CAMERA,
-        "tag": "door",
-        "datatype": None,
-    }
-    d.update(changes)
-    return {k: v for k, v in d.items() if v is not _DROP}
 
 
 def read(new: list[Any], deleted: list[Any] | None = None) -> bytes:
@@ -82,7 +65,7 @@ def is_fast(decoded: typed.FastRead) -> bool:
 
 
 def test_the_canonical_read_takes_the_fast_path() -> None:
-    decoded = same_outcome(read([event()], [event(id=str(uuid.uuid4()))]))
+    decoded = same_outcome(read([wire_event()], [wire_event(id=str(uuid.uuid4()))]))
     assert decoded is not None
     assert is_fast(decoded)
     first = as_event(decoded.new_events[0])
@@ -95,18 +78,18 @@ def test_the_canonical_read_takes_the_fast_path() -> None:
 @pytest.mark.parametrize(
     "item",
     [
-        event(stategroupid="kept in extra"),  # an unknown key
-        event(extra={"a": 1}),  # a key named like a field of Event
-        event(data={"n": 12345678901234567890123}),  # data: numbers read by orjson
-        event(data=None),
-        event(time="2024-05-01T14:00:00.1234567+02:00"),  # an offset
-        event(time="2024-05-01T12:00:00.1234567"),  # no zone
-        event(id="{" + EVENT_ID + "}"),
-        event(id="urn:uuid:" + EVENT_ID),
+        wire_event(stategroupid="kept in extra"),  # an unknown key
+        wire_event(extra={"a": 1}),  # a key named like a field of Event
+        wire_event(data={"n": 12345678901234567890123}),  # data: numbers read by orjson
+        wire_event(data=None),
+        wire_event(time="2024-05-01T14:00:00.1234567+02:00"),  # an offset
+        wire_event(time="2024-05-01T12:00:00.1234567"),  # no zone
+        wire_event(id="{" + EVENT_ID + "}"),
+        wire_event(id="urn:uuid:" + EVENT_ID),
     ],
 )
 def test_other_valid_forms_fall_back_and_decode_alike(item: dict[str, Any]) -> None:
-    decoded = same_outcome(read([event(id=str(uuid.uuid4())), item]))
+    decoded = same_outcome(read([wire_event(id=str(uuid.uuid4())), item]))
     assert decoded is not None
     assert not is_fast(decoded)
 
@@ -114,12 +97,12 @@ def test_other_valid_forms_fall_back_and_decode_alike(item: dict[str, Any]) -> N
 @pytest.mark.parametrize(
     "item",
     [
-        event(tag=_DROP),
-        event(id=EVENT_ID.upper()),
-        event(type=TYPE_ID.replace("-", "")),
-        event(time="2024-05-01T12:00:00Z"),
-        event(time="2024-05-01t12:00:00.1234567z"),
-        event(time="2024-05-01T12:00:00.1234567+00:00"),
+        wire_event(tag=DROP),
+        wire_event(id=EVENT_ID.upper()),
+        wire_event(type=TYPE_ID.replace("-", "")),
+        wire_event(time="2024-05-01T12:00:00Z"),
+        wire_event(time="2024-05-01t12:00:00.1234567z"),
+        wire_event(time="2024-05-01T12:00:00.1234567+00:00"),
     ],
 )
 def test_other_forms_with_the_same_events_stay_fast(item: dict[str, Any]) -> None:
@@ -131,18 +114,18 @@ def test_other_forms_with_the_same_events_stay_fast(item: dict[str, Any]) -> Non
 @pytest.mark.parametrize(
     "raw",
     [
-        read([event(id="not-a-guid")]),
-        read([event(time=None)]),
-        read([event(time="9999-12-31T23:59:59.9999995Z")]),
-        read([event(source=7)]),
-        read([event(id=_DROP)]),
+        read([wire_event(id="not-a-guid")]),
+        read([wire_event(time=None)]),
+        read([wire_event(time="9999-12-31T23:59:59.9999995Z")]),
+        read([wire_event(source=7)]),
+        read([wire_event(id=DROP)]),
         read(["event"]),
         b'{"data": {"newEvents": {}}}',
         b'{"data": []}',
         b"{}",
         b"",
         b"not json",
-        read([event()])[:-3],
+        read([wire_event()])[:-3],
     ],
 )
 def test_malformed_reads_are_still_protocol_errors(raw: bytes) -> None:
@@ -151,7 +134,7 @@ def test_malformed_reads_are_still_protocol_errors(raw: bytes) -> None:
 
 
 def test_a_change_builds_its_event_once_when_first_read() -> None:
-    decoded = typed.session_read(read([event()]))
+    decoded = typed.session_read(read([wire_event()]))
     change = make_change("new", decoded.new_events[0])
     first = change.event
     assert isinstance(first, Event)
@@ -159,10 +142,6 @@ def test_a_change_builds_its_event_once_when_first_read() -> None:
     assert change == make_change("new", first)
 
 
-_TIMES = st.datetimes(
-    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
-)
-_TEXT = st.none() | st.text(max_size=8)
 _FORMS = st.sampled_from([str, lambda u: str(u).upper(), lambda u: u.hex, lambda u: f"{{{u}}}"])
 
 
@@ -173,12 +152,12 @@ _FORMS = st.sampled_from([str, lambda u: str(u).upper(), lambda u: u.hex, lambda
             {
                 "id": st.builds(lambda u, f: f(u), st.uuids(), _FORMS),
                 "time": st.builds(
-                    lambda t, d: format_time(t)[:26] + d + "Z", _TIMES, st.sampled_from("0459")
+                    lambda t, d: format_time(t)[:26] + d + "Z", TIMES, st.sampled_from("0459")
                 ),
                 "type": st.sampled_from([TYPE_ID, TYPE_ID.upper()]),
-                "source": _TEXT,
-                "tag": _TEXT,
-                "datatype": _TEXT,
+                "source": TEXT,
+                "tag": TEXT,
+                "datatype": TEXT,
             },
             optional={"data": st.none() | st.dictionaries(st.text(max_size=3), st.integers())},
         ),
@@ -189,19 +168,10 @@ def test_generated_reads_decode_alike(items: list[dict[str, Any]]) -> None:
     same_outcome(read(items))
 
 
-_VALUES = st.none() | st.booleans() | st.integers() | st.text(max_size=30) | st.just(EVENT_ID)
-
-
 @settings(max_examples=300, deadline=None)
-@given(
-    changes=st.dictionaries(
-        st.sampled_from(["id", "time", "type", "source", "tag", "datatype", "data", "other"]),
-        _VALUES | st.sampled_from(["2024-05-01T12:00:00.1234567Z", TYPE_ID, _DROP]),
-        max_size=4,
-    )
-)
+@given(changes=CHANGES)
 def test_any_changed_event_decodes_alike_or_is_refused_alike(changes: dict[str, Any]) -> None:
-    same_outcome(read([event(), event(**changes)]))
+    same_outcome(read([wire_event(), wire_event(**changes)]))
 
 
 _TIME_CHARS = st.sampled_from([*"0123456789-:.,+TtZz ", "2024-05-01T12:00:00"])
@@ -211,7 +181,7 @@ _TIME_FORMS = st.builds(
     lambda when, sep, digits, zone: (
         when.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + ("." + digits if digits else "") + zone
     ),
-    _TIMES,
+    TIMES,
     st.sampled_from(["T", "t", " "]),
     st.text("0123456789", max_size=12),
     st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:30", "", "+0000"]),
@@ -229,9 +199,9 @@ def test_a_time_msgspec_reads_as_utc_is_the_time_parse_time_reads(text: str) -> 
         assert parse_time(text) == value
 
 
-def page(items: list[Any], links: Any = _DROP) -> bytes:
+def page(items: list[Any], links: Any = DROP) -> bytes:
     body: dict[str, Any] = {"array": items}
-    if links is not _DROP:
+    if links is not DROP:
         body["_links"] = links
     return json.dumps(body).encode()
 
@@ -254,16 +224,16 @@ def same_page(raw: bytes) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        page([event()], {"next": "/api/rest/v1/events?page=1", "prev": None}),
-        page([event(), event(id=str(uuid.uuid4()))]),
+        page([wire_event()], {"next": "/api/rest/v1/events?page=1", "prev": None}),
+        page([wire_event(), wire_event(id=str(uuid.uuid4()))]),
         page([], {}),
-        page([event()], None),
-        page([event()], {"next": ""}),
-        page([event(stategroupid="x")]),
-        page([event(data={"a": [1, 2]})]),
-        page([event()], {"next": 5}),
-        page([event()], []),
-        page([event(id="nope")]),
+        page([wire_event()], None),
+        page([wire_event()], {"next": ""}),
+        page([wire_event(stategroupid="x")]),
+        page([wire_event(data={"a": [1, 2]})]),
+        page([wire_event()], {"next": 5}),
+        page([wire_event()], []),
+        page([wire_event(id="nope")]),
         b'{"_links": {}}',
         b"",
     ],
@@ -274,12 +244,8 @@ def test_pages_decode_alike(raw: bytes) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    changes=st.dictionaries(
-        st.sampled_from(["id", "time", "type", "source", "tag", "datatype", "data", "other"]),
-        _VALUES | st.sampled_from(["2024-05-01T12:00:00.1234567Z", TYPE_ID, _DROP]),
-        max_size=4,
-    ),
-    links=st.sampled_from([_DROP, None, {}, {"next": "x"}, {"prev": 1}, "links"]),
+    changes=CHANGES,
+    links=st.sampled_from([DROP, None, {}, {"next": "x"}, {"prev": 1}, "links"]),
 )
 def test_any_changed_page_decodes_alike(changes: dict[str, Any], links: Any) -> None:
-    same_page(page([event(), event(**changes)], links))
+    same_page(page([wire_event(), wire_event(**changes)], links))

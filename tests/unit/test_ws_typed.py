@@ -12,30 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.wire_events import CAMERA, DROP, EVENT_ID, TEXT, TIMES, TYPE_ID, wire_event
 from xprotect_events.errors import ProtocolError
 from xprotect_events.models import Event
 from xprotect_events.wire import format_time
 from xprotect_events.ws_typed import event_batch
 from xprotect_events.ws_wire import Reply, checked_frame, parse_frame
 
-TYPE_ID = "481d4d6c-9156-4698-af7e-74b32f9e4359"
-EVENT_ID = "7f9a3c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
 GROUP = "d4c79fa6-3b3e-4dd6-a0a5-23a6b0f9f2e8"
-CAMERA = "cameras/e028f597-c64b-4f27-bb8d-08f5cd768e1c"
-_DROP = object()
 
 
 def pushed(**changes: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "id": EVENT_ID,
-        "time": "2024-05-01T12:00:00.1234567Z",
-        "type": TYPE_ID,
-        "source": CAMERA,
-        "tag": None,
-        "datatype": None,
-    }
-    d.update(changes)
-    return {k: v for k, v in d.items() if v is not _DROP}
+    return wire_event(**{"tag": None, **changes})
 
 
 def frame(*events: Any) -> str:
@@ -146,7 +134,7 @@ def test_other_forms_fall_back_to_the_checked_decoder(text: str) -> None:
         frame(pushed(time="9999-12-31T23:59:59.9999995Z")),  # rounds past the range
         frame(pushed(time="2024-02-30T12:00:00Z")),
         frame(pushed(id="not-a-guid")),
-        frame(pushed(id=_DROP)),
+        frame(pushed(id=DROP)),
         frame(pushed(type=42)),
         frame(pushed(source=7)),
         frame(pushed(tag=["x"])),
@@ -165,14 +153,11 @@ def test_malformed_frames_are_still_protocol_errors(text: str | bytes) -> None:
         parse_frame(text)
 
 
-_TIMES = st.datetimes(
-    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
-)
-_TIME_TEXTS = st.builds(
+_TIMETEXTS = st.builds(
     lambda when, sep, digits, zone: (
         when.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + ("." + digits if digits else "") + zone
     ),
-    _TIMES,
+    TIMES,
     st.sampled_from(["T", "t", " "]),
     st.text("0123456789", max_size=12),
     st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:30", "", "+0000"]),
@@ -180,7 +165,6 @@ _TIME_TEXTS = st.builds(
 _GUIDS = st.uuids().flatmap(
     lambda u: st.sampled_from([str(u), str(u).upper(), u.hex, "{" + str(u) + "}"])
 )
-_TEXT = st.none() | st.text(max_size=8)
 _ODD: st.SearchStrategy[Any] = (
     st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.just([])
 )
@@ -190,10 +174,10 @@ _ODD: st.SearchStrategy[Any] = (
 def _events(draw: st.DrawFn) -> dict[str, Any]:
     d: dict[str, Any] = {
         "id": draw(_GUIDS),
-        "time": draw(_TIME_TEXTS),
+        "time": draw(_TIMETEXTS),
         "type": draw(st.sampled_from([TYPE_ID, TYPE_ID.upper()]) | _GUIDS),
-        "source": draw(st.sampled_from([None, CAMERA]) | _TEXT),
-        "tag": draw(_TEXT),
+        "source": draw(st.sampled_from([None, CAMERA]) | TEXT),
+        "tag": draw(TEXT),
         "datatype": draw(st.sampled_from([None, "analytics"])),
     }
     for key, value in draw(
@@ -224,10 +208,10 @@ def test_any_generated_batch_gives_the_checked_decoders_outcome(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    when=_TIMES,
+    when=TIMES,
     seventh=st.sampled_from("0123456789"),
-    source=_TEXT,
-    tag=_TEXT,
+    source=TEXT,
+    tag=TEXT,
     group=st.none() | st.just(GROUP),
 )
 def test_generated_server_batches_decode_fast_and_alike(
