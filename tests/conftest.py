@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.helpers import FAST_RETRY
+from tests.helpers import FAST_RETRY, service_client_of
 from xprotect_events import XProtectClient
 from xprotect_events.testing import SimClock, Simulator
 
@@ -36,13 +36,7 @@ async def client(sim: Simulator) -> AsyncIterator[XProtectClient]:
 
 @pytest.fixture
 async def service_client(sim: Simulator) -> AsyncIterator[XProtectClient]:
-    async with XProtectClient(
-        sim.url,
-        client_id="service",
-        client_secret="service-secret",
-        retry=FAST_RETRY,
-        clock=sim.clock.time,
-    ) as c:
+    async with service_client_of(sim) as c:
         yield c
 
 

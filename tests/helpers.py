@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from xprotect_events import XProtectClient
 from xprotect_events.policy import RetryPolicy
 from xprotect_events.testing import Fault, Simulator
 
@@ -57,3 +58,15 @@ async def quiet(sim: Simulator) -> None:
 
 #: Quick retries so fault tests stay fast; the rule under test is the same.
 FAST_RETRY = RetryPolicy(attempts=4, backoff_initial=0.01, backoff_max=0.05, jitter=0.01)
+
+
+def service_client_of(sim: Simulator) -> XProtectClient:
+    """A client of ``sim`` with the service credentials, the quick retry policy and the
+    simulator's clock (the ``service_client`` fixture; tests that need several use this)."""
+    return XProtectClient(
+        sim.url,
+        client_id="service",
+        client_secret="service-secret",
+        retry=FAST_RETRY,
+        clock=sim.clock.time,
+    )

@@ -42,3 +42,13 @@ CHANGES = st.dictionaries(
     _VALUES | st.sampled_from(["2024-05-01T12:00:00.1234567Z", TYPE_ID, DROP]),
     max_size=4,
 )
+#: Time texts in many forms: separators, 0 to 12 fraction digits, zones (some not UTC).
+TIME_FORMS = st.builds(
+    lambda when, sep, digits, zone: (
+        when.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + ("." + digits if digits else "") + zone
+    ),
+    TIMES,
+    st.sampled_from(["T", "t", " "]),
+    st.text("0123456789", max_size=12),
+    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:30", "", "+0000"]),
+)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAST_RETRY
+from tests.helpers import service_client_of
 from xprotect_events import Event, EventTrigger, InvalidInputError, XProtectClient
 from xprotect_events.checkpoints import MemoryCheckpoint
 from xprotect_events.live import LiveStream
@@ -23,18 +21,6 @@ CAMERA = f"cameras/{CAMERA_IDS[0]}"
 
 class Stop(Exception):
     """Ends a block with an exception: the event in hand is not processed."""
-
-
-@asynccontextmanager
-async def fresh_client(sim: Simulator) -> AsyncIterator[XProtectClient]:
-    async with XProtectClient(
-        sim.url,
-        client_id="service",
-        client_secret="service-secret",
-        retry=FAST_RETRY,
-        clock=sim.clock.time,
-    ) as client:
-        yield client
 
 
 async def next_event(live: LiveStream) -> Event:
@@ -52,7 +38,7 @@ async def trigger(client: XProtectClient, n: int) -> list[uuid.UUID]:
 async def first_run(sim: Simulator, checkpoint: Path | MemoryCheckpoint) -> list[uuid.UUID]:
     """Five events; two processed and committed, a third handed out, then an exception."""
     sent: list[uuid.UUID] = []
-    async with fresh_client(sim) as client:
+    async with service_client_of(sim) as client:
         with pytest.raises(Stop):
             await consume_then_fail(client, checkpoint, sent)
     return sent
@@ -74,7 +60,7 @@ async def consume_then_fail(
 async def second_run(
     sim: Simulator, checkpoint: Path | MemoryCheckpoint, expected: int
 ) -> tuple[list[uuid.UUID], LiveStream]:
-    async with fresh_client(sim) as client:
+    async with service_client_of(sim) as client:
         live = client.subscribe(
             types=[ANALYTICS_EVENT],
             checkpoint=checkpoint,

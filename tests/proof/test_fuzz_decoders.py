@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -216,12 +216,6 @@ def test_any_bytes_decode_or_are_a_library_error(name: str, raw: bytes) -> None:
 
 ITEM = EVENT | ANSWERS["error body"] | JSON
 BATCH = st.fixed_dictionaries({"array": st.lists(ITEM, min_size=3, max_size=3) | JSON}) | JSON
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 @settings(

@@ -16,7 +16,7 @@ import logging
 import re
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
@@ -52,12 +52,6 @@ BIG = 200 * MB
 DEADLINE = 30.0
 CAP = 1.0
 QUICK = RetryPolicy(attempts=2, backoff_max=0.05, jitter=0.01, max_retry_after=CAP)
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def user(hostile: Hostile, **options: Any) -> XProtectClient:

@@ -9,15 +9,14 @@ import gzip
 import logging
 import uuid
 import zlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from tests.hostile import CAMERA, MB, PASSWORD, TOKEN, USERNAME, Hostile, error_json, event
-from tests.proof.test_hostile import CAP, QUICK, raised, within_the_cap
+from tests.hostile import CAMERA, MB, TOKEN, Hostile, error_json, event
+from tests.proof.test_hostile import CAP, raised, user, within_the_cap
 from xprotect_events import (
     APIError,
     ClientClosedError,
@@ -28,18 +27,6 @@ from xprotect_events import (
     XProtectClient,
     XProtectError,
 )
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
-
-
-def user(hostile: Hostile, **options: Any) -> XProtectClient:
-    options.setdefault("retry", QUICK)
-    return XProtectClient(hostile.url, username=USERNAME, password=PASSWORD, **options)
-
 
 PAGE = orjson.dumps({"_links": {}, "array": [event(1), event(2)], "padding": "x" * 2000})
 PACKED = {

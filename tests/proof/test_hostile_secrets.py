@@ -16,7 +16,7 @@ import asyncio
 import logging
 import traceback
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -44,12 +44,6 @@ from xprotect_events import (
 
 SECRETS = {"the password": PASSWORD, "the client secret": CLIENT_SECRET, "the token": TOKEN}
 ONCE = RetryPolicy(attempts=1)
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def chain(exc: BaseException) -> Iterator[BaseException]:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.wire_events import CHANGES, DROP, EVENT_ID, TEXT, TIMES, TYPE_ID, wire_event
+from tests.wire_events import CHANGES, DROP, EVENT_ID, TEXT, TIME_FORMS, TIMES, TYPE_ID, wire_event
 from xprotect_events import typed
 from xprotect_events.errors import ProtocolError
 from xprotect_events.models import Event, event_of_form, make_change
@@ -177,19 +177,8 @@ def test_any_changed_event_decodes_alike_or_is_refused_alike(changes: dict[str, 
 _TIME_CHARS = st.sampled_from([*"0123456789-:.,+TtZz ", "2024-05-01T12:00:00"])
 
 
-_TIME_FORMS = st.builds(
-    lambda when, sep, digits, zone: (
-        when.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + ("." + digits if digits else "") + zone
-    ),
-    TIMES,
-    st.sampled_from(["T", "t", " "]),
-    st.text("0123456789", max_size=12),
-    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:30", "", "+0000"]),
-)
-
-
 @settings(max_examples=500, deadline=None)
-@given(_TIME_FORMS | st.lists(_TIME_CHARS, max_size=14).map("".join))
+@given(TIME_FORMS | st.lists(_TIME_CHARS, max_size=14).map("".join))
 def test_a_time_msgspec_reads_as_utc_is_the_time_parse_time_reads(text: str) -> None:
     try:
         value = msgspec.json.decode(orjson.dumps(text), type=datetime)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.wire_events import CAMERA, DROP, EVENT_ID, TEXT, TIMES, TYPE_ID, wire_event
+from tests.wire_events import CAMERA, DROP, EVENT_ID, TEXT, TIME_FORMS, TIMES, TYPE_ID, wire_event
 from xprotect_events.errors import ProtocolError
 from xprotect_events.models import Event
 from xprotect_events.wire import format_time
@@ -153,15 +153,6 @@ def test_malformed_frames_are_still_protocol_errors(text: str | bytes) -> None:
         parse_frame(text)
 
 
-_TIMETEXTS = st.builds(
-    lambda when, sep, digits, zone: (
-        when.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + ("." + digits if digits else "") + zone
-    ),
-    TIMES,
-    st.sampled_from(["T", "t", " "]),
-    st.text("0123456789", max_size=12),
-    st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:30", "", "+0000"]),
-)
 _GUIDS = st.uuids().flatmap(
     lambda u: st.sampled_from([str(u), str(u).upper(), u.hex, "{" + str(u) + "}"])
 )
@@ -174,7 +165,7 @@ _ODD: st.SearchStrategy[Any] = (
 def _events(draw: st.DrawFn) -> dict[str, Any]:
     d: dict[str, Any] = {
         "id": draw(_GUIDS),
-        "time": draw(_TIMETEXTS),
+        "time": draw(TIME_FORMS),
         "type": draw(st.sampled_from([TYPE_ID, TYPE_ID.upper()]) | _GUIDS),
         "source": draw(st.sampled_from([None, CAMERA]) | TEXT),
         "tag": draw(TEXT),
