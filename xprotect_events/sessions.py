@@ -89,6 +89,7 @@ log = logging.getLogger("xprotect_events.sessions")
 DISCARD_TIMEOUT = 1.0
 
 _NOTHING: Iterator[AnyEvent] = iter(())
+_SLICE = 100  # changes made at a time (see EventSession._changes)
 _NOT_ENTERED = "enter the session first: 'async with client.event_session(…)'"
 
 
@@ -121,7 +122,11 @@ class EventSession:
         self._state: Literal["new", "open", "closed"] = "new"
         self._stale: str | None = None
         self._page: list[AnyEvent] = []  # the new events of the last read, handed out in order
-        self._changes: list[SessionChange] = []  # their changes, made a read at a time
+        # Their changes, made a slice at a time: few live at once, so few outlive the
+        # cyclic GC's young generation (a whole read of them would, and every full
+        # collection then walks the whole process: that cost 1-2 us an event).
+        self._changes: list[SessionChange] = []
+        self._offset = 0  # the index in _page of _changes[0]
         self._taken = 0  # how many of them the consumer has taken
         self._deleted: Iterator[AnyEvent] = _NOTHING
         self._checkpoint = (
@@ -210,7 +215,7 @@ class EventSession:
         checkpoint = self._checkpoint
         failed = None if checkpoint is None else await checkpoint.finish()
         self._page, self._changes, self._deleted = [], [], _NOTHING
-        self._taken = self._processed = 0
+        self._offset = self._taken = self._processed = 0
         await self._discard_all(ids)
         if checkpoint is not None:
             checkpoint.close()
@@ -248,9 +253,14 @@ class EventSession:
                 committer.background()  # the file is written while the consumer goes on
         while True:
             taken = self._taken
-            if taken < len(self._changes):
+            index = taken - self._offset
+            if index < len(self._changes):
                 self._taken = taken + 1
-                return self._changes[taken]
+                return self._changes[index]
+            if taken < len(self._page):
+                self._offset = taken
+                self._changes = make_changes("new", self._page[taken : taken + _SLICE])
+                continue
             for event in self._deleted:
                 return make_change("deleted", event)
             await self._fill()
@@ -266,8 +276,10 @@ class EventSession:
         if self._state == "new":
             raise RuntimeError(_NOT_ENTERED)
         while self._state == "open":
-            changes = self._changes[self._taken :]
-            self._taken = len(self._changes)
+            changes = self._changes[self._taken - self._offset :]
+            changes += make_changes("new", self._page[self._offset + len(self._changes) :])
+            self._taken = self._offset = len(self._page)
+            self._changes = []
             changes += [make_change("deleted", event) for event in self._deleted]
             if changes:
                 yield changes
@@ -287,7 +299,7 @@ class EventSession:
             raise RuntimeError("another task is already reading this event session")
         self._busy = True
         self._cursor.advance(self._page, unseen=True)
-        self._page, self._changes, self._taken, self._processed = [], [], 0, 0
+        self._page, self._changes, self._offset, self._taken, self._processed = [], [], 0, 0, 0
         try:
             loop = asyncio.get_running_loop()
             wait = self._next_read - loop.time()
@@ -297,7 +309,6 @@ class EventSession:
             full = len(read.new_events) >= self._max_size
             self._next_read = 0.0 if full else loop.time() + self._poll_interval
             self._page = self._cursor.unseen(read.new_events)
-            self._changes = make_changes("new", self._page)
             self._deleted = iter(read.deleted_events)
         finally:
             self._busy = False

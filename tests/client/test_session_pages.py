@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from datetime import timedelta
 
 import pytest
@@ -57,3 +58,43 @@ async def test_pages_need_an_entered_session(service_client: XProtectClient) -> 
     session = service_client.event_session(types=[seed.ANALYTICS_EVENT])
     with pytest.raises(RuntimeError, match="enter the session first"):
         await anext(session.pages())
+
+
+async def test_iteration_then_pages_mid_read_hold_the_rest_of_the_read(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
+    store(sim, 250)
+    options = {"types": [seed.ANALYTICS_EVENT], "max_size": 1000, "poll_interval": 0.01}
+    got: list[SessionChange] = []
+    async with service_client.event_session(**options) as session:  # type: ignore[arg-type]
+        async for change in session:
+            got.append(change)
+            if len(got) == 130:  # past the first slice of changes the session makes
+                break
+        rest = await anext(session.pages())
+        position = session.position
+        assert position is not None
+        assert position.time == rest[-1].event.time
+    assert len(got) + len(rest) == 250, "the rest of the read, nothing lost"
+    ids = [c.event.id for c in got + rest]
+    assert len(set(ids)) == 250, "nothing twice"
+    assert [c.event.time for c in got + rest] == sorted(c.event.time for c in got + rest)
+
+
+async def test_a_change_taken_is_not_kept_alive_by_the_session(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
+    """The session keeps only a slice of a read's changes: a consumer that drops each
+    change frees it (a long read of changes kept whole outlives the GC's young generation)."""
+    store(sim, 1000)
+    options = {"types": [seed.ANALYTICS_EVENT], "max_size": 1000, "poll_interval": 0.01}
+    refs: list[weakref.ref[SessionChange]] = []
+    async with service_client.event_session(**options) as session:  # type: ignore[arg-type]
+        async for change in session:
+            refs.append(weakref.ref(change))
+            del change
+            if len(refs) == 600:
+                break
+        alive = sum(ref() is not None for ref in refs)
+    assert len(refs) == 600
+    assert alive <= 100, f"{alive} of the 600 changes taken are still held"
