@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import operator
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Protocol, cast
 
 import msgspec
 
@@ -45,8 +46,8 @@ class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
     @property
     def type(self) -> uuid.UUID:
-        """The event type (each text parsed once: see :func:`_types_ok`)."""
-        return _TYPES[self.type_text]
+        """The event type (each text parsed once: see :func:`types_ok`)."""
+        return types_seen[self.type_text]
 
 
 #: A decoded event: typed already (checked decoder) or on demand (fast decoder).
@@ -104,7 +105,7 @@ def event_page(raw: bytes) -> EventPage:
         page = _PAGE.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
         page = None
-    if page is None or not (_all_utc(page.array) and _types_ok(page.array)):
+    if page is None or not (_all_utc(page.array) and types_ok(page.array)):
         return event_page_from_wire(json_body(raw))
     links = page.links or _Links()
     events = [event_of_form(event) for event in page.array]
@@ -118,7 +119,7 @@ def _fast_read(raw: bytes) -> FastRead | None:
         return None
     new = data.newEvents or []
     deleted = data.deletedEvents or []
-    if not (_all_utc(new) and _all_utc(deleted) and _types_ok(new) and _types_ok(deleted)):
+    if not (_all_utc(new) and _all_utc(deleted) and types_ok(new) and types_ok(deleted)):
         return None
     return FastRead(cast("list[AnyEvent]", new), cast("list[AnyEvent]", deleted))
 
@@ -129,21 +130,29 @@ def _all_utc(events: list[WireEvent]) -> bool:
     return _UTC_ONLY.issuperset(map(_ZONE, events))
 
 
-#: The event types seen, by their text (bounded: a system has few event types).
-_TYPES: dict[str, uuid.UUID] = {}
+#: The event types seen, by their text (bounded: a system has few event types); read by
+#: :mod:`.ws_typed` too.
+types_seen: dict[str, uuid.UUID] = {}
 _TYPES_MAX = 4096
 _TYPE_TEXT = operator.attrgetter("type_text")
 _ZONE = operator.attrgetter("time.tzinfo")
 _UTC_ONLY = frozenset((UTC,))
 
 
-def _types_ok(events: list[WireEvent]) -> bool:
+class TypeText(Protocol):
+    """A decoded event whose type is still its text."""
+
+    @property
+    def type_text(self) -> str: ...
+
+
+def types_ok(events: Sequence[TypeText]) -> bool:
     """Whether every type is a GUID, each distinct text parsed once and remembered for
     good (wire events not yet made Events read it). Past the bound, or not a GUID in a
     form both decoders read alike: the checked decoder decides."""
-    for text in set(map(_TYPE_TEXT, events)).difference(_TYPES):
+    for text in set(map(_TYPE_TEXT, events)).difference(types_seen):
         guid = canonical_guid(text)
-        if guid is None or len(_TYPES) >= _TYPES_MAX:
+        if guid is None or len(types_seen) >= _TYPES_MAX:
             return False
-        _TYPES[text] = guid
+        types_seen[text] = guid
     return True

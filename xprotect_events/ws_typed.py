@@ -3,7 +3,8 @@
 The server writes every pushed event alike: the REST event's keys (see :mod:`.canonical`),
 ``stategroupid`` on stateful events and ``specVersion`` on some ``getState`` rows
 (``WIRE-WS.md``). msgspec decodes a batch ``{"events": [...]}`` in that form straight from
-the frame into :class:`PushedEvent` structs (GUIDs and times parsed in C), and each becomes
+the frame into :class:`PushedEvent` structs (ids and times parsed in C; the type kept as its
+text, each distinct text parsed once, as :mod:`.typed` does), and each becomes
 an :class:`~xprotect_events.Event` at once (a live stream yields them), with
 ``stategroupid`` and ``specVersion`` in ``extra`` as the checked decoder puts them.
 
@@ -12,8 +13,8 @@ Anything else gives None and goes to the checked path (``orjson`` and
 same result for what both accept and raises :class:`ProtocolError` for what is malformed.
 What the fast path accepts is exactly what gives the same events there: a command response,
 an event with a key it does not know, with ``data`` (whose numbers msgspec and orjson read
-differently) or with a time that is not UTC falls back, for the whole frame. So a
-malformed event is refused where it always was.
+differently), with a time that is not UTC or a type that is not a GUID falls back, for the
+whole frame. So a malformed event is refused where it always was.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 import msgspec
 
 from .models import EVENT_SETTERS, Event
+from .typed import types_ok
+from .typed import types_seen as _TYPES
 
 _UNSET = msgspec.UNSET
 _new = object.__new__
@@ -37,7 +40,7 @@ class PushedEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
     id: uuid.UUID
     time: datetime
-    type: uuid.UUID
+    type_text: str = msgspec.field(name="type")
     source: str | None = None
     tag: str | None = None
     datatype: str | None = None
@@ -58,6 +61,9 @@ def event_batch(frame: str | bytes) -> list[Event] | None:
         pushed = _BATCH.decode(frame).events
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeEncodeError):
         return None  # (UnicodeEncodeError: a str with a lone surrogate)
+    if not types_ok(pushed):
+        return None
+    types = _TYPES
     set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = (
         EVENT_SETTERS
     )
@@ -70,7 +76,7 @@ def event_batch(frame: str | bytes) -> list[Event] | None:
         event = _new(Event)
         set_id(event, e.id)
         set_time(event, when)
-        set_type(event, e.type)
+        set_type(event, types[e.type_text])
         set_source(event, e.source)
         set_tag(event, e.tag)
         set_datatype(event, e.datatype)

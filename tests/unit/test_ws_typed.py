@@ -106,6 +106,8 @@ def test_an_empty_batch_is_no_events() -> None:
         frame(pushed(time="2024-05-01T12:00:00.12345678")),  # no zone
         frame(pushed(id="{" + EVENT_ID + "}")),
         frame(pushed(id="urn:uuid:" + EVENT_ID)),
+        frame(pushed(type="{" + TYPE_ID + "}")),  # a type the fast path does not read
+        frame(pushed(type=" " + TYPE_ID)),
         '{"events": [], "more": 1}',
         '{"commandId": 3, "status": 200, "events": []}',
     ],
@@ -119,6 +121,8 @@ def test_an_empty_batch_is_no_events() -> None:
         "naive",
         "braces",
         "urn",
+        "type-braces",
+        "type-blank",
         "top-level-key",
         "reply",
     ],
@@ -136,6 +140,7 @@ def test_other_forms_fall_back_to_the_checked_decoder(text: str) -> None:
         frame(pushed(id="not-a-guid")),
         frame(pushed(id=DROP)),
         frame(pushed(type=42)),
+        frame(pushed(type="not-a-guid")),
         frame(pushed(source=7)),
         frame(pushed(tag=["x"])),
         frame(pushed(data="text")),
