@@ -40,6 +40,8 @@ from .transport import Transport, Verify, is_loopback
 from .ws_wire import Rule, subscription_rules
 
 T = TypeVar("T")
+_SLICE = 100  # a page's events built at a time: a whole page of them would outlive the GC's
+# young generation, and every full collection walks the whole process
 
 
 class InsecureTransportWarning(UserWarning):
@@ -230,10 +232,12 @@ class XProtectClient:
         while left is None or left > 0:
             params["page"] = str(page)
             result = await self.core.call(
-                "GET", "/events", typed.event_page, params=dict(params), raw=True
+                "GET", "/events", typed.page_forms, params=dict(params), raw=True
             )
-            for event in result.events[:left]:
-                yield event
+            forms = result.events[:left]
+            for start in range(0, len(forms), _SLICE):  # few Events live at once (the GC)
+                for event in typed.as_events(forms[start : start + _SLICE]):
+                    yield event
             if left is not None:
                 left -= min(left, len(result.events))
             if result.next is None or len(result.events) < page_size:

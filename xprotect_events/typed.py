@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, cast
 
@@ -98,7 +98,25 @@ def session_read(raw: bytes) -> FastRead:
     return FastRead(list(checked.new_events), list(checked.deleted_events))
 
 
+class FastPage:
+    """One page of ``GET /events``: its events, typed or on demand (:func:`as_events`),
+    and its links."""
+
+    __slots__ = ("events", "next", "prev")
+
+    def __init__(self, events: list[AnyEvent], next: str | None, prev: str | None) -> None:
+        self.events = events
+        self.next = next
+        self.prev = prev
+
+
 def event_page(raw: bytes) -> EventPage:
+    """A page of ``GET /events`` from the answer's bytes, its events built."""
+    page = page_forms(raw)
+    return EventPage(events=as_events(page.events), next=page.next, prev=page.prev)
+
+
+def page_forms(raw: bytes) -> FastPage:
     """A page of ``GET /events`` from the answer's bytes: the fast decoder (the same
     rules as :func:`session_read`), else :func:`.wire.event_page_from_wire`."""
     try:
@@ -106,10 +124,15 @@ def event_page(raw: bytes) -> EventPage:
     except (msgspec.ValidationError, msgspec.DecodeError):
         page = None
     if page is None or not (_all_utc(page.array) and types_ok(page.array)):
-        return event_page_from_wire(json_body(raw))
+        checked = event_page_from_wire(json_body(raw))
+        return FastPage(list(checked.events), checked.next, checked.prev)
     links = page.links or _Links()
-    events = [event_of_form(event) for event in page.array]
-    return EventPage(events=events, next=links.next or None, prev=links.prev or None)
+    return FastPage(cast("list[AnyEvent]", page.array), links.next or None, links.prev or None)
+
+
+def as_events(events: Iterable[AnyEvent]) -> list[Event]:
+    """Each event as an :class:`Event` (a wire form built now)."""
+    return [event if type(event) is Event else event_of_form(event) for event in events]
 
 
 def _fast_read(raw: bytes) -> FastRead | None:

@@ -108,6 +108,23 @@ async def test_list_holds_one_page_at_a_time(client: XProtectClient, sim: Simula
     assert most <= 2 * 100
 
 
+async def test_a_large_page_is_built_a_slice_at_a_time(
+    client: XProtectClient, sim: Simulator
+) -> None:
+    # A page of 1,000 Events built at once outlives the GC's young generation: they are
+    # built a hundred at a time, and those yielded are freed.
+    sim.store_events(bulk(3_000))
+    alive: weakref.WeakSet[Event] = weakref.WeakSet()
+    most = seen = 0
+    async for event in client.list_events(page_size=1000):
+        alive.add(event)
+        most = max(most, len(alive))
+        seen += 1
+        del event
+    assert seen == 3_000
+    assert most <= 2 * 100
+
+
 async def test_list_filters_and_order(client: XProtectClient, sim: Simulator) -> None:
     sim.store_events(bulk(40))
     desc = [e.tag async for e in client.list_events(order="desc", limit=3)]
