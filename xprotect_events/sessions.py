@@ -267,7 +267,10 @@ class EventSession:
 
     async def pages(self) -> AsyncIterator[list[SessionChange]]:
         """The same changes as ``async for change in session``, in the same order, but a
-        read at a time: for consumers that take many at once (it saves a step per change).
+        read at a time: for consumers that hand many on at once. It saves the step per
+        change, but a whole read of changes lives at once, which costs the garbage
+        collector more than iterating (which keeps a hundred at a time): it is not the
+        cheaper way to count or read events (``benchmarks/sessions.md``).
 
         The events of a page count as delivered (for :attr:`position` and resuming) when
         the page is handed over. Empty reads are not yielded; the pacing, recovery and
