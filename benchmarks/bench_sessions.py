@@ -9,6 +9,7 @@ The simulator runs in a child process (this file with ``--serve``), so the clien
 1. latency: ``trigger_event`` returns → the change is yielded, ``poll_interval=0.1``;
 2. drain: a 100,000-event backlog read with ``max_size=1000``, against a raw aiohttp loop
    over the same endpoints (create, GET until empty, orjson parse): events/s, CPU/event;
+   and the same backlog through ``list_events`` (pages of 1,000);
 3. memory: 1,000,000 events through one stream, tracemalloc and ru_maxrss at checkpoints.
 """
 
@@ -198,6 +199,16 @@ async def library_loop(
     return seen
 
 
+async def list_loop(client: XProtectClient, count: int) -> int:
+    """``list_events`` of the same backlog (pages of 1,000), reading each event's id."""
+    seen = 0
+    async for event in client.list_events(page_size=1000, limit=count):
+        event.id  # noqa: B018 (the read is what is measured)
+        seen += 1
+    assert seen == count, seen
+    return seen
+
+
 async def measure(run: Callable[[], Awaitable[int]]) -> tuple[float, float]:
     """(events per second, CPU microseconds per event) of one run."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -220,6 +231,7 @@ async def drain(server: Server, count: int, rounds: int) -> dict[str, list[tuple
             "library-id": lambda: library_loop(client, count, 1000, "id"),
             "library-id-only": lambda: library_loop(client, count, 1000, "id-only"),
             "library-pages": lambda: library_loop(client, count, 1000, "pages"),
+            "list_events": lambda: list_loop(client, count),
         }
         runs: dict[str, list[tuple[float, float]]] = {name: [] for name in loops}
         for _ in range(rounds):
