@@ -40,8 +40,9 @@ from .transport import Transport, Verify, is_loopback
 from .ws_wire import Rule, subscription_rules
 
 T = TypeVar("T")
-_SLICE = 100  # a page's events built at a time: a whole page of them would outlive the GC's
-# young generation, and every full collection walks the whole process
+#: A page's events built at a time by list_events: a whole page of them would outlive the
+#: cyclic GC's young generation, and each full collection walks the whole process.
+_SLICE = 100
 
 
 class InsecureTransportWarning(UserWarning):

@@ -6,7 +6,8 @@ form straight from the bytes into :class:`WireEvent` structs (GUIDs and times pa
 C, about a sixth of what ``orjson.loads`` plus :func:`.wire.event_from_wire` costs), and
 each becomes an :class:`~xprotect_events.Event` only when a consumer asks for it
 (:attr:`SessionChange.event <xprotect_events.SessionChange.event>`); a page of
-``GET /events`` becomes its events at once.
+``GET /events`` (:func:`page_forms`) becomes its events as ``list_events`` yields them, a
+slice at a time (:func:`as_events`).
 
 Anything else goes to the checked decoder (``orjson`` and :func:`.wire.session_read_from_wire`),
 which decides with the same result for what both accept and raises :class:`ProtocolError`

@@ -26,8 +26,7 @@ from typing import Any
 import msgspec
 
 from .models import EVENT_SETTERS, Event
-from .typed import types_ok
-from .typed import types_seen as _TYPES
+from .typed import types_ok, types_seen
 
 _UNSET = msgspec.UNSET
 _new = object.__new__
@@ -63,7 +62,7 @@ def event_batch(frame: str | bytes) -> list[Event] | None:
         return None  # (UnicodeEncodeError: a str with a lone surrogate)
     if not types_ok(pushed):
         return None
-    types = _TYPES
+    types = types_seen
     set_id, set_time, set_type, set_source, set_tag, set_datatype, set_data, set_extra = (
         EVENT_SETTERS
     )
