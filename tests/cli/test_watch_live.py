@@ -19,10 +19,10 @@ from tests.cli.running import (
     PERSON,
     admin_env,
     clean_env,
+    cli_process,
     finish,
     read_until,
     run_cli,
-    start_cli,
 )
 from xprotect_events.checkpoints import MemoryCheckpoint
 from xprotect_events.cli import EXIT_OK, EXIT_USAGE, LISTENING
@@ -38,8 +38,7 @@ async def watch_live(
 ) -> list[dict[str, object]]:
     """Run ``watch --live --json ARGS``, trigger a Person event per tag, stop it with SIGINT;
     the JSON lines it printed."""
-    proc = await start_cli("watch", "--live", "--json", *args, env=admin_env(sim))
-    try:
+    async with cli_process("watch", "--live", "--json", *args, env=admin_env(sim)) as proc:
         before = await read_until(proc.stderr, "watching live events")
         assert sim.live.connections == 1
         for tag in tags:
@@ -51,20 +50,15 @@ async def watch_live(
         assert "stopped:" in (await proc.stderr.read()).decode()
         assert not any("Traceback" in line for line in before)
         return [orjson.loads(line) for line in lines]
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_watch_live_streams_pushed_events_as_json_lines(
     sim: Simulator, service_client: XProtectClient
 ) -> None:
-    proc = await start_cli(
+    async with cli_process(
         "watch", "--live", "--json", "--type", "Person Detected", "--source", CAMERA_1,
         env=admin_env(sim),
-    )  # fmt: skip
-    try:
+    ) as proc:  # fmt: skip
         await read_until(proc.stderr, "watching live events")
         await service_client.trigger_event(EventTrigger(type=DOOR, tag="not-watched"))
         for tag in ("w1", "w2"):
@@ -75,17 +69,14 @@ async def test_watch_live_streams_pushed_events_as_json_lines(
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
         assert sim.live.connections == 0  # the socket was closed
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_watch_live_prints_the_table_and_only_matching_states(
     sim: Simulator, service_client: XProtectClient
 ) -> None:
-    proc = await start_cli("watch", "--live", "--state", "--type", MOTION, env=admin_env(sim))
-    try:
+    async with cli_process(
+        "watch", "--live", "--state", "--type", MOTION, env=admin_env(sim)
+    ) as proc:
         await read_until(proc.stderr, "watching live events")
         started = EventTrigger(type=MOTION, source=CAMERA_1, tag="moved")
         await service_client.trigger_event(started)
@@ -96,15 +87,10 @@ async def test_watch_live_prints_the_table_and_only_matching_states(
         assert "Camera 1" in lines[-1]
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_watch_live_state_prints_the_current_states_first(sim: Simulator) -> None:
-    proc = await start_cli("watch", "--live", "--state", "--json", env=admin_env(sim))
-    try:
+    async with cli_process("watch", "--live", "--state", "--json", env=admin_env(sim)) as proc:
         lines = await read_until(proc.stderr, "watching live events")
         assert not any("Traceback" in line for line in lines)
         assert proc.stdout is not None
@@ -115,10 +101,6 @@ async def test_watch_live_state_prints_the_current_states_first(sim: Simulator) 
         }
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_watch_live_checkpoint_resumes_where_it_stopped(
@@ -155,8 +137,7 @@ async def test_watch_live_refuses_what_the_websocket_cannot_filter(sim: Simulato
 
 
 async def test_serve_resume_window_reaches_the_simulator() -> None:
-    proc = await start_cli("serve", "--port", "0", "--resume-window", "0", env=clean_env())
-    try:
+    async with cli_process("serve", "--port", "0", "--resume-window", "0", env=clean_env()) as proc:
         lines = await read_until(proc.stdout, "live events:")
         url = lines[0].removeprefix(LISTENING).strip()
         assert "/api/ws/events/v1" in lines[-1]
@@ -170,7 +151,3 @@ async def test_serve_resume_window_reaches_the_simulator() -> None:
                 assert live.session_id != gone
         proc.send_signal(signal.SIGTERM)
         assert await finish(proc) == EXIT_OK
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
