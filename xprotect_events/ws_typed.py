@@ -19,14 +19,13 @@ whole frame. So a malformed event is refused where it always was.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import msgspec
 
 from .models import EVENT_SETTERS, Event
-from .typed import types_ok, types_seen
+from .typed import WireEvent, types_ok, types_seen
 
 _UNSET = msgspec.UNSET
 _new = object.__new__
@@ -34,15 +33,10 @@ _new = object.__new__
 # hundreds of events and a call per event is a fifth of the work.
 
 
-class PushedEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """A pushed event in the server's form, as msgspec decodes it."""
+class PushedEvent(WireEvent):
+    """A pushed event in the server's form, as msgspec decodes it: a session read's
+    event and the keys of stateful events (the same struct options)."""
 
-    id: uuid.UUID
-    time: datetime
-    type_text: str = msgspec.field(name="type")
-    source: str | None = None
-    tag: str | None = None
-    datatype: str | None = None
     stategroupid: str | msgspec.UnsetType = _UNSET  # the wire's names
     specVersion: str | msgspec.UnsetType = _UNSET
 
