@@ -40,9 +40,6 @@ from .transport import Transport, Verify, is_loopback
 from .ws_wire import Rule, subscription_rules
 
 T = TypeVar("T")
-#: A page's events built at a time by list_events: a whole page of them would outlive the
-#: cyclic GC's young generation, and each full collection walks the whole process.
-_SLICE = 100
 
 
 class InsecureTransportWarning(UserWarning):
@@ -236,8 +233,8 @@ class XProtectClient:
                 "GET", "/events", typed.page_forms, params=dict(params), raw=True
             )
             forms = result.events[:left]
-            for start in range(0, len(forms), _SLICE):  # few Events live at once (the GC)
-                for event in typed.as_events(forms[start : start + _SLICE]):
+            for start in range(0, len(forms), typed.SLICE):  # few Events live at once
+                for event in typed.as_events(forms[start : start + typed.SLICE]):
                     yield event
             if left is not None:
                 left -= min(left, len(result.events))

@@ -369,7 +369,7 @@ def make_change(kind: ChangeKind, event: Event | WireForm) -> SessionChange:
 
 
 def make_changes(kind: ChangeKind, events: Sequence[Event | WireForm]) -> list[SessionChange]:
-    """:func:`make_change` of each event, a read at a time (the loops run in C)."""
+    """:func:`make_change` of each event, a list at a time (the loops run in C)."""
     changes: list[SessionChange] = list(map(_new, repeat(SessionChange, len(events))))
     deque(map(_SET_KIND, changes, repeat(kind)), maxlen=0)
     deque(map(_SET_EVENT_OF, changes, events), maxlen=0)

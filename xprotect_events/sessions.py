@@ -89,7 +89,6 @@ log = logging.getLogger("xprotect_events.sessions")
 DISCARD_TIMEOUT = 1.0
 
 _NOTHING: Iterator[AnyEvent] = iter(())
-_SLICE = 100  # changes made at a time (see EventSession._changes)
 _NOT_ENTERED = "enter the session first: 'async with client.event_session(…)'"
 
 
@@ -122,9 +121,7 @@ class EventSession:
         self._state: Literal["new", "open", "closed"] = "new"
         self._stale: str | None = None
         self._page: list[AnyEvent] = []  # the new events of the last read, handed out in order
-        # Their changes, made a slice at a time: few live at once, so few outlive the
-        # cyclic GC's young generation (a whole read of them would, and every full
-        # collection then walks the whole process: that cost 1-2 us an event).
+        # Their changes, made a slice at a time (typed.SLICE: few live at once).
         self._changes: list[SessionChange] = []
         self._offset = 0  # the index in _page of _changes[0]
         self._taken = 0  # how many of them the consumer has taken
@@ -259,7 +256,7 @@ class EventSession:
                 return self._changes[index]
             if taken < len(self._page):
                 self._offset = taken
-                self._changes = make_changes("new", self._page[taken : taken + _SLICE])
+                self._changes = make_changes("new", self._page[taken : taken + typed.SLICE])
                 continue
             for event in self._deleted:
                 return make_change("deleted", event)

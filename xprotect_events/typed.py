@@ -51,6 +51,11 @@ class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
         return types_seen[self.type_text]
 
 
+#: How many decoded events are made objects at a time (a session's changes, the events
+#: ``list_events`` yields): a whole read of them would outlive the cyclic GC's young
+#: generation, and each full collection walks the whole process (1-2 us an event).
+SLICE = 100
+
 #: A decoded event: typed already (checked decoder) or on demand (fast decoder).
 AnyEvent = Event | WireEvent
 
