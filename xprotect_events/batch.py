@@ -267,7 +267,7 @@ async def send_chunk(core: Core, chunk: Chunk) -> ChunkReport:
         payload = chunk.payload()
 
         def decode(raw: bytes) -> ChunkReport:
-            fast = echoed(chunk.indices, chunk.triggers, raw, payload)
+            fast = echoed(chunk.indices, chunk.triggers, raw, payload, chunk.echoes)
             if fast is not None:
                 return fast
             body = wire.json_body(raw)

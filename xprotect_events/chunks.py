@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Sized
 from itertools import islice
+from typing import cast
 
 import orjson
 
@@ -24,12 +25,15 @@ from .options import TriggersLike
 
 #: A trigger made ready to send: its JSON body, or why it cannot be sent.
 Prepared = bytes | InvalidInputError
+#: Triggers encoded in one go: the JSON array, and what an echo of each repeats.
+Encoded = tuple[bytes, list[wire.Echo]]
+_TRIGGERS_ONLY = {EventTrigger}
 
 
 class Chunk:
     """Consecutive triggers: the bodies to send, and the invalid ones already decided."""
 
-    __slots__ = ("bodies", "count", "encoded", "indices", "invalid", "size", "triggers")
+    __slots__ = ("bodies", "count", "echoes", "encoded", "indices", "invalid", "size", "triggers")
 
     def __init__(self) -> None:
         self.indices: list[int] = []
@@ -39,16 +43,17 @@ class Chunk:
         self.count = 0  # triggers, valid or not
         self.size = 1  # of the JSON array: "[", then each body and its "," or "]"
         self.encoded: bytes | None = None  # the whole array, when encoded in one go
+        self.echoes: list[wire.Echo] | None = None  # then what an echo of each repeats
 
     @classmethod
-    def whole(cls, start: int, triggers: list[object], encoded: bytes) -> Chunk:
+    def whole(cls, start: int, triggers: list[object], encoded: Encoded) -> Chunk:
         """Consecutive valid triggers from input index ``start``, already encoded."""
         chunk = cls()
         chunk.indices = list(range(start, start + len(triggers)))
         chunk.triggers = triggers
-        chunk.encoded = encoded
+        chunk.encoded, chunk.echoes = encoded
         chunk.count = len(triggers)
-        chunk.size = len(encoded)
+        chunk.size = len(chunk.encoded)
         return chunk
 
     def payload(self) -> bytes:
@@ -150,16 +155,18 @@ def _sliced(items: Iterator[object], chunker: Chunker) -> Iterator[Chunk]:
         index += len(part)
 
 
-def encode_all(triggers: list[object], max_bytes: int) -> bytes | None:
-    """The JSON array of these triggers in one ``dumps``; None if any is invalid or the
-    array is larger than ``max_bytes`` (then each is prepared on its own)."""
-    if not all(isinstance(t, EventTrigger) for t in triggers):
+def encode_all(triggers: list[object], max_bytes: int) -> Encoded | None:
+    """The JSON array of these triggers in one ``dumps`` (and what an echo of each
+    repeats); None if any is invalid or the array is larger than ``max_bytes`` (then each
+    is prepared on its own)."""
+    if set(map(type, triggers)) != _TRIGGERS_ONLY:  # (a subclass: prepared on its own)
         return None
     try:
-        encoded = orjson.dumps([wire.trigger_to_wire(t) for t in triggers])  # type: ignore[arg-type]
+        bodies, echoes = wire.triggers_to_wire(cast("list[EventTrigger]", triggers))
+        encoded = orjson.dumps(bodies)
     except (TypeError, InvalidInputError):  # data JSON cannot carry, a time out of range
         return None
-    return encoded if len(encoded) <= max_bytes else None
+    return (encoded, echoes) if len(encoded) <= max_bytes else None
 
 
 def prepare_all(triggers: Iterable[object], max_bytes: int) -> tuple[list[object], list[bytes]]:

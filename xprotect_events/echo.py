@@ -2,12 +2,13 @@
 
 Servers answer each accepted trigger with its own body plus an ``id`` and a ``time``
 (:class:`.report.ChunkReport` keeps only those two texts). msgspec decodes an answer in
-that form, and the chunk's request body, into structs; the echo check is then one list
-comparison. Only a chunk every item of which is such an echo takes this path: any other
-answer (a per-item error, an extra key, a trigger with ``data``, not JSON, the wrong
-length) goes to the checked path (:func:`.accounting.chunk_answered`), which decides it
-with the same result for what both accept and raises :class:`ProtocolError` for what is
-malformed.
+that form into structs; the echo check is then one list comparison with what the chunk's
+triggers were encoded from (:func:`.wire.triggers_to_wire`), or with the request body
+decoded the same way when the chunk was encoded trigger by trigger. Only a chunk every
+item of which is such an echo takes this path: any other answer (a per-item error, an
+extra key, a trigger with ``data``, not JSON, the wrong length) goes to the checked path
+(:func:`.accounting.chunk_answered`), which decides it with the same result for what both
+accept and raises :class:`ProtocolError` for what is malformed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Annotated
 import msgspec
 
 from .report import ChunkReport
+from .wire import Echo
 
 _ID = Annotated[str, msgspec.Meta(min_length=36, max_length=36)]  # a canonical GUID
 _TIME = Annotated[str, msgspec.Meta(min_length=28, max_length=28)]  # 7 digits and a Z
@@ -57,16 +59,22 @@ _TIME_OF = attrgetter("time")
 
 
 def echoed(
-    indices: Sequence[int], triggers: Sequence[object], raw: bytes, sent: bytes
+    indices: Sequence[int],
+    triggers: Sequence[object],
+    raw: bytes,
+    sent: bytes,
+    echoes: list[Echo] | None = None,
 ) -> ChunkReport | None:
     """The report of a chunk whose answer ``raw`` echoes every trigger of the request body
-    ``sent``; None for any other answer."""
+    ``sent`` (``echoes``: what an echo of each repeats, when the encoder said); None for
+    any other answer."""
     try:
         items = _ANSWER.decode(raw).array
-        bodies = _SENT.decode(sent)
+        if echoes is None:
+            echoes = list(map(_FIELDS, _SENT.decode(sent)))
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    if len(items) != len(triggers) or list(map(_FIELDS, items)) != list(map(_FIELDS, bodies)):
+    if len(items) != len(triggers) or list(map(_FIELDS, items)) != echoes:
         return None
     report = ChunkReport(indices, triggers)
     report.echoes("".join(map(_ID_OF, items)), list(map(_TIME_OF, items)))

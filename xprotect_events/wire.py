@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import orjson
@@ -189,6 +190,7 @@ def event_to_wire(event: Event) -> dict[str, Any]:
 
 
 _TYPE_TEXT: dict[int, str] = {}
+_TRIGGER_FIELDS = attrgetter("type", "source", "datatype", "tag", "time", "data")
 
 
 def _type_text(type_id: uuid.UUID) -> str:
@@ -200,6 +202,30 @@ def _type_text(type_id: uuid.UUID) -> str:
             _TYPE_TEXT.clear()
         text = _TYPE_TEXT[type_id.int] = str(type_id)
     return text
+
+
+#: What an answer that echoes a trigger repeats of its body: type, source, tag, datatype.
+Echo = tuple[str, str | None, str | None, str | None]
+
+
+def triggers_to_wire(
+    triggers: Sequence[EventTrigger],
+) -> tuple[list[dict[str, Any]], list[Echo]]:
+    """:func:`trigger_to_wire` of each trigger, and what an echo of each repeats. A trigger
+    without time or data (the common case) is written here, in the same keys and order."""
+    bodies: list[dict[str, Any]] = []
+    echoes: list[Echo] = []
+    fields = map(_TRIGGER_FIELDS, triggers)
+    for trigger, (type_id, source, datatype, tag, time, data) in zip(triggers, fields, strict=True):
+        text = _TYPE_TEXT.get(type_id.int) or _type_text(type_id)
+        if time is not None or data is not None:
+            bodies.append(trigger_to_wire(trigger))
+        elif tag is None:
+            bodies.append({"type": text, "source": source, "datatype": datatype})
+        else:
+            bodies.append({"type": text, "source": source, "datatype": datatype, "tag": tag})
+        echoes.append((text, source, tag, datatype))
+    return bodies, echoes
 
 
 def trigger_to_wire(trigger: EventTrigger) -> dict[str, Any]:

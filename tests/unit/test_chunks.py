@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -40,6 +41,23 @@ async def test_whole_chunks_are_one_dumps_of_the_same_bytes() -> None:
     assert [c.encoded is not None for c in chunks] == [True, True, True]
     assert shape(chunks) == shape(one_by_one(items, 100, 1 << 20))
     assert orjson.loads(chunks[0].payload())[3]["tag"] == "t3"
+
+
+async def test_every_form_of_trigger_is_the_same_bytes_in_one_dumps() -> None:
+    when = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    items = [
+        door(0),
+        door(1, tag='a "tag" \\ é \u2028'),
+        EventTrigger(type=USER_DEFINED_EVENT),
+        door(2, time=when),
+        door(3, datatype="kind", data={"n": 1, "s": ["x"]}),
+        door(4, tag="t", time=when, data={}),
+        EventTrigger(type=str(USER_DEFINED_EVENT).upper(), source=str(CAMERA_IDS[0]), tag=""),
+    ]
+    chunks = await collect(chunks_of(items, 100, 1 << 20, reject_invalid=False))
+    assert [c.encoded is not None for c in chunks] == [True]
+    assert shape(chunks) == shape(one_by_one(items, 100, 1 << 20))
+    assert chunks[0].echoes == [(str(t.type), t.source, t.tag, t.datatype) for t in items]
 
 
 async def test_invalid_triggers_and_size_cuts_fall_back_to_the_same_cuts() -> None:

@@ -52,11 +52,17 @@ def results(items: list[TriggerResult]) -> list[tuple[Any, ...]]:
 
 def agree(sent: list[EventTrigger], raw: bytes) -> bool:
     """Whether the fast check took the answer; when it did, the checked path gives the same
-    results (and it takes nothing the checked path refuses)."""
-    payload = encode_all(list(sent), 1 << 20)
-    assert payload is not None
+    results (and it takes nothing the checked path refuses). The check against what the
+    encoder said an echo repeats and the one against the decoded request body agree."""
+    encoded = encode_all(list(sent), 1 << 20)
+    assert encoded is not None
+    payload, echoes = encoded
     indices = range(10, 10 + len(sent))
-    fast = echoed(indices, sent, raw, payload)
+    fast = echoed(indices, sent, raw, payload, echoes)
+    by_body = echoed(indices, sent, raw, payload)
+    assert (fast is None) == (by_body is None)
+    if fast is not None and by_body is not None:
+        assert (fast.ids, fast.times) == (by_body.ids, by_body.times)
     try:
         body = orjson.loads(raw) if raw.strip() else None
         checked = chunk_answered(indices, sent, body, PATH)
