@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
@@ -18,6 +19,7 @@ from xprotect_events.models import (
     EventTrigger,
     EventType,
     Token,
+    make_event,
     source_guid,
     to_uuid,
 )
@@ -242,3 +244,26 @@ def test_event_repr_leaves_extra_out() -> None:
     )
     assert "zzz" not in repr(event)
     assert event.extra == {"stategroupid": "zzz"}
+
+
+def test_an_event_a_decoder_builds_is_the_event_its_fields_make() -> None:
+    fields: dict[str, Any] = {
+        "id": uuid.UUID(CAMERA_ID),
+        "time": TIME,
+        "type": uuid.UUID(TYPE_ID),
+        "source": f"cameras/{CAMERA_ID}",
+        "tag": "t",
+        "datatype": "kind",
+        "data": {"a": 1},
+        "extra": {"x": 2},
+    }
+    built = make_event(**fields)
+    made = Event(**fields)
+    assert type(built) is Event
+    assert (built, hash(built), repr(built)) == (made, hash(made), repr(made))
+    assert attrs.asdict(built) == fields
+    assert pickle.loads(pickle.dumps(built)) == made  # noqa: S301 (our own bytes)
+    assert attrs.evolve(built, tag="u") == attrs.evolve(made, tag="u")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.tag = "u"  # type: ignore[misc]
+    assert not hasattr(built, "__dict__")
