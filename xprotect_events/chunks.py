@@ -27,7 +27,7 @@ from .options import TriggersLike
 Prepared = bytes | InvalidInputError
 #: Triggers encoded in one go: the JSON array, and what an echo of each repeats.
 Encoded = tuple[bytes, list[wire.Echo]]
-_TRIGGERS_ONLY = {EventTrigger}
+_TRIGGERS_ONLY = frozenset((EventTrigger,))
 
 
 class Chunk:
