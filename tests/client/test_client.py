@@ -101,15 +101,21 @@ def events_alive() -> int:
     return sum(1 for obj in gc.get_objects() if type(obj) is Event)
 
 
+async def most_alive(client: XProtectClient, page_size: int) -> tuple[int, int]:
+    """(events listed, most Events alive at once beyond those alive before), sampled."""
+    before, most, seen = events_alive(), 0, 0
+    async for _ in client.list_events(page_size=page_size):
+        seen += 1
+        if seen % 37 == 0:
+            most = max(most, events_alive() - before)
+    return seen, most
+
+
 async def test_list_holds_one_page_at_a_time(client: XProtectClient, sim: Simulator) -> None:
     # Constant memory, measured structurally: the simulator shares this process, so a
     # memory figure would mostly measure it. Events already yielded must be freed.
     sim.store_events(bulk(5_000))
-    before, most, seen = events_alive(), 0, 0
-    async for _ in client.list_events(page_size=100):
-        seen += 1
-        if seen % 37 == 0:
-            most = max(most, events_alive() - before)
+    seen, most = await most_alive(client, 100)
     assert seen == 5_000
     assert 0 < most <= 2 * 100
 
@@ -120,11 +126,7 @@ async def test_a_large_page_is_built_a_slice_at_a_time(
     # A page of 1,000 Events built at once outlives the GC's young generation: they are
     # built a hundred at a time, and those yielded are freed.
     sim.store_events(bulk(3_000))
-    before, most, seen = events_alive(), 0, 0
-    async for _ in client.list_events(page_size=1000):
-        seen += 1
-        if seen % 37 == 0:
-            most = max(most, events_alive() - before)
+    seen, most = await most_alive(client, 1000)
     assert seen == 3_000
     assert 0 < most <= 2 * 100
 
