@@ -205,7 +205,9 @@ SIM_PID = [0]
 @contextlib.contextmanager
 def simulator() -> Iterator[str]:
     """``xprotect-events serve --port 0`` in a child process; its URL (its pid: SIM_PID)."""
-    command = [sys.executable, "-c", "from xprotect_events.cli import main; main()"]
+    # -P: the current directory does not come first on sys.path (it would shadow the
+    # checkout BENCH_SIM_PYTHONPATH names when the benchmark runs from another one).
+    command = [sys.executable, "-P", "-c", "from xprotect_events.cli import main; main()"]
     env = dict(os.environ)
     if os.environ.get("BENCH_SIM_PYTHONPATH"):  # the simulator of another checkout
         env["PYTHONPATH"] = os.environ["BENCH_SIM_PYTHONPATH"]

@@ -86,6 +86,20 @@ def stages() -> dict[str, tuple[int, Callable[[], object]]]:
 
         return run
 
+    bodies = [
+        orjson.loads(
+            orjson.dumps({"type": TYPE, "source": CAMERA, "datatype": None, "tag": f"t{i}"})
+        )
+        for i in range(100)
+    ]
+
+    def raw_batch() -> int:  # what the raw loop does per chunk
+        orjson.dumps(bodies)
+        return sum("id" in item for item in orjson.loads(answer)["array"])
+
+    def encode() -> object:
+        return chunks.encode_all(list(triggers), 1 << 20)
+
     def batch() -> object:
         encoded: Any = chunks.encode_all(list(triggers), 1 << 20)
         if not isinstance(encoded, tuple):  # a checkout from before the encoder's echoes
@@ -101,6 +115,8 @@ def stages() -> dict[str, tuple[int, Callable[[], object]]]:
         "session: + change.event": (1000, session(3)),
         "live: orjson": (100, lambda: orjson.loads(frame)["events"]),
         "live: event_batch": (100, lambda: ws_typed.event_batch(frame)),
+        "batch: orjson": (100, raw_batch),
+        "batch: encode": (100, encode),
         "batch: encode + check": (100, batch),
     }
 

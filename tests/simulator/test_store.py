@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from xprotect_events.testing import seed
 from xprotect_events.testing.clock import to_us
 from xprotect_events.testing.directory import Directory, Identity
 from xprotect_events.testing.query import LIST_OPERATORS, SESSION_OPERATORS, Query, check_cond
-from xprotect_events.testing.records import Record
+from xprotect_events.testing.records import Guids, Record
 from xprotect_events.testing.sessions import SessionTable
 from xprotect_events.testing.store import EventStore
 from xprotect_events.testing.triggers import validate_trigger
@@ -190,3 +191,22 @@ def test_listeners_hear_every_event_stored_and_deleted() -> None:
     assert store.sweep(now + 62_000_000) == 2
     assert len(deleted) == 2
     assert set(deleted) | {r.id for r in all_records(store)} == set(stored)
+
+
+@pytest.mark.parametrize("count", [0, 1, 100])
+def test_a_batch_of_ids_is_random_version_4_guids(count: int) -> None:
+    """``Guids``: each text is the canonical form of its int, a version-4 GUID, all distinct,
+    and the same seed gives the same ids."""
+    ids = Guids(random.Random(7), count)
+    assert len(ids.texts) == count
+    for i, text in enumerate(ids.texts):
+        value = uuid.UUID(text)
+        assert str(value) == text
+        assert (value.version, value.variant) == (4, uuid.RFC_4122)
+        assert ids.uid(i) == value.int
+    assert len(set(ids.texts)) == count
+    assert Guids(random.Random(7), count).texts == ids.texts
+    if count > 1:  # every random bit (not the version's or variant's) takes both values
+        fixed = 0xF << 76 | 0xC << 60
+        for shift in (s for s in range(128) if not fixed >> s & 1):
+            assert {ids.uid(i) >> shift & 1 for i in range(count)} == {0, 1}, shift

@@ -3,11 +3,13 @@ others of the same type and source (the batch checks each (type, source) pair on
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from xprotect_events.testing import (
@@ -19,6 +21,8 @@ from xprotect_events.testing import (
     SimClock,
     Simulator,
 )
+from xprotect_events.testing.batch_accept import accept_batch, plain_bodies
+from xprotect_events.testing.directory import Identity
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CAM = [f"cameras/{c}" for c in CAMERA_IDS]
@@ -65,6 +69,11 @@ async def post(http: aiohttp.ClientSession, url: str, token: str, body: Any) -> 
         return response.status, await response.json()
 
 
+async def get(http: aiohttp.ClientSession, url: str, token: str) -> tuple[int, Any]:
+    async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+        return response.status, await response.json()
+
+
 def without_id(item: Any) -> Any:
     """An answered event without its (random) id; an error as it is."""
     if isinstance(item, dict) and "id" in item:
@@ -105,3 +114,51 @@ async def test_batch_items_equal_single_answers(
         assert without_id(item) == without_id(expected), body
     assert sim.stats.events_accepted == 2 * accepted_in_batches
     assert 0 < accepted_in_batches < len(every)
+
+
+def plain_bodies_of_every_pair() -> list[Any]:
+    """The bodies of :func:`bodies` that the fast reader takes (fields of strings or null
+    only, none unknown, no data, a tag of at most 1,024): each after a plain one of its pair."""
+    return [
+        body
+        for body in bodies()
+        if isinstance(body, dict)
+        and body.keys() <= {"type", "source", "tag", "datatype", "time"}
+        and isinstance(body.get("type"), str)
+        and all(v is None or isinstance(v, str) for v in body.values())
+        and len(body.get("tag") or "") <= 1024
+    ]
+
+
+@pytest.mark.parametrize("who", ["admin", "operator", "service"])
+async def test_a_plain_batch_answers_as_the_checked_reader_does(
+    sim: Simulator, http: aiohttp.ClientSession, who: str
+) -> None:
+    """Batches the fast reader takes (every body plain) answer, store and count as the
+    checked reader does for the same bodies, item by item; the first item of each pair
+    goes through every check, the repeats take the known-pair path."""
+    token = sim.issue_token(who)
+    every = plain_bodies_of_every_pair()
+    assert len(every) > 50
+    state = sim._state
+    base = sim.events_stored, sim.stats.events_accepted
+    checked = accept_batch(state, Identity(who, service=who == "service"), every, state.now_us())
+    stored, accepted = sim.events_stored - base[0], sim.stats.events_accepted - base[1]
+    assert 0 < stored < accepted < len(every)  # unstored types, refusals
+    base = sim.events_stored, sim.stats.events_accepted
+    answers = []
+    for start in range(0, len(every), 100):
+        chunk = every[start:][:100]
+        assert plain_bodies(orjson.dumps(chunk)) is not None  # the fast reader's batch
+        status, got = await post(http, sim.api_url + "/events/batch", token, chunk)
+        assert status == 200
+        answers += got["array"]
+    assert [without_id(a) for a in answers] == [without_id(c) for c in checked]
+    assert (sim.events_stored - base[0], sim.stats.events_accepted - base[1]) == (stored, accepted)
+    ids = [a["id"] for a in answers if "id" in a]
+    assert len(set(ids)) == len(ids) == accepted
+    for event_id in ids:
+        if sim.store.by_id.get(uuid.UUID(event_id).int) is not None:
+            status, single = await get(http, sim.api_url + f"/events/{event_id}", token)
+            assert status == 200
+            assert single["data"] == next(a for a in answers if a.get("id") == event_id)

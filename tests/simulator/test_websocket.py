@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 
 from tests.helpers import wait_until
@@ -274,6 +276,32 @@ async def test_unstored_events_are_pushed(sim: Simulator, http: aiohttp.ClientSe
             assert r.status == 202
         frame = await ws.receive_json()
         assert frame["events"][0]["type"] == str(UNSTORED_EVENT)
+        async with http.post(
+            sim.api_url + "/events/batch", json=[body] * 3, headers=bearer(sim)
+        ) as r:
+            ids = [item["id"] for item in (await r.json())["array"]]
+        pushed: list[str] = []
+        while len(pushed) < 3:  # the second and third take the batch's known-pair path
+            pushed += [e["id"] for e in (await ws.receive_json())["events"]]
+        assert pushed == ids
+    assert sim.events_stored == 0
+
+
+async def test_a_batch_keeps_the_state_with_nobody_listening(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    """A stateful type that is never stored: a batch's events of it still set the state,
+    though no session is open to hear of them."""
+    seen = attrs.evolve(sim.directory.types[str(MOTION_STARTED)], id=uuid.uuid4(), retention=0)
+    sim.directory.add_event_type(seen)
+    body = {"type": str(seen.id), "source": f"cameras/{CAMERA_IDS[0]}", "datatype": None}
+    async with http.post(sim.api_url + "/events/batch", json=[body] * 2, headers=bearer(sim)) as r:
+        last = (await r.json())["array"][-1]["id"]
+    motion = {**ANY_CAMERA, "eventTypes": [str(seen.id), str(MOTION_STOPPED)]}
+    async with http.ws_connect(sim.ws_url, headers=bearer(sim)) as ws:
+        await session(ws, [motion])
+        states = (await command(ws, 3, "getState"))["states"]
+    assert {s["source"]: s["id"] for s in states}[f"cameras/{CAMERA_IDS[0]}"] == last
     assert sim.events_stored == 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from ..filters import OPERATORS, FilterSyntaxError, parse_conditions
+from .batch_accept import accept_batch, accept_plain, encode_answer, plain_bodies
 from .directory import Identity
 from .helpers import (
     DEFAULT_PAGE_SIZE,
@@ -16,18 +17,18 @@ from .helpers import (
     Routes,
     authenticate,
     check_trigger_rules,
-    error_body,
     guid_param,
     include_data,
     int_param,
     json_body,
     json_response,
+    parse_body,
 )
 from .query import LIST_OPERATORS, Cond, Query, check_cond
 from .records import Record
 from .rejected import Rejected
 from .state import SimState, state_of
-from .triggers import TriggerBatch, validate_trigger
+from .triggers import validate_trigger
 
 _LIST_PARAMS = frozenset(("page", "size", "orderBy", "include", *LIST_OPERATORS))
 _ORDER_BY = re.compile(r"(asc|desc):'?time'?\Z")
@@ -138,31 +139,19 @@ async def trigger_batch(request: web.Request) -> web.StreamResponse:
     order [profile]; more than ``max_batch`` bodies is a 400 for the whole request."""
     who = authenticate(request)
     check_trigger_rules(request)
-    body = await json_body(request)
+    raw = await request.read()
+    plain = plain_bodies(raw)
+    body = parse_body(raw) if plain is None else plain
     state = state_of(request)
     if not isinstance(body, list):
         raise Rejected(400, "The request body must be a JSON array of events.")
     if len(body) > state.max_batch:
         raise Rejected(400, f"Too many events: {len(body)}; at most {state.max_batch} per call.")
     state.sweep()
-    return json_response({"array": accept_batch(state, who, body, state.now_us())})
-
-
-def accept_batch(state: SimState, who: Identity, bodies: list[Any], now_us: int) -> list[Any]:
-    """Validate and store each trigger of a batch, in order; its event or its error."""
-    batch = TriggerBatch(who, state.directory, now_us)
-    admit = state.store.admit
-    out: list[Any] = []
-    for body in bodies:
-        try:
-            record = batch.record(body)
-        except Rejected as exc:
-            out.append(error_body(exc.status, exc.text, exc.text_id))
-            continue
-        admit(record, now_us)
-        out.append(record.to_wire(True, batch.time_of(record)))
-    state.stats.events_accepted += sum(1 for item in out if "id" in item)
-    return out
+    if plain is None:
+        return json_response({"array": accept_batch(state, who, body, state.now_us())})
+    answer = encode_answer(accept_plain(state, who, plain, state.now_us()))
+    return web.Response(body=answer, content_type="application/json")
 
 
 ROUTES: Routes = (

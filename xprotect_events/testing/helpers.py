@@ -90,7 +90,11 @@ def authenticate(request: web.Request) -> Identity:
 
 async def json_body(request: web.Request) -> Any:
     """The parsed JSON body; 400 if it is not JSON."""
-    raw = await request.read()
+    return parse_body(await request.read())
+
+
+def parse_body(raw: bytes) -> Any:
+    """A request body parsed as JSON; 400 if it is not JSON."""
     try:
         return loads(raw)
     except ProtocolError:

@@ -138,7 +138,7 @@ class Simulator:
             check_token=self._state.tokens.check,
             resume_window=resume_window,
         )
-        store.on_admitted.append(self._state.live.on_event)
+        store.on_admitted.append(self._state.live)
 
     # ----------------------------------------------------------------- lifecycle
 

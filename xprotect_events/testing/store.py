@@ -25,15 +25,26 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from random import Random
-from typing import Any
+from typing import Any, Protocol
 
 from .directory import Directory
 from .query import Query
-from .records import SEQ_BITS, Record, SortedIndex, guid_int, key_of
+from .records import SEQ_BITS, Guids, Record, SortedIndex, guid_int, key_of
 from .triggers import BulkReader
 
 #: Hears of records stored, or deleted, in one go.
 RecordsListener = Callable[[Sequence[Record]], None]
+
+
+class AdmitListener(Protocol):
+    """Hears of every accepted event (:attr:`EventStore.on_admitted`), stored or not."""
+
+    def wants(self, type_id: str) -> bool:
+        """Whether it would do anything with an event of this type now."""
+
+    def on_event(self, rec: Record) -> None:
+        """Hear of one accepted event (numbered, stored or not)."""
+
 
 _UUID4_CLEAR = ~(0xF << 76 | 0xC << 60)
 _UUID4_SET = 4 << 76 | 8 << 60
@@ -62,7 +73,7 @@ class EventStore:
         self.on_deleted: list[RecordsListener] = []
         #: Called with every accepted trigger once it is numbered, stored or not (the
         #: WebSocket room pushes events whatever their retention).
-        self.on_admitted: list[Callable[[Record], None]] = []
+        self.on_admitted: list[AdmitListener] = []
         self._seq = 0
         self._rng = Random(seed)
         self._next_expiry = _NEVER  # no stored event expires before this (microseconds)
@@ -82,15 +93,31 @@ class EventStore:
         """A random version-4 GUID as an int (from a seeded generator: fast, not secret)."""
         return self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
 
-    def admit(self, rec: Record, now_us: int) -> bool:
-        """Number a validated record (insertion order, id), then :meth:`insert` it."""
+    def new_uids(self, count: int) -> Guids:
+        """``count`` new ids at once (a batch's), from the same generator."""
+        return Guids(self._rng, count)
+
+    def admit(self, rec: Record, now_us: int, uid: int | None = None) -> bool:
+        """Number a validated record (insertion order, id: ``uid`` or a new one), then
+        :meth:`insert` it."""
         self._seq += 1
         rec.key |= self._seq
-        rec.uid = self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET  # new_uid()
+        rec.uid = self.new_uid() if uid is None else uid
         stored = self.insert(rec, now_us)
         for listener in self.on_admitted:
-            listener(rec)
+            listener.on_event(rec)
         return stored
+
+    def needs_record(self, type_id: str) -> bool:
+        """Whether an accepted event of this type must be admitted as a record: it may be
+        stored, or a listener wants it. Else :meth:`pass_by` numbers it, and that is all."""
+        if self.retention_us(type_id) != -1:
+            return True
+        return any(listener.wants(type_id) for listener in self.on_admitted)
+
+    def pass_by(self, count: int = 1) -> None:
+        """Number ``count`` accepted events that :meth:`needs_record` says need no record."""
+        self._seq += count
 
     def retention_us(self, type_id: str) -> int | None:
         """A type's retention in microseconds; -1: never stored; None: kept forever."""

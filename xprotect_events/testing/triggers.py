@@ -142,6 +142,10 @@ class TriggerBatch:
             self._checked[pair] = (rec.type, rec.source, rec.source_guid)
         return rec
 
+    def known(self, raw_type: str, raw_source: str | None) -> _Checked | None:
+        """What a plain body of this pair comes to, if one passed every check already."""
+        return self._checked.get((raw_type, raw_source))
+
     def time_of(self, rec: Record) -> str | None:
         """The wire time of a record when it is ``now`` (None: it has its own)."""
         return self.now_text if rec.key >> SEQ_BITS == self.now_us else None

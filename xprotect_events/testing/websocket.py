@@ -128,11 +128,15 @@ class LiveRoom:
         event_type = self.directory.types.get(type_id)
         return (event_type.state_group_id or None) if event_type else None
 
+    def wants(self, type_id: str) -> bool:
+        """Whether an event of this type would be pushed or kept as a state now."""
+        return bool(self.sessions) or self.stateful(type_id) is not None
+
     def on_event(self, rec: Record) -> None:
         """The store's listener: push an accepted event to every matching session."""
         group = self.stateful(rec.type)
         if group is None and not self.sessions:
-            return  # nobody to tell, no state to keep: a batch of a thousand costs nothing here
+            return  # nobody to tell, no state to keep
         wire = rec.to_wire(True)
         if group is not None:
             wire["stategroupid"] = group
