@@ -161,6 +161,9 @@ def encode_all(triggers: list[object], max_bytes: int) -> Encoded | None:
     is prepared on its own)."""
     if set(map(type, triggers)) != _TRIGGERS_ONLY:  # (a subclass: prepared on its own)
         return None
+    plain = wire.plain_triggers_json(cast("list[EventTrigger]", triggers))
+    if plain is not None:
+        return plain if len(plain[0]) <= max_bytes else None
     try:
         bodies, echoes = wire.triggers_to_wire(cast("list[EventTrigger]", triggers))
         encoded = orjson.dumps(bodies)

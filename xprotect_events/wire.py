@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any, TypeVar
 
+import msgspec
 import orjson
 
 from .canonical import canonical_event, canonical_time
@@ -206,6 +207,37 @@ def _type_text(type_id: uuid.UUID) -> str:
 
 #: What an answer that echoes a trigger repeats of its body: type, source, tag, datatype.
 Echo = tuple[str, str | None, str | None, str | None]
+
+
+class _PlainBody(msgspec.Struct, omit_defaults=True, gc=False):
+    """:func:`trigger_to_wire` of a trigger without time or data: the same keys, in order."""
+
+    type: str
+    source: str | None
+    datatype: str | None
+    tag: str | None = None
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def plain_triggers_json(triggers: Sequence[EventTrigger]) -> tuple[bytes, list[Echo]] | None:
+    """The JSON array of triggers none of which has a time or data (the same bytes as
+    ``orjson.dumps`` of their :func:`trigger_to_wire`, written by msgspec from structs), and
+    what an echo of each repeats; None if one has a time or data, or text JSON cannot carry
+    (a lone surrogate)."""
+    bodies: list[_PlainBody] = []
+    echoes: list[Echo] = []
+    for type_id, source, datatype, tag, time, data in map(_TRIGGER_FIELDS, triggers):
+        if time is not None or data is not None:
+            return None
+        text = _TYPE_TEXT.get(type_id.int) or _type_text(type_id)
+        bodies.append(_PlainBody(text, source, datatype, tag))
+        echoes.append((text, source, tag, datatype))
+    try:
+        return _ENCODER.encode(bodies), echoes
+    except UnicodeEncodeError:
+        return None
 
 
 def triggers_to_wire(

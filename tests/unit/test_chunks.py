@@ -60,6 +60,29 @@ async def test_every_form_of_trigger_is_the_same_bytes_in_one_dumps() -> None:
     assert chunks[0].echoes == [(str(t.type), t.source, t.tag, t.datatype) for t in items]
 
 
+#: Tags and datatypes in the forms JSON escapes or may: quotes, backslashes, non-ASCII,
+#: line separators, a character beyond the BMP, markup, empty, absent (a trigger
+#: refuses control characters).
+AWKWARD = ['a "tag" \\ é \u2028\u2029', "~\u00a0\u200b", "😀", "", None, "</script>"]
+
+
+async def test_a_chunk_without_times_or_data_is_the_same_bytes() -> None:
+    """The plain chunk's encoder (msgspec, structs) writes what the per-trigger path
+    writes, byte for byte; one lone surrogate sends the chunk trigger by trigger, that
+    trigger refused and the others sent as before."""
+    items = [door(i, tag=tag, datatype=kind) for i, tag in enumerate(AWKWARD) for kind in AWKWARD]
+    items.append(EventTrigger(type=str(USER_DEFINED_EVENT).upper(), source=str(CAMERA_IDS[0])))
+    items.append(EventTrigger(type=USER_DEFINED_EVENT))
+    chunks = await collect(chunks_of(items, 100, 1 << 20, reject_invalid=False))
+    assert [c.encoded is not None for c in chunks] == [True]
+    assert shape(chunks) == shape(one_by_one(items, 100, 1 << 20))
+    assert chunks[0].echoes == [(str(t.type), t.source, t.tag, t.datatype) for t in items]
+    lone = [*items[:3], door(3, tag="\ud800"), *items[3:]]
+    chunks = await collect(chunks_of(lone, 100, 1 << 20, reject_invalid=False))
+    assert shape(chunks) == shape(one_by_one(lone, 100, 1 << 20))
+    assert [r.index for c in chunks for r in c.invalid] == [3]
+
+
 async def test_invalid_triggers_and_size_cuts_fall_back_to_the_same_cuts() -> None:
     items: list[Any] = [door(i, tag=f"{i:03d}" + "x" * 300) for i in range(60)]
     items[7] = "not a trigger"
