@@ -87,10 +87,7 @@ def stages() -> dict[str, tuple[int, Callable[[], object]]]:
         return run
 
     bodies = [
-        orjson.loads(
-            orjson.dumps({"type": TYPE, "source": CAMERA, "datatype": None, "tag": f"t{i}"})
-        )
-        for i in range(100)
+        {"type": TYPE, "source": CAMERA, "datatype": None, "tag": f"t{i}"} for i in range(100)
     ]
 
     def raw_batch() -> int:  # what the raw loop does per chunk

@@ -282,7 +282,7 @@ async def test_unstored_events_are_pushed(sim: Simulator, http: aiohttp.ClientSe
             ids = [item["id"] for item in (await r.json())["array"]]
         pushed: list[str] = []
         while len(pushed) < 3:  # the second and third take the batch's known-pair path
-            pushed += [e["id"] for e in (await ws.receive_json())["events"]]
+            pushed += [e["id"] for e in (await ws.receive_json(timeout=10))["events"]]
         assert pushed == ids
     assert sim.events_stored == 0
 
