@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -288,10 +289,12 @@ class SecretsAudit:
         patch.setattr(auth, "grant", grant_anywhere)
         start, stop = Simulator.start, Simulator.stop
 
+        @functools.wraps(start)  # (docstrings kept: the reference test reads them)
         async def started(sim: Simulator) -> None:
             await start(sim)
             audit.simulator_ports.add(sim.port)
 
+        @functools.wraps(stop)
         async def stopped(sim: Simulator) -> None:
             audit.simulator_ports.discard(sim.port)
             await stop(sim)
