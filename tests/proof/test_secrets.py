@@ -836,11 +836,10 @@ async def test_audit_canary() -> None:
             raise ValueError(f"the token is {(await client.tokens.current()).access_token}")
 
 
-def test_the_audit_finds_leaks_in_a_real_run() -> None:
-    """The audit mode, end to end, in a pytest subprocess: it fails the run and says where."""
-    env = {**os.environ, CANARY: "1", "XPROTECT_SECRETS_AUDIT": "1"}
-    here = Path(__file__)
-    done = subprocess.run(  # noqa: S603 (our own interpreter and test file)
+def _audited_pytest(target: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """``pytest target`` in a subprocess under the audit: its exit code and output."""
+    root = Path(__file__).parents[2]
+    done = subprocess.run(  # noqa: S603 (our own interpreter and test files)
         [
             sys.executable,
             "-m",
@@ -850,17 +849,29 @@ def test_the_audit_finds_leaks_in_a_real_run() -> None:
             "no:cacheprovider",
             "-p",
             "no:randomly",
-            f"{here}::test_audit_canary",
+            target,
         ],
-        cwd=here.parents[2],
-        env=env,
+        cwd=root,
+        env={**os.environ, **(env or {}), "XPROTECT_SECRETS_AUDIT": "1"},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    out = done.stdout + done.stderr
-    assert done.returncode == pytest.ExitCode.TESTS_FAILED, out
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_the_audit_finds_leaks_in_a_real_run() -> None:
+    """The audit mode, end to end, in a pytest subprocess: it fails the run and says where."""
+    returncode, out = _audited_pytest(f"{__file__}::test_audit_canary", {CANARY: "1"})
+    assert returncode == pytest.ExitCode.TESTS_FAILED, out
     assert "1 passed" in out, out
     assert "LEAK: admin's password in a DEBUG record of 'xprotect_events.canary'" in out, out
     assert "LEAK: an issued token in a ValueError" in out, out
+
+
+def test_the_audit_keeps_what_it_wraps_documented() -> None:
+    """Under the audit, the public names it wraps keep their docstrings (the API reference
+    test, run in the audit, passes)."""
+    returncode, out = _audited_pytest("tests/unit/test_reference.py")
+    assert returncode == pytest.ExitCode.OK, out
