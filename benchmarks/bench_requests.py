@@ -1,0 +1,112 @@
+"""Instructions per batch request and per triggered event: the library against the raw loop.
+
+Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_requests.py`` (needs ``valgrind``;
+about 11 minutes on 2 cores).
+
+``bench_batch.py`` times ``trigger_events`` against a hand-written aiohttp loop; this script
+says where the difference is. The client runs under ``valgrind --tool=callgrind`` (the
+simulator natively, in its own process), at two request counts; the difference over the
+extra requests is the count per request, with the inputs' construction (counted alone)
+taken off. At one trigger per request that is what a request costs around its event; at
+100 per request the rest is what each event costs. Instructions are not time (the kernel's
+part of a request, equal for both, is not counted; a cache miss costs many), so the timed
+benchmark stays the measure of the target; the count tells the two parts apart and does
+not move between runs by more than a few in a thousand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_batch as bb  # this directory's, for the shared pieces
+
+MODES = ("inputs", "raw", "library")
+
+
+async def child(mode: str, requests: int, chunk: int, url: str) -> None:
+    """Build ``requests * chunk`` triggers and their bodies; then send them as ``mode`` says
+    ("inputs": not at all)."""
+    n = requests * chunk
+    triggers = [bb.trigger(i) for i in range(n)]
+    bodies = [bb.body(i) for i in range(n)]
+    if mode == "raw":
+        async with aiohttp.ClientSession() as session:
+            headers = {
+                "Authorization": f"Bearer {await bb.raw_token(session, url)}",
+                "Content-Type": "application/json",
+            }
+            limit = asyncio.Semaphore(bb.CONCURRENCY)
+
+            async def post(part: list[dict[str, object]]) -> None:
+                async with (
+                    limit,
+                    session.post(
+                        url + bb.BATCH_PATH, data=orjson.dumps(part), headers=headers
+                    ) as resp,
+                ):
+                    resp.raise_for_status()
+                    items = orjson.loads(await resp.read())["array"]
+                    assert sum("id" in item for item in items) == len(part)
+
+            await asyncio.gather(*(post(bodies[i : i + chunk]) for i in range(0, n, chunk)))
+    elif mode == "library":
+        async with bb.client(url) as c:
+            await c.login()
+            report = await c.trigger_events(triggers, chunk_size=chunk, concurrency=bb.CONCURRENCY)
+            assert report.accepted == n
+
+
+def count(mode: str, requests: int, chunk: int, url: str) -> int:
+    command = [sys.executable, __file__, "--child", mode, str(requests), str(chunk), url]
+    out = subprocess.run(  # noqa: S603 (valgrind and our own interpreter and script)
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    assert found, out.stderr[-2000:]
+    return int(found.group(1))
+
+
+def main(few: int, many: int) -> None:
+    print(f"Python {sys.version.split()[0]}; requests {few} and {many} (a fifth of that at 100)")
+    per: dict[tuple[str, int], float] = {}
+    with bb.simulator() as url, ThreadPoolExecutor(2) as pool:
+        for chunk in (1, 100):
+            lo, hi = (few, many) if chunk == 1 else (max(1, few // 5), max(2, many // 5))
+            jobs = {(m, n): pool.submit(count, m, n, chunk, url) for m in MODES for n in (lo, hi)}
+            for m in MODES:
+                per[m, chunk] = (jobs[m, hi].result() - jobs[m, lo].result()) / (hi - lo)
+    for chunk in (1, 100):
+        raw, lib = (per[m, chunk] - per["inputs", chunk] for m in ("raw", "library"))
+        print(f"chunk {chunk:3}: per request raw {raw:,.0f}, library {lib:,.0f} ({lib / raw:.2f}x)")
+    raw_one, lib_one = (
+        per[m, 100] - per[m, 1] - per["inputs", 100] + per["inputs", 1] for m in ("raw", "library")
+    )
+    print(
+        f"each event past a request's first: raw {raw_one / 99:,.0f}, library {lib_one / 99:,.0f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--few", type=int, default=100)
+    parser.add_argument("--many", type=int, default=400)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, requests, chunk, url = args.child
+        asyncio.run(child(mode, int(requests), int(chunk), url))
+    else:
+        main(args.few, args.many)
