@@ -61,6 +61,8 @@ async def one(case: str) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1:
+        if sys.argv[1] not in CASES:
+            sys.exit(f"usage: bench_hostile.py [{' | '.join(CASES)}]")
         print(asyncio.run(one(sys.argv[1])))
         return
     for case in CASES:
