@@ -124,9 +124,8 @@ def child(stage: str, calls: int) -> None:
         run()
 
 
-def count(tree: Path, stage: str, calls: int) -> int:
-    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
-    command = [sys.executable, __file__, "--child", stage, "--calls", str(calls)]
+def instructions(command: list[str], env: dict[str, str] | None = None) -> int:
+    """The instructions ``command`` (our interpreter and a script) executes, by callgrind."""
     out = subprocess.run(  # noqa: S603 (valgrind and our own interpreter and script)
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],  # noqa: S607
         capture_output=True,
@@ -139,9 +138,18 @@ def count(tree: Path, stage: str, calls: int) -> int:
     return int(found.group(1))
 
 
-def main(tree: Path, few: int, many: int, only: str) -> None:
+def need_valgrind() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed: nothing to count with")
+
+
+def count(tree: Path, stage: str, calls: int) -> int:
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+    return instructions([sys.executable, __file__, "--child", stage, "--calls", str(calls)], env)
+
+
+def main(tree: Path, few: int, many: int, only: str) -> None:
+    need_valgrind()
     print(f"library: {tree}; Python {sys.version.split()[0]}; calls {few} and {many}")
     for stage, (events, _) in stages().items():
         if only not in stage:

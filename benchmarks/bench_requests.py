@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import subprocess
 import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_batch as bb  # this directory's, for the shared pieces
+import bench_instructions as bi
 
 MODES = ("inputs", "raw", "same-input", "library")
 LOOPS = MODES[1:]
@@ -53,19 +52,13 @@ async def child(mode: str, requests: int, chunk: int, url: str) -> None:
 
 
 def count(mode: str, requests: int, chunk: int, url: str) -> int:
-    command = [sys.executable, __file__, "--child", mode, str(requests), str(chunk), url]
-    out = subprocess.run(  # noqa: S603 (valgrind and our own interpreter and script)
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],  # noqa: S607
-        capture_output=True,
-        text=True,
-        check=True,
+    return bi.instructions(
+        [sys.executable, __file__, "--child", mode, str(requests), str(chunk), url]
     )
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    assert found, out.stderr[-2000:]
-    return int(found.group(1))
 
 
 def main(few: int, many: int) -> None:
+    bi.need_valgrind()
     print(f"Python {sys.version.split()[0]}; requests {few} and {many} (a fifth of that at 100)")
     per: dict[tuple[str, int], float] = {}
     with bb.simulator() as url, ThreadPoolExecutor(2) as pool:
