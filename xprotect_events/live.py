@@ -14,8 +14,17 @@ stored since the last delivered one are fetched from the REST store (filtered li
 subscriptions) and delivered before the new live ones (after a ``state()`` call, the state
 changes the gap hid too). What the store cannot have (types not in ``stored_types``) is
 reported as a :class:`Gap` (on the stream, to ``on_gap``, a WARNING). Nothing is delivered
-twice. With ``checkpoint=`` a restarted stream resumes the same way from the last event the
-consumer processed (see :mod:`.live_checkpoint`).
+twice. Until a new connection's session is settled, what it pushes waits behind what the
+gap may bring, so that the fill starts after the last event delivered. Only a session whose
+subscriptions were all confirmed is resumed (a subscription change left without an answer
+makes the next connection start a new session, filled as above). With ``checkpoint=`` a
+restarted stream resumes the same way from the last event the consumer processed (see
+:mod:`.live_checkpoint`).
+
+A frame the server should not have sent (not JSON, binary, an event that does not decode)
+ends the stream with :class:`ProtocolError`, raised where the consumer iterates (a server
+would send it again on every resume); a malformed answer to a command fails only that
+command. No error or log record shows the token, whatever escaping the server echoed it in.
 
 Back-pressure: at most ``buffer`` items wait for the consumer; while full, the socket is
 not read (TCP back-pressure reaches the server; a connection it then drops is resumed).
@@ -28,9 +37,10 @@ socket cleanly (close code 1000) and stops the reader.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -43,9 +53,9 @@ from .errors import (
     XProtectError,
     shown,
 )
-from .live_buffer import Buffer, Item, SlowConsumerError
+from .live_buffer import Buffer, Hold, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
-from .live_conn import Connection, connect
+from .live_conn import CommandError, Connection, connect
 from .live_gap import fill_from_store, report
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .models import Event
@@ -95,7 +105,13 @@ class LiveStream:
         self._max_frame = frame
         self._live = asyncio.Event()
         self._recent = ws_wire.RecentIds()
-        self._hold: list[Event] | None = None
+        self._hold = Hold(self._buffer)
+        #: Whether the session's subscriptions are all confirmed (only then is it resumed).
+        self._subscribed = False
+        #: Whether the stream was live (or starts from a checkpoint): a new session then
+        #: has a gap to fill.
+        self._was_live = False
+        self._resumed = False  # whether the last startSession resumed the session
         self._conn: Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._error: XProtectError | None = None
@@ -155,6 +171,7 @@ class LiveStream:
         if position is not None:
             self.session_id, self._last_id = position.session_id, position.event_id
             self._started_at, self._resumed_from = position.time, position
+            self._subscribed = self._was_live = True
             self._recent.seen(position.event_id)
 
     def _mark_processed(self) -> LiveCheckpoint | None:
@@ -231,7 +248,7 @@ class LiveStream:
         for attempt in range(self._link.retry.attempts):
             conn = await self._connection()
             try:
-                return ws_wire.states_from_reply(await conn.command("getState", timeout))
+                return await conn.states(timeout)
             except TransportError:
                 if attempt + 1 >= self._link.retry.attempts:
                     raise
@@ -242,7 +259,8 @@ class LiveStream:
         checked = ws_wire.subscription_rules(None, None, None, rules)
         handle = max(self._subs) + 1
         conn = await self._connection()
-        self._sub_ids[handle] = await self._subscribe(conn, checked)
+        with self._unsure_on_failure():
+            self._sub_ids[handle] = await self._subscribe(conn, checked)
         self._subs[handle] = checked
         return handle
 
@@ -252,8 +270,22 @@ class LiveStream:
             raise InvalidInputError(f"no subscription {shown(handle)} in this stream")
         conn = await self._connection()
         timeout = self._link.profile.ws_command_timeout
-        await conn.command("removeSubscription", timeout, subscriptionId=self._sub_ids[handle])
+        with self._unsure_on_failure():
+            await conn.command("removeSubscription", timeout, subscriptionId=self._sub_ids[handle])
         del self._subs[handle], self._sub_ids[handle]
+
+    @contextlib.contextmanager
+    def _unsure_on_failure(self) -> Iterator[None]:
+        """A subscription change with no answer (the socket dropped, no answer in time,
+        cancelled) may or may not have been made: the next connection starts a new
+        session with the subscriptions this stream knows, instead of resuming this one."""
+        try:
+            yield
+        except CommandError:  # the server answered: it did not make the change
+            raise
+        except BaseException:
+            self._subscribed = False
+            raise
 
     async def _connection(self) -> Connection:
         while True:
@@ -294,8 +326,8 @@ class LiveStream:
             failures.reset()
             opened = asyncio.get_running_loop().time()
             self._live.set()
-            if self._hold is not None:
-                await self._fill_gap(conn)
+            if self._hold.holding:
+                await self._settled(conn)
             await asyncio.wait([conn.reader])
             self._live.clear()
             if isinstance(conn.error, SlowConsumerError) or conn.fatal:
@@ -317,16 +349,20 @@ class LiveStream:
         conn = await connect(
             link.session(), link.url, link.tokens, options, self._sink, self._buffer.wake
         )
+        if self._was_live:
+            self._hold.start()  # nothing this socket pushes passes what a gap fill may bring
         try:
-            await self._start_session(conn)
+            self._resumed = await self._start_session(conn)
         except BaseException:
             await conn.close()
             raise
         return conn
 
-    async def _start_session(self, conn: Connection) -> None:
+    async def _start_session(self, conn: Connection) -> bool:
+        """``startSession``: the session resumed (True), or a new one subscribed (False).
+        Only a session whose subscriptions were all confirmed is resumed."""
         timeout = self._link.profile.ws_command_timeout
-        previous = self.session_id
+        previous = self.session_id if self._subscribed else None
         last_id = "" if self._last_id is None or previous is None else str(self._last_id)
         reply = await conn.command(
             "startSession", timeout, sessionId=previous or "", eventId=last_id
@@ -337,10 +373,12 @@ class LiveStream:
         self.session_id = session_id
         if reply.status == 200 and previous is not None:
             self.resumes += 1
-            return
-        self._hold = [] if previous is not None else None
+            return True
+        self._subscribed = False
         for handle, rules in self._subs.items():
             self._sub_ids[handle] = await self._subscribe(conn, rules)
+        self._subscribed = self._was_live = True
+        return False
 
     # ----------------------------------------------------------------- delivering
 
@@ -350,16 +388,21 @@ class LiveStream:
             return
         self._last_id = events[-1].id
         fresh = self._recent.fresh(events)
-        if self._hold is not None:
-            self._hold.extend(fresh)
-            self._buffer.check(len(self._hold))
-            return
-        await self._put(fresh, conn)
+        if not await self._hold.take(fresh, lambda: not conn.commands_waiting):
+            await self._put(fresh, conn)
 
     async def _put(self, items: Sequence[Item], conn: Connection | None) -> None:
         """Hand items to the consumer, waiting for room in the buffer (``conn``: unless a
         command waits for its answer on that connection: its reader must go on)."""
         await self._buffer.put(items, lambda: conn is None or not conn.commands_waiting)
+
+    async def _settled(self, conn: Connection) -> None:
+        """The session of a new connection is settled: the held events go to the consumer
+        (after what the gap held, when the session was not resumed)."""
+        if self._resumed:
+            await self._hold.release(lambda: not conn.commands_waiting)
+        else:
+            await self._fill_gap(conn)
 
     async def _fill_gap(self, conn: Connection) -> None:
         """After a failed resume, with the live events held back: the stored events since
@@ -379,18 +422,15 @@ class LiveStream:
         except XProtectError as exc:
             log.warning("live: could not fill the gap from the store: %s", exc)
             types = None
-        finally:
-            held, self._hold = self._hold or [], None
         if types is not False:
             gap = Gap(start=start, end=end, types=types, filled=filled)
             self.gaps.append(gap)
             report(gap, self._on_gap)
             await self._put([gap], None)
-        await self._put(held, conn)
+        await self._hold.release(lambda: not conn.commands_waiting)
 
     async def _fill_from_state(self, conn: Connection, since: datetime) -> int:
-        timeout = self._link.profile.ws_command_timeout
-        rows = ws_wire.states_from_reply(await conn.command("getState", timeout))
+        rows = await conn.states(self._link.profile.ws_command_timeout)
         return await self._deliver_new(sorted((r for r in rows if r.time > since), key=_time))
 
     async def _deliver_new(self, events: list[Event]) -> int:

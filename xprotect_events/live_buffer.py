@@ -95,3 +95,44 @@ class Buffer:
         """Wait until something was put (or :meth:`wake`)."""
         self._readable.clear()
         await self._readable.wait()
+
+
+class Hold:
+    """Live events held back while a new connection's session is settled (a gap fill may
+    bring older ones, which go first), then handed to the buffer in order."""
+
+    def __init__(self, buffer: Buffer) -> None:
+        self._buffer = buffer
+        self._events: list[Event] | None = None
+        self._releasing: asyncio.Event | None = None
+
+    @property
+    def holding(self) -> bool:
+        return self._events is not None
+
+    def start(self) -> None:
+        """Hold what comes from now on (what is held already stays held)."""
+        if self._events is None:
+            self._events = []
+
+    async def take(self, events: list[Event], may_wait: Callable[[], bool]) -> bool:
+        """Hold ``events`` if holding (True); while the held ones are being handed over,
+        wait behind them first, when ``may_wait()`` says so (else they join them)."""
+        while self._releasing is not None and may_wait():
+            await self._releasing.wait()
+        if self._events is None:
+            return False
+        self._events.extend(events)
+        self._buffer.check(len(self._events))
+        return True
+
+    async def release(self, may_wait: Callable[[], bool]) -> None:
+        """Hand every held event to the buffer, in order, and stop holding."""
+        self._releasing = released = asyncio.Event()
+        try:
+            while self._events:
+                held, self._events = self._events, []
+                await self._buffer.put(held, may_wait)
+        finally:
+            self._events, self._releasing = None, None
+            released.set()

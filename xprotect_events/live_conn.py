@@ -29,6 +29,7 @@ from .errors import (
 )
 from .models import Event
 from .policy import parse_retry_after
+from .redaction import scrubbed
 
 log = logging.getLogger("xprotect_events.live")
 
@@ -45,6 +46,9 @@ class TokenSource(Protocol):
 
     async def renew(self, stale: str) -> str: ...
 
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+
 
 class CommandError(APIError):
     """A WebSocket command failed: ``status`` and ``error_text`` are the server's."""
@@ -53,10 +57,16 @@ class CommandError(APIError):
 #: Called with the connection and each event batch, in order; awaiting it is the
 #: back-pressure. ``wake`` is called when a command starts waiting for its answer.
 Sink = Callable[["Connection", list[Event]], Awaitable[None]]
+#: What no message may show (the token manager's ``secrets``), asked when one is made.
+Secrets = Callable[[], tuple[str, ...]]
 
 
 class Connection:
-    """A connected socket; :meth:`command` sends and waits for the matching response."""
+    """A connected socket; :meth:`command` sends and waits for the matching response.
+
+    Every message made of what the server sent (a command's ``errorText``, a bad frame's
+    values, the socket's failure) has ``secrets()`` taken out, whatever their escaping.
+    """
 
     def __init__(
         self,
@@ -64,16 +74,20 @@ class Connection:
         sink: Sink,
         max_frame: int,
         wake: Callable[[], None] | None = None,
+        secrets: Secrets = tuple,
     ) -> None:
         self.ws = ws
         self._sink = sink
         self._wake = wake
         self._max_frame = max_frame
+        self._secrets = secrets
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[ws_wire.Reply]] = {}
+        self._oversized = False
         #: Why the connection ended (None while it is open or when we closed it).
         self.error: XProtectError | None = None
-        #: Whether the error is the stream's to raise (a bad frame no command waited for).
+        #: Whether the error is the stream's to raise (a bad frame: the server would send
+        #: it again on every resume), not a reason to reconnect.
         self.fatal = False
         self.reader = asyncio.create_task(self._read(), name="xprotect-live-reader")
 
@@ -110,14 +124,23 @@ class Connection:
         finally:
             self._waiting.pop(command_id, None)
         if not reply.ok:
-            raise failed(name, reply)
+            raise failed(name, reply, self._secrets())
         return reply
+
+    async def states(self, within: float | None) -> list[Event]:
+        """``getState``: the states its answer gives."""
+        reply = await self.command("getState", within)
+        try:
+            return ws_wire.states_from_reply(reply)
+        except ProtocolError as exc:
+            raise self._bad(exc) from None
 
     async def _read(self) -> None:
         try:
             async for msg in self.ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
-                    await self._route(ws_wire.parse_frame(msg.data))
+                    if (frame := self._parse(msg.data)) is not None:
+                        await self._route(frame)
                 elif msg.type == aiohttp.WSMsgType.BINARY:
                     raise ProtocolError("the server sent a binary frame", path=WS_PATH)
                 elif msg.type == aiohttp.WSMsgType.ERROR:
@@ -125,9 +148,11 @@ class Connection:
             self.error = _closed_error(self.ws.close_code)
         except XProtectError as exc:
             self.error = exc
-            self.fatal = isinstance(exc, ProtocolError) and not self._waiting
+            # a frame over the limit while a command waits is most likely its answer:
+            # the command fails, and the stream reconnects
+            self.fatal = isinstance(exc, ProtocolError) and not (self._oversized and self._waiting)
         except (aiohttp.ClientError, ConnectionError) as exc:
-            self.error = TransportError(f"the connection failed: {exc}", path=WS_PATH)
+            self.error = self._frame_error(exc)
         finally:
             error = self.error or TransportError("the connection was closed", path=WS_PATH)
             for future in self._waiting.values():
@@ -135,23 +160,45 @@ class Connection:
                     future.set_exception(error)
             await self._close_quietly()
 
+    def _parse(self, text: str) -> ws_wire.Reply | list[Event] | None:
+        """The frame; None for a malformed answer to a waiting command, which gets the
+        :class:`ProtocolError` (any other bad frame raises it: it ends the connection)."""
+        try:
+            return ws_wire.parse_frame(text)
+        except ProtocolError as exc:
+            error = self._bad(exc)
+            future = self._waiting.pop(ws_wire.command_id_of(text) or 0, None)  # ids start at 1
+            if future is None:
+                raise error from None
+            if not future.done():
+                future.set_exception(error)
+            return None
+
     async def _route(self, frame: ws_wire.Reply | list[Event]) -> None:
         if isinstance(frame, list):
             await self._sink(self, frame)
             return
-        future = self._waiting.get(frame.command_id)
+        future = self._waiting.pop(frame.command_id, None)  # answered: no longer waiting
         if future is not None and not future.done():
             future.set_result(frame)
 
+    def _bad(self, exc: ProtocolError) -> ProtocolError:
+        """``exc`` on this API's path, without the secrets its message may quote."""
+        return ProtocolError(self._scrubbed(exc.args[0]), method=exc.method, path=WS_PATH)
+
+    def _scrubbed(self, text: str) -> str:
+        return scrubbed(text, self._secrets())
+
     def _frame_error(self, exc: object) -> XProtectError:
         if isinstance(exc, aiohttp.WebSocketError) and exc.code == 1009:
+            self._oversized = True
             return ProtocolError(
                 f"the server sent a frame over max_frame_size ({self._max_frame} bytes; close "
                 "code 1009): raise max_frame_size (a getState answer of a large system is "
                 "tens of MB)",
                 path=WS_PATH,
             )
-        return TransportError(f"the connection failed: {exc}", path=WS_PATH)
+        return TransportError(self._scrubbed(f"the connection failed: {exc}"), path=WS_PATH)
 
     async def close(self) -> None:
         """Close the socket (code 1000) and stop the reader; safe to call twice."""
@@ -168,8 +215,9 @@ class Connection:
             pass
 
 
-def failed(name: str, reply: ws_wire.Reply) -> CommandError:
-    text = reply.error_text
+def failed(name: str, reply: ws_wire.Reply, secrets: tuple[str, ...] = ()) -> CommandError:
+    """The error of a command's non-2xx answer (its ``errorText`` without ``secrets``)."""
+    text = reply.error_text and scrubbed(reply.error_text, secrets)
     message = f"status {reply.status}" + (f": {text}" if text else "")
     details = (ErrorDetail(error_text=text),) if text else ()
     return CommandError(message, method=name, path=WS_PATH, status=reply.status, details=details)
@@ -199,12 +247,16 @@ async def connect(
     wake: Callable[[], None],
 ) -> Connection:
     """Connect and authenticate; a refused token (401) is renewed once and tried again."""
+
+    def connection(ws: aiohttp.ClientWebSocketResponse) -> Connection:
+        return Connection(ws, sink, options.max_frame, wake, lambda: tokens.secrets)
+
     token = await tokens.token()
     try:
-        return await _connect_once(session, url, token, options, sink, wake)
+        return await _connect_once(session, url, token, options, connection)
     except UnauthorizedError:
         token = await tokens.renew(token)
-    return await _connect_once(session, url, token, options, sink, wake)
+    return await _connect_once(session, url, token, options, connection)
 
 
 async def _connect_once(
@@ -212,8 +264,7 @@ async def _connect_once(
     url: URL,
     token: str,
     options: SocketOptions,
-    sink: Sink,
-    wake: Callable[[], None],
+    connection: Callable[[aiohttp.ClientWebSocketResponse], Connection],
 ) -> Connection:
     headers = {"Authorization": f"Bearer {token}"} if options.auth == "header" else {}
     try:
@@ -240,7 +291,7 @@ async def _connect_once(
     except (aiohttp.ClientError, ConnectionError) as exc:
         text = f"connection failed: {type(exc).__name__}"
         raise TransportError(text, method="GET", path=WS_PATH) from None
-    conn = Connection(ws, sink, options.max_frame, wake)
+    conn = connection(ws)
     if options.auth == "command":
         await _authenticate(conn, token, options.connect_within)
     return conn
@@ -253,7 +304,7 @@ async def _authenticate(conn: Connection, token: str, within: float) -> None:
         await conn.close()
         if exc.status == 401:
             raise UnauthorizedError(
-                str(exc), method="authenticate", path=WS_PATH, status=401
+                exc.args[0], method="authenticate", path=WS_PATH, status=401, details=exc.details
             ) from None
         raise
     except BaseException:

@@ -240,6 +240,16 @@ def checked_frame(text: str | bytes) -> Reply | list[Event]:
     return [wire.event_from_wire(e) for e in events]
 
 
+def command_id_of(text: str | bytes) -> int | None:
+    """The ``commandId`` of a frame that may be malformed otherwise; None if it has none."""
+    try:
+        d = wire.loads(text)
+    except ProtocolError:
+        return None
+    command_id = d.get("commandId") if isinstance(d, dict) else None
+    return command_id if isinstance(command_id, int) else None
+
+
 def states_from_reply(reply: Reply) -> list[Event]:
     """The ``states`` of a ``getState`` answer [sample]."""
     states = reply.body.get("states", [])

@@ -1,0 +1,139 @@
+"""A scripted Events and State WebSocket server for tests: each connection runs the test's
+scenario, which answers (or does not answer) the client's commands as it likes.
+
+Beside the socket it serves the token endpoint (one token, with characters that escaping
+changes) and ``GET /events`` from a list of stored events (``time gt`` honoured), for
+gap fills. Every command each connection received is kept, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from xprotect_events import RetryPolicy, XProtectClient
+
+TOKEN = "Tok+en/Ab&Cd=" + uuid.uuid4().hex
+TYPE_ID = "afbbf1ed-2068-40fa-97a3-7225149024c6"
+CAMERA = "cameras/c13f6958-8bc5-4390-b1d7-4b4f9d661563"
+FAST = RetryPolicy(attempts=4, backoff_initial=0.01, backoff_max=0.05, jitter=0.01)
+
+Scenario = Callable[["Socket"], Awaitable[None]]
+
+
+def event(n: int) -> dict[str, Any]:
+    """Event number ``n`` (0-59999), ``n`` ms after 12:00:00, its number in its id."""
+    return {
+        "id": str(uuid.UUID(int=n + 1)),
+        "time": f"2024-05-01T12:00:{n // 1000:02d}.{n % 1000:03d}0000Z",
+        "type": TYPE_ID,
+        "source": CAMERA,
+        "datatype": None,
+    }
+
+
+def number(item: object) -> int:
+    """The number of an event made by :func:`event` (``-1`` for anything else)."""
+    event_id = getattr(item, "id", None)
+    return event_id.int - 1 if isinstance(event_id, uuid.UUID) else -1
+
+
+class Socket:
+    """One accepted connection, as its scenario sees it."""
+
+    def __init__(self, ws: web.WebSocketResponse, number: int) -> None:
+        self.ws = ws
+        self.number = number
+        self.commands: list[dict[str, Any]] = []
+
+    async def command(self, name: str | None = None) -> dict[str, Any]:
+        """The next command (checked to be ``name``); AssertionError if the socket ends."""
+        msg = await self.ws.receive()
+        assert msg.type.name == "TEXT", msg
+        command: dict[str, Any] = json.loads(msg.data)
+        self.commands.append(command)
+        assert name is None or command["command"] == name, command
+        return command
+
+    async def send(self, frame: Any) -> None:
+        await self.ws.send_str(json.dumps(frame))
+
+    async def answer(self, command: dict[str, Any], status: int = 200, **body: Any) -> None:
+        await self.send({"commandId": command["commandId"], "status": status, **body})
+
+    async def events(self, *numbers: int, **changed: Any) -> None:
+        await self.send({"events": [dict(event(n), **changed) for n in numbers]})
+
+    async def open(self, session_id: str, status: int = 201) -> None:
+        """Answer ``startSession`` (and, for a new session, ``addSubscription``)."""
+        await self.answer(await self.command("startSession"), status, sessionId=session_id)
+        if status == 201:
+            command = await self.command("addSubscription")
+            await self.answer(command, subscriptionId=f"sub-{self.number}")
+
+    async def until_closed(self) -> None:
+        """Read (and keep) commands, answering none, until the client closes."""
+        while (msg := await self.ws.receive()).type.name == "TEXT":
+            self.commands.append(json.loads(msg.data))
+
+
+class HostileWS:
+    """``async with HostileWS(scenario) as server:``; ``server.client()`` connects to it."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.sockets: list[Socket] = []
+        self.stored: list[dict[str, Any]] = []
+        self.queries: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> HostileWS:
+        app = web.Application()
+        app.router.add_get("/api/ws/events/v1", self._socket)
+        app.router.add_post("/API/IDP/connect/token", self._token)
+        app.router.add_get("/api/rest/v1/events", self._list)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    def client(self) -> XProtectClient:
+        return XProtectClient(self.url, client_id="svc", client_secret="Se+cret/x", retry=FAST)
+
+    async def _token(self, _: web.Request) -> web.Response:
+        return web.json_response({"access_token": TOKEN, "expires_in": 3600})
+
+    async def _list(self, request: web.Request) -> web.Response:
+        self.queries.append(request.query_string)
+        found = re.fullmatch(r"gt:'([^']+)'", request.query.get("time", ""))
+        since = _time(found[1]) if found else None
+        array = [e for e in self.stored if since is None or _time(e["time"]) > since]
+        return web.json_response({"array": sorted(array, key=lambda e: _time(e["time"]))})
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        socket = Socket(ws, len(self.sockets) + 1)
+        self.sockets.append(socket)
+        await self.scenario(socket)
+        await ws.close()
+        return ws
+
+
+def _time(text: str) -> datetime:
+    """A wire time (7 fraction digits, ``Z``) as an aware datetime, to the microsecond."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", text.replace("Z", "+00:00")))
