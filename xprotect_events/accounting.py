@@ -44,6 +44,7 @@ from .errors import (
     XProtectError,
     api_error_class,
 )
+from .redaction import scrubbed
 from .report import BatchReport, ChunkReport, Status, TriggerResult
 from .responses import error_of
 
@@ -62,6 +63,9 @@ __all__ = [
     "not_sent",
     "outcome",
 ]
+
+#: How much of an odd answer item's repr a message shows, in characters.
+_ITEM_SHOWN = 200
 
 
 class InvalidTriggerError(InvalidInputError):
@@ -137,7 +141,9 @@ def item_error(item: Any, path: str, secrets: Sequence[str] = ()) -> XProtectErr
     wrapped = isinstance(item, dict) and isinstance(item.get("error"), dict)
     parsed = error_of(item, secrets) if wrapped else None
     if parsed is None or parsed.http_code is None or not 400 <= parsed.http_code <= 599:
-        raise ProtocolError(f"a batch answer item is neither an event nor an error: {item!r:.200}")
+        # scrubbed whole, then cut: a secret cut in half would not be recognised
+        shown = scrubbed(repr(item), secrets)[:_ITEM_SHOWN]
+        raise ProtocolError(f"a batch answer item is neither an event nor an error: {shown}")
     status = parsed.http_code
     return api_error_class(status)(method="POST", path=path, status=status, details=parsed.details)
 

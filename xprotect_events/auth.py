@@ -16,7 +16,13 @@ import attrs
 
 from . import wire
 from .bodies import MAX_TOKEN_BYTES
-from .errors import APIError, AuthenticationError, ConfigurationError, ProtocolError
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    ProtocolError,
+)
 from .models import Token
 from .ntlm import WindowsCredentials
 from .profile import Profile
@@ -114,6 +120,11 @@ def make_credentials(
     for name, value in given.items():
         if value is not None and not isinstance(value, str):
             raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
+        if value is not None and not _encodable(value):  # (the value is never shown)
+            raise InvalidInputError(
+                f"{name} is not valid Unicode text (it holds a lone surrogate, as text "
+                "decoded with errors='surrogateescape' does): it cannot be sent"
+            )
     if client_id is not None or client_secret is not None:
         if not client_id or client_secret is None or username is not None:
             raise ConfigurationError("a service client needs client_id and client_secret only")
@@ -128,6 +139,16 @@ def make_credentials(
     if windows:
         return WindowsCredentials(username=username, password=password, token_path=token_path)
     return UserCredentials(username=username, password=password, token_path=token_path)
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be sent as UTF-8 (no lone surrogate). Checked outside an
+    ``except`` block, so that no UnicodeEncodeError holding the secret is chained."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def renewal_skew(lifetime: float) -> float:

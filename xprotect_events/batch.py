@@ -51,6 +51,7 @@ from .echo import echoed
 from .errors import InvalidInputError
 from .lookup import reconcile
 from .options import BatchOptions, BatchSpec, Progress, TriggersLike, batch_spec
+from .report import event_reader
 
 # --------------------------------------------------------------------------- public entry points
 
@@ -287,5 +288,6 @@ async def send_chunk(core: Core, chunk: Chunk) -> ChunkReport:
         except Exception as exc:
             report = chunk_failed(chunk.indices, chunk.triggers, exc, full)
             report.stamp(started, datetime.now(UTC))
+        report.read_event = event_reader(full, core.secrets)
     report.invalid = chunk.invalid
     return report

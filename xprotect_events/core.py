@@ -38,8 +38,8 @@ class Core:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """What no message may show (the tokens and the credentials' secrets)."""
-        return self.tokens.secrets
+        """What no message may show (the tokens, the credentials' and the proxy's secrets)."""
+        return (*self.tokens.secrets, *self.transport.secrets)
 
     @property
     def limit(self) -> int:
@@ -96,12 +96,9 @@ class Core:
         try:
             return fn(response.raw if raw else response.body)
         except ProtocolError as exc:
-            raise ProtocolError(
-                scrubbed(str(exc), self.secrets),
-                method=method,
-                path=self.api_path(path),
-                status=response.status,
-            ) from None
+            text = scrubbed(str(exc), self.secrets)
+        # raised out here: chained to ``exc``, even suppressed, it would show the secret
+        raise ProtocolError(text, method=method, path=self.api_path(path), status=response.status)
 
     async def call(
         self,

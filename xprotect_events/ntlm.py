@@ -41,7 +41,8 @@ from .errors import APIError, AuthenticationError, ConfigurationError, ProtocolE
 from .models import Token
 from .profile import Profile
 from .responses import response_from
-from .transport import Transport, transport_error
+from .transport import Transport
+from .transport_errors import transport_error
 
 if TYPE_CHECKING:
     from spnego import ContextProxy
@@ -187,13 +188,14 @@ class _Handshake:
                     response, MAX_TOKEN_BYTES, "POST", self._path
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise transport_error(exc, "POST", self._path) from exc
+            hidden = (self._credentials.password, *self._transport.secrets)
+            raise transport_error(exc, "POST", self._path, hidden) from exc
         log.debug("NTLM %s leg %d -> %d", self._path, len(self._connector.used), response.status)
         return _Leg(response, body)
 
     def _token(self, leg: _Leg) -> Token:
         try:
-            secret = (self._credentials.password,)
+            secret = (self._credentials.password, *self._transport.secrets)
             response = response_from(leg.status, leg.headers, leg.body, "POST", self._path, secret)
         except APIError as exc:
             if exc.status in (400, 401, 403):

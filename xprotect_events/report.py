@@ -18,10 +18,13 @@ from typing import Any, Literal
 import attrs
 
 from . import wire
-from .errors import BatchError, XProtectError
+from .errors import BatchError, ProtocolError, XProtectError
 from .models import Event, EventTrigger
+from .redaction import scrubbed
 
 Status = Literal["accepted", "rejected", "unknown"]
+#: Decodes an accepted trigger's answer item into its event (:class:`ProtocolError` if not).
+ReadEvent = Callable[[Mapping[str, Any]], Event]
 
 #: How many failures ``raise_for_failures`` names in its message (all are in ``failures``).
 _NAMED_FAILURES = 5
@@ -54,6 +57,8 @@ class TriggerResult:
     #: machine's clock); what ``client.reconcile`` looks in.
     sent_from: datetime | None = attrs.field(default=None, repr=False)
     sent_until: datetime | None = attrs.field(default=None, repr=False)
+    #: How ``event`` decodes ``answer`` (:func:`event_reader`: errors naming the batch POST).
+    read_event: ReadEvent = attrs.field(default=wire.event_from_wire, repr=False, eq=False)
 
     @functools.cached_property
     def event(self) -> Event | None:
@@ -62,7 +67,7 @@ class TriggerResult:
         Decoding is left until asked for: an injector that never looks saves most of the
         per-event cost. :class:`ProtocolError` if the answer is not a valid event.
         """
-        return None if self.answer is None else wire.event_from_wire(self.answer)
+        return None if self.answer is None else self.read_event(self.answer)
 
     @property
     def reason(self) -> str | None:
@@ -73,6 +78,23 @@ class TriggerResult:
 #: Decides an answer item that is not a plain echo: None for an event, else the error
 #: (it raises :class:`ProtocolError` for an item that is neither).
 Classify = Callable[[Any], XProtectError | None]
+
+
+def event_reader(path: str, secrets: Sequence[str]) -> ReadEvent:
+    """How the accepted answers of a batch POST to ``path`` are decoded, when asked: a
+    :class:`ProtocolError` names that POST and shows none of ``secrets`` (a closure, so
+    that no repr shows them)."""
+    hidden = tuple(secrets)
+
+    def read(answer: Mapping[str, Any]) -> Event:
+        try:
+            return wire.event_from_wire(answer)
+        except ProtocolError as exc:
+            text = scrubbed(str(exc), hidden)
+        # raised out here: chained to ``exc``, even suppressed, it would show the secret
+        raise ProtocolError(text, method="POST", path=path)
+
+    return read
 
 
 class ChunkReport:
@@ -92,6 +114,7 @@ class ChunkReport:
         "indices",
         "invalid",
         "odd",
+        "read_event",
         "sent_window",
         "times",
         "triggers",
@@ -109,6 +132,7 @@ class ChunkReport:
         self.failure: tuple[Status, XProtectError, bool] | None = None
         self.sent_window: tuple[datetime | None, datetime | None] = (None, None)
         self.invalid: list[TriggerResult] = []
+        self.read_event: ReadEvent = wire.event_from_wire
 
     def keep(self, items: Sequence[Any], classify: Classify) -> None:
         """Keep a checked answer: one item per trigger sent, in order."""
@@ -220,7 +244,13 @@ class ChunkReport:
         answer = self.odd.get(pos)
         if answer is None:
             answer = self._echo(pos, trigger)
-        return TriggerResult(index=index, trigger=trigger, status="accepted", answer=answer)
+        return TriggerResult(
+            index=index,
+            trigger=trigger,
+            status="accepted",
+            answer=answer,
+            read_event=self.read_event,
+        )
 
     def _echo(self, pos: int, trigger: Any) -> dict[str, Any]:
         """The answer item :meth:`keep` reduced to its id and time, rebuilt."""

@@ -66,7 +66,8 @@ def response_from(
     if 200 <= status < 300:
         return Response(status, body, headers, method, path)
     if 300 <= status < 400:
-        where = scrubbed(headers.get("Location", "?"), tuple(secrets))[:SNIPPET_LENGTH]
+        where = printable(scrubbed(headers.get("Location", "?"), tuple(secrets)))
+        where = where[:SNIPPET_LENGTH]
         raise ProtocolError(
             f"the server redirected to {where}; point the client at that URL "
             "(redirects are not followed, so credentials never leave for another host)",
@@ -75,6 +76,12 @@ def response_from(
             status=status,
         )
     raise api_error(status, body, headers, method, path, secrets)
+
+
+def printable(text: str) -> str:
+    """``text`` with any lone surrogate (a header's bytes that are not UTF-8, as aiohttp
+    reads them) written as its escape, ``\\udcff``: a message must encode and print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def api_error(

@@ -2,11 +2,12 @@
 
 What is retried, and how long to wait, is :mod:`.policy`'s; what an answer means (a
 :class:`Response` or an error) is :mod:`.responses`'; this module only sends and receives,
-and maps aiohttp's exceptions to the library's (:func:`transport_error`).
+and maps aiohttp's exceptions to the library's (:func:`.transport_errors.transport_error`).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ipaddress
 import logging
@@ -19,7 +20,6 @@ from os import PathLike
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .aiohttp_internals import without_silent_resend
@@ -34,17 +34,14 @@ from .bodies import (
 from .errors import (
     ClientClosedError,
     ConfigurationError,
-    ConnectError,
     InvalidInputError,
     ProtocolError,
-    RequestTimeoutError,
-    TLSError,
-    TransportError,
     UnauthorizedError,
     shown,
 )
 from .policy import RetryMode, RetryPolicy, retried
 from .responses import SECRET_FIELDS, Response, response_from
+from .transport_errors import transport_error
 
 log = logging.getLogger("xprotect_events")
 
@@ -107,6 +104,15 @@ def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth 
         with _proxy_auth_allowed():
             auth = aiohttp.BasicAuth(url.user, url.password or "")
     return url.with_user(None).with_password(None), auth
+
+
+def proxy_secrets(auth: aiohttp.BasicAuth | None) -> tuple[str, ...]:
+    """What no message may show of the proxy's credentials: the password, and the
+    ``user:password`` pair in base64, as ``Proxy-Authorization`` carries it."""
+    if auth is None or not auth.password:
+        return ()
+    pair = f"{auth.login}:{auth.password}".encode(auth.encoding)
+    return auth.password, base64.b64encode(pair).decode("ascii")
 
 
 @contextlib.contextmanager
@@ -184,6 +190,8 @@ class Transport:
         self._proxy, self._proxy_auth = proxy_param(proxy)
         if proxy is None and trust_env:
             self._proxy, self._proxy_auth = proxy_param(environment_proxy(self.base_url))
+        #: The proxy's secrets (:func:`proxy_secrets`): no answer, error or log may show them.
+        self.secrets = proxy_secrets(self._proxy_auth)
         self._trace_configs = list(trace_configs or ())
         if not all(isinstance(t, aiohttp.TraceConfig) for t in self._trace_configs):
             raise InvalidInputError("trace_configs must be aiohttp.TraceConfig objects")
@@ -338,6 +346,7 @@ class Transport:
         if json is not None:
             headers["Content-Type"] = "application/json"
         started = time.perf_counter()
+        hidden = (*secrets(token, form), *self.secrets)
         try:
             async with self.session.request(
                 method,
@@ -350,10 +359,10 @@ class Transport:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             if not self.is_open:  # closed meanwhile, by another task
                 raise ClientClosedError("the client was closed during the request") from None
-            raise transport_error(exc, method, path) from exc
+            raise transport_error(exc, method, path, hidden) from exc
         elapsed_ms = 1e3 * (time.perf_counter() - started)
         log.debug("%s %s -> %d (%.1f ms)", method, path, resp.status, elapsed_ms)
-        return response_from(resp.status, resp.headers, body, method, path, secrets(token, form))
+        return response_from(resp.status, resp.headers, body, method, path, hidden)
 
     async def read_answer(
         self, resp: aiohttp.ClientResponse, max_bytes: int | None, method: str, path: str
@@ -387,36 +396,3 @@ def too_large(exc: TooLarge, limit: int, setting: str) -> str:
         f"bytes, decompressed); if the server's answers are really this large, raise it: "
         f"XProtectClient(..., {setting}=N)"
     )
-
-
-def _without_secrets(exc: BaseException) -> BaseException:
-    """aiohttp's exception (and those chained to it), with its copy of the request's
-    headers (``request_info``: our ``Authorization``) redacted, for chaining to ours."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        info = getattr(e, "request_info", None)
-        if isinstance(info, aiohttp.RequestInfo) and "Authorization" in info.headers:
-            headers = CIMultiDict(info.headers)
-            headers["Authorization"] = "[redacted]"
-            masked = CIMultiDictProxy(headers)
-            e.request_info = aiohttp.RequestInfo(info.url, info.method, masked, info.real_url)  # type: ignore[attr-defined]
-        todo += [e.__cause__, e.__context__]
-    return exc
-
-
-def transport_error(exc: BaseException, method: str, path: str) -> TransportError:
-    """The library error for aiohttp's (or the OS's) exception, with our secrets out of it."""
-    _without_secrets(exc)  # it is chained to ours: our Authorization header must not ride along
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return TLSError(f"TLS verification failed: {text}", method=method, path=path)
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return ConnectError(f"could not connect: {text}", method=method, path=path)
-    if isinstance(exc, TimeoutError):
-        return RequestTimeoutError(f"no answer in time: {text}", method=method, path=path)
-    return TransportError(f"connection failed: {text}", method=method, path=path)

@@ -7,6 +7,7 @@ server's answer does not have the documented shape; the I/O layers add the metho
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -343,6 +344,11 @@ def session_read_from_wire(body: Any) -> SessionRead:
     )
 
 
+#: The longest token lifetime taken, in seconds (ten years); a longer ``expires_in`` is a
+#: ProtocolError: no identity provider means it, and its expiry date would overflow.
+MAX_TOKEN_LIFETIME = 10 * 366 * 86400
+
+
 def token_from_wire(body: Any) -> Token:
     """The identity provider's token answer."""
     access = member(body, "access_token", str)
@@ -357,7 +363,9 @@ def token_from_wire(body: Any) -> Token:
     try:
         lifetime = float(expires)
     except OverflowError:  # 400 digits: no float holds it
-        raise ProtocolError("token answer's 'expires_in' is out of range") from None
+        lifetime = math.inf
+    if not lifetime <= MAX_TOKEN_LIFETIME:  # (NaN too) no clock or date would hold it
+        raise ProtocolError("token answer's 'expires_in' is out of range (over ten years)")
     token_type = body.get("token_type") or "Bearer"
     scope = body.get("scope")
     return Token(
