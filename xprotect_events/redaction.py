@@ -12,6 +12,7 @@ characters are not hunted through every word.
 
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import json
@@ -27,6 +28,7 @@ WIDEST_ESCAPE = 12
 _SURROGATES = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _SHORT_ESCAPE = re.compile(r"\\([\"\\/])")
+_HEX_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")  # JavaScript, Python bytes: \x2b\xc3\xb6
 
 
 def _forms(secret: str) -> set[str]:
@@ -39,6 +41,7 @@ def _forms(secret: str) -> set[str]:
         html.escape(secret),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
+        base64.b64encode(secret.encode()).decode("ascii"),
     }
 
 
@@ -56,12 +59,23 @@ def _pair(match: re.Match[str]) -> str:
     return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 
 
+def _bytes_of(match: re.Match[str]) -> str:
+    """A run of ``\\xNN`` escapes as the text its bytes are: UTF-8, else Latin-1."""
+    data = bytes.fromhex(match[0].replace("\\x", ""))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def _unescaped(text: str) -> str:
     """One level of every escape undone: JSON ``\\uXXXX`` (pairs too) and short escapes,
-    HTML references, URL ``%XX`` (``+`` stays a plus)."""
+    ``\\xNN`` escapes (JavaScript, a bytes repr), HTML references, URL ``%XX`` (``+`` stays
+    a plus)."""
     text = _SURROGATES.sub(_pair, text)
     text = _UNICODE_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
     text = _SHORT_ESCAPE.sub(lambda m: m[1], text)
+    text = _HEX_ESCAPES.sub(_bytes_of, text)
     return urllib.parse.unquote(html.unescape(text))
 
 

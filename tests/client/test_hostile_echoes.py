@@ -282,3 +282,25 @@ async def test_a_redirect_to_bytes_that_are_not_utf8_gives_a_printable_error() -
     assert re.search(r"redirected to http://elsewhere/\S+;", str(error))
     str(error).encode("utf-8")  # no lone surrogate left in it
     repr(error).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        b"b'Pa+ss&w\\xc3\\xb6rd=\\xc3\\xa9/%s'",  # a Python bytes repr
+        b"Pa\\x2bss\\x26w\\xc3\\xb6rd=\\xc3\\xa9/%s",  # JavaScript \x escapes
+        b"BASE64",  # the password in base64
+    ],
+)
+async def test_an_echo_in_hex_escapes_or_base64_never_shows_the_password(
+    hostile: Hostile, echo: bytes
+) -> None:
+    tail = PASSWORD.rsplit("/", 1)[1].encode()
+    text = base64.b64encode(PASSWORD.encode()) if echo == b"BASE64" else echo % tail
+    body = b'{"error": "invalid_grant", "error_description": "bad: %s"}' % text.replace(
+        b"\\", b"\\\\"
+    )
+    hostile.on("token", hostile.answer(400, body))
+    error = await failure(lambda c: c.login(), hostile.url, username=USERNAME, password=PASSWORD)
+    assert "[redacted]" in str(error)
+    assert tail.decode() not in exposed(error)
