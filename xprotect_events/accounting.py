@@ -7,11 +7,12 @@ Accounting rules (what each trigger's ``status`` means):
 ``rejected`` (it did not land; sending it again cannot make it happen twice)
     - the batch answer had a per-item error for it (``error`` has the item's ``httpCode``
       and ``errorText``; the server answered for that item, whatever the code);
-    - the whole batch POST got a 4xx (each item of the chunk carries that error), or a
-      3xx (redirects are not followed);
-    - 429 or 503 still after the transport's retries (or with a ``Retry-After`` longer
+    - the whole batch POST got a 4xx (each item of the chunk carries that error; a 429
+      too, with or without ``Retry-After``: the server refused the request), or a 3xx
+      (redirects are not followed);
+    - 503 *with* ``Retry-After`` still after the transport's retries (or with one longer
       than the policy waits): the server said it did not act on the request (the same
-      judgement that lets the transport resend them);
+      judgement, :func:`.policy.said_not_acted`, that lets the transport resend it);
     - the connection could not be made (:class:`ConnectError`, ``sent`` False);
     - the identity provider refused the credentials while renewing the token;
     - invalid before sending (``sent`` False, :class:`InvalidInputError`): not an
@@ -20,7 +21,8 @@ Accounting rules (what each trigger's ``status`` means):
 ``unknown`` (it was sent and no usable answer came: it may have happened)
     - timeout, a connection cut or reset after the request went out (including a reset
       before the server's handler ran: the client cannot tell the two apart);
-    - a 5xx other than 503 (the server may have stored the events before failing);
+    - a 5xx other than a 503 with ``Retry-After`` (the server, or the backend behind a
+      gateway, may have stored the events before failing);
     - a 2xx whose body is not the documented answer (not JSON, truncated, an array of
       the wrong length, an item that is neither an event nor an error object):
       :class:`ProtocolError` for the whole chunk, as nothing in it can be trusted.
@@ -44,6 +46,7 @@ from .errors import (
     XProtectError,
     api_error_class,
 )
+from .policy import said_not_acted
 from .redaction import scrubbed
 from .report import BatchReport, ChunkReport, Status, TriggerResult
 from .responses import error_of
@@ -178,7 +181,7 @@ def outcome(exc: Exception) -> tuple[Status, bool]:
     if isinstance(exc, TransportError):
         return ("unknown", True) if exc.sent else ("rejected", False)
     if isinstance(exc, APIError):
-        landed_maybe = exc.status >= 500 and exc.status != 503
+        landed_maybe = exc.status >= 500 and not said_not_acted(exc)
         return ("unknown" if landed_maybe else "rejected"), True
     if isinstance(exc, ProtocolError):
         redirected = exc.status is not None and 300 <= exc.status < 400

@@ -14,8 +14,9 @@ awaits the chunks in flight.
 What each trigger's ``status`` means is :mod:`.accounting`'s; chunking is
 :mod:`.chunks`'.
 
-A chunk is sent again only when it surely did not land (connect failure, 429, 503), and
-that is the transport's ``retry="unsent"`` rule; this module never retries anything itself.
+A chunk is sent again only when it surely did not land (connect failure, 429 or 503 with
+``Retry-After``), and that is the transport's ``retry="unsent"`` rule; this module never
+retries anything itself.
 
 The call itself raises only when nothing of it can go on: bad options
 (:class:`InvalidInputError`, before anything is sent); a token that cannot be had before

@@ -63,13 +63,15 @@ def int_in(name: str, value: object, low: int, high: int | None = None, note: st
     return value
 
 
-def seconds(name: str, value: object, most: float = 1e300) -> float:
-    """A number of seconds, ``0 < s < most`` (not ``isfinite()``: an int too large for a
-    float must be refused, not overflow)."""
+def seconds(name: str, value: object, most: float = 1e300, *, zero: bool = False) -> float:
+    """A number of seconds, ``0 < s < most`` (``0 <= s`` with ``zero``); not
+    ``isfinite()``: an int too large for a float must be refused, not overflow, and NaN
+    fails every comparison."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not 0 < value < most:  # type: ignore[operator]
+    low_ok = number and (value >= 0 if zero else value > 0)  # type: ignore[operator]
+    if not low_ok or not value < most:  # type: ignore[operator]
         bound = f" and < {most:g}" if most < 1e300 else ""
-        what = f"a number of seconds > 0{bound}"
+        what = f"a number of seconds {'>=' if zero else '>'} 0{bound}"
         raise InvalidInputError(f"{name} must be {what}, got {shown(value)}")
     return float(value)  # type: ignore[arg-type]
 
@@ -78,4 +80,18 @@ def boolean(name: str, value: object) -> bool:
     """``True`` or ``False`` (not 1, not "yes")."""
     if not isinstance(value, bool):
         raise InvalidInputError(f"{name} must be True or False, got {shown(value)}")
+    return value
+
+
+def utf8(what: str, value: str) -> str:
+    """``value`` if it can be written as UTF-8: a lone surrogate (``"\\ud800"``) cannot,
+    and URL or JSON encoding would drop it or fail later, so it is refused here."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(
+                f"{what} is not valid text: U+{ord(value[exc.start]):04X} at position "
+                f"{exc.start} is a lone surrogate"
+            ) from None
     return value

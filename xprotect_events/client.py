@@ -205,7 +205,7 @@ class XProtectClient:
     async def get_event(self, event_id: uuid.UUID | str, *, include_data: bool = False) -> Event:
         """One stored event by its id. :class:`NotFoundError` when unknown or not stored."""
         guid = to_uuid(event_id, "event id")
-        params = {"include": "data"} if include_data else {}
+        params = {"include": "data"} if boolean("include_data", include_data) else {}
         return await self._get(f"/events/{guid}", wire.event_in_data, **params)
 
     def list_events(self, **options: Unpack[ListOptions]) -> AsyncIterator[Event]:
@@ -227,18 +227,22 @@ class XProtectClient:
     ) -> AsyncIterator[Event]:
         left = limit
         page = 0
+        before: set[int] = set()  # the previous page's ids (at most page_size)
         while left is None or left > 0:
             params["page"] = str(page)
             result = await self.core.call(
                 "GET", "/events", typed.page_forms, params=dict(params), raw=True
             )
-            forms = result.events[:left]
+            forms, before = typed.new_on_page(result.events, before)
+            forms = forms[:left]
             for start in range(0, len(forms), typed.SLICE):  # few Events live at once
                 for event in typed.as_events(forms[start : start + typed.SLICE]):
                     yield event
             if left is not None:
-                left -= min(left, len(result.events))
-            if result.next is None or len(result.events) < page_size:
+                left -= len(forms)
+            # The server's next link says whether there is more (WIRE.md): a page
+            # shorter than asked for is not the last when the server caps the size.
+            if result.next is None or not result.events:
                 return
             page += 1
 
@@ -246,7 +250,8 @@ class XProtectClient:
         """Trigger one event; the stored :class:`Event` as the server answered it.
 
         Resent only if the request surely did not reach the server (connect failure) or the
-        server said so (429/503): an event never happens twice by our doing.
+        server said so (429/503 with ``Retry-After``): an event never happens twice by our
+        doing.
         """
         if not isinstance(trigger, EventTrigger):
             raise InvalidInputError(f"expected an EventTrigger, got {type(trigger).__name__}")

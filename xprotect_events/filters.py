@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .checks import aware
+from .checks import aware, utf8
 from .errors import InvalidInputError, shown
 from .wire import format_time
 
@@ -60,6 +60,8 @@ def _check_scalar(value: object) -> Scalar:
             raise InvalidInputError("a filter integer has too many digits to write") from None
     if isinstance(value, datetime):
         aware(value, "a filter time")
+    elif isinstance(value, str):
+        utf8("a filter value", value)  # URL encoding would drop a lone surrogate
     return value
 
 
@@ -311,6 +313,7 @@ class SessionFilter:
             )
         if not isinstance(self.property, str) or not self.property:
             raise InvalidInputError(f"a filter property must be a name, got {shown(self.property)}")
+        utf8("a filter property", self.property)
         if isinstance(self.value, list) != (self.operator in ARRAY_OPERATORS):
             raise InvalidInputError(f"operator {self.operator!r} takes the wrong kind of value")
 

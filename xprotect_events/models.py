@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections import deque
@@ -76,7 +77,46 @@ def check_optional_str(name: str, value: object) -> str | None:
 def check_data(value: object) -> Mapping[str, Any] | None:
     if value is not None and not isinstance(value, Mapping):
         raise InvalidInputError(f"data must be a mapping (JSON object) or None, got {shown(value)}")
+    if value:
+        _finite_numbers(value)
     return value
+
+
+def _finite_numbers(data: Mapping[str, Any]) -> None:
+    """Refuse NaN and infinities anywhere in ``data`` (JSON has no such numbers: orjson
+    would send them as null), naming where. Each container is walked once (shared or
+    cyclic ones too: JSON encoding refuses cycles later), without recursion; the path to
+    each is kept as links to its parent's, spelled out only for the message."""
+    seen: set[int] = set()
+    todo: list[tuple[Any, _Path]] = [(data, None)]
+    while todo:
+        node, path = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        items = node.items() if isinstance(node, Mapping) else enumerate(node)
+        for key, item in items:
+            if isinstance(item, float):
+                if not math.isfinite(item):
+                    where = _spelled((key, path))
+                    raise InvalidInputError(f"{where} is {item!r}: JSON numbers must be finite")
+            elif isinstance(item, Mapping | list | tuple):
+                todo.append((item, (key, path)))
+
+
+_Path = tuple[Any, "_Path"] | None
+
+
+def _spelled(path: _Path, most: int = 16) -> str:
+    """``data['a'][0]``; a path deeper than ``most`` keys shows its ends."""
+    keys: list[Any] = []
+    while path is not None:
+        key, path = path
+        keys.append(key)
+    keys.reverse()
+    if len(keys) > most:
+        keys = [*keys[: most // 2], ..., *keys[-most // 2 :]]
+    return "data" + "".join("[…]" if k is ... else f"[{shown(k, 60)}]" for k in keys)
 
 
 # Triggers are built by the million and their types and sources repeat: each distinct text

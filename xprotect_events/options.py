@@ -17,7 +17,7 @@ import attrs
 
 from . import filters as f
 from .checkpoints import CheckpointStore, FileCheckpoint
-from .checks import Order, aware, boolean, int_in, order, seconds
+from .checks import Order, aware, boolean, int_in, order, seconds, utf8
 from .errors import InvalidInputError, shown
 from .models import EventTrigger, to_source, to_uuid
 from .policy import RetryPolicy
@@ -80,7 +80,7 @@ def list_query(options: ListOptions, max_page_size: int) -> ListQuery:
     for prop, spec in (filters or {}).items():
         if not isinstance(prop, str) or not prop or prop in params or prop in OWN_PARAMS:
             raise InvalidInputError(f"filters cannot set {shown(prop)}")
-        params[prop] = _encoded(prop, f.as_conditions(spec))
+        params[utf8("a filter property", prop)] = _encoded(prop, f.as_conditions(spec))
     limit = options.get("limit")
     if limit is not None:
         int_in("limit", limit, 0, note=" (or None)")

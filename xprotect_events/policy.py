@@ -3,7 +3,9 @@
 Nothing is retried that could happen twice. ``"safe"`` requests (GET, DELETE, the token
 grants, session creation) retry connection errors, timeouts, 5xx and 429. ``"unsent"`` ones
 (trigger POSTs, session reads) retry only when the request surely did not reach the server
-(the connection could not be made) or the server said it did not act on it (429 or 503).
+(the connection could not be made) or the server said it did not act on it: 429 or 503
+*with* ``Retry-After``. A 503 without one may come from a gateway whose backend acted and
+then timed out, so it is not resent (nor a bare 429, under the same rule).
 A server-given ``Retry-After`` is waited exactly, unless it is longer than
 ``max_retry_after``: then the failure is not retried at all. Otherwise the wait is the one
 backoff schedule, :meth:`RetryPolicy.delay`. The transport (per request, with tenacity) and
@@ -14,14 +16,16 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import attrs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from .checks import int_in, seconds
 from .errors import APIError, TLSError, TransportError, XProtectError
 from .reasons import reason
 
@@ -31,16 +35,26 @@ RetryMode = Literal["safe", "unsent"]
 T = TypeVar("T")
 
 
+def _attempts(_: Any, attribute: attrs.Attribute[int], value: object) -> None:
+    int_in(f"RetryPolicy.{attribute.name}", value, 1)
+
+
+def _seconds(_: Any, attribute: attrs.Attribute[float], value: object) -> None:
+    seconds(f"RetryPolicy.{attribute.name}", value, zero=True)
+
+
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """How often and how long to retry. ``attempts`` counts the first try."""
+    """How often and how long to retry. ``attempts`` (an int >= 1) counts the first try;
+    the other fields are finite, non-negative numbers of seconds, checked here
+    (:class:`InvalidInputError`), not when a retry first needs them."""
 
-    attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
-    backoff_initial: float = 0.2
-    backoff_max: float = 10.0
-    jitter: float = 0.5
+    attempts: int = attrs.field(default=4, validator=_attempts)
+    backoff_initial: float = attrs.field(default=0.2, validator=_seconds)
+    backoff_max: float = attrs.field(default=10.0, validator=_seconds)
+    jitter: float = attrs.field(default=0.5, validator=_seconds)
     #: Longest server-given ``Retry-After`` the client waits; longer raises at once.
-    max_retry_after: float = 120.0
+    max_retry_after: float = attrs.field(default=120.0, validator=_seconds)
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """The wait before retry number ``retry`` (1 for the first): the server's
@@ -71,14 +85,22 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def is_unsent(exc: BaseException) -> bool:
-    """Trigger POSTs: only what surely did not happen."""
+    """Trigger POSTs: only what surely did not happen (a 429 or 503 only with the
+    server's ``Retry-After``)."""
     if isinstance(exc, TransportError):
         return not exc.sent and not isinstance(exc, TLSError)
-    return isinstance(exc, APIError) and exc.status in (429, 503)
+    return said_not_acted(exc)
+
+
+def said_not_acted(exc: BaseException) -> bool:
+    """Whether the server said it did not act on the request: 429 or 503 with
+    ``Retry-After`` (a bare 503 may come from a gateway after its backend acted)."""
+    return isinstance(exc, APIError) and exc.status in (429, 503) and exc.retry_after is not None
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); ``inf`` for a
+    date too far ahead for a datetime (longer than any wait), None when it is not one."""
     if not value:
         return None
     value = value.strip()
@@ -86,6 +108,8 @@ def parse_retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
+    except OverflowError:  # a year or an offset past what a datetime holds: no wait is longer
+        return math.inf
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:

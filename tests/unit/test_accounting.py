@@ -79,8 +79,10 @@ def test_per_item_errors_become_the_servers_errors() -> None:
         (ConnectError("refused"), "rejected", False),
         (RequestTimeoutError("slow"), "unknown", True),
         (TransportError("cut"), "unknown", True),
-        (RateLimitedError(status=429), "rejected", True),
-        (ServerError(status=503), "rejected", True),
+        (RateLimitedError(status=429), "rejected", True),  # a 4xx: refused, with or without
+        (RateLimitedError(status=429, retry_after=1), "rejected", True),  # Retry-After
+        (ServerError(status=503, retry_after=1), "rejected", True),  # the server said so
+        (ServerError(status=503), "unknown", True),  # may come after the backend acted
         (ServerError(status=500), "unknown", True),
         (ServerError(status=504), "unknown", True),
         (BadRequestError(status=400), "rejected", True),

@@ -41,8 +41,12 @@ def test_a_retry_after_is_waited_exactly() -> None:
         (RequestTimeoutError("slow"), True, False),
         (TransportError("cut"), True, False),
         (ServerError(status=500), True, False),
-        (ServerError(status=503), True, True),
-        (RateLimitedError(status=429), True, True),
+        # Without Retry-After the server did not say it did not act (DESIGN: a trigger POST
+        # is resent for 429/503 only with Retry-After): a bare 503 may follow the act.
+        (ServerError(status=503), True, False),
+        (ServerError(status=503, retry_after=0), True, True),
+        (RateLimitedError(status=429), True, False),
+        (RateLimitedError(status=429, retry_after=0), True, True),
         (RateLimitedError(status=429, retry_after=60), True, True),
         (RateLimitedError(status=429, retry_after=61), False, False),
         (ServerError(status=503, retry_after=3600), False, False),
