@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import re
+import sys
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -94,29 +94,36 @@ def _finite_numbers(data: Mapping[str, Any]) -> None:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        items = node.items() if isinstance(node, Mapping) else enumerate(node)
-        for key, item in items:
-            if isinstance(item, float):
-                if not math.isfinite(item):
-                    where = _spelled((key, path))
+        mapping = type(node) is dict or isinstance(node, Mapping)
+        for item in node.values() if mapping else node:
+            kind = type(item)
+            if kind in _LEAVES:
+                continue
+            if kind is float or isinstance(item, float):
+                if not -_MAX <= item <= _MAX:  # NaN fails both comparisons
+                    where = _spelled((node, item, path))
                     raise InvalidInputError(f"{where} is {item!r}: JSON numbers must be finite")
-            elif isinstance(item, Mapping | list | tuple):
-                todo.append((item, (key, path)))
+            elif kind is dict or kind is list or isinstance(item, Mapping | list | tuple):
+                todo.append((item, (node, item, path)))
 
 
-_Path = tuple[Any, "_Path"] | None
+_LEAVES = frozenset((str, int, bool, type(None)))
+_MAX = sys.float_info.max
+#: Where a value is: (its container, the value, the container's own path).
+_Path = tuple[Any, Any, "_Path"] | None
 
 
 def _spelled(path: _Path, most: int = 16) -> str:
     """``data['a'][0]``; a path deeper than ``most`` keys shows its ends."""
-    keys: list[Any] = []
+    keys: list[str] = []
     while path is not None:
-        key, path = path
-        keys.append(key)
+        node, item, path = path
+        pairs = node.items() if isinstance(node, Mapping) else enumerate(node)
+        keys.append(next(f"[{shown(k, 60)}]" for k, v in pairs if v is item))
     keys.reverse()
     if len(keys) > most:
-        keys = [*keys[: most // 2], ..., *keys[-most // 2 :]]
-    return "data" + "".join("[…]" if k is ... else f"[{shown(k, 60)}]" for k in keys)
+        keys = [*keys[: most // 2], "[…]", *keys[-most // 2 :]]
+    return "data" + "".join(keys)
 
 
 # Triggers are built by the million and their types and sources repeat: each distinct text
