@@ -7,8 +7,10 @@ wrong, before anything is sent.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal, TypeGuard
+from typing import Any, Literal, TypeGuard
 
 from .errors import InvalidInputError, shown
 
@@ -95,3 +97,47 @@ def utf8(what: str, value: str) -> str:
                 f"{exc.start} is a lone surrogate"
             ) from None
     return value
+
+
+def finite_numbers(data: Mapping[str, Any]) -> None:
+    """Refuse NaN and infinities anywhere in ``data`` (JSON has no such numbers: orjson
+    would send them as null), naming where. Each container is walked once (shared or
+    cyclic ones too: JSON encoding refuses cycles later), without recursion; the path to
+    each is kept as links to its parent's, spelled out only for the message."""
+    seen: set[int] = set()
+    todo: list[tuple[Any, _Path]] = [(data, None)]
+    while todo:
+        node, path = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        mapping = type(node) is dict or isinstance(node, Mapping)
+        for item in node.values() if mapping else node:
+            kind = type(item)
+            if kind in _LEAVES:
+                continue
+            if kind is float or isinstance(item, float):
+                if not -_MAX <= item <= _MAX:  # NaN fails both comparisons
+                    where = _spelled((node, item, path))
+                    raise InvalidInputError(f"{where} is {item!r}: JSON numbers must be finite")
+            elif kind is dict or kind is list or isinstance(item, Mapping | list | tuple):
+                todo.append((item, (node, item, path)))
+
+
+_LEAVES = frozenset((str, int, bool, type(None)))
+_MAX = sys.float_info.max
+#: Where a value is: (its container, the value, the container's own path).
+_Path = tuple[Any, Any, "_Path"] | None
+
+
+def _spelled(path: _Path, most: int = 16) -> str:
+    """``data['a'][0]``; a path deeper than ``most`` keys shows its ends."""
+    keys: list[str] = []
+    while path is not None:
+        node, item, path = path
+        pairs = node.items() if isinstance(node, Mapping) else enumerate(node)
+        keys.append(next(f"[{shown(k, 60)}]" for k, v in pairs if v is item))
+    keys.reverse()
+    if len(keys) > most:
+        keys = [*keys[: most // 2], "[…]", *keys[-most // 2 :]]
+    return "data" + "".join(keys)
