@@ -386,6 +386,7 @@ class XProtectClient:
             profile=self.profile,
             ssl=self.transport.tls,
             list_stored=lambda since: self.list_events(since=since, include_data=True),
+            secrets=lambda: self.core.secrets,
         )
         chosen = subscription_rules(types, sources, resource_types, rules)
         return LiveStream(link, chosen, **options)

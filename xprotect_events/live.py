@@ -388,7 +388,8 @@ class LiveStream:
             return
         self._last_id = events[-1].id
         fresh = self._recent.fresh(events)
-        if not await self._hold.take(fresh, lambda: not conn.commands_waiting):
+        hold = self._hold
+        if not hold.active or not await hold.take(fresh, lambda: not conn.commands_waiting):
             await self._put(fresh, conn)
 
     async def _put(self, items: Sequence[Item], conn: Connection | None) -> None:

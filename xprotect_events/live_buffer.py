@@ -110,6 +110,11 @@ class Hold:
     def holding(self) -> bool:
         return self._events is not None
 
+    @property
+    def active(self) -> bool:
+        """Holding, or handing the held events over (else :meth:`take` has nothing to do)."""
+        return self._events is not None or self._releasing is not None
+
     def start(self) -> None:
         """Hold what comes from now on (what is held already stays held)."""
         if self._events is None:

@@ -46,9 +46,6 @@ class TokenSource(Protocol):
 
     async def renew(self, stale: str) -> str: ...
 
-    @property
-    def secrets(self) -> tuple[str, ...]: ...
-
 
 class CommandError(APIError):
     """A WebSocket command failed: ``status`` and ``error_text`` are the server's."""
@@ -57,7 +54,8 @@ class CommandError(APIError):
 #: Called with the connection and each event batch, in order; awaiting it is the
 #: back-pressure. ``wake`` is called when a command starts waiting for its answer.
 Sink = Callable[["Connection", list[Event]], Awaitable[None]]
-#: What no message may show (the token manager's ``secrets``), asked when one is made.
+#: What no message may show (the tokens, the credentials' and the proxy's secrets), asked
+#: when a message is made.
 Secrets = Callable[[], tuple[str, ...]]
 
 
@@ -236,6 +234,7 @@ class SocketOptions:
     heartbeat: float | None
     max_frame: int
     connect_within: float
+    secrets: Secrets = tuple
 
 
 async def connect(
@@ -249,7 +248,7 @@ async def connect(
     """Connect and authenticate; a refused token (401) is renewed once and tried again."""
 
     def connection(ws: aiohttp.ClientWebSocketResponse) -> Connection:
-        return Connection(ws, sink, options.max_frame, wake, lambda: tokens.secrets)
+        return Connection(ws, sink, options.max_frame, wake, options.secrets)
 
     token = await tokens.token()
     try:

@@ -38,6 +38,8 @@ class LiveLink:
     profile: Profile
     ssl: ssl.SSLContext | bool
     list_stored: ListStored
+    #: What no message may show (the client core's ``secrets``).
+    secrets: Callable[[], tuple[str, ...]] = tuple
     connect_timeout: float = 10.0
 
     @property
@@ -53,6 +55,7 @@ class LiveLink:
             heartbeat=profile.ws_heartbeat,
             max_frame=max_frame,
             connect_within=self.connect_timeout,
+            secrets=self.secrets,
         )
 
 
