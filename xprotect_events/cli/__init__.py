@@ -36,6 +36,8 @@ from .runner import (
     State,
     classify,
     configure_logging,
+    fail_os,
+    silence_stdout,
     usage_error_line,
 )
 from .serve import LISTENING, parse_fault, serve
@@ -105,4 +107,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        silence_stdout()
+        sys.exit(EXIT_OK)
+    except OSError as exc:
+        sys.exit(fail_os(exc))
+    try:
+        sys.stdout.flush()  # a full disk shows here, not as a message at exit
+    except BrokenPipeError:
+        silence_stdout()
+    except OSError as exc:
+        sys.exit(fail_os(exc))
     sys.exit(result if isinstance(result, int) else EXIT_OK)

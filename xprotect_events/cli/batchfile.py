@@ -10,17 +10,24 @@ line, and a line rejected again keeps its first ``raw`` (any number of resends).
 
 The rejects file is written to a temporary file beside it and moved into place at the
 end, so no input is overwritten while it is being read; a rejects path that is the input
-itself (the same file by any name, or the file stdin comes from) is refused before
-anything is read.
+or the journal (the same file by any name, or the file stdin comes from) is refused
+before anything is read (:func:`clash`). A run with no rejects removes the rejects file
+an earlier run left, so the file always describes the last run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import collections
+import concurrent.futures
+import contextlib
+import io
 import os
+import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +35,7 @@ import attrs
 import orjson
 
 from ..errors import InvalidInputError
-from ..jsonlines import json_value, trigger_from_json
+from ..jsonlines import BLOCK_BYTES, json_value, trigger_from_json
 from ..models import EventTrigger
 
 #: The key a rejects file adds to each line; ignored when the line is sent again.
@@ -119,40 +126,204 @@ def _kept_raw(value: Any) -> str | None:
 
 class RejectsFile:
     """The rejects file: written to a temporary file beside ``path`` from the first
-    reject on, and moved into place by :meth:`close` (never a half-written file there)."""
+    reject on, and moved into place by :meth:`close` (never a half-written file there).
+
+    After :meth:`close` the file describes this run only: its rejects, or (when it had
+    none, or they could not be written) no file at all: a rejects file an earlier run left
+    there is removed, so it is never resent by mistake. A write that fails (a full disk)
+    is kept in :attr:`error`; the run goes on counting.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
+        self.error: OSError | None = None
+        #: Whether :meth:`close` removed a rejects file of an earlier run.
+        self.removed_stale = False
         self._file: IO[bytes] | None = None
         self._temporary: str | None = None
 
     def write(self, record: Mapping[str, Any]) -> None:
-        if self._file is None:
-            folder = self.path.parent
-            handle, self._temporary = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".part", dir=folder
-            )
-            self._file = os.fdopen(handle, "wb")
-        self._file.write(orjson.dumps(record) + b"\n")
         self.count += 1
+        if self.error is not None:
+            return
+        try:
+            if self._file is None:
+                handle, self._temporary = tempfile.mkstemp(
+                    prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+                )
+                self._file = os.fdopen(handle, "wb")
+            self._file.write(orjson.dumps(record) + b"\n")
+        except OSError as exc:
+            self.error = exc
+            self._discard()
 
     def close(self) -> None:
+        """Move this run's rejects into place, or remove an earlier run's file."""
         file, self._file = self._file, None
-        if file is not None and self._temporary is not None:
-            file.close()
-            os.replace(self._temporary, self.path)
+        if file is not None and self._temporary is not None and self.error is None:
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+                file.close()
+                os.replace(self._temporary, self.path)
+                self._temporary = None
+                return
+            except OSError as exc:
+                self.error = exc
+        self._discard(file)
+        try:
+            self.path.unlink()
+            self.removed_stale = True
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self.error = self.error or exc
+
+    def _discard(self, file: IO[bytes] | None = None) -> None:
+        file = file or self._file
+        self._file = None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+        if self._temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._temporary)
+            self._temporary = None
+
+
+class InputReader:
+    """The lines of the input, numbered, as :func:`~xprotect_events.jsonlines.read_lines`
+    reads them (a block at a time, off the event loop; blank lines skipped, and counted
+    in :attr:`blank`), with nothing read ever lost: when a run stops early, :meth:`rest`
+    gives the lines not handed out yet, those read ahead first, then (for a regular
+    file) the rest of the input, read to its end a block at a time (flat memory)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._read = getattr(stream, "read1", stream.read)
+        #: Whether the rest can be read to its end now (a regular file, not a pipe).
+        self.regular = is_regular(stream)
+        #: Lines read so far, blank ones too; blank lines skipped.
+        self.number = 0
+        self.blank = 0
+        self.ended = False
+        self._tail = b""
+        self._ready: collections.deque[tuple[int, bytes]] = collections.deque()
+        self._reading: concurrent.futures.Future[bytes] | None = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="xprotect-events-input"
+        )
+
+    async def lines(self) -> AsyncIterator[tuple[int, bytes]]:
+        while True:
+            while self._ready:
+                yield self._ready.popleft()
+            if self.ended:
+                return
+            self._reading = self._executor.submit(self._read, BLOCK_BYTES)
+            data = await asyncio.wrap_future(self._reading)
+            self._reading = None
+            self._feed(data)
+
+    def rest(self) -> Iterator[tuple[int, bytes]]:
+        """The lines not handed out by :meth:`lines`: read ahead, then (a regular file)
+        the rest of the input. :class:`OSError` if it cannot be read."""
+        while True:
+            while self._ready:
+                yield self._ready.popleft()
+            if self.ended or not self.regular:
+                return
+            reading, self._reading = self._reading, None
+            if reading is not None and not reading.cancelled():
+                data = reading.result()  # the block a stopped run was reading
+            else:
+                data = self._read(BLOCK_BYTES)
+            self._feed(data)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every line of the input was handed out."""
+        return self.ended and not self._ready
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _feed(self, data: bytes) -> None:
+        if not data:
+            self.ended = True
+            if self._tail:
+                self._line(self._tail)
+                self._tail = b""
+            return
+        if b"\n" not in data:  # a long line: gather it without splitting again
+            self._tail += data
+            return
+        lines = (self._tail + data).split(b"\n")
+        self._tail = lines.pop()
+        for line in lines:
+            self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        self.number += 1
+        if line.strip():
+            self._ready.append((self.number, line))
+        else:
+            self.blank += 1
+
+
+def is_regular(stream: IO[bytes]) -> bool:
+    """Whether ``stream`` is a regular file (one that can be read to its end at once)."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 def same_file(rejects: Path, source: str) -> bool:
     """Whether the rejects path is the input: the same file by any name (a symbolic or
     hard link, another spelling) or, for ``-``, the file stdin is redirected from."""
+    return clash([("input", source), ("rejects", str(rejects))]) is not None
+
+
+def clash(paths: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """The names of the first two of ``paths`` (``(name, path)``; ``-`` is stdin) that are
+    one file: the same path once resolved (symbolic links, ``..``, another spelling; the
+    file need not exist yet), or the same existing file by any name (a hard link; for
+    ``-``, the file stdin is redirected from)."""
+    known = [(name, _identity(path)) for name, path in paths]
+    for i, (name, (resolved, inode)) in enumerate(known):
+        for other, (other_resolved, other_inode) in known[:i]:
+            same_path = resolved is not None and resolved == other_resolved
+            if same_path or (inode is not None and inode == other_inode):
+                return other, name
+    return None
+
+
+def _identity(path: str) -> tuple[str | None, tuple[int, int] | None]:
+    resolved = None if path == "-" else os.path.realpath(path)
     try:
-        written = os.stat(rejects)
-        read = os.fstat(0) if source == "-" else os.stat(source)
+        found = os.fstat(0) if path == "-" else os.stat(path)
     except OSError:
-        return False
-    return (written.st_dev, written.st_ino) == (read.st_dev, read.st_ino)
+        return resolved, None
+    return resolved, (found.st_dev, found.st_ino)
+
+
+def unwritable(path: Path, *, appends: bool = False) -> str | None:
+    """Why ``path`` cannot be written (in place, or replaced by a file beside it), if so:
+    its directory is missing, not a directory or not writable; with ``appends``, the
+    file itself is not writable."""
+    folder = path.parent
+    if path.is_dir():
+        return f"{path} is a directory"
+    if not folder.exists():
+        return f"no such directory: {folder}"
+    if not folder.is_dir():
+        return f"not a directory: {folder}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in the directory {folder} (permission denied)"
+    if appends and path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"cannot write {path} (permission denied)"
+    return None
 
 
 def count_lines(path: Path) -> int:

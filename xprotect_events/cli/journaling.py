@@ -16,9 +16,10 @@ A run with a journal (:mod:`xprotect_events.journal`) first compares it with the
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -80,6 +81,9 @@ class BatchJournal:
         self._known: set[int] = set()  # lines the journal has an entry for
         self._quiet: set[int] = set()  # lines whose journal entry stays as it is
         self._sent_from: dict[int, datetime] = {}
+        self._accounted: set[int] = set()  # lines :meth:`prepare` counted in this run
+        #: Lines read for the next block and not handed on yet (see :meth:`unread`).
+        self.held: collections.deque[tuple[int, bytes]] = collections.deque()
         self._buffer: list[JournalEntry] = []
         self._flushing = False
 
@@ -113,6 +117,7 @@ class BatchJournal:
         for number in steps.skip:
             self.skipped += 1
             self._quiet.add(number)
+            self._accounted.add(number)
             entry = state.entries[number]
             if entry.outcome == "accepted":
                 run.accepted += 1
@@ -148,6 +153,8 @@ class BatchJournal:
             )
         for result in await client.reconcile(results, settle=settle):
             number = result.index
+            if result.status != "rejected":
+                self._accounted.add(number)
             if result.status == "accepted":
                 self.found += 1
                 self.outcome(number, _text(texts[number]), "accepted", None, result)
@@ -165,19 +172,20 @@ class BatchJournal:
         self, lines: AsyncIterator[tuple[int, bytes]]
     ) -> AsyncIterator[tuple[int, bytes]]:
         """The lines to send, each block's ``sent`` entries durable before it is handed on."""
-        block: list[tuple[int, bytes]] = []
+        held = self.held
         async for number, data in lines:
             if number in self._known and number not in self._resend:
                 continue
-            block.append((number, data))
-            if len(block) >= self.block:
-                for item in self._ahead(block):
-                    yield item
-                block = []
-        for item in self._ahead(block):
-            yield item
+            held.append((number, data))
+            if len(held) >= self.block:
+                self._ahead(held)
+                while held:
+                    yield held.popleft()
+        self._ahead(held)
+        while held:
+            yield held.popleft()
 
-    def _ahead(self, block: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    def _ahead(self, block: Iterable[tuple[int, bytes]]) -> None:
         now = datetime.now(UTC)
         entries = []
         for number, data in block:
@@ -186,7 +194,23 @@ class BatchJournal:
                 self._sent_from[number] = now
         self.journal.record(entries)
         self.sent += len(entries)
-        return block
+
+    def unread(self, number: int) -> tuple[str, str | None] | None:
+        """How a line this run did not read stands: None if it was accounted already
+        (by :meth:`prepare`), else its status and reason: ``accepted`` or ``rejected`` by
+        an earlier run, ``unknown`` (sent by an earlier run, not reconciled yet) or ``not
+        sent``. Its journal entry stays as it is."""
+        if number in self._accounted:
+            return None
+        entry = self.journal.state.entries.get(number)
+        if entry is None or number in self._resend:
+            return "not sent", None
+        self._quiet.add(number)
+        if entry.outcome == "accepted":
+            return "accepted", None
+        if entry.outcome == "rejected":
+            return "rejected", entry.reason or "rejected"
+        return "unknown", "sent by an earlier run and not reconciled yet: rerun with --journal"
 
     def outcome(
         self, number: int, text: str, status: str, reason: str | None, result: object = None

@@ -20,6 +20,7 @@ import click
 from .. import (
     APIError,
     AuthenticationError,
+    CheckpointError,
     ConfigurationError,
     ForbiddenError,
     InvalidInputError,
@@ -46,7 +47,8 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES: Mapping[int, str] = {
     EXIT_OK: "success (also: watch and serve stopped with Ctrl-C or SIGTERM)",
     EXIT_NOT_ACCEPTED: "some triggers were not accepted (rejected or unknown; see --rejects)",
-    EXIT_USAGE: "usage error: bad option, bad input, missing URL or credentials",
+    EXIT_USAGE: "usage or local error: bad option, bad input, missing URL or credentials, "
+    "a local file that cannot be used (checkpoint, journal, rejects file, output)",
     EXIT_AUTH: "authentication failed: the identity provider refused the credentials",
     EXIT_CONNECTION: "no connection: server unreachable, timeout or TLS verification failed",
     EXIT_API: "the API answered with an error (not found, forbidden, server error, …)",
@@ -97,8 +99,21 @@ def run(main: Coroutine[Any, Any, int], *, stop_ok: bool = False) -> int:
     except XProtectError as exc:
         return fail(exc)
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         return EXIT_OK
+    except OSError as exc:
+        return fail_os(exc)
+
+
+def fail_os(exc: OSError) -> int:
+    """A local I/O error (a full disk under stdout, an unreadable file) in one line (the
+    traceback with --debug); no more writes to stdout. :data:`EXIT_USAGE`."""
+    if current_state().debug:
+        log.exception("command failed")
+    where = f": {exc.filename}" if exc.filename else " (the output or a local file)"
+    click.echo(f"error: cannot read or write{where}: {exc.strerror or exc}", err=True)
+    silence_stdout()
+    return EXIT_USAGE
 
 
 async def _supervise(main: Coroutine[Any, Any, int], stop_ok: bool) -> int:
@@ -138,10 +153,15 @@ def _install_signal_handlers(
     return installed
 
 
-def _silence_stdout() -> None:
-    """After the reader of a pipe went away (``| head``): no more writes, no error at exit."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+def silence_stdout() -> None:
+    """After the reader of a pipe went away (``| head``), or the disk under stdout is
+    full: no more writes, no error at exit (what is still buffered goes nowhere)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no stdout at all
+        pass
 
 
 _HINTS: list[tuple[type[XProtectError], int, str]] = [
@@ -167,6 +187,11 @@ _HINTS: list[tuple[type[XProtectError], int, str]] = [
     (NotFoundError, EXIT_API, "it does not exist, or it is no longer stored (retention)"),
     (APIError, EXIT_API, ""),
     (ProtocolError, EXIT_API, "the server's answer was not what the Events API sends"),
+    (
+        CheckpointError,
+        EXIT_USAGE,
+        "a local checkpoint or journal file that cannot be used as it is (see --help)",
+    ),
     (ConfigurationError, EXIT_USAGE, "see --help"),
     (InvalidInputError, EXIT_USAGE, "see --help"),
 ]

@@ -60,12 +60,12 @@ FAULT_OPTIONS: list[Callable[[F], F]] = [
 ]
 
 
-def configure_faults(sim: Simulator, faults: Mapping[str, Any]) -> None:
+def configure_faults(sim: Simulator, faults: Mapping[str, Any]) -> list[str]:
     """Switch on the faults the ``FAULT_OPTIONS`` asked for: each ``--fault`` is one
-    seeded random rule (seed ``--fault-seed`` + its position), asked in the given order."""
+    seeded random rule (seed ``--fault-seed`` + its position), asked in the given order;
+    the lines that say what was switched on."""
     seed = int(faults.get("fault_seed") or 0)
-    for line in apply_fault_flags(sim.faults, faults.get("fault") or (), seed=seed):
-        click.echo(line, err=True)
+    return list(apply_fault_flags(sim.faults, faults.get("fault") or (), seed=seed))
 
 
 @attrs.frozen(kw_only=True)
@@ -198,11 +198,13 @@ async def _serve(args: ServeArgs) -> int:
     sim = args.simulator()
     await _start(sim, args)
     try:
-        configure_faults(sim, args.faults)
+        notes = configure_faults(sim, args.faults)
         if args.seed_events:
             stored = seed_events(sim, args.seed_events)
-            click.echo(f"seeded {stored} event(s)", err=True)
-        _print_serving(sim)
+            notes.append(f"seeded {stored} event(s)")
+        _print_serving(sim)  # the listening line first, whatever else is said
+        for note in notes:
+            click.echo(note, err=True)
         await asyncio.Event().wait()
     finally:
         await sim.stop()

@@ -14,22 +14,23 @@ import click
 from rich.progress import Progress
 
 from .. import EventTrigger, TriggerResult, XProtectError
-from ..jsonlines import read_lines
 from .batchfile import (
     InputLine,
+    InputReader,
     RejectsFile,
+    clash,
     count_lines,
     input_line,
     record_of,
-    same_file,
     trigger_of,
+    unwritable,
 )
 from .connection import Connection, connection_options
 from .journaling import BatchJournal, journal_options, open_journal
 from .names import names_for
 from .output import Output, event_json, output_option, progress_bar
 from .params import WHEN, batch_options, parse_json_object
-from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, run
+from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE, run
 
 
 def _data_object(text: str | None) -> dict[str, Any] | None:
@@ -80,6 +81,10 @@ async def _trigger(conn: Connection, args: TriggerArgs, out: Output) -> int:
     return EXIT_OK
 
 
+#: The status of a line that a stopped run never sent (nor, maybe, read).
+NOT_SENT = "not sent"
+
+
 @attrs.define
 class BatchRun:
     """One ``trigger-batch`` run: where each line stands, and where results go."""
@@ -88,9 +93,11 @@ class BatchRun:
     rejects: RejectsFile
     progress: Progress
     total: int | None
+    reader: InputReader
     accepted: int = 0
     rejected: int = 0
     unknown: int = 0
+    not_sent: int = 0
     lines_read: int = 0
     #: Lines handed to the library and not yet answered: stream index → line.
     pending: dict[int, InputLine] = attrs.Factory(dict)
@@ -99,24 +106,26 @@ class BatchRun:
 
     @property
     def done(self) -> int:
-        return self.accepted + self.rejected + self.unknown
+        return self.accepted + self.rejected + self.unknown + self.not_sent
 
-    def accept(self, number: int, result: TriggerResult) -> None:
+    def accept(self, number: int, result: TriggerResult | None) -> None:
         self.accepted += 1
         self.progress.advance(self.progress.task_ids[0])
         if self.out.json:
-            event = event_json(result.event) if result.event is not None else None
+            event = event_json(result.event) if result and result.event is not None else None
             self.out.emit({"line": number, "status": "accepted", "event": event})
 
     def reject(self, line: InputLine, status: str, reason: str) -> None:
         """A line that did not land: counted, written to the rejects file, reported."""
         if status == "rejected":
             self.rejected += 1
+        elif status == NOT_SENT:
+            self.not_sent += 1
         else:
             self.unknown += 1
         self.progress.advance(self.progress.task_ids[0])
         self.rejects.write(record_of(line, status, reason))
-        if self.journal is not None:
+        if self.journal is not None and status != NOT_SENT:  # never sent: no entry
             self.journal.outcome(line.number, line.raw, status, reason)
         if self.out.json:
             self.out.emit({"line": line.number, "status": status, "reason": reason})
@@ -133,12 +142,38 @@ class BatchRun:
             reason = f"sent, no answer: it may have happened; check before resending ({reason})"
         self.reject(line, result.status, reason)
 
-    def interrupted(self) -> None:
+    def stopped(self, why: str) -> None:
+        """The run stops early (``why``: interrupted, or an error): the lines in flight
+        are unknown, and every line not read yet goes to the rejects file as not sent."""
         reason = "interrupted before its answer came: it may or may not have happened"
         for line in sorted(self.pending.values(), key=lambda line: line.number):
             self.reject(line, "unknown", reason)
         self.pending.clear()
-        self.out.note(f"stopped after line {self.lines_read}: later lines were not read")
+        unread = f"not sent: the run was {why} before this line was sent"
+        held = self.journal.held if self.journal is not None else ()
+        for number, data in held:
+            self.reject(input_line(number, data), NOT_SENT, unread)
+        try:
+            for number, data in self.reader.rest():
+                self._unread(input_line(number, data), unread)
+        except OSError as exc:
+            self.out.note(f"error: the rest of the input could not be read: {exc.strerror}")
+        if not self.reader.complete:
+            self.out.note(
+                f"stopped after line {self.reader.number} of a pipe: the lines after "
+                f"it were NOT read and are NOT in the rejects file; send them again (from "
+                f"line {self.reader.number + 1} on, e.g. with tail -n +{self.reader.number + 1})"
+            )
+
+    def _unread(self, line: InputLine, reason: str) -> None:
+        known = self.journal.unread(line.number) if self.journal is not None else (NOT_SENT, None)
+        if known is None:
+            return  # the journal of an earlier run settled it; counted already
+        status, why = known
+        if status == "accepted":
+            self.accept(line.number, None)
+        else:
+            self.reject(line, status, why or reason)
 
     async def triggers(
         self, lines: AsyncIterator[tuple[int, bytes]]
@@ -159,14 +194,33 @@ class BatchRun:
 
     def summary(self, elapsed: float) -> None:
         rate = self.accepted / elapsed if elapsed > 0 else 0.0
+        more = f", {self.not_sent} not sent" if self.not_sent else ""
+        if self.reader.blank:
+            more += f", {self.reader.blank} blank (skipped)"
         self.out.note(
-            f"{self.done} line(s): {self.accepted} accepted, {self.rejected} rejected, "
-            f"{self.unknown} unknown in {elapsed:.2f} s ({rate:.0f}/s)"
+            f"{self.done + self.reader.blank} line(s): {self.accepted} accepted, "
+            f"{self.rejected} rejected, {self.unknown} unknown{more} in {elapsed:.2f} s "
+            f"({rate:.0f}/s)"
         )
-        if self.rejects.count:
+        rejects = self.rejects
+        if rejects.error is not None:
             self.out.note(
-                f"{self.rejects.count} not accepted: written with reasons to {self.rejects.path}"
+                f"error: cannot write the rejects file {rejects.path}: "
+                f"{rejects.error.strerror or rejects.error}; the {rejects.count} line(s) not "
+                "accepted are not saved there (an earlier rejects file there was removed)"
             )
+        elif rejects.count:
+            self.out.note(f"{rejects.count} not accepted: written with reasons to {rejects.path}")
+        elif rejects.removed_stale:
+            self.out.note(
+                f"all accepted: removed the rejects file of an earlier run, {rejects.path}"
+            )
+
+    @property
+    def exit_code(self) -> int:
+        if self.rejects.error is not None:
+            return EXIT_USAGE
+        return EXIT_OK if self.done == self.accepted else EXIT_NOT_ACCEPTED
 
 
 @attrs.frozen(kw_only=True)
@@ -188,7 +242,11 @@ class BatchArgs:
 
 @click.command(name="trigger-batch", short_help="Trigger the events of a JSON Lines file.")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--rejects", type=click.Path(dir_okay=False), help="Default: FILE.rejects.jsonl.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False),
+    help="Default: FILE.rejects.jsonl (rejects.jsonl for stdin).",
+)
 @journal_options
 @batch_options
 @output_option
@@ -197,26 +255,66 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     """Trigger the events of a JSON Lines FILE (or - for stdin), in concurrent batches.
 
     Each line is a trigger in wire form: {"type", "source", "time", "tag", "datatype",
-    "data"} (a time with its offset: Z or +hh:mm). Lines not accepted go to the rejects
-    file with the reason under "_reject" and the line as read under "_reject.raw" (fix
-    them and send that file again); it is written when the run ends, and may not be the
-    input itself. Exit code 1 when any line was not accepted.
+    "data"} (a time with its offset: Z or +hh:mm); blank lines are skipped. Every line
+    ends accepted, rejected, unknown (sent, no answer) or, when the run stops early (Ctrl-C,
+    SIGTERM, an error), not sent. Each line not accepted goes to the rejects file with
+    the reason under "_reject" and the line as read under "_reject.raw" (fix them and
+    send that file again): the lines of a stopped run that were never read too (status
+    "not sent"), except from a pipe, whose unread rest the summary names. The rejects
+    file is written when the run ends and describes that run only: a run with nothing to
+    reject removes an old one. It may not be the input, nor the journal. Exit code 1 when
+    any line was not accepted.
     """
     args = BatchArgs(**options)
-    if args.journal is not None and args.file == "-":
-        raise click.BadParameter("a journal needs a FILE: a rerun must read the same input")
-    if args.file != "-" and not Path(args.file).is_file():
-        raise click.BadParameter(f"no such file: {args.file}", param_hint="FILE")
-    if same_file(args.rejects_path, args.file):
-        source = "stdin's file" if args.file == "-" else "the input file"
-        raise click.BadParameter(
-            f"{args.rejects_path} is {source}: it would be overwritten with the rejects; "
-            "give another path with --rejects",
-            param_hint="--rejects",
-        )
-    total = None if args.file == "-" else count_lines(Path(args.file))
+    _check_batch_files(args)
+    regular = args.file != "-" and Path(args.file).is_file()
+    total = count_lines(Path(args.file)) if regular else None
     with click.open_file(args.file, "rb") as stream:
         return run(_trigger_batch(conn, args, stream, total, out))
+
+
+def _check_batch_files(args: BatchArgs) -> None:
+    """Usage errors before anything is read or sent: the input is readable, and the
+    input, the journal (and its lock) and the rejects file are distinct files in
+    directories that can be written."""
+    if args.journal is not None and args.file == "-":
+        raise click.BadParameter("a journal needs a FILE: a rerun must read the same input")
+    if args.file != "-":
+        source = Path(args.file)
+        if not source.exists():
+            raise click.BadParameter(f"no such file: {args.file}", param_hint="FILE")
+        if source.is_dir():
+            raise click.BadParameter(f"{args.file} is a directory", param_hint="FILE")
+        if args.journal is not None and not source.is_file():
+            raise click.BadParameter(
+                f"{args.file} is not a regular file: a journal needs a FILE that a rerun "
+                "can read again",
+                param_hint="FILE",
+            )
+    files = [("the input", args.file), ("the rejects file", str(args.rejects_path))]
+    if args.journal is not None:
+        files += [("the journal", args.journal), ("the journal's lock", f"{args.journal}.lock")]
+    both = clash(files)
+    if both is not None:
+        first, second = both
+        if first == "the input" and args.file == "-":
+            first = "the file stdin comes from"
+        raise click.BadParameter(
+            f"{second} and {first} are the same file ({dict(files)[second]}): one would "
+            "destroy the other; give distinct paths (--rejects, --journal)",
+            param_hint="--rejects" if "rejects" in second else "--journal",
+        )
+    why = unwritable(args.rejects_path)
+    if why is not None:
+        raise click.BadParameter(
+            f"the rejects file cannot be written: {why}", param_hint="--rejects"
+        )
+    if args.journal is not None:
+        why = unwritable(Path(args.journal), appends=True)
+        if why is not None:
+            raise click.BadParameter(
+                f"the journal cannot be written: {why}", param_hint="--journal"
+            )
 
 
 async def _trigger_batch(
@@ -224,24 +322,35 @@ async def _trigger_batch(
 ) -> int:
     progress = progress_bar(out.err)
     progress.add_task("triggering", total=total)
+    reader = InputReader(stream)
     batch = BatchRun(
-        out=out, rejects=RejectsFile(args.rejects_path), progress=progress, total=total
+        out=out,
+        rejects=RejectsFile(args.rejects_path),
+        progress=progress,
+        total=total,
+        reader=reader,
     )
     started = time.perf_counter()
-    with open_journal(args.journal, args.chunk_size) as journal:
-        batch.journal = journal
-        try:
-            with progress:
-                await _send_batch(conn, args, batch, read_lines(stream))
-        except asyncio.CancelledError:
-            batch.interrupted()
-            raise
-        finally:
-            batch.rejects.close()
-            batch.summary(time.perf_counter() - started)
-            if journal is not None:
-                out.note(journal.summary())
-    return EXIT_OK if batch.done == batch.accepted else EXIT_NOT_ACCEPTED
+    try:
+        with open_journal(args.journal, args.chunk_size) as journal:
+            batch.journal = journal
+            try:
+                with progress:
+                    await _send_batch(conn, args, batch, reader.lines())
+            except asyncio.CancelledError:
+                batch.stopped("interrupted")
+                raise
+            except BaseException:
+                batch.stopped("stopped by an error")
+                raise
+            finally:
+                batch.rejects.close()
+                batch.summary(time.perf_counter() - started)
+                if journal is not None:
+                    out.note(journal.summary())
+    finally:
+        reader.close()
+    return batch.exit_code
 
 
 async def _send_batch(

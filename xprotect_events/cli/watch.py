@@ -12,11 +12,12 @@ import click
 from rich.markup import escape
 
 from .. import Event, SessionChange
+from ..filters import SessionFilter
 from .connection import Connection, connection_options
 from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
 from .names import Names, names_for
 from .output import Output, event_json, output_option
-from .params import WHEN, include_data_option
+from .params import WHEN, include_data_option, name_conditions
 from .runner import EXIT_OK, run
 from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
 
@@ -46,7 +47,13 @@ class WatchArgs:
 @click.option(
     "--source", "sources", multiple=True, help="GUID, cameras/GUID or camera name. Repeatable."
 )
-@click.option("--source-name", "source_names", multiple=True, help="Exact source name. Repeatable.")
+@click.option(
+    "--source-name",
+    "source_names",
+    multiple=True,
+    help="Source name: exact, or contains:TEXT, startsWith:TEXT, notEquals:TEXT. Repeatable "
+    "(several plain names: any of them).",
+)
 @click.option("--since", type=WHEN, help="Also events after this time (default: from now).")
 @include_data_option()
 @click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True)
@@ -85,7 +92,11 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
         session = client.event_session(
             types=[names.resolve_type(t) for t in args.types] or None,
             sources=[names.resolve_source(s) for s in args.sources] or None,
-            source_names=list(args.source_names) or None,
+            filters=[
+                SessionFilter("source.name", c.operator, c.value)
+                for c in name_conditions(args.source_names)
+            ]
+            or None,
             since=args.since,
             include_data=args.include_data,
             max_size=args.max_size,
