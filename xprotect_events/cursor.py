@@ -19,6 +19,22 @@ The bound: the memory keeps the ids of delivered events whose time is within
 forgotten first. An event repeated later than that (more than 10 s older than the newest
 delivered event, or more than 10 000 deliveries ago) is yielded again; nothing is ever
 dropped that was not delivered.
+
+Clock skew: an event time more than :data:`MAX_SKEW` (5 min) ahead of this machine's clock
+(a device with a wrong clock, a trigger with a far future ``time``) does not move the resume
+point past the present: the newest delivered time counts as the local time of that read
+instead, so the events stored after it, with present times, still come after a recovery or
+a restart. The ids of such events are remembered like any other (the event is not repeated
+by a recovery); a position keeps only ids at or before its time, so after a restart from a
+checkpoint an event that was ahead of the clock when delivered may come once more, and so
+may the events of the last minutes when the server's clock runs more than 5 min ahead of
+this one (at least once still holds). A stored position whose time is more than
+:data:`MAX_SKEW` ahead of the clock (written by a version without this rule) is refused
+with :class:`~xprotect_events.CheckpointError`: resuming from it would skip every event
+until then.
+
+Times near the first representable one (year 1) are clamped there: the window and the
+10 ms step back never overflow.
 """
 
 from __future__ import annotations
@@ -26,17 +42,23 @@ from __future__ import annotations
 import operator
 import uuid
 from collections import deque
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from itertools import islice, takewhile
 from typing import Protocol, TypeVar
 
+from .errors import CheckpointError
 from .positions import ACCURACY, DEFAULT_WINDOW, MAX_RECENT_IDS, SessionPosition
+from .wire import format_time
 
 #: Ids delivered this close to the newest delivered time are remembered (see the docstring).
 DEDUP_WINDOW = timedelta(seconds=10)
+#: How far ahead of this machine's clock an event time still moves the resume point.
+MAX_SKEW = timedelta(minutes=5)
 
-__all__ = ["ACCURACY", "DEDUP_WINDOW", "MAX_RECENT_IDS", "Cursor"]
+__all__ = ["ACCURACY", "DEDUP_WINDOW", "MAX_RECENT_IDS", "MAX_SKEW", "Cursor"]
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 class Stamped(Protocol):
@@ -53,6 +75,19 @@ E = TypeVar("E", bound=Stamped)
 
 _ID_INT = operator.attrgetter("id.int")
 _TIME = operator.attrgetter("time")
+_SECOND = operator.itemgetter(1)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def before(time: datetime, span: timedelta) -> datetime:
+    """``time - span``, clamped at the first representable time (never OverflowError)."""
+    try:
+        return time - span
+    except OverflowError:
+        return _EARLIEST
 
 
 class Cursor:
@@ -60,7 +95,8 @@ class Cursor:
 
     The memory is a dict (id as its int, hashed in C → time) and the delivery order of
     its ids (a list read from ``_start``): a read's ids go in and the oldest come out in
-    bulk, by C loops, not one Python step per event.
+    bulk, by C loops, not one Python step per event. ``clock`` is the wall clock that event
+    times are checked against (the module's skew rule).
     """
 
     def __init__(
@@ -69,10 +105,12 @@ class Cursor:
         *,
         window: timedelta = DEDUP_WINDOW,
         limit: int = MAX_RECENT_IDS,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         self.since = since
         self.window = window
         self.limit = limit
+        self.clock = clock
         self.last: datetime | None = None
         self._recent: dict[int, datetime] = {}
         self._order: list[int] = []  # the ids of _recent in delivery order, from _start on
@@ -117,17 +155,22 @@ class Cursor:
                 if event_id not in recent:
                     self._order.append(event_id)
                 recent[event_id] = time
-        newest = max(times)
+        newest = self._present(max(times))
         if self.last is None or newest > self.last:
             self.last = newest
         self._forget()
+
+    def _present(self, newest: datetime) -> datetime:
+        """``newest``, or the local time if it is more than :data:`MAX_SKEW` ahead of it."""
+        now = self.clock()
+        return now if newest - now > MAX_SKEW else newest
 
     def _forget(self) -> None:
         """Drop the oldest delivered ids past the count, then those past the window."""
         if self.last is None:
             return
         recent, order, start = self._recent, self._order, self._start
-        floor = self.last - self.window
+        floor = before(self.last, self.window)
         end = start + max(0, len(recent) - self.limit)
         rest = map(recent.__getitem__, islice(order, end, None))
         end += len(list(takewhile(floor.__gt__, rest)))
@@ -141,7 +184,7 @@ class Cursor:
         """The ``time gt`` bound of a resumed session (None: no time bound)."""
         if self.last is None:
             return self.since
-        start = self.last - ACCURACY
+        start = before(self.last, ACCURACY)
         return start if self.since is None or start > self.since else self.since
 
     def position(self, taken: Sequence[Stamped] = ()) -> SessionPosition | None:
@@ -151,15 +194,25 @@ class Cursor:
         newest = max((e.time for e in taken), default=self.last)
         if newest is None:
             return None
+        newest = self._present(newest)
         if self.last is not None and self.last > newest:
             newest = self.last
-        floor = newest - DEFAULT_WINDOW
-        near = {uuid.UUID(int=i): t for i, t in self._recent.items() if t >= floor}
-        near.update((e.id, e.time) for e in taken if e.time >= floor)
-        return SessionPosition.of(near)
+        floor = before(newest, DEFAULT_WINDOW)
+        near = {uuid.UUID(int=i): t for i, t in self._recent.items() if floor <= t <= newest}
+        near.update((e.id, e.time) for e in taken if floor <= e.time <= newest)
+        if len(near) > MAX_RECENT_IDS:  # the newest kept, as SessionPosition.of does
+            near = dict(sorted(near.items(), key=_SECOND)[-MAX_RECENT_IDS:])
+        return SessionPosition(time=newest, recent=near)
 
     def resume(self, position: SessionPosition) -> None:
-        """Start from a stored position: it wins over ``since``."""
+        """Start from a stored position: it wins over ``since``. :class:`CheckpointError`
+        if its time is more than :data:`MAX_SKEW` ahead of the clock (the module's rule)."""
+        if position.time - self.clock() > MAX_SKEW:
+            raise CheckpointError(
+                f"the stored position {format_time(position.time)} is ahead of this "
+                f"machine's clock by more than {MAX_SKEW}: resuming from it would skip every "
+                "event until then (delete the checkpoint, or set the clock right)"
+            )
         self.since = None
         self.last = position.time
         ordered = sorted(position.recent.items(), key=lambda item: item[1])

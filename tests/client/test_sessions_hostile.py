@@ -1,0 +1,211 @@
+"""Event sessions against servers that misbehave: skewed clocks, extreme times, repeats.
+
+Over loopback: the simulator with its faults, or a hostile server (:mod:`tests.hostile`)
+whose session reads a test scripts. Waits are on conditions, never on timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from tests.helpers import FAST_RETRY, wait_until
+from tests.hostile import CLIENT_ID, CLIENT_SECRET, Hostile, event
+from xprotect_events import CheckpointError, MemoryCheckpoint, SessionPosition
+from xprotect_events.client import XProtectClient
+from xprotect_events.cursor import MAX_SKEW
+from xprotect_events.models import SessionChange
+from xprotect_events.testing import Fault, SimClock, Simulator, seed
+
+READ = "GET /api/rest/v1/eventSessions/{id}"
+CAMERA = f"cameras/{seed.CAMERA_IDS[0]}"
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+class Sessions:
+    """A hostile server's sessions: each create gets a new id (its body is kept); reads
+    answer ``reads`` in turn (a ``(new, deleted)`` pair, or a status), then nothing."""
+
+    def __init__(self, hostile: Hostile) -> None:
+        self.created: list[tuple[str, Any]] = []
+        self.deleted: list[str] = []
+        self.reads: list[tuple[list[Any], list[Any]] | int] = []
+        self.read_count = 0
+        hostile.on("create", self._create)
+        hostile.on("delete", self._delete)
+        hostile.on("read", self._read)
+
+    def starts(self) -> list[str | None]:
+        """Each create's ``time gt`` bound (None: no time filter)."""
+        bounds: list[str | None] = []
+        for _, body in self.created:
+            times = [f["value"] for f in body["filterBy"] if f["property"] == "time"]
+            bounds.append(times[0] if times else None)
+        return bounds
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        session_id = str(uuid.uuid4())
+        self.created.append((session_id, orjson.loads(await request.read())))
+        return web.json_response({"filterBy": [], "orderBy": [], "id": session_id}, status=201)
+
+    async def _delete(self, request: web.Request) -> web.StreamResponse:
+        self.deleted.append(request.path.rsplit("/", 1)[1])
+        return web.json_response({})
+
+    async def _read(self, _: web.Request) -> web.StreamResponse:
+        self.read_count += 1
+        answer = self.reads.pop(0) if self.reads else ([], [])
+        if isinstance(answer, int):
+            body = {"error": {"httpCode": answer, "details": [{"errorText": "scripted"}]}}
+            return web.json_response(body, status=answer)
+        new, deleted = answer
+        return web.json_response({"data": {"newEvents": new, "deletedEvents": deleted}})
+
+
+def at(number: int, time: datetime | str, tag: str | None = None) -> dict[str, Any]:
+    """Hostile event ``number`` stamped ``time``."""
+    wire = event(number, tag=tag)
+    wire["time"] = time if isinstance(time, str) else time.isoformat().replace("+00:00", "Z")
+    return wire
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[Hostile]:
+    async with Hostile() as server:
+        yield server
+
+
+@pytest.fixture
+async def sessions(hostile: Hostile) -> Sessions:
+    return Sessions(hostile)
+
+
+@pytest.fixture
+async def hclient(hostile: Hostile) -> AsyncIterator[XProtectClient]:
+    async with XProtectClient(
+        hostile.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, retry=FAST_RETRY
+    ) as client:
+        yield client
+
+
+async def collect(
+    session: AsyncIterator[SessionChange], got: list[SessionChange], until: Callable[[], bool]
+) -> None:
+    async for change in session:
+        got.append(change)
+        if until():
+            return
+
+
+def background(coro: Awaitable[None]) -> asyncio.Task[None]:
+    return asyncio.ensure_future(coro)
+
+
+def sim_store(sim: Simulator, *times: datetime) -> None:
+    items = [{"type": seed.ANALYTICS_EVENT, "source": CAMERA, "time": t} for t in times]
+    assert sim.store_events(items) == len(times)
+
+
+# ---------------------------------------------------------------------- clock skew
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(clock=SimClock(), session_idle_timeout=60.0) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[XProtectClient]:
+    async with XProtectClient(
+        sim.url, client_id="service", client_secret="service-secret", retry=FAST_RETRY
+    ) as c:
+        yield c
+
+
+async def test_a_future_dated_event_does_not_make_a_recovery_skip_later_events(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    now = sim.clock.now()
+    sim_store(sim, now - timedelta(seconds=1), now + timedelta(hours=1))  # a skewed device
+    got: list[SessionChange] = []
+    async with client.event_session(types=[seed.ANALYTICS_EVENT], poll_interval=0.01) as session:
+        consumer = background(collect(session, got, lambda: len(got) >= 5))
+        await wait_until(lambda: len(got) >= 2, "the first two arrived", watch=consumer)
+        sim.faults.script(READ, [Fault.drop_session()])
+        await wait_until(lambda: session.recoveries >= 1, "the session was resumed")
+        later = sim.clock.now()
+        sim_store(sim, *(later + timedelta(milliseconds=i) for i in range(3)))
+        await asyncio.wait_for(consumer, 20)
+    ids = [c.event.id for c in got]
+    assert len(ids) == len(set(ids)) == 5
+
+
+async def test_a_future_dated_event_does_not_move_the_saved_position_past_the_present(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    now = sim.clock.now()
+    sim_store(sim, now - timedelta(seconds=1), now + timedelta(hours=1))
+    store = MemoryCheckpoint()
+    options: dict[str, Any] = {"types": [seed.ANALYTICS_EVENT], "poll_interval": 0.01}
+    async with client.event_session(checkpoint=store, **options) as session:
+        got: list[SessionChange] = []
+        await collect(session, got, lambda: len(got) >= 2)
+    saved = store.load()
+    assert isinstance(saved, SessionPosition)
+    assert saved.time <= datetime.now(UTC) + MAX_SKEW
+    sim_store(sim, sim.clock.now() + timedelta(milliseconds=5))  # after the restart
+    async with client.event_session(checkpoint=store, **options) as again:
+        change = await asyncio.wait_for(anext(again), 20)
+    assert change.event.time < now + timedelta(minutes=1)  # the present one, not lost
+
+
+async def test_a_stored_position_far_ahead_of_the_clock_is_refused(
+    hclient: XProtectClient, sessions: Sessions
+) -> None:
+    ahead = SessionPosition.of({uuid.uuid4(): datetime.now(UTC) + timedelta(hours=2)})
+    with pytest.raises(CheckpointError, match="ahead of this machine's clock"):
+        async with hclient.event_session(checkpoint=MemoryCheckpoint(ahead)):
+            pass
+    assert sessions.created == []
+
+
+# ---------------------------------------------------------------------- extreme times
+
+
+async def test_an_event_at_the_first_representable_time_is_no_overflow(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions
+) -> None:
+    sessions.reads = [
+        ([at(1, "0001-01-01T00:00:00.0010000Z")], []),
+        404,
+        ([at(2, "2024-05-01T12:00:00Z")], []),
+    ]
+    got: list[SessionChange] = []
+    store = MemoryCheckpoint()
+    async with hclient.event_session(poll_interval=0.01, checkpoint=store) as session:
+        await asyncio.wait_for(collect(session, got, lambda: len(got) >= 2), 20)
+    assert [c.event.tag for c in got] == ["e1", "e2"]
+    assert sessions.starts()[1] == "0001-01-01T00:00:00.0000000Z"  # clamped, not an overflow
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:01.005Z"])
+async def test_a_checkpoint_at_the_first_representable_time_resumes(
+    hclient: XProtectClient, sessions: Sessions, tmp_path: Any, time: str
+) -> None:
+    path = tmp_path / "position.json"
+    doc = {"kind": "session", "version": 1, "time": time, "window_us": 0, "recent": []}
+    path.write_bytes(orjson.dumps(doc))
+    async with hclient.event_session(poll_interval=0.01, checkpoint=path):
+        pass
+    assert sessions.starts()[0] is not None
+    assert sessions.starts()[0].startswith("0001-01-01T00:00:0")  # type: ignore[union-attr]
