@@ -50,17 +50,17 @@ session's last read and the new session is not seen. ``deleted`` changes come on
 events in the current session's view: after a recovery, the deletions the lost session had
 not yet reported, and those of events delivered before the resume point, do not come.
 ``order="desc"`` has no resume point by time (the backlog comes newest first, live events
-after it), so a ``desc`` stream is not resumed: a lost session or a failed read raises
-:class:`SessionLostError`.
+after it), so a ``desc`` stream is not resumed: a lost session raises
+:class:`SessionLostError`, and so does the next step after any other failed or cancelled read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 from . import typed, wire
 from .checks import Order
@@ -81,6 +81,7 @@ from .positions import SessionPosition
 from .reasons import reason
 from .responses import Response
 from .session_checkpoint import SessionCheckpoint
+from .session_cleanup import describe, finish_even_if_cancelled
 from .typed import AnyEvent, FastRead
 
 log = logging.getLogger("xprotect_events.sessions")
@@ -204,7 +205,7 @@ class EventSession:
         self._state = "closed"
         ids = [i for i in (self.id, self._stale) if i is not None]
         self.id = self._stale = None
-        await _finish_even_if_cancelled(self._finish(ids))
+        await finish_even_if_cancelled(self._finish(ids))
 
     async def _finish(self, ids: list[str]) -> None:
         """Save the position (if marked), delete the sessions, release the checkpoint; a
@@ -231,7 +232,7 @@ class EventSession:
         except NotFoundError:
             pass  # already gone: dropped as idle or lost in a restart
         except Exception as exc:  # cleanup never masks what the consumer is handling
-            log.warning("could not delete event session %s: %s", session_id, _describe(exc))
+            log.warning("could not delete event session %s: %s", session_id, describe(exc))
 
     # ------------------------------------------------------------------ iteration
 
@@ -368,6 +369,8 @@ class EventSession:
         await asyncio.sleep(delay)
 
     async def _reopen(self) -> str:
+        if self._order == "desc":  # a failed or cancelled read left it: no resume point
+            raise SessionLostError("the event session (order='desc') was lost: not resumed")
         stale, self._stale = self._stale, None
         if stale is not None:
             await self._discard(stale, min(DISCARD_TIMEOUT, self._close_timeout))
@@ -393,7 +396,7 @@ class EventSession:
         except asyncio.CancelledError:
             # The POST may have reached the server, which then creates the session whether
             # or not we wait: wait for its answer (bounded) and delete what it made.
-            await _finish_even_if_cancelled(self._forget(creating))
+            await finish_even_if_cancelled(self._forget(creating))
             raise
         return self._created(response)
 
@@ -407,7 +410,7 @@ class EventSession:
                 response = await creating
             session_id = self._created(response)
         except Exception as exc:  # it failed, or took too long: nothing we know to delete
-            log.info("an event session create abandoned on cancellation: %s", _describe(exc))
+            log.info("an event session create abandoned on cancellation: %s", describe(exc))
             return
         await self._discard(session_id, self._close_timeout)
 
@@ -425,20 +428,3 @@ class EventSession:
         return await self._core.call(
             "GET", path, decode, params=self._params, retry="unsent", raw=True
         )
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-async def _finish_even_if_cancelled(cleanup: Coroutine[Any, Any, None]) -> None:
-    """Run ``cleanup`` to its end even if the caller is cancelled meanwhile, then re-raise."""
-    task = asyncio.ensure_future(cleanup)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])  # bounded: the cleanup has its own timeout
-        raise
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, XProtectError) else repr(exc)

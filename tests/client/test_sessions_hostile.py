@@ -18,7 +18,13 @@ from aiohttp import web
 
 from tests.helpers import FAST_RETRY, wait_until
 from tests.hostile import CLIENT_ID, CLIENT_SECRET, Hostile, event
-from xprotect_events import CheckpointError, MemoryCheckpoint, SessionPosition
+from xprotect_events import (
+    CheckpointError,
+    MemoryCheckpoint,
+    SessionLostError,
+    SessionPosition,
+    XProtectError,
+)
 from xprotect_events.client import XProtectClient
 from xprotect_events.cursor import MAX_SKEW
 from xprotect_events.models import SessionChange
@@ -209,3 +215,40 @@ async def test_a_checkpoint_at_the_first_representable_time_resumes(
         pass
     assert sessions.starts()[0] is not None
     assert sessions.starts()[0].startswith("0001-01-01T00:00:0")  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------- order="desc"
+
+
+@pytest.mark.parametrize("failure", [403, "malformed"])
+async def test_desc_is_not_resumed_after_an_error_the_consumer_survives(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions, failure: int | str
+) -> None:
+    bad: Any = failure if isinstance(failure, int) else ([{"id": 5}], [])
+    sessions.reads = [([event(9), event(8)], []), bad, ([event(7), event(6)], [])]
+    async with hclient.event_session(order="desc", max_size=2, poll_interval=0.01) as session:
+        assert [(await anext(session)).event.tag for _ in range(2)] == ["e9", "e8"]
+        with pytest.raises(XProtectError) as first:
+            await anext(session)
+        assert not isinstance(first.value, SessionLostError)  # the error itself, first
+        with pytest.raises(SessionLostError):
+            await asyncio.wait_for(anext(session), 5)  # no new session skipping the backlog
+    assert len(sessions.created) == 1
+
+
+async def test_desc_is_not_resumed_after_a_timeout_around_a_step(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions
+) -> None:
+    sessions.reads = [([event(9), event(8)], [])]
+    release = asyncio.Event()
+    async with hclient.event_session(order="desc", max_size=2, poll_interval=0.01) as session:
+        assert [(await anext(session)).event.tag for _ in range(2)] == ["e9", "e8"]
+        hostile.on("read", hostile.hold(release))
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await anext(session)
+        hostile.on("read", sessions._read)
+        with pytest.raises(SessionLostError):
+            await asyncio.wait_for(anext(session), 5)
+        release.set()
+    assert len(sessions.created) == 1
