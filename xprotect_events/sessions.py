@@ -271,8 +271,9 @@ class EventSession:
         cheaper way to count or read events (``benchmarks/sessions.md``).
 
         The events of a page count as delivered (for :attr:`position` and resuming) when
-        the page is handed over. Empty reads are not yielded; the pacing, recovery and
-        errors are those of iterating the session.
+        the page is handed over, and as processed (for the checkpoint) when the next page
+        is asked for or the block is left normally. Empty reads are not yielded; the pacing,
+        recovery, errors and checkpoint saves are those of iterating the session.
         """
         if self._state == "new":
             raise RuntimeError(_NOT_ENTERED)
@@ -284,11 +285,20 @@ class EventSession:
             changes += [make_change("deleted", event) for event in self._deleted]
             if changes:
                 yield changes
+                self._settle()  # the next page is asked for: this one is processed
                 continue
             try:
                 await self._fill()
             except StopAsyncIteration:  # closed by another task meanwhile
                 return
+
+    def _settle(self) -> None:
+        """What was handed out is processed: mark it, and save in the background when due."""
+        committer = self._committer
+        if committer is not None and self._taken > self._processed:
+            self._processed = self._taken
+            if committer.mark(self._snapshot):
+                committer.background()
 
     async def _fill(self) -> None:
         """Read the next page into the buffer, pacing reads by ``poll_interval``.

@@ -252,3 +252,58 @@ async def test_desc_is_not_resumed_after_a_timeout_around_a_step(
             await asyncio.wait_for(anext(session), 5)
         release.set()
     assert len(sessions.created) == 1
+
+
+# ---------------------------------------------------------------------- pages() and checkpoints
+
+
+async def crash_at_page_5(
+    client: XProtectClient, store: MemoryCheckpoint, interval: float, on_page_3: Any = None
+) -> None:
+    """Read 5 pages of 10 by ``pages()`` and fail while processing the fifth."""
+    options: dict[str, Any] = {"poll_interval": 0.01, "max_size": 10}
+    async with client.event_session(
+        checkpoint=store, checkpoint_interval=interval, **options
+    ) as session:
+        count = 0
+        async for _ in session.pages():
+            count += 1
+            if count == 3 and on_page_3 is not None:
+                await on_page_3()
+            if count == 5:
+                raise RuntimeError("crash while processing page 5")
+
+
+def saved_time(store: MemoryCheckpoint) -> datetime:
+    saved = store.load()
+    assert isinstance(saved, SessionPosition)
+    return saved.time
+
+
+async def test_pages_save_the_processed_pages_while_running_and_on_a_failure(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions
+) -> None:
+    sessions.reads = [([event(i * 10 + j) for j in range(10)], []) for i in range(5)]
+    store = MemoryCheckpoint()
+
+    async def saved_while_running() -> None:  # pages 1 and 2 are processed by now
+        await wait_until(lambda: store.saves >= 1, "a save while running", 5)
+
+    with pytest.raises(RuntimeError, match="page 5"):
+        await crash_at_page_5(hclient, store, 0, saved_while_running)
+    assert saved_time(store) == datetime(2024, 5, 1, 12, 0, 0, 39000, tzinfo=UTC)  # page 4
+
+
+async def test_pages_honour_the_checkpoint_interval(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions
+) -> None:
+    sessions.reads = [([event(i * 10 + j) for j in range(10)], []) for i in range(5)]
+    store = MemoryCheckpoint()
+
+    async def none_yet() -> None:
+        assert store.saves == 0  # not due while running
+
+    with pytest.raises(RuntimeError, match="page 5"):
+        await crash_at_page_5(hclient, store, 3600, none_yet)
+    assert store.saves == 1  # the processed pages, saved on the way out
+    assert saved_time(store) == datetime(2024, 5, 1, 12, 0, 0, 39000, tzinfo=UTC)
