@@ -12,6 +12,12 @@ The same memory does two jobs:
   :meth:`Cursor.resume` puts one back. A position keeps only the part of the memory a
   resume needs, the ids within :data:`~xprotect_events.positions.DEFAULT_WINDOW` (20 ms) of
   the newest time: positions stay small, so saving one costs little whatever the rate.
+  A position never passes an event of the current read that is not processed yet (a read
+  out of time order): its time is at most the oldest such event's, so a restart asks for it.
+  After :meth:`Cursor.resume`, events older than the position's window (those
+  :meth:`~xprotect_events.SessionPosition.delivered` says were delivered, which a server that
+  honours the ``time gt`` bound never returns) are dropped too, until the newest delivered
+  time is :data:`DEDUP_WINDOW` past them.
 
 The bound: the memory keeps the ids of delivered events whose time is within
 :data:`DEDUP_WINDOW` (10 s) of the newest delivered time, and at most
@@ -42,7 +48,7 @@ from __future__ import annotations
 import operator
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import islice, takewhile
 from typing import Protocol, TypeVar
@@ -112,6 +118,7 @@ class Cursor:
         self.limit = limit
         self.clock = clock
         self.last: datetime | None = None
+        self._resumed: datetime | None = None  # events before this were delivered (resume)
         self._recent: dict[int, datetime] = {}
         self._order: list[int] = []  # the ids of _recent in delivery order, from _start on
         self._start = 0
@@ -126,6 +133,9 @@ class Cursor:
 
     def unseen(self, events: Sequence[E]) -> list[E]:
         """``events`` without the ones delivered lately, each id once (the first kept)."""
+        resumed = self._resumed
+        if resumed is not None and events and min(map(_TIME, events)) < resumed:
+            events = [e for e in events if e.time >= resumed]
         recent = self._recent
         ids = list(map(_ID_INT, events))
         if len(set(ids)) == len(ids) and recent.keys().isdisjoint(ids):
@@ -158,7 +168,21 @@ class Cursor:
         newest = self._present(max(times))
         if self.last is None or newest > self.last:
             self.last = newest
+        if self._resumed is not None and before(self.last, self.window) > self._resumed:
+            self._resumed = None  # the memory's own bound has passed the resume floor
         self._forget()
+
+    def hand_out(self, events: Sequence[E]) -> Iterator[E]:
+        """:meth:`unseen` of ``events``, each recorded as delivered when it is taken from
+        the iterator (for changes handed out one at a time: deletions)."""
+        if not events:
+            return iter(())
+        return self._hand_out(events)
+
+    def _hand_out(self, events: Sequence[E]) -> Iterator[E]:
+        for event in self.unseen(events):
+            self.advance((event,), unseen=True)
+            yield event
 
     def _present(self, newest: datetime) -> datetime:
         """``newest``, or the local time if it is more than :data:`MAX_SKEW` ahead of it."""
@@ -187,9 +211,12 @@ class Cursor:
         start = before(self.last, ACCURACY)
         return start if self.since is None or start > self.since else self.since
 
-    def position(self, taken: Sequence[Stamped] = ()) -> SessionPosition | None:
+    def position(
+        self, taken: Sequence[Stamped] = (), pending: Sequence[Stamped] = ()
+    ) -> SessionPosition | None:
         """Where the stream stands once ``taken`` (delivered since the last :meth:`advance`)
-        is delivered too: the newest time and the ids within 20 ms of it; None when
+        is delivered too, and ``pending`` (the rest of that read) not yet: the newest time,
+        but not past the oldest pending one, and the ids within 20 ms of it; None when
         nothing was delivered."""
         newest = max((e.time for e in taken), default=self.last)
         if newest is None:
@@ -197,6 +224,8 @@ class Cursor:
         newest = self._present(newest)
         if self.last is not None and self.last > newest:
             newest = self.last
+        oldest = min(map(_TIME, pending), default=newest)
+        newest = min(newest, oldest)
         floor = before(newest, DEFAULT_WINDOW)
         near = {uuid.UUID(int=i): t for i, t in self._recent.items() if floor <= t <= newest}
         near.update((e.id, e.time) for e in taken if floor <= e.time <= newest)
@@ -215,6 +244,7 @@ class Cursor:
             )
         self.since = None
         self.last = position.time
+        self._resumed = before(position.time, position.window)
         ordered = sorted(position.recent.items(), key=lambda item: item[1])
         self._recent = {i.int: t for i, t in ordered}
         self._order, self._start = list(self._recent), 0

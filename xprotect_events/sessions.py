@@ -42,7 +42,9 @@ resumes from the stored position (else from ``since``); the change in the consum
 counts as processed when the next is asked for (or the block is left normally), and the
 position is saved at most every ``checkpoint_interval`` s in a worker thread, on every
 exit, and by :meth:`EventSession.commit`. After a crash the stream repeats at most the
-changes handed out since the last save and loses none the server still has.
+changes handed out since the last save and loses none the server still has. A deletion
+comes at most once too, by a memory of its own with the same bound (an event's ``deleted``
+change never hides its ``new`` one, nor the other way round); it is not in the checkpoint.
 
 Limits: the resume point is a time. An event more than 10 ms older than the last delivered
 one (a late trigger with an explicit old ``time``) that is stored between the lost
@@ -116,6 +118,7 @@ class EventSession:
         self._poll_interval = spec.poll_interval
         self._close_timeout = spec.close_timeout
         self._cursor = Cursor(spec.since)
+        self._gone = Cursor(None)  # the deletions handed out lately: none twice
         self._backoff = Backoff(core.policy)
         self.id: str | None = None
         self.recoveries = 0
@@ -147,10 +150,11 @@ class EventSession:
     def position(self) -> SessionPosition | None:
         """Where the session stands: the newest delivered time and the ids delivered near
         it (None before the first event, unless resumed from a checkpoint)."""
-        return self._cursor.position(self._page[: self._taken])
+        return self._cursor.position(self._page[: self._taken], self._page[self._taken :])
 
     def _processed_position(self) -> SessionPosition:
-        position = self._cursor.position(self._page[: self._processed])
+        done = self._processed
+        position = self._cursor.position(self._page[:done], self._page[done:])
         assert position is not None, "marked only once something was processed"
         return position
 
@@ -320,7 +324,7 @@ class EventSession:
             full = len(read.new_events) >= self._max_size
             self._next_read = 0.0 if full else loop.time() + self._poll_interval
             self._page = self._cursor.unseen(read.new_events)
-            self._deleted = iter(read.deleted_events)
+            self._deleted = self._gone.hand_out(read.deleted_events)
         finally:
             self._busy = False
 

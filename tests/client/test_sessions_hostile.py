@@ -7,6 +7,7 @@ whose session reads a test scripts. Waits are on conditions, never on timing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -307,3 +308,82 @@ async def test_pages_honour_the_checkpoint_interval(
         await crash_at_page_5(hclient, store, 3600, none_yet)
     assert store.saves == 1  # the processed pages, saved on the way out
     assert saved_time(store) == datetime(2024, 5, 1, 12, 0, 0, 39000, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------- deletions
+
+
+async def test_a_deletion_comes_once_however_often_the_server_repeats_it(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions
+) -> None:
+    sessions.reads = [
+        ([event(1), event(1)], [event(1), event(1)]),  # twice in one read
+        ([event(1)], [event(1)]),  # and again in the next
+        ([], [event(2)]),  # a deletion before its event came as new
+        ([event(2)], [event(2), event(3)]),  # then the new one, the deletion again
+    ]
+    got: list[SessionChange] = []
+    async with hclient.event_session(poll_interval=0.01) as session:
+        consumer = background(collect(session, got, lambda: False))
+        await wait_until(lambda: sessions.read_count >= 6, "past the script", 10, watch=consumer)
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
+    kinds = [(c.kind, c.event.tag) for c in got]
+    assert kinds == [
+        ("new", "e1"),
+        ("deleted", "e1"),
+        ("deleted", "e2"),
+        ("new", "e2"),
+        ("deleted", "e3"),
+    ]
+
+
+# ---------------------------------------------------------------------- positions
+
+
+async def fail_on(client: XProtectClient, store: MemoryCheckpoint, tag: str) -> list[str]:
+    """Iterate with ``store`` (every change saved) until the consumer fails on ``tag``."""
+    processed: list[str] = []
+    options: dict[str, Any] = {"poll_interval": 0.01, "checkpoint_interval": 0}
+    async with client.event_session(checkpoint=store, **options) as session:
+        async for change in session:
+            if change.event.tag == tag:
+                raise RuntimeError(f"the consumer failed on {tag}")
+            processed.append(str(change.event.tag))
+    return processed
+
+
+async def test_a_saved_position_does_not_pass_an_unprocessed_older_event_of_the_read(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions
+) -> None:
+    sessions.reads = [([event(100), event(50), event(120)], [])]  # out of time order
+    store = MemoryCheckpoint()
+    with pytest.raises(RuntimeError, match="e50"):
+        await fail_on(hclient, store, "e50")
+    # Restarted, the server (honouring the bound) still has e50 for it.
+    sessions.reads = [([event(50), event(100), event(120)], [])]
+    got: list[SessionChange] = []
+    async with hclient.event_session(poll_interval=0.01, checkpoint=store) as session:
+        await asyncio.wait_for(collect(session, got, lambda: len(got) >= 1), 10)
+    bound = sessions.starts()[-1]
+    assert bound is not None
+    assert bound < event(50)["time"]  # e50 is asked for again
+    assert got[0].event.tag == "e50"
+
+
+async def test_after_a_restart_events_the_position_says_were_delivered_are_dropped(
+    hostile: Hostile, hclient: XProtectClient, sessions: Sessions
+) -> None:
+    sessions.reads = [([event(i) for i in range(1, 51)], [])]
+    store = MemoryCheckpoint()
+    got: list[SessionChange] = []
+    async with hclient.event_session(poll_interval=0.01, checkpoint=store) as session:
+        await asyncio.wait_for(collect(session, got, lambda: len(got) >= 50), 10)
+    # A server that ignores the time bound returns them all again, and one new event.
+    sessions.reads = [([event(i) for i in range(1, 52)], [])]
+    again: list[SessionChange] = []
+    async with hclient.event_session(poll_interval=0.01, checkpoint=store) as session:
+        await asyncio.wait_for(collect(session, again, lambda: len(again) >= 1), 10)
+        assert session.position is not None
+    assert [c.event.tag for c in again] == ["e51"]
