@@ -8,15 +8,15 @@ never stalls other tasks. A store that must talk to an async database can take t
 position in ``save`` and hand it to its own loop.
 
 :class:`FileCheckpoint` is the default store (``checkpoint="state.json"``). It writes
-atomically: the new position goes to ``<path>.tmp``, which is flushed and fsynced, renamed
-over ``<path>``, and the directory is fsynced. A crash at any point leaves either the old
-checkpoint or the new one, never a mix; a temp file left by a crash is ignored by
+atomically: the new position goes to ``<path>.tmp``, which is flushed and fsynced, renamed over
+``<path>``, and the directory is fsynced. A crash at any point leaves either the old checkpoint
+or the new one, never a mix; a temp file left by a crash is ignored by
 :meth:`~FileCheckpoint.load` and removed when the next stream opens the checkpoint. Two live
-streams never share one file: the first :meth:`~FileCheckpoint.load` or
-:meth:`~FileCheckpoint.save` takes an advisory lock (``flock``) on ``<path>.lock``, held until
-:meth:`~FileCheckpoint.close`; a second opener, in this process or another, gets a
-:class:`CheckpointError` naming the file and the process that holds it. The lock file stays
-on disk (removing it would let two openers lock two different files).
+streams never share one file: the first load or save takes an advisory lock (``flock``) on
+``<path>.lock``, held until :meth:`~FileCheckpoint.close`; a second opener, in this process or
+another, gets a :class:`CheckpointError` naming the file and the process that holds it. A
+symlinked ``<path>`` stands for the file it names (locked and replaced; the link stays). The
+lock file stays on disk (removing it would let two openers lock two different files).
 
 :class:`Committer` decides when to save: the stream calls :meth:`~Committer.mark` with each
 new position (cheap: no I/O, and the position may be a function that builds it only when a
@@ -145,8 +145,9 @@ class FileCheckpoint:
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise InvalidInputError(f"a checkpoint path must be a file path, got {shown(path)}")
         self.path = Path(path)
-        self.temp = self.path.with_name(self.path.name + ".tmp")
-        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), self.path)
+        real = self._real = Path(os.path.realpath(path))  # a symlink: the file it names
+        self.temp = real.with_name(real.name + ".tmp")
+        self._lock = FileLock(real.with_name(real.name + ".lock"), self.path)
 
     def __repr__(self) -> str:
         return f"<FileCheckpoint {str(self.path)!r} locked={self._lock.held}>"
@@ -180,7 +181,7 @@ class FileCheckpoint:
         file cannot be read or does not hold a position this version reads."""
         self.lock()
         try:
-            with self.path.open("rb") as f:
+            with self._real.open("rb") as f:
                 data = f.read(MAX_CHECKPOINT_BYTES + 1)
         except FileNotFoundError:
             return None
@@ -205,8 +206,8 @@ class FileCheckpoint:
         data = position.to_json().encode() + b"\n"
         try:
             _write_durably(self.temp, data)
-            os.replace(self.temp, self.path)
-            sync_directory(self.path.parent)
+            os.replace(self.temp, self._real)
+            sync_directory(self._real.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 self.temp.unlink()

@@ -387,3 +387,26 @@ async def test_after_a_restart_events_the_position_says_were_delivered_are_dropp
         await asyncio.wait_for(collect(session, again, lambda: len(again) >= 1), 10)
         assert session.position is not None
     assert [c.event.tag for c in again] == ["e51"]
+
+
+# ---------------------------------------------------------------------- checkpoint files
+
+
+async def test_a_checkpoint_through_a_symlink_is_the_file_it_names(
+    hclient: XProtectClient, sessions: Sessions, tmp_path: Any
+) -> None:
+    real, alias = tmp_path / "real.json", tmp_path / "alias.json"
+    alias.symlink_to("real.json")
+    sessions.reads = [([event(1)], [])]
+    async with hclient.event_session(poll_interval=0.01, checkpoint=real) as session:
+        await anext(session)
+        with pytest.raises(CheckpointError, match="in use by another stream"):
+            async with hclient.event_session(poll_interval=0.01, checkpoint=alias):
+                pass
+    async with hclient.event_session(poll_interval=0.01, checkpoint=alias):
+        pass  # the saved position is read through the link, and saved back through it
+    assert alias.is_symlink()
+    assert SessionPosition.from_json(real.read_bytes()).time == datetime(
+        2024, 5, 1, 12, 0, 0, 1000, tzinfo=UTC
+    )
+    assert sessions.starts()[-1] == "2024-05-01T11:59:59.9910000Z"  # resumed from it
