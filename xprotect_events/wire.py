@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 import orjson
 
-from .canonical import canonical_event, canonical_time
+from .canonical import canonical_event, canonical_guid, canonical_time
 from .checks import aware, is_int
 from .errors import ErrorDetail, InvalidInputError, ProtocolError
 from .models import Event, EventPage, EventTrigger, SessionRead, Token, to_uuid
@@ -306,12 +306,12 @@ def event_in_data(body: Any) -> Event:
 
 
 def session_id_from_wire(body: Any) -> str:
-    """The id of a created event session: ``{"id": "<guid>"}``."""
+    """The id of a created event session, ``{"id": "<guid>"}``: 32 hex digits, with the four
+    dashes or none (no blanks, braces or ``urn:uuid:``: it goes into every read's path)."""
     value = member(body, "id", str)
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ProtocolError(f"the session id is not a GUID: {value!r}") from None
+    guid = canonical_guid(value)
+    if guid is None or value.lower() not in (str(guid), guid.hex):
+        raise ProtocolError(f"the session id is not a GUID: {value[:100]!r}")
     return value
 
 

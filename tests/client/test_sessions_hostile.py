@@ -22,6 +22,7 @@ from tests.hostile import CLIENT_ID, CLIENT_SECRET, Hostile, event
 from xprotect_events import (
     CheckpointError,
     MemoryCheckpoint,
+    ProtocolError,
     SessionLostError,
     SessionPosition,
     XProtectError,
@@ -410,3 +411,29 @@ async def test_a_checkpoint_through_a_symlink_is_the_file_it_names(
         2024, 5, 1, 12, 0, 0, 1000, tzinfo=UTC
     )
     assert sessions.starts()[-1] == "2024-05-01T11:59:59.9910000Z"  # resumed from it
+
+
+# ---------------------------------------------------------------------- session ids
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [
+        "\r\n1e0c512f0b4a3e8d6e0f6c9b7a1e22",
+        " a1e0c512f0b4a3e8d6e0f6c9b7a1e22",
+        "5a1e0c512f0b4a3e8d6e0f6c9b7a1e2\n",
+        "{5a1e0c51-2f0b-4a3e-8d6e-0f6c9b7a1e22}",
+        "urn:uuid:5a1e0c51-2f0b-4a3e-8d6e-0f6c9b7a1e22",
+        "5a1e0c512f0b-4a3e-8d6e-0f6c9b7a1e22-",
+    ],
+)
+async def test_a_created_session_id_must_be_a_canonical_guid(
+    hostile: Hostile, hclient: XProtectClient, session_id: str
+) -> None:
+    async def create(_: web.Request) -> web.StreamResponse:
+        return web.json_response({"filterBy": [], "orderBy": [], "id": session_id}, status=201)
+
+    hostile.on("create", create)
+    with pytest.raises(ProtocolError, match="not a GUID"):
+        await asyncio.wait_for(hclient.event_session(poll_interval=0.01).__aenter__(), 5)
+    assert hostile.requests("read") == []
