@@ -9,6 +9,8 @@ The simulator runs in a child process (this file with ``--serve``), so the clien
 1. latency: ``trigger_event`` returns → the change is yielded, ``poll_interval=0.1``;
 2. drain: a 100,000-event backlog read with ``max_size=1000``, against a raw aiohttp loop
    over the same endpoints (create, GET until empty, orjson parse): events/s, CPU/event;
+   the raw loop also with a consumer's work on each event (counted one by one, its id
+   kept in a set), to set against the library's consumer doing the same with each change;
    and the same backlog through ``list_events`` (pages of 1,000);
 3. memory: 1,000,000 events through one stream, tracemalloc and ru_maxrss at checkpoints.
 """
@@ -140,12 +142,16 @@ class Raw:
             token = orjson.loads(await resp.read())["access_token"]
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    async def loop(self, count: int, max_size: int, typed: bool = False) -> int:
+    async def loop(self, count: int, max_size: int, typed: bool = False, read: str = "") -> int:
         """Create a session, GET until empty, parse with orjson, delete.
 
         ``typed`` also builds the library's :class:`Event` objects from each page (the same
         decoder the library uses), to show what the session machinery itself costs.
+        ``read`` does a consumer's work on each parsed event, as ``library_loop`` does on
+        each change: "each" counts them one by one, "id" keeps each ``"id"`` in a set
+        (checked unique); "" only takes each page's length.
         """
+        ids: set[str] = set()
         body = {
             "filterBy": [{"property": "type", "operator": "equals", "value": str(DRAIN_TYPE)}],
             "orderBy": [{"property": "time", "direction": "asc"}],
@@ -162,12 +168,21 @@ class Raw:
             events = page["data"]["newEvents"]
             if typed:
                 events = wire.session_read_from_wire(page).new_events
-            seen += len(events)
+            if read == "each":
+                for _event in events:
+                    seen += 1
+            elif read == "id":
+                for event in events:
+                    ids.add(event["id"])
+                    seen += 1
+            else:
+                seen += len(events)
             if not events:
                 break
         async with http.delete(f"{api}/eventSessions/{session_id}", headers=headers):
             pass
         assert seen == count, seen
+        assert read != "id" or len(ids) == seen
         return seen
 
 
@@ -227,6 +242,8 @@ async def drain(server: Server, count: int, rounds: int) -> dict[str, list[tuple
         loops: dict[str, Callable[[], Awaitable[int]]] = {
             "raw": lambda: raw.loop(count, 1000),
             "raw+decode": lambda: raw.loop(count, 1000, typed=True),
+            "raw-each": lambda: raw.loop(count, 1000, read="each"),
+            "raw-id": lambda: raw.loop(count, 1000, read="id"),
             "library": lambda: library_loop(client, count, 1000),
             "library-id": lambda: library_loop(client, count, 1000, "id"),
             "library-id-only": lambda: library_loop(client, count, 1000, "id-only"),
@@ -251,15 +268,23 @@ def drain_report(runs: dict[str, list[tuple[float, float]]]) -> list[str]:
             f"(runs: {each})"
         )
     for name in ("library", "library-id", "library-id-only", "library-pages"):
-        per_round = ", ".join(
-            f"{lib / raw:.2f}" for (_, lib), (_, raw) in zip(runs[name], runs["raw"], strict=True)
-        )
-        lines.append(
-            f"drain ratio {name}/raw best {best[name] / best['raw']:.2f} "
-            f"(per round: {per_round}), {name}/raw+decode {best[name] / best['raw+decode']:.2f}"
-        )
+        lines.append(_ratio_line(runs, best, name, "raw"))
+    # each library consumer against the raw loop doing the same consumer work per event
+    lines.append(_ratio_line(runs, best, "library", "raw-each"))
+    lines.append(_ratio_line(runs, best, "library-id", "raw-id"))
     lines.append(f"load average {os.getloadavg()}")
     return lines
+
+
+def _ratio_line(
+    runs: dict[str, list[tuple[float, float]]], best: dict[str, float], name: str, raw: str
+) -> str:
+    rounds = zip(runs[name], runs[raw], strict=True)
+    per_round = ", ".join(f"{lib / floor:.2f}" for (_, lib), (_, floor) in rounds)
+    return (
+        f"drain ratio {name}/{raw} best {best[name] / best[raw]:.2f} "
+        f"(per round: {per_round}), {name}/raw+decode {best[name] / best['raw+decode']:.2f}"
+    )
 
 
 # ---------------------------------------------------------------------- 3. memory
