@@ -9,6 +9,7 @@ parser error quotes the bytes of a malformed answer, which may echo the token or
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -29,6 +30,16 @@ def _without_secrets(exc: BaseException, hidden: tuple[str, ...]) -> BaseExcepti
     the secret headers of its copy of the request (``request_info``) masked, and
     ``hidden`` scrubbed out of its message and arguments (a parser error quotes the bytes
     the server sent, which may echo the token or the form)."""
+    for e in _chained(exc):
+        info = getattr(e, "request_info", None)
+        if isinstance(info, aiohttp.RequestInfo):
+            e.request_info = _masked(info)  # type: ignore[attr-defined]
+        _scrub_texts(e, hidden)
+    return exc
+
+
+def _chained(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception chained to it (cause and context), each once."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -36,12 +47,8 @@ def _without_secrets(exc: BaseException, hidden: tuple[str, ...]) -> BaseExcepti
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        info = getattr(e, "request_info", None)
-        if isinstance(info, aiohttp.RequestInfo):
-            e.request_info = _masked(info)  # type: ignore[attr-defined]
-        _scrub_texts(e, hidden)
+        yield e
         todo += [e.__cause__, e.__context__]
-    return exc
 
 
 def _masked(info: aiohttp.RequestInfo) -> aiohttp.RequestInfo:
