@@ -29,22 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from .durable_files import FileLock, sync_directory, why, write_durably
 from .errors import CheckpointError, InvalidInputError, XProtectError, shown
 from .positions import Position
-
-if sys.platform == "win32":  # pragma: no cover - locks need POSIX flock
-    fcntl = None
-else:
-    import fcntl
 
 #: A checkpoint file larger than this is not one this library wrote.
 MAX_CHECKPOINT_BYTES = 4 * 1024 * 1024
@@ -85,53 +79,6 @@ class MemoryCheckpoint:
         """Keep ``position`` (as its JSON text, as a file would)."""
         self.text = position.to_json()
         self.saves += 1
-
-
-class FileLock:
-    """An exclusive advisory lock (``flock``) on ``path``, held until :meth:`release`.
-
-    ``owner`` names, in the error, what the lock guards (the checkpoint or journal file).
-    """
-
-    def __init__(self, path: Path, owner: Path) -> None:
-        self.path = path
-        self.owner = owner
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def acquire(self) -> None:
-        """Take the lock now; :class:`CheckpointError` if another opener holds it."""
-        if self._fd is not None:
-            return
-        if fcntl is None:  # pragma: no cover
-            raise CheckpointError("file locks need a POSIX system", path=str(self.owner))
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as exc:
-            raise CheckpointError(f"cannot open the lock {self.path}: {_why(exc)}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = _read_pid(fd)
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise CheckpointError(f"cannot lock {self.path}: {_why(exc)}") from None
-            raise CheckpointError(
-                f"in use by another stream{holder} (the lock {self.path} is held): one file "
-                "serves one stream at a time",
-                path=str(self.owner),
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # closing the descriptor releases the flock
 
 
 class FileCheckpoint:
@@ -187,7 +134,7 @@ class FileCheckpoint:
             return None
         except OSError as exc:
             raise CheckpointError(
-                f"cannot read the checkpoint: {_why(exc)}", path=str(self.path)
+                f"cannot read the checkpoint: {why(exc)}", path=str(self.path)
             ) from None
         if len(data) > MAX_CHECKPOINT_BYTES:
             raise CheckpointError(
@@ -205,14 +152,14 @@ class FileCheckpoint:
         self.lock()
         data = position.to_json().encode() + b"\n"
         try:
-            _write_durably(self.temp, data)
+            write_durably(self.temp, data)
             os.replace(self.temp, self._real)
             sync_directory(self._real.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 self.temp.unlink()
             raise CheckpointError(
-                f"cannot save the checkpoint: {_why(exc)}", path=str(self.path)
+                f"cannot save the checkpoint: {why(exc)}", path=str(self.path)
             ) from None
 
 
@@ -360,42 +307,3 @@ def load_from(store: CheckpointStore) -> Position | None:
     if position is not None and not isinstance(position, Position):
         raise CheckpointError(f"the checkpoint store loaded {shown(position)}, not a position")
     return position
-
-
-# ---------------------------------------------------------------------- files
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new ``path`` (replacing it) and fsync it before returning."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sync_directory(directory: Path) -> None:
-    """fsync a directory, so that a rename or a new file in it survives a power cut."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some file systems cannot fsync a directory
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
-
-
-def _read_pid(fd: int) -> str:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return ""
-    return f" (process {text})" if text.isdigit() else ""
-
-
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc)

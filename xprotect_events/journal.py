@@ -43,7 +43,7 @@ from typing import IO, Any, Literal
 import attrs
 import orjson
 
-from .checkpoints import FileLock, sync_directory
+from .durable_files import FileLock, sync_directory
 from .errors import CheckpointError, InvalidInputError, ProtocolError, shown
 from .models import to_uuid
 from .wire import format_time, parse_time

@@ -1,0 +1,102 @@
+"""Durable files: an advisory lock beside a file, and writes that survive a crash or a
+power cut (write, fsync, rename, fsync the directory). What :mod:`.checkpoints` and
+:mod:`.journal` build on; blocking calls, run off the event loop by their callers.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from pathlib import Path
+
+from .errors import CheckpointError
+
+if sys.platform == "win32":  # pragma: no cover - locks need POSIX flock
+    fcntl = None
+else:
+    import fcntl
+
+
+class FileLock:
+    """An exclusive advisory lock (``flock``) on ``path``, held until :meth:`release`.
+
+    ``owner`` names, in the error, what the lock guards (the checkpoint or journal file).
+    """
+
+    def __init__(self, path: Path, owner: Path) -> None:
+        self.path = path
+        self.owner = owner
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock now; :class:`CheckpointError` if another opener holds it."""
+        if self._fd is not None:
+            return
+        if fcntl is None:  # pragma: no cover
+            raise CheckpointError("file locks need a POSIX system", path=str(self.owner))
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise CheckpointError(f"cannot open the lock {self.path}: {why(exc)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _read_pid(fd)
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise CheckpointError(f"cannot lock {self.path}: {why(exc)}") from None
+            raise CheckpointError(
+                f"in use by another stream{holder} (the lock {self.path} is held): one file "
+                "serves one stream at a time",
+                path=str(self.owner),
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new ``path`` (replacing it) and fsync it before returning."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync a directory, so that a rename or a new file in it survives a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems cannot fsync a directory
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+    return f" (process {text})" if text.isdigit() else ""
+
+
+def why(exc: OSError) -> str:
+    """What went wrong, for a message: the system's words for ``exc``."""
+    return exc.strerror or str(exc)
