@@ -14,6 +14,7 @@ import asyncio
 from .checkpoints import CheckpointStore, Committer, load_from
 from .cursor import Cursor
 from .errors import CheckpointError
+from .options import SessionSpec
 from .positions import SessionPosition
 
 
@@ -24,6 +25,13 @@ class SessionCheckpoint:
         self.store = store
         self.owned = owned
         self.committer = Committer(store, interval=interval)
+
+    @classmethod
+    def of(cls, spec: SessionSpec) -> SessionCheckpoint | None:
+        """The checkpoint ``spec`` asks for (``checkpoint=…``), or None."""
+        if spec.checkpoint is None:
+            return None
+        return cls(spec.checkpoint, owned=spec.owns_checkpoint, interval=spec.checkpoint_interval)
 
     def __repr__(self) -> str:
         return f"<SessionCheckpoint {self.store!r} saves={self.committer.saves}>"

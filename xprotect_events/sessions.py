@@ -64,7 +64,7 @@ from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Literal
 
-from . import typed, wire
+from . import typed
 from .checks import Order
 from .core import Core
 from .cursor import Cursor
@@ -75,15 +75,14 @@ from .errors import (
     SessionLostError,
     XProtectError,
 )
-from .filters import SessionFilter, SessionOrder
 from .models import SessionChange, make_change, make_changes
 from .options import SessionSpec
 from .policy import Backoff
 from .positions import SessionPosition
 from .reasons import reason
-from .responses import Response
 from .session_checkpoint import SessionCheckpoint
-from .session_cleanup import describe, finish_even_if_cancelled
+from .session_cleanup import finish_even_if_cancelled
+from .session_requests import SessionRequests
 from .typed import AnyEvent, FastRead
 
 log = logging.getLogger("xprotect_events.sessions")
@@ -111,10 +110,9 @@ class EventSession:
 
     def __init__(self, core: Core, spec: SessionSpec) -> None:
         self._core = core
-        self._filters = spec.filters
+        self._requests = SessionRequests(core, spec)
         self._order: Order = spec.order
         self._max_size = spec.max_size
-        self._params = spec.read_params
         self._poll_interval = spec.poll_interval
         self._close_timeout = spec.close_timeout
         self._cursor = Cursor(spec.since)
@@ -130,13 +128,7 @@ class EventSession:
         self._offset = 0  # the index in _page of _changes[0]
         self._taken = 0  # how many of them the consumer has taken
         self._deleted: Iterator[AnyEvent] = _NOTHING
-        self._checkpoint = (
-            None
-            if spec.checkpoint is None
-            else SessionCheckpoint(
-                spec.checkpoint, owned=spec.owns_checkpoint, interval=spec.checkpoint_interval
-            )
-        )
+        self._checkpoint = SessionCheckpoint.of(spec)
         self._committer = None if self._checkpoint is None else self._checkpoint.committer
         self._processed = 0  # how many of the page's events the consumer has processed
         self._snapshot = self._processed_position  # bound once: no allocation per event
@@ -176,7 +168,7 @@ class EventSession:
         try:
             if self._checkpoint is not None:
                 await self._checkpoint.resume(self._cursor)
-            self.id = await self._create()
+            self.id = await self._requests.create(self._cursor.resume_after())
         except BaseException:
             if self._checkpoint is not None:
                 self._checkpoint.close()
@@ -218,25 +210,12 @@ class EventSession:
         failed = None if checkpoint is None else await checkpoint.finish()
         self._page, self._changes, self._deleted = [], [], _NOTHING
         self._offset = self._taken = self._processed = 0
-        await self._discard_all(ids)
+        for session_id in ids:
+            await self._requests.delete(session_id, self._close_timeout)
         if checkpoint is not None:
             checkpoint.close()
         if failed is not None:
             raise failed
-
-    async def _discard_all(self, ids: list[str]) -> None:
-        for session_id in ids:
-            await self._discard(session_id, self._close_timeout)
-
-    async def _discard(self, session_id: str, seconds: float) -> None:
-        path = f"/eventSessions/{session_id}"
-        try:
-            async with asyncio.timeout(seconds):
-                await self._core.request("DELETE", path)
-        except NotFoundError:
-            pass  # already gone: dropped as idle or lost in a restart
-        except Exception as exc:  # cleanup never masks what the consumer is handling
-            log.warning("could not delete event session %s: %s", session_id, describe(exc))
 
     # ------------------------------------------------------------------ iteration
 
@@ -248,11 +227,8 @@ class EventSession:
             if self._state == "closed":
                 raise StopAsyncIteration
             raise RuntimeError(_NOT_ENTERED)
-        committer = self._committer
-        if committer is not None and self._taken > self._processed:
-            self._processed = self._taken  # the change handed out before is processed now
-            if committer.mark(self._snapshot):
-                committer.background()  # the file is written while the consumer goes on
+        if self._committer is not None:
+            self._settle()  # the change handed out before is processed now
         while True:
             taken = self._taken
             index = taken - self._offset
@@ -297,7 +273,8 @@ class EventSession:
                 return
 
     def _settle(self) -> None:
-        """What was handed out is processed: mark it, and save in the background when due."""
+        """What was handed out is processed: mark it, and save in the background when due
+        (the file is written while the consumer goes on)."""
         committer = self._committer
         if committer is not None and self._taken > self._processed:
             self._processed = self._taken
@@ -340,7 +317,7 @@ class EventSession:
             try:
                 session_id = self.id or await self._reopen()
                 reading = True
-                read = await self._get(session_id)
+                read = await self._requests.read(session_id)
             except XProtectError as exc:
                 self._abandon(stale=not isinstance(exc, NotFoundError))
                 if not self._recoverable(exc, reading):
@@ -387,58 +364,8 @@ class EventSession:
             raise SessionLostError("the event session (order='desc') was lost: not resumed")
         stale, self._stale = self._stale, None
         if stale is not None:
-            await self._discard(stale, min(DISCARD_TIMEOUT, self._close_timeout))
-        session_id = await self._create()
+            await self._requests.delete(stale, min(DISCARD_TIMEOUT, self._close_timeout))
+        session_id = await self._requests.create(self._cursor.resume_after())
         self.id = session_id
         self.recoveries += 1
         return session_id
-
-    # ------------------------------------------------------------------ the wire
-
-    async def _create(self) -> str:
-        body = {
-            "filterBy": [f.to_wire() for f in self._filter_by()],
-            "orderBy": [SessionOrder("time", self._order).to_wire()],
-        }
-        # Retried like a GET: a create that happened twice leaves only an unused session,
-        # which the server drops when idle; no event happens twice.
-        creating = asyncio.ensure_future(
-            self._core.request("POST", "/eventSessions", json=body, retry="safe")
-        )
-        try:
-            response = await asyncio.shield(creating)
-        except asyncio.CancelledError:
-            # The POST may have reached the server, which then creates the session whether
-            # or not we wait: wait for its answer (bounded) and delete what it made.
-            await finish_even_if_cancelled(self._forget(creating))
-            raise
-        return self._created(response)
-
-    def _created(self, response: Response) -> str:
-        return self._core.decode(response, wire.session_id_from_wire, "POST", "/eventSessions")
-
-    async def _forget(self, creating: asyncio.Future[Response]) -> None:
-        """Delete the session a create abandoned by cancellation made, if it made one."""
-        try:
-            async with asyncio.timeout(self._close_timeout):
-                response = await creating
-            session_id = self._created(response)
-        except Exception as exc:  # it failed, or took too long: nothing we know to delete
-            log.info("an event session create abandoned on cancellation: %s", describe(exc))
-            return
-        await self._discard(session_id, self._close_timeout)
-
-    def _filter_by(self) -> list[SessionFilter]:
-        start = self._cursor.resume_after()
-        if start is None:
-            return self._filters
-        return [*self._filters, SessionFilter("time", "gt", start)]
-
-    async def _get(self, session_id: str) -> FastRead:
-        # "unsent": a read that may have reached the server is never resent on the same
-        # session (the server may have counted its events as returned); _read resumes.
-        path = f"/eventSessions/{session_id}"
-        decode = typed.session_read
-        return await self._core.call(
-            "GET", path, decode, params=self._params, retry="unsent", raw=True
-        )
