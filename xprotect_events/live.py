@@ -37,36 +37,26 @@ socket cleanly (close code 1000) and stops the reader.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 
 from . import ws_wire
-from .errors import (
-    CheckpointError,
-    InvalidInputError,
-    ProtocolError,
-    TransportError,
-    XProtectError,
-    shown,
-)
+from .errors import CheckpointError, ProtocolError, TransportError, XProtectError
 from .live_buffer import Buffer, Hold, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
-from .live_conn import CommandError, Connection, connect
-from .live_gap import fill_from_store, report
+from .live_conn import Connection, connect
+from .live_gap import fill_gap, report
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
+from .live_subs import Subscriptions
 from .models import Event
 from .policy import Backoff
 from .positions import LivePosition
 from .ws_wire import Gap, Rule
 
 log = logging.getLogger("xprotect_events.live")
-
-#: Event times are accurate to 10 ms [seed]: a gap is filled from this much earlier.
-ACCURACY = timedelta(milliseconds=10)
 
 #: A connection that ends sooner than this after it opened backs the next one off.
 _SHORT_LIVED = 1.0
@@ -92,13 +82,10 @@ class LiveStream:
         self._checkpoint = (
             None if checkpoint is None else LiveCheckpoint(checkpoint, checkpoint_interval)
         )
-        #: The event in the consumer's hands (kept only with a checkpoint).
-        self._handed: Event | None = None
         #: Where a checkpoint said to start, until something is delivered.
         self._resumed_from: LivePosition | None = None
         self._link = link
-        self._subs: dict[int, tuple[Rule, ...]] = {0: rules}
-        self._sub_ids: dict[int, str] = {}
+        self._subs = Subscriptions(rules, link.profile.ws_command_timeout)
         self._buffer = Buffer(buffer)
         self._stored = stored_set(stored_types)
         self._on_gap = on_gap
@@ -106,12 +93,9 @@ class LiveStream:
         self._live = asyncio.Event()
         self._recent = ws_wire.RecentIds()
         self._hold = Hold(self._buffer)
-        #: Whether the session's subscriptions are all confirmed (only then is it resumed).
-        self._subscribed = False
         #: Whether the stream was live (or starts from a checkpoint): a new session then
         #: has a gap to fill.
         self._was_live = False
-        self._resumed = False  # whether the last startSession resumed the session
         self._conn: Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._error: XProtectError | None = None
@@ -156,7 +140,8 @@ class LiveStream:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is None:  # a normal exit (or break): the event in hand is processed
-            self._mark_processed()
+            if self._checkpoint is not None:
+                self._checkpoint.settle(self.session_id)
             return await self.aclose()
         try:
             await self.aclose()
@@ -171,21 +156,14 @@ class LiveStream:
         if position is not None:
             self.session_id, self._last_id = position.session_id, position.event_id
             self._started_at, self._resumed_from = position.time, position
-            self._subscribed = self._was_live = True
+            self._subs.confirmed = self._was_live = True
             self._recent.seen(position.event_id)
-
-    def _mark_processed(self) -> LiveCheckpoint | None:
-        """The event in hand is processed; the checkpoint when a save is due."""
-        handed, self._handed, checkpoint = self._handed, None, self._checkpoint
-        if handed is None or checkpoint is None or self.session_id is None:
-            return None
-        return checkpoint if checkpoint.processed(self.session_id, handed) else None
 
     async def commit(self) -> None:
         """Save now: the event in hand (the last one yielded) counts as processed."""
         if self._checkpoint is None:
             raise XProtectError("commit() needs a checkpoint: subscribe(checkpoint=...)")
-        self._mark_processed()
+        self._checkpoint.settle(self.session_id)
         await self._checkpoint.commit()
 
     async def aclose(self) -> None:
@@ -217,15 +195,15 @@ class LiveStream:
         return self
 
     async def __anext__(self) -> Item:
-        if self._handed is not None and (due := self._mark_processed()) is not None:
-            await due.commit()
+        if (checkpoint := self._checkpoint) is not None and checkpoint.settle(self.session_id):
+            await checkpoint.commit()
         buffer = self._buffer
         if buffer.items and not buffer.room_wanted:  # the common case, without a call
             item = buffer.items.popleft()
         else:
             item = await self._wait_for_item()
         if self._checkpoint is not None and isinstance(item, Event):
-            self._handed = item
+            self._checkpoint.handed = item
         return item
 
     async def _wait_for_item(self) -> Item:
@@ -257,35 +235,11 @@ class LiveStream:
     async def add_subscription(self, rules: Iterable[Rule]) -> int:
         """Add a subscription (kept across reconnects); its handle for removing it."""
         checked = ws_wire.subscription_rules(None, None, None, rules)
-        handle = max(self._subs) + 1
-        conn = await self._connection()
-        with self._unsure_on_failure():
-            self._sub_ids[handle] = await self._subscribe(conn, checked)
-        self._subs[handle] = checked
-        return handle
+        return await self._subs.add(checked, self._connection)
 
     async def remove_subscription(self, handle: int) -> None:
         """Remove a subscription made with :meth:`add_subscription` (or 0, the first)."""
-        if handle not in self._subs:
-            raise InvalidInputError(f"no subscription {shown(handle)} in this stream")
-        conn = await self._connection()
-        timeout = self._link.profile.ws_command_timeout
-        with self._unsure_on_failure():
-            await conn.command("removeSubscription", timeout, subscriptionId=self._sub_ids[handle])
-        del self._subs[handle], self._sub_ids[handle]
-
-    @contextlib.contextmanager
-    def _unsure_on_failure(self) -> Iterator[None]:
-        """A subscription change with no answer (the socket dropped, no answer in time,
-        cancelled) may or may not have been made: the next connection starts a new
-        session with the subscriptions this stream knows, instead of resuming this one."""
-        try:
-            yield
-        except CommandError:  # the server answered: it did not make the change
-            raise
-        except BaseException:
-            self._subscribed = False
-            raise
+        await self._subs.remove(handle, self._connection)
 
     async def _connection(self) -> Connection:
         while True:
@@ -298,15 +252,6 @@ class LiveStream:
             self._live.clear()
             await self._live.wait()
 
-    async def _subscribe(self, conn: Connection, rules: tuple[Rule, ...]) -> str:
-        filters = [ws_wire.rule_to_wire(r) for r in rules]
-        timeout = self._link.profile.ws_command_timeout
-        reply = await conn.command("addSubscription", timeout, filters=filters)
-        sub_id = reply.body.get("subscriptionId")
-        if not isinstance(sub_id, str):
-            raise ProtocolError("addSubscription answered no 'subscriptionId'")
-        return sub_id
-
     # ----------------------------------------------------------------- the connection loop
 
     async def _run(self) -> None:
@@ -314,7 +259,8 @@ class LiveStream:
         failures, drops = Backoff(policy), Backoff(policy)  # the one schedule (policy.py)
         while not self._closed:
             try:
-                conn = self._conn = await self._open()
+                conn, resumed = await self._open()
+                self._conn = conn
             except XProtectError as exc:
                 if not policy.retryable(exc, "safe") or failures.failures + 1 >= policy.attempts:
                     return self._fail(exc)
@@ -327,7 +273,7 @@ class LiveStream:
             opened = asyncio.get_running_loop().time()
             self._live.set()
             if self._hold.holding:
-                await self._settled(conn)
+                await self._settled(conn, resumed)
             await asyncio.wait([conn.reader])
             self._live.clear()
             if isinstance(conn.error, SlowConsumerError) or conn.fatal:
@@ -344,7 +290,8 @@ class LiveStream:
         self._error = exc
         self._wake()
 
-    async def _open(self) -> Connection:
+    async def _open(self) -> tuple[Connection, bool]:
+        """A new connection with its session started, and whether that resumed the last."""
         link, options = self._link, self._link.socket_options(self._max_frame)
         conn = await connect(
             link.session(), link.url, link.tokens, options, self._sink, self._buffer.wake
@@ -352,17 +299,16 @@ class LiveStream:
         if self._was_live:
             self._hold.start()  # nothing this socket pushes passes what a gap fill may bring
         try:
-            self._resumed = await self._start_session(conn)
+            return conn, await self._start_session(conn)
         except BaseException:
             await conn.close()
             raise
-        return conn
 
     async def _start_session(self, conn: Connection) -> bool:
         """``startSession``: the session resumed (True), or a new one subscribed (False).
         Only a session whose subscriptions were all confirmed is resumed."""
         timeout = self._link.profile.ws_command_timeout
-        previous = self.session_id if self._subscribed else None
+        previous = self.session_id if self._subs.confirmed else None
         last_id = "" if self._last_id is None or previous is None else str(self._last_id)
         reply = await conn.command(
             "startSession", timeout, sessionId=previous or "", eventId=last_id
@@ -374,10 +320,8 @@ class LiveStream:
         if reply.status == 200 and previous is not None:
             self.resumes += 1
             return True
-        self._subscribed = False
-        for handle, rules in self._subs.items():
-            self._sub_ids[handle] = await self._subscribe(conn, rules)
-        self._subscribed = self._was_live = True
+        await self._subs.make_all(conn)
+        self._was_live = True
         return False
 
     # ----------------------------------------------------------------- delivering
@@ -397,48 +341,34 @@ class LiveStream:
         command waits for its answer on that connection: its reader must go on)."""
         await self._buffer.put(items, lambda: conn is None or not conn.commands_waiting)
 
-    async def _settled(self, conn: Connection) -> None:
+    async def _settled(self, conn: Connection, resumed: bool) -> None:
         """The session of a new connection is settled: the held events go to the consumer
-        (after what the gap held, when the session was not resumed)."""
-        if self._resumed:
-            await self._hold.release(lambda: not conn.commands_waiting)
-        else:
+        (after what the gap held, when the session was not ``resumed``)."""
+        if not resumed:
             await self._fill_gap(conn)
+        await self._hold.release(lambda: not conn.commands_waiting)
 
     async def _fill_gap(self, conn: Connection) -> None:
         """After a failed resume, with the live events held back: the stored events since
         the last delivered one, the state changes the gap hid (if ``state()`` was used),
-        the :class:`Gap`, then the held live events."""
-        start = self._buffer.latest or self._started_at
-        end = datetime.now(UTC)
-        rules = [r for rules in self._subs.values() for r in rules]
-        filled = 0
-        types = ws_wire.gap_types(rules, self._stored)
-        try:
-            after = self._resumed_from if self._buffer.latest is None else None
-            stored = self._link.list_stored(start - ACCURACY)
-            filled = await fill_from_store(stored, rules, after, self._deliver_new)
-            if self._state_used:
-                filled += await self._fill_from_state(conn, start - ACCURACY)
-        except XProtectError as exc:
-            log.warning("live: could not fill the gap from the store: %s", exc)
-            types = None
-        if types is not False:
-            gap = Gap(start=start, end=end, types=types, filled=filled)
+        then the :class:`Gap` (see :func:`.live_gap.fill_gap`)."""
+        latest = self._buffer.latest
+        timeout = self._link.profile.ws_command_timeout
+        gap = await fill_gap(
+            latest or self._started_at,
+            self._subs.rules(),
+            self._stored,
+            self._link.list_stored,
+            after=self._resumed_from if latest is None else None,
+            deliver=self._deliver_new,
+            states=(lambda: conn.states(timeout)) if self._state_used else None,
+        )
+        if gap is not None:
             self.gaps.append(gap)
             report(gap, self._on_gap)
             await self._put([gap], None)
-        await self._hold.release(lambda: not conn.commands_waiting)
-
-    async def _fill_from_state(self, conn: Connection, since: datetime) -> int:
-        rows = await conn.states(self._link.profile.ws_command_timeout)
-        return await self._deliver_new(sorted((r for r in rows if r.time > since), key=_time))
 
     async def _deliver_new(self, events: list[Event]) -> int:
         fresh = self._recent.fresh(events)
         await self._put(fresh, None)
         return len(fresh)
-
-
-def _time(event: Event) -> datetime:
-    return event.time

@@ -42,6 +42,8 @@ class LiveCheckpoint:
         self._session = ""
         self._event: Event | None = None
         self._build = self._position  # bound once: marking allocates nothing
+        #: The event in the consumer's hands: processed once it asks for the next one.
+        self.handed: Event | None = None
 
     @property
     def saves(self) -> int:
@@ -58,9 +60,12 @@ class LiveCheckpoint:
             path = str(self._owned.path) if self._owned is not None else None
             raise CheckpointError(str(exc), path=path) from None
 
-    def processed(self, session_id: str, event: Event) -> bool:
-        """``event`` of ``session_id`` is processed; True when a save is due."""
-        self._session, self._event = session_id, event
+    def settle(self, session_id: str | None) -> bool:
+        """The event in hand (of ``session_id``) is processed; True when a save is due."""
+        handed, self.handed = self.handed, None
+        if handed is None or session_id is None:
+            return False
+        self._session, self._event = session_id, handed
         return self._committer.mark(self._build)
 
     def _position(self) -> LivePosition:

@@ -1,0 +1,79 @@
+"""A live stream's subscriptions: the rules it keeps across reconnects, by handle (0 is the
+first), the server's id of each in the current session, and whether they are all confirmed
+(only a session whose subscriptions were all confirmed is resumed: see :mod:`.live`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+
+from . import ws_wire
+from .errors import InvalidInputError, ProtocolError, shown
+from .live_conn import CommandError, Connection
+from .ws_wire import Rule
+
+#: The stream's connection once it is live (it waits for one).
+Live = Callable[[], Awaitable[Connection]]
+
+
+class Subscriptions:
+    """The subscriptions of one stream; ``timeout`` bounds each command."""
+
+    def __init__(self, rules: tuple[Rule, ...], timeout: float | None) -> None:
+        self._rules: dict[int, tuple[Rule, ...]] = {0: rules}
+        self._ids: dict[int, str] = {}
+        self._timeout = timeout
+        #: Whether the session's subscriptions are all confirmed (only then is it resumed).
+        self.confirmed = False
+
+    def rules(self) -> list[Rule]:
+        """Every rule of every subscription."""
+        return [r for rules in self._rules.values() for r in rules]
+
+    async def add(self, rules: tuple[Rule, ...], connection: Live) -> int:
+        """Subscribe to checked ``rules`` on the stream's ``connection()``; the new handle."""
+        handle = max(self._rules) + 1
+        conn = await connection()
+        with self._unsure_on_failure():
+            self._ids[handle] = await self._subscribe(conn, rules)
+        self._rules[handle] = rules
+        return handle
+
+    async def remove(self, handle: int, connection: Live) -> None:
+        """Remove the subscription ``handle`` on the stream's ``connection()``."""
+        if handle not in self._rules:
+            raise InvalidInputError(f"no subscription {shown(handle)} in this stream")
+        conn = await connection()
+        with self._unsure_on_failure():
+            sub_id = self._ids[handle]
+            await conn.command("removeSubscription", self._timeout, subscriptionId=sub_id)
+        del self._rules[handle], self._ids[handle]
+
+    async def make_all(self, conn: Connection) -> None:
+        """A new session: every subscription made again, then all confirmed."""
+        self.confirmed = False
+        for handle, rules in self._rules.items():
+            self._ids[handle] = await self._subscribe(conn, rules)
+        self.confirmed = True
+
+    @contextlib.contextmanager
+    def _unsure_on_failure(self) -> Iterator[None]:
+        """A subscription change with no answer (the socket dropped, no answer in time,
+        cancelled) may or may not have been made: the next connection starts a new
+        session with the subscriptions this stream knows, instead of resuming this one."""
+        try:
+            yield
+        except CommandError:  # the server answered: it did not make the change
+            raise
+        except BaseException:
+            self.confirmed = False
+            raise
+
+    async def _subscribe(self, conn: Connection, rules: tuple[Rule, ...]) -> str:
+        filters = [ws_wire.rule_to_wire(r) for r in rules]
+        reply = await conn.command("addSubscription", self._timeout, filters=filters)
+        sub_id = reply.body.get("subscriptionId")
+        if not isinstance(sub_id, str):
+            raise ProtocolError("addSubscription answered no 'subscriptionId'")
+        return sub_id
