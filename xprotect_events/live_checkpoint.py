@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from .checkpoints import CheckpointStore, Committer, FileCheckpoint
+from .checkpoints import CheckpointStore, Committer, FileCheckpoint, load_from
 from .errors import CheckpointError, InvalidInputError, shown
 from .models import Event
 from .positions import LivePosition, Position
@@ -50,8 +50,9 @@ class LiveCheckpoint:
         return self._committer.saves
 
     async def load(self) -> LivePosition | None:
-        """The stored position; :class:`CheckpointError` if it is not a live stream's."""
-        stored: Position | None = await asyncio.to_thread(self._committer.store.load)
+        """The stored position; :class:`CheckpointError` if the store fails or holds
+        something else than a live stream's position."""
+        stored: Position | None = await asyncio.to_thread(load_from, self._committer.store)
         if stored is None:
             return None
         try:

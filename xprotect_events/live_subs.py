@@ -23,6 +23,7 @@ class Subscriptions:
     def __init__(self, rules: tuple[Rule, ...], timeout: float | None) -> None:
         self._rules: dict[int, tuple[Rule, ...]] = {0: rules}
         self._ids: dict[int, str] = {}
+        self._next = 1  # handles are never reused, even while an add waits for its answer
         self._timeout = timeout
         #: Whether the session's subscriptions are all confirmed (only then is it resumed).
         self.confirmed = False
@@ -33,7 +34,7 @@ class Subscriptions:
 
     async def add(self, rules: tuple[Rule, ...], connection: Live) -> int:
         """Subscribe to checked ``rules`` on the stream's ``connection()``; the new handle."""
-        handle = max(self._rules) + 1
+        handle, self._next = self._next, self._next + 1
         conn = await connection()
         with self._unsure_on_failure():
             self._ids[handle] = await self._subscribe(conn, rules)

@@ -303,3 +303,20 @@ async def test_a_slow_consumer_holds_the_server_back(
         got = [(await next_event(live)).id for _ in range(200)]
         assert got == [r.event.id for r in report.results if r.event]
         assert live.buffered == 0
+
+
+async def test_concurrent_subscription_adds_get_distinct_handles(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
+    async with service_client.subscribe(types=[ANALYTICS_EVENT]) as live:
+        adds = [
+            live.add_subscription([Rule.include(types=[t])])
+            for t in (LICENSE_PLATE_EVENT, MOTION_STOPPED)
+        ]
+        first, second = await asyncio.gather(*adds)
+        assert first != second
+        await live.remove_subscription(first)  # the other one is still the stream's
+        plate = await service_client.trigger_event(on_camera(LICENSE_PLATE_EVENT))
+        stopped = await service_client.trigger_event(on_camera(MOTION_STOPPED))
+        assert (await next_event(live)).id == stopped.id != plate.id
+        await live.remove_subscription(second)

@@ -175,3 +175,28 @@ async def test_commit_without_a_checkpoint_is_refused(service_client: XProtectCl
     async with service_client.subscribe() as live:
         with pytest.raises(Exception, match="needs a checkpoint"):
             await live.commit()
+
+
+class BrokenStore:
+    """A user's store whose load fails, or loads what is not a position."""
+
+    def __init__(self, loads: object) -> None:
+        self.loads = loads
+
+    def load(self) -> object:
+        if isinstance(self.loads, BaseException):
+            raise self.loads
+        return self.loads
+
+    def save(self, position: Position) -> None:  # pragma: no cover - never reached
+        raise AssertionError("not saved")
+
+
+@pytest.mark.parametrize("loads", [OSError("disk gone"), KeyError("x"), "not a position", 7])
+async def test_a_failing_store_is_a_checkpoint_error_before_connecting(
+    sim: Simulator, service_client: XProtectClient, loads: object
+) -> None:
+    with pytest.raises(CheckpointError, match="checkpoint store"):
+        async with service_client.subscribe(checkpoint=BrokenStore(loads)):  # type: ignore[arg-type]
+            pass
+    assert sim.live.connections_total == 0
