@@ -2,7 +2,8 @@
 
 from .accounting import BatchReport, InvalidTriggerError, TriggerResult
 from .checkpoints import CheckpointStore, Committer, FileCheckpoint, MemoryCheckpoint
-from .client import InsecureTransportWarning, XProtectClient
+from .cleartext import InsecureTransportWarning
+from .client import XProtectClient
 from .errors import (
     APIError,
     AuthenticationError,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar, Unpack
@@ -16,11 +15,13 @@ from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
 from .bodies import MAX_RESPONSE_BYTES
 from .checks import boolean
+from .cleartext import InsecureTransportWarning as InsecureTransportWarning
+from .cleartext import warn_if_cleartext
 from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError
 from .live import LiveStream
-from .live_link import LiveLink, LiveOptions
+from .live_link import LiveOptions, link_of
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
 from .options import (
     BatchOptions,
@@ -36,17 +37,10 @@ from .options import (
 from .policy import RetryPolicy
 from .profile import Profile
 from .sessions import EventSession
-from .transport import Transport, Verify, is_loopback
+from .transport import Transport, Verify
 from .ws_wire import Rule, subscription_rules
 
 T = TypeVar("T")
-
-
-class InsecureTransportWarning(UserWarning):
-    """Credentials are about to travel in clear text (``http://`` to a non-loopback host)."""
-
-
-_warned_hosts: set[str] = set()
 
 
 class XProtectClient:
@@ -149,18 +143,15 @@ class XProtectClient:
         self.tokens = TokenManager(self.credentials, self.transport, self.profile, clock=clock)
         #: What the feature modules (batch, sessions) stand on.
         self.core = Core(self.transport, self.tokens, self.profile)
-        _warn_if_cleartext(self.transport)
+        warn_if_cleartext(self.transport)
 
     @classmethod
     async def discover(cls, url: str, **options: Any) -> XProtectClient:
         """A client whose gateway and token endpoint come from the server's discovery
         documents (``/api/.well-known/uris``, then the identity provider's
         ``openid-configuration``); ``options`` are this class's keyword arguments."""
-        timeouts = {k: options[k] for k in ("timeout", "connect_timeout") if k in options}
-        found = await discovery.discover(url, verify=options.get("verify", True), **timeouts)
-        windows = bool(options.get("windows", False))
-        options["profile"] = found.profile(options.get("profile"), windows=windows)
-        return cls(found.server, **options)
+        server, options = await discovery.client_arguments(url, options)
+        return cls(server, **options)
 
     def __repr__(self) -> str:
         kind = type(self.credentials).__name__
@@ -378,16 +369,7 @@ class XProtectClient:
         ``checkpoint_interval`` seconds and on every exit; ``await live.commit()`` saves
         now. See :mod:`.live_checkpoint`.
         """
-        link = LiveLink(
-            session=lambda: self.transport.session,
-            server_url=self.transport.base_url,
-            tokens=self.tokens,
-            retry=self.transport.retry,
-            profile=self.profile,
-            ssl=self.transport.tls,
-            list_stored=lambda since: self.list_events(since=since, include_data=True),
-            secrets=lambda: self.core.secrets,
-        )
+        link = link_of(self.core, lambda since: self.list_events(since=since, include_data=True))
         chosen = subscription_rules(types, sources, resource_types, rules)
         return LiveStream(link, chosen, **options)
 
@@ -432,16 +414,3 @@ class XProtectClient:
         if not isinstance(event_type, EventType):
             event_type = await self.get_event_type(event_type)
         return self.is_service or event_type.user_may_trigger
-
-
-def _warn_if_cleartext(transport: Transport) -> None:
-    base = transport.base_url
-    if base.scheme != "http" or is_loopback(base) or base.host in _warned_hosts:
-        return
-    _warned_hosts.add(str(base.host))
-    warnings.warn(
-        f"credentials and tokens will travel in clear text to {base.host} over http://; "
-        "use https:// in production",
-        InsecureTransportWarning,
-        stacklevel=3,
-    )

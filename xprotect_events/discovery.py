@@ -117,3 +117,13 @@ class _Open:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.transport.close()
+
+
+async def client_arguments(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The server and the ``XProtectClient`` options (the profile filled in) that discovery
+    finds for ``url`` (``XProtectClient.discover``)."""
+    timeouts = {k: options[k] for k in ("timeout", "connect_timeout") if k in options}
+    found = await discover(url, verify=options.get("verify", True), **timeouts)
+    windows = bool(options.get("windows", False))
+    profile = found.profile(options.get("profile"), windows=windows)
+    return found.server, {**options, "profile": profile}

@@ -13,6 +13,7 @@ import attrs
 from yarl import URL
 
 from .checks import int_in
+from .core import Core
 from .errors import InvalidInputError, shown
 from .live_checkpoint import CheckpointLike
 from .live_conn import SocketOptions, TokenSource, ws_url
@@ -57,6 +58,21 @@ class LiveLink:
             connect_within=self.connect_timeout,
             secrets=self.secrets,
         )
+
+
+def link_of(core: Core, list_stored: ListStored) -> LiveLink:
+    """The link of a client's core, with its gap filler (stored events after a time)."""
+    transport = core.transport
+    return LiveLink(
+        session=lambda: transport.session,
+        server_url=transport.base_url,
+        tokens=core.tokens,
+        retry=transport.retry,
+        profile=core.profile,
+        ssl=transport.tls,
+        list_stored=list_stored,
+        secrets=lambda: core.secrets,
+    )
 
 
 class LiveOptions(TypedDict, total=False):
