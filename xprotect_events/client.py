@@ -10,7 +10,7 @@ from typing import Any, TypeVar, Unpack
 
 import aiohttp
 
-from . import batch, config, discovery, lookup, typed, wire
+from . import batch, config, discovery, listing, lookup, wire
 from .accounting import BatchReport, TriggerResult
 from .auth import Credentials, ServiceCredentials, TokenManager, make_credentials
 from .bodies import MAX_RESPONSE_BYTES
@@ -141,7 +141,7 @@ class XProtectClient:
             token_path=token_path,
         )
         self.tokens = TokenManager(self.credentials, self.transport, self.profile, clock=clock)
-        #: What the feature modules (batch, sessions) stand on.
+        #: What the feature modules (batch, sessions, listing) stand on.
         self.core = Core(self.transport, self.tokens, self.profile)
         warn_if_cleartext(self.transport)
 
@@ -209,33 +209,16 @@ class XProtectClient:
         (default) or "desc", ``include_data`` False, ``page_size`` 100; ``limit`` stops
         after that many events. Bad input raises :class:`InvalidInputError` here, before
         anything is sent.
+
+        While it runs, the store may change: an event stored for the whole listing is
+        yielded exactly once, however many others are deleted (retention) or stored, as
+        each page is read from the time of the last event yielded (:mod:`.listing`). One
+        stored or deleted meanwhile may or may not be (newest first: not if newer than the
+        first page). A server that ignores the time filter is read by page number: no
+        repeats, but a delete may then skip events.
         """
         query = list_query(options, self.profile.max_page_size)
-        return self._pages(query.params, query.page_size, query.limit)
-
-    async def _pages(
-        self, params: dict[str, str], page_size: int, limit: int | None
-    ) -> AsyncIterator[Event]:
-        left = limit
-        page = 0
-        before: set[int] = set()  # the previous page's ids (at most page_size)
-        while left is None or left > 0:
-            params["page"] = str(page)
-            result = await self.core.call(
-                "GET", "/events", typed.page_forms, params=dict(params), raw=True
-            )
-            forms, before = typed.new_on_page(result.events, before)
-            forms = forms[:left]
-            for start in range(0, len(forms), typed.SLICE):  # few Events live at once
-                for event in typed.as_events(forms[start : start + typed.SLICE]):
-                    yield event
-            if left is not None:
-                left -= len(forms)
-            # The server's next link says whether there is more (WIRE.md): a page
-            # shorter than asked for is not the last when the server caps the size.
-            if result.next is None or not result.events:
-                return
-            page += 1
+        return listing.list_events(self.core, query)
 
     async def trigger_event(self, trigger: EventTrigger) -> Event:
         """Trigger one event; the stored :class:`Event` as the server answered it.

@@ -50,18 +50,24 @@ class ListOptions(TypedDict, total=False):
 
 @attrs.frozen(kw_only=True)
 class ListQuery:
-    """``list_events``' options, checked: the query (without ``page``) and the limits."""
+    """``list_events``' options, checked: the query (without ``page``), the limits, the
+    order, and the tightest of the caller's own time bounds (exclusive; None: unbounded),
+    from ``since``/``until`` or a ``time`` filter."""
 
     params: dict[str, str]
     page_size: int
     limit: int | None
+    desc: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 def list_query(options: ListOptions, max_page_size: int) -> ListQuery:
     """Check ``list_events``' options (``max_page_size``: the most ``page_size`` may be)."""
     _only_known(options, ListOptions.__optional_keys__)
     page_size = int_in("page_size", options.get("page_size", 100), 1, max_page_size)
-    params = {"size": str(page_size), "orderBy": f"{order(options.get('order', 'asc'))}:'time'"}
+    direction = order(options.get("order", "asc"))
+    params = {"size": str(page_size), "orderBy": f"{direction}:'time'"}
     if boolean("include_data", options.get("include_data", False)):
         params["include"] = "data"
     since, until = options.get("since"), options.get("until")
@@ -80,11 +86,30 @@ def list_query(options: ListOptions, max_page_size: int) -> ListQuery:
     for prop, spec in (filters or {}).items():
         if not isinstance(prop, str) or not prop or prop in params or prop in OWN_PARAMS:
             raise InvalidInputError(f"filters cannot set {shown(prop)}")
-        params[utf8("a filter property", prop)] = _encoded(prop, f.as_conditions(spec))
+        given = f.as_conditions(spec)
+        params[utf8("a filter property", prop)] = _encoded(prop, given)
+        if prop == "time":
+            time_conditions = list(given)
     limit = options.get("limit")
     if limit is not None:
         int_in("limit", limit, 0, note=" (or None)")
-    return ListQuery(params=params, page_size=page_size, limit=limit)
+    since, until = _time_bounds(time_conditions)
+    return ListQuery(
+        params=params,
+        page_size=page_size,
+        limit=limit,
+        desc=direction == "desc",
+        since=since,
+        until=until,
+    )
+
+
+def _time_bounds(conditions: list[f.Condition]) -> tuple[datetime | None, datetime | None]:
+    """The tightest ``gt`` and ``lt`` of checked time conditions (aware datetimes)."""
+    times = [(c.operator, c.value) for c in conditions if isinstance(c.value, datetime)]
+    after = [value for op, value in times if op == "gt"]
+    before = [value for op, value in times if op == "lt"]
+    return (max(after) if after else None, min(before) if before else None)
 
 
 def _encoded(prop: str, conditions: tuple[f.Condition, ...] | list[f.Condition]) -> str:

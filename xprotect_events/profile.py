@@ -10,6 +10,12 @@ from typing import Literal
 
 import attrs
 
+from .checks import seconds
+
+
+def _accuracy(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    seconds(f"Profile.{attribute.name}", value, 3600.0, zero=True)
+
 
 @attrs.frozen(kw_only=True)
 class Profile:
@@ -31,6 +37,10 @@ class Profile:
     max_batch_bytes: int = 4 * 1024 * 1024
     #: Largest ``size`` of a page of ``GET /events`` [profile].
     max_page_size: int = 2000
+    #: Seconds a server may be off when it applies a ``time`` filter ("an accuracy of
+    #: 10ms" [seed]): a listing's next page starts that much (and a microsecond) short of
+    #: the last event's time, so that a bound the server rounds loses nothing (``listing``).
+    time_filter_accuracy: float = attrs.field(default=0.01, validator=_accuracy)
     #: Largest ``maxSize`` of an event-session read [profile].
     max_session_read: int = 2000
     #: ``triggerRules`` query value sent with triggers [seed: legacy, true by default].

@@ -136,20 +136,6 @@ def page_forms(raw: bytes) -> FastPage:
     return FastPage(cast("list[AnyEvent]", page.array), links.next or None, links.prev or None)
 
 
-_ID_INT = operator.attrgetter("id.int")
-
-
-def new_on_page(events: list[AnyEvent], before: set[int]) -> tuple[list[AnyEvent], set[int]]:
-    """The events of a page that were not on the page ``before`` it (ids as ints), and
-    this page's ids. Page-number paging repeats an event when the store grows between two
-    reads (a new event shifts the rest by one): the repeat is on the next page, dropped
-    here; the memory is one page of ids."""
-    ids = set(map(_ID_INT, events))
-    if before.isdisjoint(ids):
-        return events, ids
-    return [e for e in events if e.id.int not in before], ids
-
-
 def as_events(events: Iterable[AnyEvent]) -> list[Event]:
     """Each event as an :class:`Event` (a wire form built now)."""
     return [event if type(event) is Event else event_of_form(event) for event in events]
