@@ -72,6 +72,7 @@ def link_of(core: Core, list_stored: ListStored) -> LiveLink:
         ssl=transport.tls,
         list_stored=list_stored,
         secrets=lambda: core.secrets,
+        connect_timeout=transport.connect_timeout,
     )
 
 

@@ -199,6 +199,8 @@ class Transport:
         self.max_response_bytes = max_response_bytes
         self.retry = retry or RetryPolicy()
         self.limit = limit
+        #: Seconds to connect (a WebSocket's upgrade too: :mod:`.live_link`).
+        self.connect_timeout = connect_timeout
         # Building the default context costs 40-70 ms: plain http:// never needs one, so
         # it is made on first use there (``verify`` is still checked now).
         self._verify = verify

@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import FAST_RETRY, wait_until
 from xprotect_events import (
+    ConnectError,
     Event,
     EventTrigger,
     RetryPolicy,
@@ -118,3 +119,19 @@ async def test_a_second_401_after_the_renewal_ends_the_stream(sim: Simulator) ->
         assert sim.stats.tokens_issued == issued + 1  # renewed once, not in a loop
         assert sim.faults.injected["status"] == 2
         assert live.session_id == session  # nothing was started in its place
+
+
+async def test_an_upgrade_that_never_answers_is_given_up_after_the_clients_connect_timeout(
+    sim: Simulator,
+) -> None:
+    # The stream's own default is 10 s: only the client's connect_timeout ends it in time.
+    sim.faults.add(WS_ROUTE, Fault.delay(60))
+    once = RetryPolicy(attempts=1)
+    async with XProtectClient(
+        sim.url, client_id="service", client_secret="service-secret", retry=once,
+        connect_timeout=0.5,
+    ) as client:  # fmt: skip
+        with pytest.raises(ConnectError, match="could not connect"):
+            async with asyncio.timeout(8), client.subscribe(types=[ANALYTICS_EVENT]):
+                pass
+    assert sim.faults.injected["delay"] == 1
