@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from . import typed, wire
+from . import listing, wire
 from .accounting import TriggerResult
 from .core import Core
 from .errors import NotFoundError, ReconcileError
@@ -135,20 +135,13 @@ def _query_windows(
 
 
 async def _stored_events(core: Core, windows: Sequence[Window]) -> list[Event]:
-    """Every stored event in the windows (``GET /events``, page by page)."""
+    """Every stored event in the windows (``GET /events``, as ``list_events`` reads it)."""
     found: list[Event] = []
     size = core.profile.max_page_size
     for start, end in windows:
         edge = timedelta(microseconds=1)  # the API's bounds are exclusive
         query = list_query({"since": start - edge, "until": end + edge, "page_size": size}, size)
-        page = 0
-        while True:
-            params = {**query.params, "page": str(page)}
-            got = await core.call("GET", "/events", typed.event_page, params=params, raw=True)
-            found.extend(got.events)
-            if got.next is None or len(got.events) < size:
-                break
-            page += 1
+        found += [event async for event in listing.list_events(core, query)]
     return found
 
 
