@@ -192,7 +192,8 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock = FileLock(self.path.with_name(self.path.name + ".lock"), self.path)
+        real = Path(os.path.realpath(path))  # a symlink: locked as the file it names
+        self._lock = FileLock(real.with_name(real.name + ".lock"), self.path)
         self._file: IO[bytes] | None = None
         self.state = JournalState(entries={})
 

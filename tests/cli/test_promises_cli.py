@@ -300,11 +300,6 @@ sys.stdin.readline()
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journal.Journal locks <path>.lock without resolving symlinks (FileCheckpoint "
-    "does): a run given the journal through a symlink writes it while another run holds it",
-)
 async def test_a_journal_through_a_symlink_is_locked_as_by_its_real_path(
     sim: Simulator, tmp_path: Path
 ) -> None:
@@ -341,11 +336,6 @@ async def test_a_journal_through_a_symlink_is_locked_as_by_its_real_path(
 # ----------------------------------------------------------------------------- a pipe
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/batchfile.InputReader's reader thread stays blocked in read() on the pipe, "
-    "and interpreter exit joins it: the run ends only when the writer closes the pipe",
-)
 async def test_a_run_from_a_pipe_stopped_by_sigterm_exits_143_while_the_writer_is_still_open(
     sim: Simulator, tmp_path: Path
 ) -> None:

@@ -27,7 +27,8 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -192,6 +193,35 @@ class RejectsFile:
             self._temporary = None
 
 
+def unbuffered_copy(stream: IO[bytes]) -> IO[bytes] | None:
+    """A pipe's own unbuffered reader (a duplicate of its descriptor; None without one):
+    a thread blocked in its ``read`` holds no lock of the stream's buffer, which the
+    interpreter takes at exit (a daemon thread holding it there aborts the process).
+    The stream must not have been read from yet (its buffer would be skipped)."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
+    return open(os.dup(fd), "rb", buffering=0)  # closed by InputReader.close
+
+
+def read_apart(read: Callable[[int], bytes], size: int) -> concurrent.futures.Future[bytes]:
+    """``read(size)`` in a daemon thread of its own: a read blocked on a pipe whose writer
+    goes on (``tail -f``) never keeps a stopped run from exiting, as a pool's worker
+    thread, which the interpreter joins at exit, would."""
+    future: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(read(size))
+            except BaseException as exc:  # handed to the awaiting side
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="xprotect-events-input", daemon=True).start()
+    return future
+
+
 class InputReader:
     """The lines of the input, numbered, as :func:`~xprotect_events.jsonlines.read_lines`
     reads them (a block at a time, off the event loop; blank lines skipped, and counted
@@ -200,9 +230,11 @@ class InputReader:
     file) the rest of the input, read to its end a block at a time (flat memory)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
-        self._read = getattr(stream, "read1", stream.read)
         #: Whether the rest can be read to its end now (a regular file, not a pipe).
         self.regular = is_regular(stream)
+        self._own: IO[bytes] | None = None if self.regular else unbuffered_copy(stream)
+        source = self._own or stream
+        self._read = getattr(source, "read1", source.read)
         #: Lines read so far, blank ones too; blank lines skipped.
         self.number = 0
         self.blank = 0
@@ -210,9 +242,6 @@ class InputReader:
         self._tail = b""
         self._ready: collections.deque[tuple[int, bytes]] = collections.deque()
         self._reading: concurrent.futures.Future[bytes] | None = None
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="xprotect-events-input"
-        )
 
     async def lines(self) -> AsyncIterator[tuple[int, bytes]]:
         while True:
@@ -220,7 +249,7 @@ class InputReader:
                 yield self._ready.popleft()
             if self.ended:
                 return
-            self._reading = self._executor.submit(self._read, BLOCK_BYTES)
+            self._reading = read_apart(self._read, BLOCK_BYTES)
             data = await asyncio.wrap_future(self._reading)
             self._reading = None
             self._feed(data)
@@ -246,7 +275,11 @@ class InputReader:
         return self.ended and not self._ready
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        reading, self._reading = self._reading, None
+        if reading is not None and not reading.cancel():
+            return  # a read under way on a pipe: its thread and descriptor end with the process
+        if self._own is not None:
+            self._own.close()
 
     def _feed(self, data: bytes) -> None:
         if not data:
