@@ -5,7 +5,7 @@ keeps it unsent) and chunks are cut at ``chunk_size`` triggers or before a body 
 take the JSON array past ``max_bytes``. The input is read only as chunks are asked for.
 
 The common case is cheaper: ``chunk_size`` valid triggers whose array fits are encoded by
-one ``orjson.dumps`` of the whole chunk (the same bytes as the joined bodies). Only a
+one ````dumps`` of the whole chunk (the same bytes as the joined bodies). Only a
 chunk that holds an invalid trigger, or must be cut by size, is encoded trigger by trigger.
 """
 
@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Sized
 from itertools import islice
 from typing import cast
-
-import orjson
 
 from . import wire
 from .accounting import InvalidTriggerError, TriggerResult, not_sent
@@ -166,10 +164,12 @@ def encode_all(triggers: list[object], max_bytes: int) -> Encoded | None:
         return plain if len(plain[0]) <= max_bytes else None
     try:
         bodies, echoes = wire.triggers_to_wire(cast("list[EventTrigger]", triggers))
-        encoded = orjson.dumps(bodies)
-    except (TypeError, InvalidInputError):  # data JSON cannot carry, a time out of range
+    except InvalidInputError:  # a time out of range
         return None
-    return (encoded, echoes) if len(encoded) <= max_bytes else None
+    encoded = wire.try_dumps(bodies)  # None: data JSON cannot carry
+    if encoded is None or len(encoded) > max_bytes:
+        return None
+    return encoded, echoes
 
 
 def prepare_all(triggers: Iterable[object], max_bytes: int) -> tuple[list[object], list[bytes]]:

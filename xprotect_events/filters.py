@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 import attrs
 
-from .checks import aware, utf8
+from .checks import aware, is_int, plain_int, plain_str, read_list, utf8
 from .errors import InvalidInputError, shown
+from .models import to_uuid
 from .wire import format_time
 
 Operator = Literal[
@@ -49,40 +50,58 @@ SESSION_PROPERTIES: frozenset[str] = frozenset(
 
 
 def _check_scalar(value: object) -> Scalar:
-    if isinstance(value, bool) or not isinstance(value, str | int | datetime | uuid.UUID):
+    """The value checked, as a plain str, int, UUID or datetime (a subclass's value, read
+    without its own methods: they may be anything)."""
+    if isinstance(value, str):
+        return utf8("a filter value", value)  # URL encoding would drop a lone surrogate
+    if isinstance(value, datetime):
+        return aware(value, "a filter time")
+    if isinstance(value, uuid.UUID):
+        return to_uuid(value, "a filter value")
+    if not is_int(value):
         raise InvalidInputError(
             f"a filter value must be a string, int, datetime or UUID, got {shown(value)}"
         )
-    if isinstance(value, int) and value.bit_length() > 10_000:
+    number = plain_int(value)
+    if number.bit_length() > 10_000:
         try:
-            str(value)
+            str(number)
         except ValueError:  # more digits than Python writes (sys.set_int_max_str_digits)
             raise InvalidInputError("a filter integer has too many digits to write") from None
-    if isinstance(value, datetime):
-        aware(value, "a filter time")
-    elif isinstance(value, str):
-        utf8("a filter value", value)  # URL encoding would drop a lone surrogate
-    return value
+    return number
 
 
 def _convert_value(value: object) -> Value:
     if isinstance(value, list | tuple | set | frozenset):
-        return tuple(_check_scalar(v) for v in value)
+        return tuple(_check_scalar(v) for v in read_list("filter values", value))
     return _check_scalar(value)
+
+
+def _operator(value: object) -> object:
+    """An operator name as a plain str (anything else is refused by :func:`_check_operator`)."""
+    return plain_str(value) if isinstance(value, str) else value
+
+
+def _check_operator(value: object) -> None:
+    if not isinstance(value, str) or value not in OPERATORS:
+        raise InvalidInputError(
+            f"unknown filter operator {shown(value)}; one of {sorted(OPERATORS)}"
+        )
+
+
+def _property(value: object) -> object:
+    return plain_str(value) if isinstance(value, str) else value
 
 
 @attrs.frozen
 class Condition:
     """One ``operator:value`` condition. Build with :func:`gt`, :func:`equals`, …"""
 
-    operator: str
+    operator: str = attrs.field(converter=_operator)
     value: Value = attrs.field(converter=_convert_value)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.operator, str) or self.operator not in OPERATORS:
-            raise InvalidInputError(
-                f"unknown filter operator {shown(self.operator)}; one of {sorted(OPERATORS)}"
-            )
+        _check_operator(self.operator)
         is_array = isinstance(self.value, tuple)
         if is_array != (self.operator in ARRAY_OPERATORS):
             need = "a sequence of values" if not is_array else "a single value"
@@ -158,12 +177,9 @@ def as_conditions(spec: ConditionsLike) -> tuple[Condition, ...]:
         return (spec,)
     if isinstance(spec, str | int | datetime | uuid.UUID):
         return (equals(spec),)
-    try:
-        conditions = tuple(spec)
-    except TypeError:  # not iterable: 2.5, None, …
-        raise InvalidInputError(
-            f"expected a value, a Condition or Conditions, got {shown(spec)}"
-        ) from None
+    if not isinstance(spec, Iterable):  # 2.5, None, …
+        raise InvalidInputError(f"expected a value, a Condition or Conditions, got {shown(spec)}")
+    conditions = tuple(read_list("conditions", spec))
     if not conditions or not all(isinstance(c, Condition) for c in conditions):
         raise InvalidInputError(f"expected a value, a Condition or Conditions, got {shown(spec)}")
     return conditions
@@ -302,16 +318,13 @@ def _session_scalar(value: Scalar) -> str:
 class SessionFilter:
     """One ``EventSessionFilter``: ``{"property", "operator", "value"}`` [seed shape]."""
 
-    property: str
-    operator: str
+    property: str = attrs.field(converter=_property)
+    operator: str = attrs.field(converter=_operator)
     value: str | list[str] = attrs.field(converter=_session_value)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.operator, str) or self.operator not in OPERATORS:
-            raise InvalidInputError(
-                f"unknown filter operator {shown(self.operator)}; one of {sorted(OPERATORS)}"
-            )
-        if not isinstance(self.property, str) or not self.property:
+        _check_operator(self.operator)
+        if not isinstance(self.property, str) or not plain_str(self.property):
             raise InvalidInputError(f"a filter property must be a name, got {shown(self.property)}")
         utf8("a filter property", self.property)
         if isinstance(self.value, list) != (self.operator in ARRAY_OPERATORS):

@@ -12,7 +12,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from .checks import int_in
+from .checks import int_in, plain_str
 from .core import Core
 from .errors import InvalidInputError, shown
 from .live_checkpoint import CheckpointLike
@@ -98,7 +98,9 @@ def check_options(buffer: object, max_frame: object, on_gap: object) -> None:
 
 def stored_set(value: StoredTypes) -> frozenset[uuid.UUID] | Literal["all"] | None:
     """``stored_types=`` checked: a set of GUIDs, ``"all"`` or None."""
-    if value is None or value == "all":
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str) and plain_str(value) == "all":  # (a subclass's __eq__ uncalled)
+        return "all"
     rule = Rule.include(types=value)  # checks the GUIDs
     return frozenset(rule.types or ())

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, cast
 
 import attrs
 
-from .checks import aware, finite_numbers, no_controls
+from .checks import aware, json_data, no_controls, utf8
 from .errors import InvalidInputError, shown
 
 #: The longest ``tag`` a trigger may carry [profile: not published; generous, but bounded].
@@ -21,14 +21,15 @@ MAX_TAG_LENGTH = 1024
 ChangeKind = Literal["new", "deleted"]
 
 _HEX32 = re.compile("[0-9a-fA-F]{32}")
+_UUID_INT = uuid.UUID.__dict__["int"].__get__
 
 
 def to_uuid(value: object, what: str = "id") -> uuid.UUID:
     """A UUID from a UUID or a GUID string; anything else is an :class:`InvalidInputError`."""
-    if isinstance(value, uuid.UUID):
-        return value
+    if isinstance(value, uuid.UUID):  # a subclass: its value, without its own methods
+        return value if type(value) is uuid.UUID else uuid.UUID(int=_UUID_INT(value))
     if isinstance(value, str):
-        no_controls(what, value)
+        value = no_controls(what, value)  # (a plain str from here on)
         # uuid.UUID() reads the digits with int(), which skips blanks and takes "_" and
         # "+": " c13f…" with one digit gone would parse as another GUID. 32 digits or none.
         digits = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
@@ -40,12 +41,12 @@ def to_uuid(value: object, what: str = "id") -> uuid.UUID:
 def to_source(value: object) -> str | None:
     """None, a GUID, or ``<resource>/<guid>`` (``cameras/…``); returned as a string."""
     if value is None or isinstance(value, uuid.UUID):
-        return None if value is None else str(value)
+        return None if value is None else str(to_uuid(value, "source"))
     if not isinstance(value, str):
         raise InvalidInputError(
             f"source must be None, a GUID or '<resource>/<guid>', got {shown(value)}"
         )
-    no_controls("source", value)
+    value = no_controls("source", value)
     resource, sep, guid = value.rpartition("/")
     if sep and ("/" in resource or not resource.isidentifier()):
         raise InvalidInputError(
@@ -61,23 +62,28 @@ def check_tag(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"tag must be a string, got {type(value).__name__}")
-    no_controls("tag", value)
+    value = utf8("tag", no_controls("tag", value))
     if len(value) > MAX_TAG_LENGTH:
         raise InvalidInputError(f"tag is {len(value)} characters long; at most {MAX_TAG_LENGTH}")
     return value
 
 
 def check_optional_str(name: str, value: object) -> str | None:
-    if value is not None and not isinstance(value, str):
+    """None, or text a server's log can hold (the rule of ``tag``, without its length)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
         raise InvalidInputError(f"{name} must be a string or None, got {shown(value)}")
-    return value
+    return utf8(name, no_controls(name, value))
 
 
 def check_data(value: object) -> Mapping[str, Any] | None:
+    """None or a mapping of JSON values: :func:`~.checks.json_data` says what is refused
+    here (naming where); aware datetimes are sent in UTC as the server writes times."""
     if value is not None and not isinstance(value, Mapping):
         raise InvalidInputError(f"data must be a mapping (JSON object) or None, got {shown(value)}")
-    if value:
-        finite_numbers(value)
+    if value is not None and (type(value) is not dict or value):
+        json_data(value)
     return value
 
 

@@ -17,7 +17,18 @@ import attrs
 
 from . import filters as f
 from .checkpoints import CheckpointStore, FileCheckpoint
-from .checks import Order, aware, boolean, int_in, order, seconds, utf8
+from .checks import (
+    Order,
+    aware,
+    boolean,
+    int_in,
+    order,
+    plain_str,
+    read_list,
+    read_pairs,
+    seconds,
+    utf8,
+)
 from .errors import InvalidInputError, shown
 from .models import EventTrigger, to_source, to_uuid
 from .policy import RetryPolicy
@@ -83,16 +94,17 @@ def list_query(options: ListOptions, max_page_size: int) -> ListQuery:
     filters = options.get("filters")
     if filters is not None and not isinstance(filters, Mapping):
         raise InvalidInputError(f"filters must be a mapping, got {shown(filters)}")
-    for prop, spec in (filters or {}).items():
-        if not isinstance(prop, str) or not prop or prop in params or prop in OWN_PARAMS:
-            raise InvalidInputError(f"filters cannot set {shown(prop)}")
+    for key, spec in read_pairs("filters", {} if filters is None else filters):
+        prop = utf8("a filter property", key) if isinstance(key, str) else ""
+        if not prop or prop in params or prop in OWN_PARAMS:
+            raise InvalidInputError(f"filters cannot set {shown(key)}")
         given = f.as_conditions(spec)
-        params[utf8("a filter property", prop)] = _encoded(prop, given)
+        params[prop] = _encoded(prop, given)
         if prop == "time":
             time_conditions = list(given)
     limit = options.get("limit")
     if limit is not None:
-        int_in("limit", limit, 0, note=" (or None)")
+        limit = int_in("limit", limit, 0, note=" (or None)")
     since, until = _time_bounds(time_conditions)
     return ListQuery(
         params=params,
@@ -218,9 +230,7 @@ def _checkpoint(value: object, direction: Order) -> tuple[CheckpointStore | None
 
 def _interval(value: object) -> float:
     """``checkpoint_interval``: seconds, or 0 (save after every event)."""
-    if value == 0 and not isinstance(value, bool):
-        return 0.0
-    return seconds("checkpoint_interval", value, most=1e9)
+    return seconds("checkpoint_interval", value, most=1e9, zero=True)
 
 
 def _only_known(options: Mapping[str, object], known: frozenset[str]) -> None:
@@ -243,7 +253,7 @@ def _base_filters(
     if source_names is not None:
         names = [_name(n) for n in _items(source_names, "source_names")]
         out.append(_any_of("source.name", names))
-    for item in _items(filters or (), "filters"):
+    for item in _items(() if filters is None else filters, "filters"):
         if not isinstance(item, f.SessionFilter):
             raise InvalidInputError(f"filters must be SessionFilter objects, got {shown(item)}")
         out.append(item)
@@ -254,10 +264,7 @@ def _items(values: Iterable[Any], what: str) -> list[Any]:
     """A list from an iterable; a single string or UUID counts as a list of one."""
     if isinstance(values, str | uuid.UUID):
         return [values]
-    try:
-        return list(values)
-    except TypeError:
-        raise InvalidInputError(f"{what} must be a list, got {shown(values)}") from None
+    return read_list(what, values)
 
 
 def _any_of(prop: str, values: list[str]) -> f.SessionFilter:
@@ -276,9 +283,9 @@ def _source(value: object) -> str:
 
 
 def _name(value: object) -> str:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not plain_str(value):
         raise InvalidInputError(f"a source name must be a non-empty string, got {shown(value)}")
-    return value
+    return utf8("a source name", value)
 
 
 # --------------------------------------------------------------------------- batches
@@ -317,9 +324,9 @@ def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit
     chunk_size = int_in("chunk_size", options.get("chunk_size", 100), 1, max_batch)
     concurrency = options.get("concurrency", 8)
     if limit:  # aiohttp: 0 means no limit
-        int_in("concurrency", concurrency, 1, limit, note=" (the connection limit)")
+        concurrency = int_in("concurrency", concurrency, 1, limit, note=" (the connection limit)")
     else:
-        int_in("concurrency", concurrency, 1)
+        concurrency = int_in("concurrency", concurrency, 1)
     if not isinstance(triggers, Iterable | AsyncIterable):
         raise InvalidInputError(
             f"triggers must be an iterable or async iterable, got {type(triggers).__name__}"
@@ -346,9 +353,7 @@ def stored_type_ids(types: Iterable[uuid.UUID | str]) -> frozenset[uuid.UUID]:
 
 def settle_seconds(value: object) -> float:
     """``settle``: seconds >= 0 to wait before "not found" counts as "did not land"."""
-    if value == 0 and not isinstance(value, bool):
-        return 0.0
-    return seconds("settle", value, most=1e6)
+    return seconds("settle", value, most=1e6, zero=True)
 
 
 # --------------------------------------------------------------------------- the client

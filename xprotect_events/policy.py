@@ -20,7 +20,7 @@ import math
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import attrs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -35,12 +35,30 @@ RetryMode = Literal["safe", "unsent"]
 T = TypeVar("T")
 
 
-def _attempts(_: Any, attribute: attrs.Attribute[int], value: object) -> None:
-    int_in(f"RetryPolicy.{attribute.name}", value, 1)
+def _attempts(value: object) -> int:
+    return int_in("RetryPolicy.attempts", value, 1)
 
 
-def _seconds(_: Any, attribute: attrs.Attribute[float], value: object) -> None:
-    seconds(f"RetryPolicy.{attribute.name}", value, zero=True)
+def _seconds(name: str, value: object) -> float:
+    """A field of seconds, as a plain float (a subclass's value, read without its own
+    methods: they are never called again)."""
+    return seconds(f"RetryPolicy.{name}", value, zero=True)
+
+
+def _backoff_initial(value: object) -> float:
+    return _seconds("backoff_initial", value)
+
+
+def _backoff_max(value: object) -> float:
+    return _seconds("backoff_max", value)
+
+
+def _jitter(value: object) -> float:
+    return _seconds("jitter", value)
+
+
+def _max_retry_after(value: object) -> float:
+    return _seconds("max_retry_after", value)
 
 
 @attrs.frozen(kw_only=True)
@@ -49,12 +67,12 @@ class RetryPolicy:
     the other fields are finite, non-negative numbers of seconds, checked here
     (:class:`InvalidInputError`), not when a retry first needs them."""
 
-    attempts: int = attrs.field(default=4, validator=_attempts)
-    backoff_initial: float = attrs.field(default=0.2, validator=_seconds)
-    backoff_max: float = attrs.field(default=10.0, validator=_seconds)
-    jitter: float = attrs.field(default=0.5, validator=_seconds)
+    attempts: int = attrs.field(default=4, converter=_attempts)
+    backoff_initial: float = attrs.field(default=0.2, converter=_backoff_initial)
+    backoff_max: float = attrs.field(default=10.0, converter=_backoff_max)
+    jitter: float = attrs.field(default=0.5, converter=_jitter)
     #: Longest server-given ``Retry-After`` the client waits; longer raises at once.
-    max_retry_after: float = attrs.field(default=120.0, validator=_seconds)
+    max_retry_after: float = attrs.field(default=120.0, converter=_max_retry_after)
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """The wait before retry number ``retry`` (1 for the first): the server's

@@ -44,7 +44,8 @@ from typing import Any, ClassVar, Self, TypeVar
 import attrs
 import orjson
 
-from .errors import CheckpointError, InvalidInputError, ProtocolError, shown
+from .checks import aware, plain_str, read_pairs
+from .errors import CheckpointError, InvalidInputError, ProtocolError, XProtectError, shown
 from .models import to_uuid
 from .wire import format_time, parse_time
 
@@ -63,16 +64,14 @@ T = TypeVar("T")
 
 
 def _utc(value: object) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise InvalidInputError(f"a position time must be an aware datetime, got {shown(value)}")
-    format_time(value)  # InvalidInputError when out of range once in UTC
-    return value
+    return aware(value, "a position time")  # (in range once in UTC, its tzinfo asked once)
 
 
 def _recent(value: object) -> Mapping[uuid.UUID, datetime]:
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"recent must be a mapping of id to time, got {shown(value)}")
-    return MappingProxyType({to_uuid(k, "event id"): _utc(t) for k, t in value.items()})
+    pairs = read_pairs("recent", value)
+    return MappingProxyType({to_uuid(k, "event id"): _utc(t) for k, t in pairs})
 
 
 def _window(value: object) -> timedelta:
@@ -158,6 +157,15 @@ class SessionPosition(Position):
         """
         if not delivered:
             raise InvalidInputError("a session position needs at least one delivered event")
+        try:
+            return cls._of(delivered, window)
+        except XProtectError:
+            raise
+        except Exception:  # not ids and aware times (a stream's own are): check, then go on
+            return cls._of(_recent(delivered), window)
+
+    @classmethod
+    def _of(cls, delivered: Mapping[uuid.UUID, datetime], window: timedelta) -> SessionPosition:
         newest = max(delivered.values())
         floor = _floor(newest, _window(window))
         kept = {i: t for i, t in delivered.items() if floor is None or t >= floor}
@@ -222,12 +230,14 @@ def _event_id(value: object) -> uuid.UUID:
     return to_uuid(value, "event id")
 
 
-def _check_session_id(_: object, __: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not value or len(value) > MAX_SESSION_ID:
+def _session_id(value: object) -> str:
+    text = plain_str(value) if isinstance(value, str) else ""
+    if not text or len(text) > MAX_SESSION_ID:
         raise InvalidInputError(
             f"session_id must be a non-empty string of at most {MAX_SESSION_ID} characters, "
             f"got {shown(value)}"
         )
+    return text
 
 
 @attrs.frozen(kw_only=True)
@@ -236,7 +246,7 @@ class LivePosition(Position):
 
     kind: ClassVar[str] = "live"
 
-    session_id: str = attrs.field(validator=_check_session_id)
+    session_id: str = attrs.field(converter=_session_id)
     event_id: uuid.UUID = attrs.field(converter=_event_id)
     time: datetime = attrs.field(converter=_utc)
 

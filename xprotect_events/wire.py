@@ -7,11 +7,12 @@ server's answer does not have the documented shape; the I/O layers add the metho
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ import msgspec
 import orjson
 
 from .canonical import canonical_event, canonical_guid, canonical_time
-from .checks import aware, is_int
+from .checks import aware, is_int, json_data
 from .errors import ErrorDetail, InvalidInputError, ProtocolError
 from .models import Event, EventPage, EventTrigger, SessionRead, Token, to_uuid
 
@@ -61,11 +62,7 @@ def parse_time(text: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """``2024-05-01T12:00:00.1234560Z``: UTC, 7 fraction digits, as the server writes times."""
-    aware(value, "a time")
-    try:
-        v = value.astimezone(UTC)
-    except OverflowError:
-        raise InvalidInputError(f"{value!r} is out of range once in UTC") from None
+    v = aware(value, "a time").astimezone(UTC)  # (aware: in range once in UTC)
     return (
         f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
         f".{v.microsecond:06d}0Z"
@@ -89,11 +86,50 @@ def json_body(raw: bytes) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Serialise to JSON bytes; a value JSON cannot carry is an :class:`InvalidInputError`."""
+    """Serialise to JSON bytes; a value JSON cannot carry is an :class:`InvalidInputError`
+    (naming where, when :func:`~.checks.json_data` can tell).
+
+    Datetimes are written as the server writes times (:func:`format_time`: UTC, 7 digits,
+    ``Z``); naive ones, and those whose tzinfo fails, are refused. (orjson's own writing of
+    them asks a custom tzinfo for its offset unchecked: one that raises crashes the
+    process, one that answers nonsense writes a wrong time.) A date is ``YYYY-MM-DD``."""
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
     except TypeError as exc:
-        raise InvalidInputError(f"cannot encode as JSON: {exc}") from None
+        raise InvalidInputError(f"cannot encode as JSON: {_why(value, exc)}") from None
+
+
+def try_dumps(value: Any) -> bytes | None:
+    """:func:`dumps`, or None for what it refuses (without saying why: cheaper)."""
+    try:
+        return orjson.dumps(value, default=_json_default, option=_JSON_OPTIONS)
+    except TypeError:
+        return None
+
+
+_JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _json_default(value: Any) -> Any:
+    """What orjson hands over: datetimes, dates and times, and what it does not know."""
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return date.isoformat(value)
+    if isinstance(value, dt.time):
+        raise InvalidInputError("a time of day names no instant: give an aware datetime or text")
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def _why(value: Any, exc: TypeError) -> str:
+    """Why ``value`` could not be encoded: where, if the data check finds it."""
+    if isinstance(value, dict | list):
+        try:
+            json_data(value, root="body")
+        except InvalidInputError as found:
+            return str(found)
+    cause = exc.__cause__
+    return str(cause) if isinstance(cause, InvalidInputError) else str(exc)
 
 
 # --------------------------------------------------------------------------- the converter

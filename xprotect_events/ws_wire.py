@@ -17,6 +17,7 @@ from typing import Any, Literal
 import attrs
 
 from . import wire, ws_typed
+from .checks import plain_str, read_list
 from .errors import InvalidInputError, ProtocolError, shown
 from .models import Event, to_uuid
 
@@ -31,7 +32,7 @@ def _guids(values: Iterable[uuid.UUID | str] | None, what: str) -> tuple[uuid.UU
         return None
     if isinstance(values, str | uuid.UUID) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{what} must be an iterable of GUIDs or None, got {shown(values)}")
-    out = tuple(to_uuid(v, what) for v in values)
+    out = tuple(to_uuid(v, what) for v in read_list(what, values))
     if not out:
         raise InvalidInputError(f"{what} is empty: give None (any) or at least one GUID")
     return out
@@ -42,7 +43,9 @@ def _names(values: Iterable[str] | None) -> tuple[str, ...] | None:
         return None
     if isinstance(values, str) or not isinstance(values, Iterable):
         raise InvalidInputError(f"resource_types must be an iterable of names, got {shown(values)}")
-    out = tuple(values)
+    out = tuple(
+        plain_str(v) if isinstance(v, str) else v for v in read_list("resource_types", values)
+    )
     for name in out:
         if not isinstance(name, str) or not name.isidentifier():
             raise InvalidInputError(
