@@ -178,7 +178,7 @@ def subscription_rules(
     given = () if rules is None else rules
     if isinstance(given, Rule) or not isinstance(given, Iterable):
         raise InvalidInputError(f"rules must be an iterable of Rule objects, got {shown(rules)}")
-    explicit = tuple(given)
+    explicit = tuple(read_list("rules", given))
     for rule in explicit:
         if not isinstance(rule, Rule):
             raise InvalidInputError(f"rules must hold Rule objects, got {shown(rule)}")
