@@ -16,6 +16,7 @@ import attrs
 
 from . import wire
 from .bodies import MAX_TOKEN_BYTES
+from .checks import plain_str
 from .errors import (
     APIError,
     AuthenticationError,
@@ -116,15 +117,18 @@ def make_credentials(
     """The credentials that the client's keyword arguments describe (the values are never
     shown in an error)."""
     given = {"username": username, "password": password, "client_id": client_id}
-    given["client_secret"] = client_secret
+    given["client_secret"], given["token_path"] = client_secret, token_path
     for name, value in given.items():
         if value is not None and not isinstance(value, str):
             raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}")
-        if value is not None and not _encodable(value):  # (the value is never shown)
+        if value is not None and not _encodable(plain := plain_str(value)):  # (never shown)
             raise InvalidInputError(
                 f"{name} is not valid Unicode text (it holds a lone surrogate, as text "
                 "decoded with errors='surrogateescape' does): it cannot be sent"
             )
+        given[name] = None if value is None else plain
+    username, password, client_id = given["username"], given["password"], given["client_id"]
+    client_secret, token_path = given["client_secret"], given["token_path"]
     if client_id is not None or client_secret is not None:
         if not client_id or client_secret is None or username is not None:
             raise ConfigurationError("a service client needs client_id and client_secret only")

@@ -77,6 +77,8 @@ class MemoryCheckpoint:
 
     def save(self, position: Position) -> None:
         """Keep ``position`` (as its JSON text, as a file would)."""
+        if not isinstance(position, Position):
+            raise InvalidInputError(f"a checkpoint keeps a position, got {shown(position)}")
         self.text = position.to_json()
         self.saves += 1
 

@@ -5,7 +5,7 @@ keeps it unsent) and chunks are cut at ``chunk_size`` triggers or before a body 
 take the JSON array past ``max_bytes``. The input is read only as chunks are asked for.
 
 The common case is cheaper: ``chunk_size`` valid triggers whose array fits are encoded by
-one ````dumps`` of the whole chunk (the same bytes as the joined bodies). Only a
+one ``dumps`` of the whole chunk (the same bytes as the joined bodies). Only a
 chunk that holds an invalid trigger, or must be cut by size, is encoded trigger by trigger.
 """
 

@@ -28,8 +28,9 @@ import attrs
 
 from . import listing, wire
 from .accounting import TriggerResult
+from .checks import read_list
 from .core import Core
-from .errors import NotFoundError, ReconcileError
+from .errors import InvalidInputError, NotFoundError, ReconcileError, shown
 from .models import Event, EventTrigger
 from .options import list_query, stored_type_ids
 from .reconcile import DEFAULT_SETTLE, DEFAULT_SKEW, SentTrigger, Verdict, decide, search_window
@@ -51,7 +52,10 @@ async def reconcile(
     ``wait``: first wait until ``settle`` has passed since the last of them was sent (else
     the ones sent too recently stay ``unknown``: "not found yet").
     """
-    results = list(results)
+    results = read_list("results", results)
+    for result in results:
+        if not isinstance(result, TriggerResult):
+            raise InvalidInputError(f"reconcile takes TriggerResults, got {shown(result)}")
     todo = [
         (n, r)
         for n, r in enumerate(results)

@@ -391,4 +391,5 @@ def check_settings(
 
 
 def _is_path(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("/") and value.isprintable()
+    text = plain_str(value) if isinstance(value, str) else ""
+    return text.startswith("/") and text.isprintable()

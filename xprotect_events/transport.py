@@ -31,6 +31,7 @@ from .bodies import (
     read_body,
     spelled,
 )
+from .checks import boolean, plain_str, read_list, seconds
 from .errors import (
     ClientClosedError,
     ConfigurationError,
@@ -57,6 +58,13 @@ class TokenSource(Protocol):
     async def renew(self, stale: str) -> str: ...
 
 
+def _text(value: object) -> str:
+    """A URL the caller gave as text (a str subclass read without its own methods)."""
+    if isinstance(value, str):
+        return plain_str(value)
+    return str(value) if isinstance(value, URL) else ""
+
+
 def server_url(value: str | URL) -> URL:
     """The checked server URL: ``http(s)://host[:port]``; :class:`InvalidInputError` if not.
 
@@ -64,7 +72,7 @@ def server_url(value: str | URL) -> URL:
     them as Basic auth beside the token, and every repr and error would show them. So are
     a query and a fragment (``?password=…``, ``#access_token=…``), also never echoed.
     """
-    text = str(value) if isinstance(value, str | URL) else ""
+    text = _text(value)
     if "?" in text or "#" in text:  # never shown: a query or fragment may carry a secret
         raise InvalidInputError(
             "the server URL must not carry a query or a fragment (?… or #…): "
@@ -91,7 +99,7 @@ def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth 
     """
     if value is None:
         return None, None
-    text = str(value) if isinstance(value, str | URL) else ""
+    text = _text(value)
     try:
         url = URL(text)
         ok = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
@@ -148,13 +156,15 @@ def ssl_param(verify: Verify) -> ssl.SSLContext | bool:
         return ssl.create_default_context()
     if verify is False:
         return False
-    if not isinstance(verify, str | PathLike):
+    if isinstance(verify, str):
+        verify = plain_str(verify)
+    elif not isinstance(verify, PathLike):
         raise InvalidInputError(
             f"verify must be True, False, a CA-bundle path or an SSLContext, got {shown(verify)}"
         )
     try:
         return ssl.create_default_context(cafile=verify)
-    except (OSError, ValueError, TypeError) as exc:  # ssl.SSLError is an OSError
+    except Exception as exc:  # (ssl.SSLError is an OSError; a caller's path object: anything)
         raise ConfigurationError(f"cannot load the CA bundle {shown(verify)}: {exc}") from None
 
 
@@ -188,19 +198,19 @@ class Transport:
     ) -> None:
         self.base_url = server_url(base_url)
         self._proxy, self._proxy_auth = proxy_param(proxy)
-        if proxy is None and trust_env:
+        if proxy is None and boolean("trust_env", trust_env):
             self._proxy, self._proxy_auth = proxy_param(environment_proxy(self.base_url))
         #: The proxy's secrets (:func:`proxy_secrets`): no answer, error or log may show them.
         self.secrets = proxy_secrets(self._proxy_auth)
-        self._trace_configs = list(trace_configs or ())
+        self._trace_configs = read_list(
+            "trace_configs", () if trace_configs is None else trace_configs
+        )
         if not all(isinstance(t, aiohttp.TraceConfig) for t in self._trace_configs):
             raise InvalidInputError("trace_configs must be aiohttp.TraceConfig objects")
         #: The largest answer read (decompressed); larger ones are a ProtocolError.
         self.max_response_bytes = max_response_bytes
         self.retry = retry or RetryPolicy()
         self.limit = limit
-        #: Seconds to connect (a WebSocket's upgrade too: :mod:`.live_link`).
-        self.connect_timeout = connect_timeout
         # Building the default context costs 40-70 ms: plain http:// never needs one, so
         # it is made on first use there (``verify`` is still checked now).
         self._verify = verify
@@ -208,6 +218,10 @@ class Transport:
         self._ssl: ssl.SSLContext | bool | None = None if cleartext else ssl_param(verify)
         # sock_read bounds each wait for data; total bounds a whole exchange, so that a
         # server trickling bytes faster than sock_read (a slow loris) cannot hold it forever.
+        timeout = seconds("timeout", timeout, most=1e9)
+        connect_timeout = seconds("connect_timeout", connect_timeout, most=1e9)
+        #: Seconds to connect (a WebSocket's upgrade too: :mod:`.live_link`).
+        self.connect_timeout = connect_timeout
         self._timeout = aiohttp.ClientTimeout(
             total=connect_timeout + 4 * timeout, connect=connect_timeout, sock_read=timeout
         )

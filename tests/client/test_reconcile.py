@@ -92,3 +92,11 @@ async def test_reconcile_options_are_checked(client: XProtectClient) -> None:
         await client.reconcile([], stored_types=["not a guid"])
     with pytest.raises(InvalidInputError, match="trigger_events"):
         client.stream_trigger([], reconcile=True)
+
+
+@pytest.mark.parametrize("results", [5, [5], ["unknown"], None])
+async def test_reconcile_takes_trigger_results_only(
+    client: XProtectClient, results: object
+) -> None:
+    with pytest.raises(InvalidInputError, match="results|TriggerResult"):
+        await client.reconcile(results)  # type: ignore[arg-type]

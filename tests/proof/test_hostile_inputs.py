@@ -295,10 +295,7 @@ async def test_every_call_with_every_odd_value(
             await run_call(*env, entry, name)
 
 
-@pytest.mark.xfail(reason="fixes belong to client.py/transport.py/auth.py/checkpoints.py")
-def test_entries_outside_the_validation_layer(soak: bool) -> None:
-    if not soak:
-        pytest.skip("runs under --soak")
+def test_entries_outside_the_validation_layer() -> None:
     failed = []
     for entry in sorted(ELSEWHERE):
         for name in NAMES:
