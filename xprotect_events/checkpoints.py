@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from .checks import seconds
 from .durable_files import FileLock, sync_directory, why, write_durably
 from .errors import CheckpointError, InvalidInputError, XProtectError, shown
 from .positions import Position
@@ -187,11 +188,8 @@ class Committer:
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        ok = isinstance(interval, int | float) and not isinstance(interval, bool)
-        if not ok or not 0 <= interval < 1e300:
-            raise InvalidInputError(f"interval must be seconds >= 0, got {shown(interval)}")
         self.store = store
-        self.interval = float(interval)
+        self.interval = seconds("checkpoint_interval", interval, most=1e9, zero=True)
         self._clock = clock
         self._last_save = clock()
         self._latest: PositionSource | None = None
@@ -296,6 +294,19 @@ def save_to(store: CheckpointStore, position: Position) -> None:
         raise
     except Exception as exc:
         raise CheckpointError(f"the checkpoint store could not save: {exc!r}") from exc
+
+
+def store_of(value: object) -> tuple[CheckpointStore, FileCheckpoint | None]:
+    """The store a ``checkpoint=`` argument names (a path: a :class:`FileCheckpoint` of the
+    stream's own, also returned; else a store with ``load()`` and ``save()``)."""
+    if isinstance(value, str | os.PathLike):
+        owned = FileCheckpoint(value)
+        return owned, owned
+    if callable(getattr(value, "load", None)) and callable(getattr(value, "save", None)):
+        return value, None  # type: ignore[return-value]  # duck-typed CheckpointStore
+    raise InvalidInputError(
+        f"checkpoint must be a file path or a store with load() and save(), got {shown(value)}"
+    )
 
 
 def load_from(store: CheckpointStore) -> Position | None:

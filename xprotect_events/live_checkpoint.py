@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from .checkpoints import CheckpointStore, Committer, FileCheckpoint, load_from
-from .errors import CheckpointError, InvalidInputError, shown
+from .checkpoints import CheckpointStore, Committer, load_from, store_of
+from .errors import CheckpointError
 from .models import Event
 from .positions import LivePosition, Position
 
@@ -22,22 +22,11 @@ from .positions import LivePosition, Position
 CheckpointLike = str | os.PathLike[str] | CheckpointStore
 
 
-def _store(checkpoint: object) -> tuple[CheckpointStore, FileCheckpoint | None]:
-    if isinstance(checkpoint, str | os.PathLike):
-        owned = FileCheckpoint(checkpoint)
-        return owned, owned
-    if callable(getattr(checkpoint, "load", None)) and callable(getattr(checkpoint, "save", None)):
-        return checkpoint, None  # type: ignore[return-value]
-    raise InvalidInputError(
-        f"checkpoint must be a file path or a store with load() and save(), got {shown(checkpoint)}"
-    )
-
-
 class LiveCheckpoint:
     """The stream's side of a checkpoint: load, mark processed events, save, close."""
 
     def __init__(self, checkpoint: CheckpointLike, interval: float) -> None:
-        store, self._owned = _store(checkpoint)
+        store, self._owned = store_of(checkpoint)
         self._committer = Committer(store, interval=interval)  # checks the interval
         self._session = ""
         self._event: Event | None = None

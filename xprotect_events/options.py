@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 import attrs
 
 from . import filters as f
-from .checkpoints import CheckpointStore, FileCheckpoint
+from .checkpoints import CheckpointStore, store_of
 from .checks import (
     Order,
     aware,
@@ -219,13 +219,8 @@ def _checkpoint(value: object, direction: Order) -> tuple[CheckpointStore | None
         raise InvalidInputError(
             "a checkpoint needs order='asc': a 'desc' stream has no resume point"
         )
-    if isinstance(value, str | os.PathLike):
-        return FileCheckpoint(value), True
-    if callable(getattr(value, "load", None)) and callable(getattr(value, "save", None)):
-        return value, False  # type: ignore[return-value]  # duck-typed CheckpointStore
-    raise InvalidInputError(
-        f"checkpoint must be a file path or a store with load() and save(), got {shown(value)}"
-    )
+    store, owned = store_of(value)
+    return store, owned is not None
 
 
 def _interval(value: object) -> float:
