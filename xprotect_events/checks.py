@@ -74,7 +74,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f]")
 def no_controls(what: str, value: str) -> str:
     """``value`` if it holds no control character (C0: U+0000 to U+001F, and DEL): a CR,
     LF or NUL in a tag or a source would split or cut a line in a server's log or file."""
-    value = plain_str(value)
+    if type(value) is not str:  # (inlined: tags and sources by the million)
+        value = plain_str(value)
     found = None if value.isprintable() else _CONTROL.search(value)  # the common case first
     if found is not None:
         raise InvalidInputError(
@@ -188,7 +189,8 @@ def boolean(name: str, value: object) -> bool:
 def utf8(what: str, value: str) -> str:
     """``value`` if it can be written as UTF-8: a lone surrogate (``"\\ud800"``) cannot,
     and URL or JSON encoding would drop it or fail later, so it is refused here."""
-    value = plain_str(value)
+    if type(value) is not str:
+        value = plain_str(value)
     if not value.isascii():
         try:
             value.encode("utf-8")

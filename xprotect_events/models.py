@@ -62,7 +62,9 @@ def check_tag(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"tag must be a string, got {type(value).__name__}")
-    value = utf8("tag", no_controls("tag", value))
+    value = no_controls("tag", value)
+    if not value.isascii():  # (the call only then: tags by the million)
+        utf8("tag", value)
     if len(value) > MAX_TAG_LENGTH:
         raise InvalidInputError(f"tag is {len(value)} characters long; at most {MAX_TAG_LENGTH}")
     return value

@@ -98,5 +98,5 @@ async def test_reconcile_options_are_checked(client: XProtectClient) -> None:
 async def test_reconcile_takes_trigger_results_only(
     client: XProtectClient, results: object
 ) -> None:
-    with pytest.raises(InvalidInputError, match="results|TriggerResult"):
+    with pytest.raises(InvalidInputError, match=r"results|TriggerResult"):
         await client.reconcile(results)  # type: ignore[arg-type]
