@@ -98,7 +98,7 @@ _SOURCES: set[str] = set()
 
 def trigger_type(value: object) -> uuid.UUID:
     """:func:`to_uuid` for a trigger's ``type``, remembering the GUID texts seen."""
-    if isinstance(value, uuid.UUID):
+    if type(value) is uuid.UUID:  # (a subclass: to_uuid reads its value)
         return value
     if type(value) is str:
         known = _TYPES.get(value)

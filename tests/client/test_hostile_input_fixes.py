@@ -317,3 +317,13 @@ def test_hostile_and_odd_values_are_invalid_input(use: Callable[[], object]) -> 
 def test_non_finite_numbers_still_named_like_before() -> None:
     with pytest.raises(InvalidInputError, match=r"^data\['x'\] is nan: JSON numbers"):
         EventTrigger(type=TYPE, data={"x": math.nan})
+
+
+def test_a_uuid_subclass_as_a_trigger_type_is_kept_as_a_plain_uuid() -> None:
+    class Hostile(uuid.UUID):
+        def __str__(self) -> str:
+            raise RuntimeError("boom")
+
+    trigger = EventTrigger(type=Hostile("afbbf1ed-2068-40fa-97a3-7225149024c6"))
+    assert type(trigger.type) is uuid.UUID
+    assert str(trigger.type) == "afbbf1ed-2068-40fa-97a3-7225149024c6"
