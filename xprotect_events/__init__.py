@@ -1,6 +1,6 @@
 """asyncio client for Milestone XProtect's RESTful Events API."""
 
-from .accounting import BatchReport, InvalidTriggerError, TriggerResult
+from .accounting import BatchReport, InvalidTriggerError, TriggerInputError, TriggerResult
 from .checkpoints import CheckpointStore, Committer, FileCheckpoint, MemoryCheckpoint
 from .cleartext import InsecureTransportWarning
 from .client import XProtectClient
@@ -110,6 +110,7 @@ __all__ = [
     "SlowConsumerError",
     "TLSError",
     "TransportError",
+    "TriggerInputError",
     "TriggerResult",
     "UnauthorizedError",
     "XProtectClient",

@@ -45,6 +45,7 @@ from .errors import (
     TransportError,
     XProtectError,
     api_error_class,
+    shown,
 )
 from .policy import said_not_acted
 from .redaction import scrubbed
@@ -82,6 +83,16 @@ class InvalidTriggerError(InvalidInputError):
         super().__init__(f"trigger #{index} cannot be sent: {cause}")
         self.index = index
         self.cause = cause
+        self.report: BatchReport | None = None
+
+
+class TriggerInputError(InvalidInputError):
+    """Reading the triggers failed: the caller's iterable raised (its exception is
+    ``__cause__``). Every trigger read before was sent and its chunk awaited; ``report``
+    (set by ``trigger_events``) holds their results, so that what landed is known."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(f"reading the triggers failed: {shown(cause, 200)}")
         self.report: BatchReport | None = None
 
 
@@ -145,8 +156,8 @@ def item_error(item: Any, path: str, secrets: Sequence[str] = ()) -> XProtectErr
     parsed = error_of(item, secrets) if wrapped else None
     if parsed is None or parsed.http_code is None or not 400 <= parsed.http_code <= 599:
         # scrubbed whole, then cut: a secret cut in half would not be recognised
-        shown = scrubbed(repr(item), secrets)[:_ITEM_SHOWN]
-        raise ProtocolError(f"a batch answer item is neither an event nor an error: {shown}")
+        text = scrubbed(repr(item), secrets)[:_ITEM_SHOWN]
+        raise ProtocolError(f"a batch answer item is neither an event nor an error: {text}")
     status = parsed.http_code
     return api_error_class(status)(method="POST", path=path, status=status, details=parsed.details)
 

@@ -42,6 +42,7 @@ from .accounting import (
     BatchReport,
     ChunkReport,
     InvalidTriggerError,
+    TriggerInputError,
     TriggerResult,
     chunk_answered,
     chunk_failed,
@@ -49,7 +50,7 @@ from .accounting import (
 from .chunks import Chunk, chunks_of
 from .core import Core
 from .echo import echoed
-from .errors import InvalidInputError
+from .errors import InvalidInputError, XProtectError
 from .lookup import reconcile
 from .options import BatchOptions, BatchSpec, Progress, TriggersLike, batch_spec
 from .report import event_reader
@@ -67,7 +68,7 @@ async def trigger_events(core: Core, triggers: TriggersLike, options: BatchOptio
         async with contextlib.aclosing(batches):
             async for batch in batches:
                 done.append(batch)
-    except InvalidTriggerError as exc:
+    except (InvalidTriggerError, TriggerInputError) as exc:
         exc.report = _report(done)
         raise
     report = _report(done)
@@ -157,8 +158,10 @@ async def _batches(
         while flight.tasks:
             for batch in await flight.wait():
                 yield batch
-        if failure is not None:
+        if isinstance(failure, XProtectError):
             raise failure
+        if failure is not None:  # (a chunk task never raises: the input's own error)
+            raise TriggerInputError(failure) from failure
     finally:
         if reading is not None:
             reading.cancel()

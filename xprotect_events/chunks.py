@@ -11,7 +11,7 @@ chunk that holds an invalid trigger, or must be cut by size, is encoded trigger 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Sized
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator, Sized
 from itertools import islice
 from typing import cast
 
@@ -109,13 +109,16 @@ class Chunker:
 async def chunks_of(
     triggers: TriggersLike, chunk_size: int, max_bytes: int, reject_invalid: bool
 ) -> AsyncGenerator[Chunk, None]:
-    """The input, prepared and cut into chunks; read only as chunks are asked for."""
+    """The input, prepared and cut into chunks; read only as chunks are asked for.
+
+    If reading the input fails (the caller's iterator raises), every trigger read before
+    is still chunked, the last chunk too, and the input's exception is raised after them.
+    """
     chunker = Chunker(chunk_size, max_bytes, reject_invalid)
+    failed: list[Exception] = []
     if isinstance(triggers, AsyncIterable):
-        index = 0
-        async for trigger in triggers:
+        async for index, trigger in _read_async(triggers, failed):
             chunk = chunker.add(index, trigger, prepare(trigger, max_bytes))
-            index += 1
             if chunk is not None:
                 yield chunk
     elif reject_invalid:
@@ -123,25 +126,66 @@ async def chunks_of(
         checked = None
         if isinstance(triggers, Sized):
             items, checked = prepare_all(triggers, max_bytes)
-        for index, item in enumerate(items):
+        for index, item in enumerate(_read(items, failed)):
             body = prepare(item, max_bytes) if checked is None else checked[index]
             chunk = chunker.add(index, item, body)
             if chunk is not None:
                 yield chunk
     else:
-        for chunk in _sliced(iter(triggers), chunker):
+        for chunk in _sliced(iter(triggers), chunker, failed):
             yield chunk
     last = chunker.take()
     if last is not None:
         yield last
+    if failed:
+        raise failed[0]
 
 
-def _sliced(items: Iterator[object], chunker: Chunker) -> Iterator[Chunk]:
+async def _read_async(
+    triggers: AsyncIterable[object], failed: list[Exception]
+) -> AsyncIterator[tuple[int, object]]:
+    """The numbered items of an async input, until it ends or fails (noted in ``failed``)."""
+    items, index = aiter(triggers), 0
+    while True:
+        try:
+            item = await anext(items)
+        except StopAsyncIteration:
+            return
+        except Exception as exc:  # the caller's own iterator: anything may come out of it
+            failed.append(exc)
+            return
+        yield index, item
+        index += 1
+
+
+def _read(items: Iterable[object], failed: list[Exception]) -> Iterator[object]:
+    """The items of a sync input, until it ends or fails (noted in ``failed``)."""
+    iterator = iter(items)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            failed.append(exc)
+            return
+        yield item
+
+
+def _sliced(items: Iterator[object], chunker: Chunker, failed: list[Exception]) -> Iterator[Chunk]:
     """Chunks of a sync input: a whole chunk's worth at a time, in one ``dumps`` when it can
-    be, else trigger by trigger (the same cuts either way)."""
+    be, else trigger by trigger (the same cuts either way). ``list.extend`` keeps what it
+    read before the input failed (noted in ``failed``)."""
     index = 0
     size, max_bytes = chunker.chunk_size, chunker.max_bytes
-    while part := list(islice(items, size - chunker.chunk.count)):
+    while not failed:
+        part: list[object] = []
+        try:
+            part.extend(islice(items, size - chunker.chunk.count))
+        except Exception as exc:
+            failed.append(exc)
+        if not part:
+            return
         encoded = encode_all(part, max_bytes) if not chunker.chunk.count else None
         if encoded is not None:
             yield Chunk.whole(index, part, encoded)

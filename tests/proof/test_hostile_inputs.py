@@ -35,6 +35,7 @@ from xprotect_events import (
     Rule,
     SessionFilter,
     SessionPosition,
+    TriggerInputError,
     XProtectClient,
     XProtectError,
 )
@@ -230,16 +231,21 @@ async def run_call(sim: Simulator, client: XProtectClient, entry: str, name: str
             with contextlib.suppress(StopAsyncIteration):
                 await anext(result)
             await result.aclose()
+    except TriggerInputError as exc:
+        input_failed(entry, name, exc)
     except InvalidInputError:
         assert sent(sim) == before, f"{entry} with {name}: a request went out before refusal"
     except XProtectError:
         pass
-    except Boom:
-        # The caller's own input iterator failing mid-batch: its error is theirs, passed on
-        # as it came (some triggers may have been sent: batch.py decides, not a check).
-        assert entry in STREAMED_INPUT, f"{entry} with {name}: raw Boom"
     except Exception as exc:
         pytest.fail(f"{entry} with {name}: raw {type(exc).__name__}: {exc!s:.200}")
+
+
+def input_failed(entry: str, name: str, error: TriggerInputError) -> None:
+    """The caller's own input iterator failing mid-batch (triggers before it may have been
+    sent): a library error whose cause is the iterator's own."""
+    assert entry in STREAMED_INPUT, f"{entry} with {name}: input error {error}"
+    assert isinstance(error.__cause__, Boom), f"{entry} with {name}: {error.__cause__!r}"
 
 
 #: Entries whose input is an iterable read as the batch goes (not checked up front).

@@ -1,0 +1,76 @@
+"""``trigger_events``/``stream_trigger`` when the caller's own input fails mid-batch: every
+trigger read before it is sent and reported, and the failure is a library error
+(:class:`TriggerInputError`, the input's exception as its cause) carrying the report."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from xprotect_events import EventTrigger, TriggerInputError, XProtectClient
+from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Simulator
+
+
+class DiskGone(Exception):
+    """The caller's own failure."""
+
+
+def trigger(i: int) -> EventTrigger:
+    return EventTrigger(type=ANALYTICS_EVENT, source=f"cameras/{CAMERA_IDS[0]}", tag=f"t{i}")
+
+
+def failing(count: int) -> Iterator[EventTrigger]:
+    yield from (trigger(i) for i in range(count))
+    raise DiskGone("the input's disk is gone")
+
+
+async def failing_async(count: int) -> AsyncIterator[EventTrigger]:
+    for i in range(count):
+        yield trigger(i)
+    raise DiskGone("the input's network is gone")
+
+
+@pytest.mark.parametrize("reject_invalid", [False, True])
+@pytest.mark.parametrize("make", [failing, failing_async])
+async def test_every_trigger_read_before_the_input_failed_is_sent_and_reported(
+    sim: Simulator, client: XProtectClient, make: object, reject_invalid: bool
+) -> None:
+    with pytest.raises(TriggerInputError, match="reading the triggers failed") as info:
+        await client.trigger_events(
+            make(250),  # type: ignore[operator]
+            chunk_size=100,
+            reject_invalid=reject_invalid,
+        )
+    assert isinstance(info.value.__cause__, DiskGone)
+    report = info.value.report
+    assert report is not None
+    assert [r.trigger.tag for r in report.results] == [f"t{i}" for i in range(250)]  # type: ignore[union-attr]
+    assert report.accepted == 250
+    assert sim.events_stored == 250  # the 50 read into the last, partial chunk too
+
+
+async def test_stream_trigger_yields_every_result_then_raises(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    seen: list[str | None] = []
+
+    async def consume() -> None:
+        async for result in client.stream_trigger(failing(150), chunk_size=100):
+            seen.append(result.trigger.tag)  # type: ignore[union-attr]
+
+    with pytest.raises(TriggerInputError) as info:
+        await consume()
+    assert isinstance(info.value.__cause__, DiskGone)
+    assert seen == [f"t{i}" for i in range(150)]
+    assert sim.events_stored == 150
+
+
+async def test_an_input_failing_at_once_sends_nothing(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    with pytest.raises(TriggerInputError) as info:
+        await client.trigger_events(failing(0))
+    assert info.value.report is not None
+    assert info.value.report.results == []
+    assert sim.events_stored == 0
