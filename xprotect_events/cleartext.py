@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import warnings
 
-from .transport import Transport, is_loopback
+from .endpoints import is_loopback
+from .transport import Transport
 
 
 class InsecureTransportWarning(UserWarning):

@@ -19,6 +19,7 @@ from .cleartext import InsecureTransportWarning as InsecureTransportWarning
 from .cleartext import warn_if_cleartext
 from .convert import array_of, data_of
 from .core import Core
+from .endpoints import Verify
 from .errors import InvalidInputError
 from .live import LiveStream
 from .live_link import LiveOptions, link_of
@@ -37,7 +38,7 @@ from .options import (
 from .policy import RetryPolicy
 from .profile import Profile
 from .sessions import EventSession
-from .transport import Transport, Verify
+from .transport import Transport
 from .ws_wire import Rule, subscription_rules
 
 T = TypeVar("T")

@@ -17,9 +17,10 @@ import attrs
 from yarl import URL
 
 from . import wire
+from .endpoints import Verify
 from .errors import ConfigurationError, ProtocolError
 from .profile import Profile
-from .transport import Transport, Verify
+from .transport import Transport
 
 WELL_KNOWN_PATH = "/api/.well-known/uris"
 OPENID_PATH = "/.well-known/openid-configuration"

@@ -16,7 +16,7 @@ import attrs
 import click
 
 from .. import ConfigurationError, InsecureTransportWarning, XProtectClient
-from ..transport import Verify
+from ..endpoints import Verify
 from .params import with_options
 
 
