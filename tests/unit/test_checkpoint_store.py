@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -135,37 +133,6 @@ def test_two_streams_cannot_share_a_file(tmp_path: Path) -> None:
     first.close()
     assert second.load() == OLD  # free once the first one closed
     second.close()
-
-
-def test_the_lock_holds_across_processes(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
-    holder = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
-        [
-            sys.executable,
-            "-c",
-            "import sys; from xprotect_events.checkpoints import FileCheckpoint\n"
-            f"s = FileCheckpoint({str(path)!r}); s.lock(); print('locked', flush=True)\n"
-            "sys.stdin.readline()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == "locked\n"
-        with pytest.raises(CheckpointError, match=f"process {holder.pid}"):
-            FileCheckpoint(path).lock()
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=30)
-    with FileCheckpoint(path) as store:  # the lock went with the process
-        assert store.load() is None
-
-
-# ============================================================================ MemoryCheckpoint
 
 
 def test_memory_checkpoint_round_trips_the_text() -> None:

@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import io
 import os
+import queue
 import stat
 import tempfile
 import threading
@@ -205,21 +206,38 @@ def unbuffered_copy(stream: IO[bytes]) -> IO[bytes] | None:
     return open(os.dup(fd), "rb", buffering=0)  # closed by InputReader.close
 
 
-def read_apart(read: Callable[[int], bytes], size: int) -> concurrent.futures.Future[bytes]:
-    """``read(size)`` in a daemon thread of its own: a read blocked on a pipe whose writer
-    goes on (``tail -f``) never keeps a stopped run from exiting, as a pool's worker
-    thread, which the interpreter joins at exit, would."""
-    future: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+#: A read for the daemon thread: where its result goes, and how many bytes at most.
+_Job = tuple[concurrent.futures.Future[bytes], int]
 
-    def run() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(read(size))
-            except BaseException as exc:  # handed to the awaiting side
-                future.set_exception(exc)
 
-    threading.Thread(target=run, name="xprotect-events-input", daemon=True).start()
-    return future
+class DaemonReader:
+    """One daemon thread that runs the reads it is given, in order: a read blocked on a
+    pipe whose writer goes on (``tail -f``) never keeps a stopped run from exiting, as a
+    pool's worker thread (which the interpreter joins at exit) would."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self._read = read
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="xprotect-events-input", daemon=True).start()
+
+    def submit(self, size: int) -> concurrent.futures.Future[bytes]:
+        """``read(size)``, done in the thread."""
+        future: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+        self._jobs.put((future, size))
+        return future
+
+    def stop(self) -> None:
+        """The thread ends after the read under way, if any."""
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, size = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._read(size))
+                except BaseException as exc:  # handed to the awaiting side
+                    future.set_exception(exc)
 
 
 class InputReader:
@@ -235,6 +253,7 @@ class InputReader:
         self._own: IO[bytes] | None = None if self.regular else unbuffered_copy(stream)
         source = self._own or stream
         self._read = getattr(source, "read1", source.read)
+        self._reader = DaemonReader(self._read)
         #: Lines read so far, blank ones too; blank lines skipped.
         self.number = 0
         self.blank = 0
@@ -249,7 +268,7 @@ class InputReader:
                 yield self._ready.popleft()
             if self.ended:
                 return
-            self._reading = read_apart(self._read, BLOCK_BYTES)
+            self._reading = self._reader.submit(BLOCK_BYTES)
             data = await asyncio.wrap_future(self._reading)
             self._reading = None
             self._feed(data)
@@ -275,6 +294,7 @@ class InputReader:
         return self.ended and not self._ready
 
     def close(self) -> None:
+        self._reader.stop()
         reading, self._reading = self._reading, None
         if reading is not None and not reading.cancel():
             return  # a read under way on a pipe: its thread and descriptor end with the process
