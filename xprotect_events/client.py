@@ -110,8 +110,6 @@ class XProtectClient:
     ) -> None:
         check_settings(
             max_response_bytes=max_response_bytes,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
             limit=limit,
             retry=retry,
             profile=profile,

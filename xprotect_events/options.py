@@ -356,8 +356,6 @@ def settle_seconds(value: object) -> float:
 
 def check_settings(
     *,
-    timeout: object,
-    connect_timeout: object,
     limit: object,
     retry: object,
     profile: object,
@@ -367,10 +365,9 @@ def check_settings(
     windows: object,
     max_response_bytes: object = 64 * 1024 * 1024,
 ) -> None:
-    """The constructor's options other than the URL and the secrets."""
+    """The constructor's options other than the URL, the secrets and what the transport
+    checks itself (timeouts, proxy, TLS)."""
     int_in("max_response_bytes", max_response_bytes, 1024, note=" (bytes)")
-    seconds("timeout", timeout, most=1e9)
-    seconds("connect_timeout", connect_timeout, most=1e9)
     int_in("limit", limit, 0, note=" (0: no limit)")
     checks = (
         ("retry", retry, retry is None or isinstance(retry, RetryPolicy)),
