@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from hypothesis import settings
 
 from tests.helpers import FAST_RETRY, service_client_of
 from xprotect_events import XProtectClient
@@ -62,6 +63,20 @@ def soak(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--soak"))
 
 
+# ---------------------------------------------------------------------------- property tests
+#
+# The property tests draw the same examples on every run (a suite that passed passes
+# again: a CI run cannot fail by the luck of the draw); under --soak they draw new ones
+# each run, to look for what the fixed draw misses (and the hostile-input proof runs its
+# whole cross product).
+
+settings.register_profile("fixed", derandomize=True, database=None)
+
+
+def _hypothesis_profile(config: pytest.Config) -> None:
+    settings.load_profile("default" if config.getoption("--soak") else "fixed")
+
+
 # ---------------------------------------------------------------------------- secrets audit
 #
 # `pytest --secrets-audit` (or XPROTECT_SECRETS_AUDIT=1): the whole suite at DEBUG, with the
@@ -75,6 +90,7 @@ SECRETS_AUDIT_ENV = "XPROTECT_SECRETS_AUDIT"
 def pytest_configure(config: pytest.Config) -> None:
     import os
 
+    _hypothesis_profile(config)
     asked = config.getoption("--secrets-audit", False) or os.environ.get(SECRETS_AUDIT_ENV) == "1"
     if not asked or config.pluginmanager.has_plugin("secrets-audit"):
         return

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Sized
+from collections.abc import AsyncGenerator, AsyncIterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,7 @@ from .accounting import (
     chunk_answered,
     chunk_failed,
 )
+from .checks import size_of
 from .chunks import Chunk, chunks_of
 from .core import Core
 from .echo import echoed
@@ -129,7 +130,7 @@ async def _batches(
     ``reject_invalid`` meets an invalid trigger), the chunks already sent are still
     awaited and reported before the error is raised.
     """
-    total = len(triggers) if isinstance(triggers, Sized) else None
+    total = size_of("triggers", triggers)
     flight = _Flight(core, spec.concurrency, total, spec.on_progress)
     chunks = chunks_of(triggers, spec.chunk_size, core.profile.max_batch_bytes, spec.reject_invalid)
     reading: asyncio.Task[Chunk | None] | None = None

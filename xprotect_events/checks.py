@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, time, timezone
 from typing import Any, Literal, TypeGuard
 from zoneinfo import ZoneInfo
@@ -65,6 +65,23 @@ def read_pairs(what: str, mapping: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
         raise
     except Exception as exc:
         raise InvalidInputError(f"{what} could not be read: {shown(exc, 120)}") from exc
+
+
+def size_of(what: str, values: object) -> int | None:
+    """How many items an input the caller gave holds, if it says (a built-in container,
+    a subclass too, as the built-in counts); a failure of another's own ``__len__`` is an
+    :class:`InvalidInputError` naming ``what``."""
+    for kind in _BUILTIN_ITERABLES:
+        if isinstance(values, kind):
+            return int(kind.__len__(values))
+    if not isinstance(values, Sized):
+        return None
+    try:
+        return len(values)
+    except XProtectError:
+        raise
+    except Exception as exc:
+        raise InvalidInputError(f"{what} could not be counted: {shown(exc, 120)}") from exc
 
 
 _BUILTIN_ITERABLES: tuple[type[Any], ...] = (list, tuple, set, frozenset, dict)

@@ -322,9 +322,10 @@ def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit
         concurrency = int_in("concurrency", concurrency, 1, limit, note=" (the connection limit)")
     else:
         concurrency = int_in("concurrency", concurrency, 1)
-    if not isinstance(triggers, Iterable | AsyncIterable):
+    if not isinstance(triggers, Iterable | AsyncIterable) or isinstance(triggers, _TEXTS):
         raise InvalidInputError(
-            f"triggers must be an iterable or async iterable, got {type(triggers).__name__}"
+            "triggers must be an iterable or async iterable of EventTrigger, "
+            f"got {type(triggers).__name__}"
         )
     on_progress = options.get("on_progress")
     if on_progress is not None and not callable(on_progress):
@@ -339,6 +340,10 @@ def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit
         stored_types=None if stored is None else stored_type_ids(stored),
         settle=settle_seconds(options.get("settle", 10.0)),
     )
+
+
+#: Iterables whose items are never triggers (characters, bytes): a mistake, refused.
+_TEXTS = (str, bytes, bytearray, memoryview)
 
 
 def stored_type_ids(types: Iterable[uuid.UUID | str]) -> frozenset[uuid.UUID]:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .canonical import canonical_event, canonical_guid, canonical_time
-from .checks import is_int
+from .checks import is_int, json_data
 from .errors import ErrorDetail, InvalidInputError, ProtocolError
 from .jsontext import dumps as dumps
 from .jsontext import format_time as format_time
@@ -196,7 +196,9 @@ def triggers_to_wire(
 
 
 def trigger_to_wire(trigger: EventTrigger) -> dict[str, Any]:
-    """The JSON body of a trigger POST. ``datatype`` is required but may be null [seed]."""
+    """The JSON body of a trigger POST. ``datatype`` is required but may be null [seed].
+    ``data`` is checked again as it is now: it is the caller's mapping, which may have
+    changed since the trigger was made (:class:`InvalidInputError`, nothing sent)."""
     body: dict[str, Any] = {
         "type": _type_text(trigger.type),
         "source": trigger.source,
@@ -207,6 +209,7 @@ def trigger_to_wire(trigger: EventTrigger) -> dict[str, Any]:
     if trigger.tag is not None:
         body["tag"] = trigger.tag
     if trigger.data is not None:
+        json_data(trigger.data)
         body["data"] = trigger.data
     return body
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from xprotect_events import EventTrigger, TriggerInputError, XProtectClient
+from xprotect_events import EventTrigger, InvalidInputError, TriggerInputError, XProtectClient
 from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Simulator
 
 
@@ -73,4 +73,38 @@ async def test_an_input_failing_at_once_sends_nothing(
         await client.trigger_events(failing(0))
     assert info.value.report is not None
     assert info.value.report.results == []
+    assert sim.events_stored == 0
+
+
+class Uncountable:
+    """An input whose ``__len__`` fails (its iteration would work)."""
+
+    def __len__(self) -> int:
+        raise DiskGone("cannot count")
+
+    def __iter__(self) -> Iterator[EventTrigger]:
+        return iter([trigger(0)])
+
+
+async def test_an_input_that_cannot_be_counted_is_refused_before_anything_is_sent(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    """Its ``len()`` (for the progress total) raised the caller's raw exception."""
+    with pytest.raises(InvalidInputError, match=r"triggers could not be counted: .*cannot count"):
+        await client.trigger_events(Uncountable())
+    stream = client.stream_trigger(Uncountable())
+    with pytest.raises(InvalidInputError, match="could not be counted"):
+        await anext(stream)
+    assert sim.events_stored == 0
+
+
+@pytest.mark.parametrize("text", ["abc", b"abc", bytearray(b"abc"), memoryview(b"abc")])
+async def test_text_is_not_an_input_of_triggers(
+    sim: Simulator, client: XProtectClient, text: object
+) -> None:
+    """A string iterated gave one rejected "trigger" per character."""
+    with pytest.raises(InvalidInputError, match="iterable of EventTrigger, got"):
+        await client.trigger_events(text)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="iterable of EventTrigger, got"):
+        client.stream_trigger(text)  # type: ignore[arg-type]
     assert sim.events_stored == 0

@@ -181,7 +181,8 @@ def test_times_of_day_and_raw_fragments_in_data_are_refused(value: object, says:
 
 def test_a_raising_tzinfo_in_data_is_an_error_not_a_crash() -> None:
     """orjson asks a custom tzinfo for its offset itself: one that raises crashed the
-    process (SIGSEGV). The data is changed after the trigger was made (not checked then)."""
+    process (SIGSEGV). The data is changed after the trigger was made (checked again when
+    it is sent, and refused by the encoder itself)."""
     code = textwrap.dedent(
         """
         from datetime import datetime
@@ -196,13 +197,19 @@ def test_a_raising_tzinfo_in_data_is_an_error_not_a_crash() -> None:
             dumps(trigger_to_wire(trigger))
         except InvalidInputError as exc:
             print("refused:", exc)
+        try:  # the encoder itself, below the send-time check of data
+            dumps({"data": data})
+        except InvalidInputError as exc:
+            print("refused:", exc)
         """
     )
     done = subprocess.run(  # noqa: S603 (this interpreter, our own code)
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.startswith("refused: cannot encode as JSON: body['data']['t'] must be")
+    sent, encoded = done.stdout.splitlines()
+    assert sent.startswith("refused: data['t'] must be a timezone-aware datetime")
+    assert encoded.startswith("refused: cannot encode as JSON: body['data']['t'] must be")
 
 
 def _spoiled(data: dict[str, Any]) -> EventTrigger:
@@ -225,7 +232,7 @@ async def test_a_batch_reports_a_trigger_with_a_naive_time_in_data_as_invalid(
     bad = report.results[1]
     assert not bad.sent
     assert isinstance(bad.error, InvalidInputError)
-    assert "body['data']['start'] must be a timezone-aware datetime" in (bad.reason or "")
+    assert "data['start'] must be a timezone-aware datetime" in (bad.reason or "")
     assert sim.stats.events_accepted == 2
 
     streamed = [r async for r in client.stream_trigger([good(3), _spoiled({})])]
@@ -243,7 +250,7 @@ async def test_trigger_event_refuses_a_naive_time_in_data_before_sending(
 ) -> None:
     await client.login()
     requests = dict(sim.stats.requests)
-    with pytest.raises(InvalidInputError, match=r"body\['data'\]\['start'\] must be"):
+    with pytest.raises(InvalidInputError, match=r"data\['start'\] must be"):
         await client.trigger_event(_spoiled({}))
     assert dict(sim.stats.requests) == requests
 
