@@ -230,6 +230,8 @@ def json_data(data: Mapping[str, Any] | list[Any], root: str = "data") -> None:
     Each container is walked once (shared or cyclic ones too), without recursion, and read
     with the methods of the built-in type it is (a subclass's own are never called); the
     path to each is kept as links to its parent's, spelled out only for the message."""
+    if _plain_json(data, _PLAIN_DEPTH):
+        return
     seen: set[int] = set()
     todo: list[tuple[Any, _Path]] = [(data, None)]
     while todo:
@@ -251,6 +253,32 @@ def json_data(data: Mapping[str, Any] | list[Any], root: str = "data") -> None:
                 _leaf(item, (node, item, path), root)
 
 
+def _plain_json(node: Any, depth: int) -> bool:
+    """Whether ``node`` is plain JSON: dicts and lists (of these exact types, at most
+    ``depth`` deep) of strs, ints, bools, None and finite floats. The common case, checked
+    without the walk's bookkeeping; False sends anything else (and every error) to it."""
+    kind = type(node)
+    if kind is dict:
+        values: Iterable[Any] = dict.values(node)
+    elif kind is list:
+        values = node
+    else:
+        return False
+    for value in values:
+        vkind = type(value)
+        if vkind is str or vkind is int or vkind is bool or value is None:
+            continue
+        if vkind is float:
+            if not -_MAX <= value <= _MAX:  # NaN fails both comparisons
+                return False
+        elif depth == 0 or not _plain_json(value, depth - 1):
+            return False
+    return True
+
+
+#: How deep :func:`_plain_json` looks before leaving the data to the walk (which takes any
+#: depth without recursion, and cycles).
+_PLAIN_DEPTH = 32
 _LEAVES = frozenset((str, int, bool, type(None)))
 _CONTAINERS = frozenset((dict, list, tuple))
 _MAX = sys.float_info.max
