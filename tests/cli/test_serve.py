@@ -8,6 +8,7 @@ import asyncio
 import re
 import signal
 
+import aiohttp
 import pytest
 
 from tests.cli.running import clean_env, cli_process, finish, read_until, run_cli
@@ -87,3 +88,26 @@ async def test_serve_without_a_terminal_logs_no_requests_unless_asked() -> None:
         assert await finish(proc) == EXIT_OK
         err = (await proc.stderr.read()).decode() if proc.stderr else ""
         assert "/api/rest/v1/events" not in err
+
+
+async def url_of(proc: asyncio.subprocess.Process) -> str:
+    first = (await read_until(proc.stdout, LISTENING))[0]
+    return first.removeprefix(LISTENING).strip()
+
+
+async def test_serve_cors_answers_as_the_samples_gateway_config() -> None:
+    page = {"Origin": "http://127.0.0.1:8000", "Access-Control-Request-Method": "POST"}
+    serve = ("serve", "--port", "0", "--cors")
+    async with (
+        cli_process(*serve, env=clean_env()) as any_origin,
+        cli_process(*serve, page["Origin"], env=clean_env()) as one_origin,
+    ):
+        answers = []
+        async with aiohttp.ClientSession() as http:
+            for url in await asyncio.gather(url_of(any_origin), url_of(one_origin)):
+                async with http.options(url + "/api/IDP/connect/token", headers=page) as r:
+                    answers.append((r.status, r.headers.get("Access-Control-Allow-Origin")))
+        assert answers == [(204, "*"), (204, page["Origin"])]
+        for proc in (any_origin, one_origin):
+            proc.send_signal(signal.SIGTERM)
+            assert await finish(proc) == EXIT_OK

@@ -80,6 +80,7 @@ class ServeArgs:
     access_log: bool | None
     ntlm_at_gateway: bool
     resume_window: float
+    cors: str | None
     faults: Mapping[str, Any]
 
     def simulator(self) -> Simulator:
@@ -95,6 +96,7 @@ class ServeArgs:
             access_log=_log_line if self._logs_access() else False,
             ntlm_at_gateway=self.ntlm_at_gateway,
             resume_window=self.resume_window,
+            cors=self.cors,
             **options,
         )
 
@@ -167,6 +169,14 @@ def _fault_epilog() -> str:
     metavar="S",
     help="Seconds a dropped WebSocket session can be resumed; then startSession answers 201.",
 )
+@click.option(
+    "--cors",
+    is_flag=False,
+    flag_value="*",
+    metavar="[ORIGIN]",
+    help="Answer CORS as a gateway configured for it does, for web pages from other origins: "
+    "--cors alone sends Access-Control-Allow-Origin * (the samples' config), else ORIGIN.",
+)
 @with_options(FAULT_OPTIONS)
 def serve(**options: Any) -> int:
     """Run the simulator of the Events API until Ctrl-C or SIGTERM.
@@ -202,7 +212,7 @@ async def _serve(args: ServeArgs) -> int:
         if args.seed_events:
             stored = seed_events(sim, args.seed_events)
             notes.append(f"seeded {stored} event(s)")
-        _print_serving(sim)  # the listening line first, whatever else is said
+        _print_serving(sim, args.cors)  # the listening line first, whatever else is said
         for note in notes:
             click.echo(note, err=True)
         await asyncio.Event().wait()
@@ -212,7 +222,7 @@ async def _serve(args: ServeArgs) -> int:
     return EXIT_OK
 
 
-def _print_serving(sim: Simulator) -> None:
+def _print_serving(sim: Simulator, cors: str | None) -> None:
     click.echo(f"{LISTENING}{sim.url}")
     lines = [
         "  users:          admin/admin (all cameras), operator/operator (cameras 1 and 2)",
@@ -220,6 +230,8 @@ def _print_serving(sim: Simulator) -> None:
         "  windows user:   CONTOSO\\winuser/winuser (--windows, NTLM; cameras 1 and 2)",
     ]
     lines.append(f"  live events:    {sim.ws_url} (watch --live)")
+    if cors is not None:
+        lines.append(f"  CORS:           on for /api/ paths, Access-Control-Allow-Origin: {cors}")
     trust = ""
     if sim.ca_path:
         lines.append(f"  CA certificate: {sim.ca_path}  (--ca-bundle / XPROTECT_CA_BUNDLE)")

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from . import config_api, events_api, idp, sessions_api
 from .accesslog import access_middleware
+from .cors import cors_middlewares
 from .faults import API_PREFIX, IDP_ROUTE, fault_middleware
 from .helpers import Routes, count_middleware, error_middleware
 from .routing import add_route, fold_paths
@@ -52,6 +53,7 @@ def build_app(state: SimState) -> web.Application:
     app = web.Application(
         middlewares=[
             access_middleware,
+            *cors_middlewares(state.cors),  # the gateway's CORS, before counts and faults
             count_middleware,
             fault_middleware(state.faults, state.tokens.revoke_all, state.sessions.drop_all),
             error_middleware,

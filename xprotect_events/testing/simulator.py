@@ -19,6 +19,7 @@ from . import seed
 from .accesslog import AccessLog, sink_of
 from .app import ROUTE_KEYS, build_app
 from .clock import SimClock
+from .cors import CorsPolicy, policy_of
 from .directory import Directory, Identity
 from .faults import Faults
 from .idp import challenge_windows
@@ -83,7 +84,9 @@ class Simulator:
     request (True: to the ``xprotect_events.testing.access`` logger at INFO; a callable:
     called with each line; off by default). ``ntlm_at_gateway`` lets a Windows (NTLM) login
     complete at the gateway's ``/API/IDP/connect/token`` too, for installations that pass
-    it through (real gateways do not [sample]).
+    it through (real gateways do not [sample]). ``cors`` plays the gateway's CORS for web
+    pages from other origins (:mod:`.cors`; off by default): True or ``"*"`` the samples'
+    config, another string the ``Access-Control-Allow-Origin`` sent, or a :class:`CorsPolicy`.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class Simulator:
         access_log: AccessLog = False,
         ntlm_at_gateway: bool = False,
         resume_window: float = 30.0,
+        cors: CorsPolicy | str | bool | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -131,6 +135,7 @@ class Simulator:
             max_batch=max_batch,
             ntlm_at_gateway=ntlm_at_gateway,
             access_log=sink_of(access_log),
+            cors=policy_of(cors),
         )
         self._state.live = LiveRoom(
             clock=clock,

@@ -12,6 +12,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from .clock import SimClock
+from .cors import CorsPolicy
 from .directory import Directory
 from .faults import Faults
 from .records import Record
@@ -80,6 +81,8 @@ class SimState:
     ntlm_at_gateway: bool = False
     #: Receives one access-log line per request (None: no access log).
     access_log: Callable[[str], None] | None = None
+    #: The API Gateway's CORS settings (None: off, as on a gateway by default).
+    cors: CorsPolicy | None = None
     live: LiveRoom | None = None
 
     def now_us(self) -> int:
