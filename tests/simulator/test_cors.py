@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from multidict import CIMultiDictProxy
 
-from xprotect_events.testing import Fault, Simulator, seed
-from xprotect_events.testing.cors import CorsPolicy
+from xprotect_events import InvalidInputError
+from xprotect_events.testing import CorsPolicy, Fault, Simulator, seed
 
 PAGE = "http://127.0.0.1:8000"  # the page's origin: another port, so another origin
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
@@ -247,3 +247,9 @@ async def test_what_the_javascript_sample_does(sim: Simulator, http: aiohttp.Cli
         assert [(e["source"], e["type"]) for e in frame["events"]] == [
             (camera, str(seed.USER_DEFINED_EVENT))
         ]
+
+
+@pytest.mark.parametrize("bad", [5, "", "a\r\nX-Evil: 1", CorsPolicy(allow_methods="\n")])
+def test_a_cors_setting_no_header_can_carry_is_refused(bad: object) -> None:
+    with pytest.raises(InvalidInputError, match="cors"):
+        Simulator(cors=bad)  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ Seeded defaults (``xprotect_events.testing.seed`` has them all, with fixed GUIDs
 
 from . import seed
 from .clock import SimClock
+from .cors import CorsPolicy
 from .faults import Fault, Faults
 from .seed import (
     ANALYTICS_EVENT,
@@ -51,6 +52,7 @@ __all__ = [
     "SHORT_RETENTION_EVENT",
     "UNSTORED_EVENT",
     "USER_DEFINED_EVENT",
+    "CorsPolicy",
     "Fault",
     "Faults",
     "SimCamera",

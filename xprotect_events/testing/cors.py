@@ -45,6 +45,7 @@ import attrs
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
+from ..errors import InvalidInputError, shown
 from .routing import Handler
 
 #: The path under which the API Gateway answers (any case); the IDP's ``/IDP`` is not it.
@@ -60,15 +61,25 @@ class CorsPolicy:
     allow_methods: str = "*"
 
 
-def policy_of(cors: CorsPolicy | str | bool | None) -> CorsPolicy | None:
+def policy_of(cors: object) -> CorsPolicy | None:
     """A ``Simulator(cors=…)`` value as a policy: None/False off, True the samples' (all
-    ``*``), a string the ``Access-Control-Allow-Origin`` (headers and methods ``*``)."""
+    ``*``), a string the ``Access-Control-Allow-Origin`` (headers and methods ``*``).
+    :class:`InvalidInputError` for anything else, or a value no header can carry."""
     if cors is None or cors is False:
         return None
     if cors is True:
         return CorsPolicy()
     if isinstance(cors, str):
-        return CorsPolicy(allow_origin=cors)
+        cors = CorsPolicy(allow_origin=cors)
+    if not isinstance(cors, CorsPolicy):
+        raise InvalidInputError(
+            f"cors must be None, a bool, an origin or a CorsPolicy, got {shown(cors)}"
+        )
+    for name, value in attrs.asdict(cors).items():
+        if not isinstance(value, str) or not value or not value.isprintable():
+            raise InvalidInputError(
+                f"cors {name} must be printable header text, got {shown(value)}"
+            )
     return cors
 
 
