@@ -117,7 +117,7 @@ def _seconds(value: object) -> float | None:
 
 
 def _created_id(body: Any) -> uuid.UUID:
-    """The id of a created item: ``{"result": item}`` [profile], ``{"data": item}`` or the
+    """The id of a created item: ``{"result": item}`` [sample], ``{"data": item}`` or the
     item itself."""
     item = body
     if isinstance(body, dict):

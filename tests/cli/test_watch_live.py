@@ -94,7 +94,9 @@ async def test_watch_live_state_prints_the_current_states_first(sim: Simulator) 
         lines = await read_until(proc.stderr, "watching live events")
         assert not any("Traceback" in line for line in lines)
         assert proc.stdout is not None
-        states = [orjson.loads(await proc.stdout.readline()) for _ in CAMERA_IDS]
+        groups = [g for g in sim.directory.state_groups.values() if g.initial is not None]
+        count = len(CAMERA_IDS) * len(groups)  # motion and recording: a state of each
+        states = [orjson.loads(await proc.stdout.readline()) for _ in range(count)]
         assert {s["kind"] for s in states} == {"state"}
         assert {s["event"]["source"].rpartition("/")[2] for s in states} == {
             str(c) for c in CAMERA_IDS

@@ -190,16 +190,9 @@ async def test_user_defined_event_create_read_trigger_delete(
     async with http.post(url, json={"name": "Bot Alarm"}, headers=bearer(token)) as r:
         assert r.status == 201
         item = (await r.json())["result"]
-    assert set(item) == {
-        "displayName",
-        "id",
-        "name",
-        "lastModified",
-        "createdDate",
-        "subtype",
-        "relations",
-    }
-    assert (item["name"], item["subtype"]) == ("Bot Alarm", "UserDefined")
+    assert set(item) == {"id", "name", "lastModified", "createdDate", "subtype", "state", "path"}
+    assert (item["name"], item["subtype"], item["state"]) == ("Bot Alarm", "UserDefined", "Success")
+    assert item["path"] == {"type": "userDefinedEvents", "id": item["id"]}
     status, body = await get_json(http, f"{url}/{item['id']}", token)
     assert (status, body["data"]["id"]) == (200, item["id"])
     async with http.post(

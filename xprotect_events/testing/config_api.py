@@ -2,21 +2,25 @@
 
 - ``GET /eventTypes[/{id}]`` (stateful types carry ``state`` and ``stateGroupId``);
 - ``GET /stateGroups[/{id}]``;
-- ``GET|POST /userDefinedEvents``, ``GET|DELETE /userDefinedEvents/{id}`` (an injector or a
-  bot creates its own event type);
+- ``GET|POST /userDefinedEvents``, ``GET|PUT|DELETE /userDefinedEvents/{id}`` (an injector
+  or a bot creates its own event type; Milestone's RestfulCommunicationPython sample renames);
 - ``GET /cameras[/{id}]``;
 - discovery, ``GET /api/.well-known/uris`` [sample], and the simulator's own
   ``GET /simulator/eventTypes`` (each type's retention: not part of any real server).
 
-Creating and deleting need a service token or a user who sees every source [profile]. A
-create answers ``201 {"result": item}`` and a delete ``200 {}`` [profile].
+Changes need a service token or a user who sees every source [profile]. A create answers
+``201 {"result": …}`` (the item's fields but ``displayName`` and ``relations``, then
+``"state": "Success"`` and ``"path"``), an update ``200 {"data": item}`` and a delete
+``200 {"state": "Success"}`` [sample: the screenshot of RestfulCommunicationPython's run].
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
+import attrs
 from aiohttp import web
 
 from .directory import Identity
@@ -87,33 +91,59 @@ def may_configure(request: web.Request, who: Identity) -> None:
         raise forbidden()
 
 
-async def create_user_defined(request: web.Request) -> web.StreamResponse:
-    """``POST /userDefinedEvents`` ``{"name": …}`` → 201 ``{"result": item}``; a name in use
-    (whatever its case) is a 400 [profile]."""
-    who = authenticate(request)
-    may_configure(request, who)
-    body = await json_body(request)
+def new_name(request: web.Request, body: object, keep: SimEventType | None = None) -> str:
+    """The ``name`` of a create or update body; one in use by another type (whatever its
+    case) is a 400 [profile]."""
     name = body.get("name") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         raise Rejected(400, f"The name field is required: a string of 1 to {MAX_NAME} characters.")
-    directory = state_of(request).directory
-    if any(t.name.casefold() == name.casefold() for t in directory.types.values()):
-        raise Rejected(400, f"The name is already in use. {name}")
-    event_type = user_defined(uuid.uuid4(), name)
-    directory.add_event_type(event_type)
-    return json_response({"result": event_type.to_user_defined_wire()}, 201)
+    for other in state_of(request).directory.types.values():
+        if other is not keep and other.name.casefold() == name.casefold():
+            raise Rejected(400, f"The name is already in use. {name}")
+    return name
+
+
+def created_result(item: dict[str, Any]) -> dict[str, Any]:
+    """A create's ``result``, shaped like the real one [sample]."""
+    kept = {k: v for k, v in item.items() if k not in ("displayName", "relations")}
+    return {**kept, "state": "Success", "path": item["relations"]["self"]}
+
+
+async def create_user_defined(request: web.Request) -> web.StreamResponse:
+    """``POST /userDefinedEvents`` ``{"name": …}`` → 201 ``{"result": …}``."""
+    may_configure(request, authenticate(request))
+    name = new_name(request, await json_body(request))
+    state = state_of(request)
+    event_type = attrs.evolve(user_defined(uuid.uuid4(), name), last_modified=state.clock.now())
+    state.directory.add_event_type(event_type)
+    return json_response({"result": created_result(event_type.to_user_defined_wire())}, 201)
+
+
+async def update_user_defined(request: web.Request) -> web.StreamResponse:
+    """``PUT /userDefinedEvents/{id}`` ``{"name": …}`` → 200 ``{"data": item}`` renamed;
+    built-in ones stay (400) [profile]."""
+    may_configure(request, authenticate(request))
+    event_type = user_defined_param(request)
+    if event_type.built_in:
+        raise Rejected(400, f"A built-in user-defined event cannot be changed. {event_type.id}")
+    name = new_name(request, await json_body(request), keep=event_type)
+    state = state_of(request)
+    renamed = attrs.evolve(
+        event_type, name=name, display_name=None, last_modified=state.clock.now()
+    )
+    state.directory.add_event_type(renamed)
+    return json_response({"data": renamed.to_user_defined_wire()})
 
 
 async def delete_user_defined(request: web.Request) -> web.StreamResponse:
-    """``DELETE /userDefinedEvents/{id}`` → 200 ``{}``; built-in ones stay (400) [profile].
-    Events already stored keep their type id."""
-    who = authenticate(request)
-    may_configure(request, who)
+    """``DELETE /userDefinedEvents/{id}`` → 200 ``{"state": "Success"}``; built-in ones stay
+    (400) [profile]. Events already stored keep their type id."""
+    may_configure(request, authenticate(request))
     event_type = user_defined_param(request)
     if event_type.built_in:
         raise Rejected(400, f"A built-in user-defined event cannot be deleted. {event_type.id}")
     state_of(request).directory.remove_event_type(str(event_type.id))
-    return json_response({})
+    return json_response({"state": "Success"})
 
 
 def visible_cameras(request: web.Request, who: Identity) -> Iterable[SimCamera]:
@@ -170,6 +200,7 @@ ROUTES: Routes = (
     ("GET", "/userDefinedEvents", list_user_defined),
     ("POST", "/userDefinedEvents", create_user_defined),
     ("GET", "/userDefinedEvents/{id}", get_user_defined),
+    ("PUT", "/userDefinedEvents/{id}", update_user_defined),
     ("DELETE", "/userDefinedEvents/{id}", delete_user_defined),
     ("GET", "/cameras", list_cameras),
     ("GET", "/cameras/{id}", get_camera),

@@ -12,7 +12,9 @@ cameras                :data:`CAMERA_IDS`: "Camera 1 - Main Entrance", "Camera 2
                        "Camera 3 - Server Room", "Camera 4 - Loading Dock"
 user-defined events    :data:`USER_DEFINED_EVENT` "Door Forced Open";
 (``External``)         :data:`UNSTORED_EVENT` "Doorbell Pressed" (retention 0: triggered,
-                       never stored); :data:`REQUEST_PLAY_AUDIO` (built in [sample])
+                       never stored); built in, as on every real server [sample]:
+                       :data:`REQUEST_PLAY_AUDIO`, :data:`REQUEST_START_RECORDING`,
+                       :data:`REQUEST_STOP_RECORDING`
 analytics events       :data:`ANALYTICS_EVENT` "Person Detected",
 (``MIPDevice``/        :data:`LICENSE_PLATE_EVENT` "License Plate Recognized",
 ``AnalyticsEvent``)    :data:`SHORT_RETENTION_EVENT` "Loitering Detected" (kept 60 s)
@@ -20,6 +22,8 @@ generic event          :data:`GENERIC_EVENT` "Generic Event" (``MIPDevice``/``Ge
                        service tokens only [seed])
 motion events          :data:`MOTION_STARTED`, :data:`MOTION_STOPPED` with the real ids
 (``RecorderPlugin``)   [sample]; service tokens only [seed]
+recording events       :data:`RECORDING_STARTED`, :data:`RECORDING_STOPPED` (real ids, state
+                       group "Recording" [sample]); service tokens only [seed]
 =====================  ==============================================================
 
 Retention (seconds an event is kept, per event type) is not published; here ``None`` means
@@ -56,12 +60,16 @@ CAMERA_NAMES: tuple[str, ...] = (
 USER_DEFINED_EVENT = uuid.UUID("143ff6c1-1c44-4af0-bd88-5bf2722d484c")
 UNSTORED_EVENT = uuid.UUID("546ebb16-280e-4395-9192-4fb611e32e1f")
 REQUEST_PLAY_AUDIO = uuid.UUID("7605f8b0-7f5f-4432-b223-0bb2dc3f1f5c")
+REQUEST_START_RECORDING = uuid.UUID("85867627-b287-4439-9e55-a63701e1715b")
+REQUEST_STOP_RECORDING = uuid.UUID("77b1e70d-ba8d-4bb8-9ee8-43b09746d82a")
 ANALYTICS_EVENT = uuid.UUID("afbbf1ed-2068-40fa-97a3-7225149024c6")
 LICENSE_PLATE_EVENT = uuid.UUID("52cd6e28-a844-4c0f-a29e-edad85b5275c")
 SHORT_RETENTION_EVENT = uuid.UUID("f0825f8d-5515-4319-8782-f8271e88a97d")
 GENERIC_EVENT = uuid.UUID("363cf9bc-30d1-433b-b4a1-cf352c47d9e4")
 MOTION_STARTED = uuid.UUID("6eb95dd6-7ccc-4bce-99f8-af0d0b582d77")
 MOTION_STOPPED = uuid.UUID("6f55a7a7-d21c-4629-ac18-af1975e395a2")
+RECORDING_STARTED = uuid.UUID("4577f552-765a-438c-bc7d-e5ff1f754bc3")
+RECORDING_STOPPED = uuid.UUID("79a94f89-92de-4fca-8a43-5561d407423d")
 
 #: Seconds :data:`SHORT_RETENTION_EVENT` events are kept.
 SHORT_RETENTION_SECONDS = 60.0
@@ -263,13 +271,20 @@ MOTION_STATE_GROUP = uuid.UUID(_MOTION_STATE_GROUP)
 #: Synthetic initial-state events get stable ids from this namespace [profile].
 _INITIAL_IDS = uuid.UUID("0f7c1a52-77b1-4e5f-9d0e-3c0c4b8e2d91")
 CPU_STATE_GROUP = uuid.UUID("8c958201-aa02-40cf-a643-fa7f91d0bed2")  # [sample]
+RECORDING_STATE_GROUP = uuid.UUID("b3e7f2a4-5c1d-4e8f-9a6b-2d4c8e1f7a93")  # [profile]
 
 
 def default_state_groups() -> list[SimStateGroup]:
-    """Motion (the states of the motion events [sample]; the group's name [profile]) and
-    "CPU usage" [sample]."""
+    """The names and states real state viewers show [sample: the screenshots of the
+    Python and MIP SDK samples]: "Motion detected" ("Motion", "No Motion"), "Recording"
+    ("Recording"; "Not recording" [profile]); "CPU usage" [sample]. Before any event a
+    camera is in "No Motion" and "Recording" (as in both screenshots) [profile]."""
+    motion_states = ("Motion", "No Motion")
     return [
-        SimStateGroup(MOTION_STATE_GROUP, "Motion", ("Motion", "No Motion"), MOTION_STOPPED),
+        SimStateGroup(MOTION_STATE_GROUP, "Motion detected", motion_states, MOTION_STOPPED),
+        SimStateGroup(
+            RECORDING_STATE_GROUP, "Recording", ("Recording", "Not recording"), RECORDING_STARTED
+        ),
         SimStateGroup(CPU_STATE_GROUP, "CPU usage", ("Normal", "Warning", "Critical", "Undefined")),
     ]
 
@@ -328,6 +343,25 @@ def motion(id: uuid.UUID, name: str, display: str, counter: uuid.UUID, state: st
     )
 
 
+def recording(id: uuid.UUID, started: bool) -> SimEventType:
+    """A built-in recording event type: ids, names, state "Recording" [sample]; the rest
+    [profile] (not ``External``/``MIPDevice``: service tokens only [seed])."""
+    word, counter = ("Started", RECORDING_STOPPED) if started else ("Stopped", RECORDING_STARTED)
+    return SimEventType(
+        id=id,
+        name=f"Recording{word}",
+        display_name=f"Recording {word}",
+        generator_type="System",
+        generator_subtype="Server",
+        generator_name="Recording Server",
+        generator_group_name="Device - Predefined",
+        generator_group_id=_GROUP_DEVICE_PREDEFINED,
+        counter_event_id=str(counter),
+        state_group_id=str(RECORDING_STATE_GROUP),
+        state="Recording" if started else "Not recording",
+    )
+
+
 def default_cameras() -> list[SimCamera]:
     """The four seeded cameras."""
     return [SimCamera(id=i, name=n) for i, n in zip(CAMERA_IDS, CAMERA_NAMES, strict=True)]
@@ -339,12 +373,16 @@ def default_event_types() -> list[SimEventType]:
         user_defined(USER_DEFINED_EVENT, "Door Forced Open"),
         user_defined(UNSTORED_EVENT, "Doorbell Pressed", retention=0),
         user_defined(REQUEST_PLAY_AUDIO, "RequestPlayAudio", built_in=True),
+        user_defined(REQUEST_START_RECORDING, "RequestStartRecording", built_in=True),
+        user_defined(REQUEST_STOP_RECORDING, "RequestStopRecording", built_in=True),
         analytics(ANALYTICS_EVENT, "Person Detected"),
         analytics(LICENSE_PLATE_EVENT, "License Plate Recognized"),
         analytics(SHORT_RETENTION_EVENT, "Loitering Detected", retention=SHORT_RETENTION_SECONDS),
         analytics(GENERIC_EVENT, "Generic Event", subtype="Generic"),
         motion(MOTION_STARTED, "MotionStarted", "Motion Started", MOTION_STOPPED, "Motion"),
         motion(MOTION_STOPPED, "MotionStopped", "Motion Stopped", MOTION_STARTED, "No Motion"),
+        recording(RECORDING_STARTED, started=True),
+        recording(RECORDING_STOPPED, started=False),
     ]
 
 
