@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import gc
-import shutil
 import ssl
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
@@ -22,11 +19,11 @@ from .clock import SimClock
 from .cors import CorsPolicy, policy_of
 from .directory import Directory, Identity
 from .faults import Faults
-from .idp import challenge_windows
 from .seed import SimCamera, SimEventType, SimUser
 from .sessions import SessionTable
 from .state import SimState, Stats, WindowsAuth
 from .store import EventStore
+from .tls import Tls, windows_acceptor
 from .tokens import Tokens
 from .websocket import LiveRoom
 
@@ -34,42 +31,6 @@ __all__ = ["SimClock", "Simulator", "Stats"]
 
 #: A bulk load at least this large ends with a full garbage collection.
 _COLLECT_AFTER = 100_000
-
-
-def _windows_auth() -> WindowsAuth:
-    """A real NTLM acceptor when pyspnego (the ``ntlm`` extra) is installed, else the bare
-    challenge of a server whose Windows logins cannot succeed."""
-    try:
-        from .ntlm_acceptor import NtlmAcceptor
-    except ImportError:
-        return challenge_windows
-    return NtlmAcceptor()
-
-
-class _Tls:
-    """A throw-away CA (trustme) and a server certificate for 127.0.0.1 and localhost."""
-
-    def __init__(self) -> None:
-        import trustme  # the ``https`` extra
-
-        self.ca = trustme.CA()
-        self.cert = self.ca.issue_cert("127.0.0.1", "localhost", "::1")
-        self.dir = Path(tempfile.mkdtemp(prefix="xprotect-sim-"))
-        self.ca_path = self.dir / "ca.pem"
-        self.ca.cert_pem.write_to_path(str(self.ca_path))
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.cert.configure_cert(context)
-        return context
-
-    def client_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        self.ca.configure_trust(context)
-        return context
-
-    def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Simulator:
@@ -110,7 +71,7 @@ class Simulator:
         self._host = host
         self._port = port
         self._https = https
-        self._tls: _Tls | None = None
+        self._tls: Tls | None = None
         self._runner: web.AppRunner | None = None
         clock = clock or SimClock()
         directory = Directory(
@@ -131,7 +92,7 @@ class Simulator:
             tokens=Tokens(clock, token_lifetime),
             stats=stats,
             faults=Faults(ROUTE_KEYS),
-            windows_auth=_windows_auth(),
+            windows_auth=windows_acceptor(),
             max_batch=max_batch,
             ntlm_at_gateway=ntlm_at_gateway,
             access_log=sink_of(access_log),
@@ -152,7 +113,7 @@ class Simulator:
         if self._runner is not None:
             return
         if self._https and self._tls is None:
-            self._tls = _Tls()
+            self._tls = Tls()
         runner = web.AppRunner(build_app(self._state), access_log=None, shutdown_timeout=0.05)
         await runner.setup()
         ssl_context = self._tls.server_context() if self._tls else None
