@@ -7,15 +7,13 @@ Run it against the simulator (``xprotect-events serve`` in another terminal)::
     python examples/live_watcher.py --source "Camera 1 - Main Entrance" --checkpoint live.json
     python examples/live_watcher.py --type "Door Forced Open" --stored-type all --max-events 10
 
-A dropped connection is resumed by the library. With ``--checkpoint`` a restarted watcher
-resumes too: within the server's resume window (30 s) the server sends what was missed;
-later the stream fetches the missed events from the REST store, and reports as a gap what
-the store may not have (types not named by ``--stored-type``). Nothing is delivered twice.
-
-Connection from the environment; the defaults match ``xprotect-events serve``:
-``XPROTECT_URL`` (http://127.0.0.1:8080), ``XPROTECT_USERNAME`` (admin),
-``XPROTECT_PASSWORD`` (admin). SIGTERM and Ctrl-C stop it cleanly: the socket is closed and
-the checkpoint saved.
+The library resumes a dropped connection. With ``--checkpoint`` a restart resumes too: within
+the server's resume window (30 s) the server sends what was missed; later the stream fetches
+it from the REST store and reports as a gap what the store may lack (the types not named by
+``--stored-type``). Nothing comes twice. The file is first written once an event was
+processed (before that, a restart starts afresh). SIGTERM and Ctrl-C stop it cleanly: the
+socket closed, the checkpoint saved. ``XPROTECT_URL`` (http://127.0.0.1:8080),
+``XPROTECT_USERNAME`` and ``XPROTECT_PASSWORD`` (admin) as for ``xprotect-events serve``.
 """
 
 from __future__ import annotations
@@ -33,14 +31,6 @@ from typing import Any, Literal
 from xprotect_events import Event, Gap, LiveStream, XProtectClient, XProtectError
 
 log = logging.getLogger("live_watcher")
-
-
-def connect() -> XProtectClient:
-    return XProtectClient(
-        os.environ.get("XPROTECT_URL", "http://127.0.0.1:8080"),
-        username=os.environ.get("XPROTECT_USERNAME", "admin"),
-        password=os.environ.get("XPROTECT_PASSWORD", "admin"),
-    )
 
 
 class Watcher:
@@ -107,14 +97,17 @@ async def filters(
 
 
 async def run(args: argparse.Namespace) -> Watcher:
-    async with connect() as client:
+    async with XProtectClient(
+        os.environ.get("XPROTECT_URL", "http://127.0.0.1:8080"),
+        username=os.environ.get("XPROTECT_USERNAME", "admin"),
+        password=os.environ.get("XPROTECT_PASSWORD", "admin"),
+    ) as client:
         types = {t.id: t.display_name or t.name for t in await client.list_event_types()}
         cameras = {c.id: c.display_name or c.name for c in await client.list_cameras()}
         watcher = Watcher(types, cameras)
         # buffer= (10,000) bounds what waits for us: while it is full the socket is not read
         # and the server is held back; SlowConsumerError ends the stream only if it cannot be.
-        chosen = await filters(client, cameras, args)
-        live = client.subscribe(**chosen, checkpoint=args.checkpoint)
+        live = client.subscribe(**await filters(client, cameras, args), checkpoint=args.checkpoint)
         await until_stopped(watcher.watch(live, args.max_events), args.duration)
         log.info("sessions resumed: %d, reconnects: %d", live.resumes, live.reconnects)
     return watcher
@@ -136,9 +129,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--type", action="append", default=[], help="event type name or id")
     parser.add_argument("--source", action="append", default=[], help="camera name or id")
-    parser.add_argument(
-        "--stored-type", action="append", default=[], help="a type the REST store keeps, or all"
-    )
+    parser.add_argument("--stored-type", action="append", default=[], help="kept by the store")
     parser.add_argument("--checkpoint", help="resume from (and save to) this file")
     parser.add_argument("--max-events", type=int, default=0, help="stop after N events")
     parser.add_argument("--duration", type=float, default=None, help="stop after S seconds")

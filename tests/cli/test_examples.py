@@ -92,6 +92,13 @@ async def test_stream_service_counts_per_type_and_stops_after_max_events(
     assert sim.sessions_alive == 0
 
 
+async def test_stream_service_refuses_an_unknown_type_by_name(sim: Simulator) -> None:
+    rc, out, err = await finish(await start(sim, "stream_service.py", "--type", "Persn Detected"))
+    assert rc == 1, err
+    assert "stopped: no event type named 'Persn Detected'; known:" in out
+    assert sim.sessions_alive == 0
+
+
 async def test_stream_service_shuts_down_cleanly_on_sigterm(sim: Simulator) -> None:
     proc = await start(sim, "stream_service.py", "--poll-interval", "0.1")
     await read_until(proc, "ready: streaming events")
@@ -152,9 +159,9 @@ async def test_bot_reacts_and_acknowledges_each_event(
         sim,
         "bot.py",
         "--react-to",
-        "Person Detected",
+        "PersonDetected",  # names in any case and spacing, as `xprotect-events types` lists
         "--ack-type",
-        "Door Forced Open",
+        "door forced open",
         "--max-events",
         "3",
     )
@@ -179,7 +186,8 @@ async def test_metrics_counts_every_request_through_trace_configs(sim: Simulator
     assert "    1  POST /API/IDP/connect/token -> 200" in out
     assert "    5  POST /api/rest/v1/events/batch -> 200" in out  # 50 in chunks of 10
     assert "    3  GET /api/rest/v1/events -> 200" in out  # pages of 20: 20, 20, 10
-    assert "total: 9 request(s)" in out
+    assert "    1  GET /api/rest/v1/eventTypes -> 200" in out  # the type found by its name
+    assert "total: 10 request(s)" in out
 
 
 # ---------------------------------------------------------------------------- live_watcher.py
