@@ -315,3 +315,19 @@ async def test_live_watcher_reports_a_gap_for_what_the_store_does_not_keep(
     assert f"gap: events of {DOORBELL} between {first.time.isoformat()} and" in lines[1]
     assert "1 filled from the REST store" in lines[1]
     assert "stopped cleanly after 2 event(s), 1 gap(s)" in out
+
+
+async def test_live_watcher_stops_after_its_duration_and_refuses_unknown_names(
+    sim: Simulator,
+) -> None:
+    rc, out, err = await finish(await start(sim, "live_watcher.py", "--duration", "0.1"))
+    assert rc == 0, err
+    assert READY in out
+    assert "stopped cleanly after 0 event(s), 0 gap(s)" in out
+    rc, out, err = await finish(await start(sim, "live_watcher.py", "--source", "Camera 9"))
+    assert rc == 1
+    assert "no camera 'Camera 9'; known: ['Camera 1 - Main Entrance'" in err
+    rc, out, err = await finish(await start(sim, "live_watcher.py", "--type", "Door Forced"))
+    assert rc == 1
+    assert "stopped: no event type named 'Door Forced'" in out
+    assert sim.live.connections_total == 1  # only the first run connected
