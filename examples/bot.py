@@ -130,18 +130,12 @@ async def run_bot(bot: Bot, types: list[uuid.UUID], workers: int, duration: floa
         reader.result()  # re-raises what ended the stream, if anything did
 
 
-def find_type(names: dict[uuid.UUID, str], wanted: str) -> uuid.UUID:
-    for type_id, name in names.items():
-        if wanted in (name, str(type_id)):
-            return type_id
-    raise SystemExit(f"no event type {wanted!r}; known: {sorted(names.values())}")
-
-
 async def main_async(args: argparse.Namespace) -> Bot:
     async with connect() as client:
         names = {t.id: t.display_name or t.name for t in await client.list_event_types()}
-        types = [find_type(names, t) for t in args.react_to or ["Person Detected"]]
-        ack_type = find_type(names, args.ack_type) if args.ack_type else None
+        wanted = args.react_to or ["Person Detected"]  # names (any case) or ids
+        types = [(await client.event_type(t)).id for t in wanted]
+        ack_type = (await client.event_type(args.ack_type)).id if args.ack_type else None
         if ack_type in types:
             raise SystemExit("--ack-type must differ from --react-to (the bot would loop)")
         bot = Bot(

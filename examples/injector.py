@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -86,12 +87,13 @@ async def inject(
         results = client.stream_trigger(
             triggers, chunk_size=args.chunk_size, concurrency=args.concurrency
         )
-        async for result in results:
-            statuses[result.status] += 1
-            if result.status != "accepted":
-                print(f"#{result.index} {result.status}: {result.reason}", file=sys.stderr)
-            if sum(statuses.values()) % 1000 == 0:
-                print(f"{sum(statuses.values())} done", flush=True)
+        async with contextlib.aclosing(results):  # leaving early cancels the chunks in flight
+            async for result in results:
+                statuses[result.status] += 1
+                if result.status != "accepted":
+                    print(f"#{result.index} {result.status}: {result.reason}", file=sys.stderr)
+                if sum(statuses.values()) % 1000 == 0:
+                    print(f"{sum(statuses.values())} done", flush=True)
     return statuses, bad, time.perf_counter() - started
 
 
@@ -113,7 +115,8 @@ def main() -> int:
         print(f"injector failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("injector interrupted: lines after the last result were not sent", file=sys.stderr)
+        # Chunks in flight may have been stored (their tags find them); later lines were not sent.
+        print("injector interrupted: lines in flight may have been stored", file=sys.stderr)
         return 130
     for line in bad:
         print(f"skipped {line}", file=sys.stderr)

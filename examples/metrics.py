@@ -6,7 +6,7 @@ by method, path and status and measures their latency; OpenTelemetry's aiohttp
 instrumentation (``opentelemetry-instrumentation-aiohttp-client``: ``create_trace_config()``)
 plugs in the same way.
 
-    python examples/metrics.py --events 50
+    python examples/metrics.py --events 50 --type "Door Forced Open"
 
 Connection from the environment; the defaults match ``xprotect-events serve``:
 ``XPROTECT_URL`` (http://127.0.0.1:8080), ``XPROTECT_USERNAME``/``XPROTECT_PASSWORD``
@@ -25,7 +25,6 @@ from types import SimpleNamespace
 import aiohttp
 
 from xprotect_events import EventTrigger, XProtectClient
-from xprotect_events.testing import USER_DEFINED_EVENT
 
 
 class RequestMetrics:
@@ -73,7 +72,7 @@ class RequestMetrics:
         return "\n".join(lines)
 
 
-async def main(events: int) -> None:
+async def main(events: int, type_name: str) -> None:
     metrics = RequestMetrics()
     async with XProtectClient(
         os.environ.get("XPROTECT_URL", "http://127.0.0.1:8080"),
@@ -81,7 +80,8 @@ async def main(events: int) -> None:
         password=os.environ.get("XPROTECT_PASSWORD", "admin"),
         trace_configs=[metrics.trace_config],
     ) as client:
-        triggers = [EventTrigger(type=USER_DEFINED_EVENT, tag=f"m{i}") for i in range(events)]
+        event_type = await client.event_type(type_name)  # one GET /eventTypes
+        triggers = [EventTrigger(type=event_type.id, tag=f"m{i}") for i in range(events)]
         report = await client.trigger_events(triggers, chunk_size=10)
         listed = [e async for e in client.list_events(page_size=20)]
     print(f"triggered {report.accepted}, listed {len(listed)}")
@@ -91,4 +91,6 @@ async def main(events: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50, help="How many events to trigger.")
-    asyncio.run(main(parser.parse_args().events))
+    parser.add_argument("--type", default="Door Forced Open", help="Their event type (name or id).")
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.type))

@@ -84,13 +84,6 @@ async def consume(
                 return
 
 
-def resolve(type_names: dict[uuid.UUID, str], wanted: str) -> uuid.UUID:
-    for type_id, name in type_names.items():
-        if wanted in (name, str(type_id)):
-            return type_id
-    raise SystemExit(f"no event type {wanted!r}; known: {sorted(type_names.values())}")
-
-
 async def run(args: argparse.Namespace) -> Reactor:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,7 +92,8 @@ async def run(args: argparse.Namespace) -> Reactor:
     async with connect() as client:
         type_names = {t.id: t.display_name or t.name for t in await client.list_event_types()}
         reactor = Reactor(type_names)
-        types = [resolve(type_names, t) for t in args.type] or None
+        # by id, name or display name, in any case ("PersonDetected" finds "Person Detected")
+        types = [(await client.event_type(t)).id for t in args.type] or None
         consumer = asyncio.create_task(consume(client, reactor, types, args))
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait(

@@ -14,18 +14,23 @@ from pathlib import Path
 
 import orjson
 
+import xprotect_events
 from xprotect_events.client import XProtectClient
-from xprotect_events.models import EventTrigger
+from xprotect_events.models import Event, EventTrigger
+from xprotect_events.positions import LivePosition
 from xprotect_events.testing import seed
 from xprotect_events.testing.simulator import Simulator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-CAMERA_1 = f"cameras/{seed.CAMERA_IDS[0]}"
+CAMERA_1, CAMERA_2 = (f"cameras/{c}" for c in seed.CAMERA_IDS[:2])
+#: Where the package these tests import lives: the examples must import the same one.
+PACKAGE_ROOT = Path(xprotect_events.__file__).resolve().parents[1]
 
 
 def env_for(sim: Simulator) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XPROTECT_")}
     env["XPROTECT_URL"] = sim.url  # user and password: the examples' defaults (admin/admin)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
     return env
 
 
@@ -84,6 +89,13 @@ async def test_stream_service_counts_per_type_and_stops_after_max_events(
     rc, out, err = await finish(proc)
     assert rc == 0, err
     assert "stopped cleanly after 4 event(s) (Door Forced Open: 1, Person Detected: 3)" in out
+    assert sim.sessions_alive == 0
+
+
+async def test_stream_service_refuses_an_unknown_type_by_name(sim: Simulator) -> None:
+    rc, out, err = await finish(await start(sim, "stream_service.py", "--type", "Persn Detected"))
+    assert rc == 1, err
+    assert "stopped: no event type named 'Persn Detected'; known:" in out
     assert sim.sessions_alive == 0
 
 
@@ -147,9 +159,9 @@ async def test_bot_reacts_and_acknowledges_each_event(
         sim,
         "bot.py",
         "--react-to",
-        "Person Detected",
+        "PersonDetected",  # names in any case and spacing, as `xprotect-events types` lists
         "--ack-type",
-        "Door Forced Open",
+        "door forced open",
         "--max-events",
         "3",
     )
@@ -174,4 +186,148 @@ async def test_metrics_counts_every_request_through_trace_configs(sim: Simulator
     assert "    1  POST /API/IDP/connect/token -> 200" in out
     assert "    5  POST /api/rest/v1/events/batch -> 200" in out  # 50 in chunks of 10
     assert "    3  GET /api/rest/v1/events -> 200" in out  # pages of 20: 20, 20, 10
-    assert "total: 9 request(s)" in out
+    assert "    1  GET /api/rest/v1/eventTypes -> 200" in out  # the type found by its name
+    assert "total: 10 request(s)" in out
+
+
+# ---------------------------------------------------------------------------- live_watcher.py
+
+DOOR = "Door Forced Open"  # seed.USER_DEFINED_EVENT: stored
+DOORBELL = "Doorbell Pressed"  # seed.UNSTORED_EVENT: retention 0, never stored
+READY = "ready: watching live events"
+
+
+def tags_shown(out: str) -> list[str]:
+    """The tags of the ``event:`` lines, in order."""
+    return [line.rpartition("tag ")[2].rstrip(")") for line in out.splitlines() if "event:" in line]
+
+
+async def door(client: XProtectClient, tag: str) -> Event:
+    return await client.trigger_event(EventTrigger(type=seed.USER_DEFINED_EVENT, tag=tag))
+
+
+async def watch_until_stopped(
+    sim: Simulator, client: XProtectClient, checkpoint: Path, *args: str
+) -> Event:
+    """Run the watcher with ``checkpoint``, trigger one door event, SIGTERM it; the event."""
+    proc = await start(sim, "live_watcher.py", "--checkpoint", str(checkpoint), *args)
+    await read_until(proc, READY)
+    first = await door(client, "before")
+    await read_until(proc, "tag before")
+    proc.send_signal(signal.SIGTERM)
+    rc, out, err = await finish(proc)
+    assert rc == 0, err
+    assert "stopped cleanly after 1 event(s), 0 gap(s); position saved to" in out
+    assert sim.live.connections == 0  # the socket was closed
+    assert LivePosition.from_json(checkpoint.read_text()).event_id == first.id
+    return first
+
+
+async def test_live_watcher_prints_states_then_pushed_events(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
+    proc = await start(
+        sim, "live_watcher.py", "--type", "Motion Started", "--type", "MotionStopped",
+        "--source", "Camera 1 - Main Entrance", "--max-events", "2",
+    )  # fmt: skip
+    before = await read_until(proc, READY)
+    states = [line for line in before.splitlines() if "state:" in line]
+    assert len(states) == 1, before  # camera 1 only: motion types only
+    assert "state: Motion Stopped on Camera 1 - Main Entrance" in states[0]
+    for source, tag in ((CAMERA_2, "elsewhere"), (CAMERA_1, "m1")):
+        await service_client.trigger_event(
+            EventTrigger(type=seed.MOTION_STARTED, source=source, tag=tag)
+        )
+    middle = await read_until(proc, "tag m1")
+    sim.live.drop_connections()  # resumed by the library: nothing lost, nothing repeated
+    await service_client.trigger_event(
+        EventTrigger(type=seed.MOTION_STOPPED, source=CAMERA_1, tag="m2")
+    )
+    rc, out, err = await finish(proc)
+    assert rc == 0, err
+    assert "event: Motion Stopped on Camera 1 - Main Entrance" in out
+    assert tags_shown(before + middle + out) == ["m1", "m2"]
+    assert "sessions resumed: 1, reconnects: 1" in out
+    assert "stopped cleanly after 2 event(s), 0 gap(s)" in out
+    assert sim.live.connections == 0
+
+
+async def test_live_watcher_restarted_within_the_resume_window_misses_nothing(
+    sim: Simulator, service_client: XProtectClient, tmp_path: Path
+) -> None:
+    checkpoint = tmp_path / "live.json"
+    await watch_until_stopped(sim, service_client, checkpoint, "--type", DOOR)
+    for tag in ("down-1", "down-2"):  # while nothing runs
+        await door(service_client, tag)
+    proc = await start(
+        sim, "live_watcher.py", "--type", DOOR, "--checkpoint", str(checkpoint),
+        "--max-events", "3",
+    )  # fmt: skip
+    await read_until(proc, READY)
+    await door(service_client, "after")
+    rc, out, err = await finish(proc)
+    assert rc == 0, err
+    assert tags_shown(out) == ["down-1", "down-2", "after"]  # "before" not again
+    assert "sessions resumed: 1" in out  # the server sent what it kept for the session
+
+
+async def test_live_watcher_restarted_after_the_window_fills_from_the_store(
+    sim: Simulator, service_client: XProtectClient, tmp_path: Path
+) -> None:
+    checkpoint, stored = tmp_path / "live.json", ("--stored-type", DOOR)
+    await watch_until_stopped(sim, service_client, checkpoint, "--type", DOOR, *stored)
+    sim.clock.advance(sim.live.resume_window + 1)  # the server forgets the session
+    for tag in ("down-1", "down-2"):
+        await door(service_client, tag)
+    proc = await start(
+        sim, "live_watcher.py", "--type", DOOR, *stored, "--checkpoint", str(checkpoint),
+        "--max-events", "3",
+    )  # fmt: skip
+    await read_until(proc, READY)
+    await door(service_client, "after")
+    rc, out, err = await finish(proc)
+    assert rc == 0, err
+    assert tags_shown(out) == ["down-1", "down-2", "after"]
+    assert "sessions resumed: 0" in out
+    assert "gap:" not in out  # every type it watches is stored
+    assert "stopped cleanly after 3 event(s), 0 gap(s)" in out
+
+
+async def test_live_watcher_reports_a_gap_for_what_the_store_does_not_keep(
+    sim: Simulator, service_client: XProtectClient, tmp_path: Path
+) -> None:
+    checkpoint = tmp_path / "live.json"
+    watched = ("--type", DOOR, "--type", DOORBELL, "--stored-type", DOOR)
+    first = await watch_until_stopped(sim, service_client, checkpoint, *watched)
+    sim.clock.advance(sim.live.resume_window + 1)
+    await service_client.trigger_event(EventTrigger(type=seed.UNSTORED_EVENT, tag="rang"))
+    await door(service_client, "down")
+    proc = await start(
+        sim, "live_watcher.py", *watched, "--checkpoint", str(checkpoint), "--max-events", "2"
+    )
+    await read_until(proc, READY)
+    await door(service_client, "after")
+    rc, out, err = await finish(proc)
+    assert rc == 0, err
+    assert tags_shown(out) == ["down", "after"]  # the doorbell is lost: the gap says so
+    lines = [line for line in out.splitlines() if "event:" in line or "gap:" in line]
+    assert "gap:" in lines[1], out  # in order: after what the store filled, before the new
+    assert f"gap: events of {DOORBELL} between {first.time.isoformat()} and" in lines[1]
+    assert "1 filled from the REST store" in lines[1]
+    assert "stopped cleanly after 2 event(s), 1 gap(s)" in out
+
+
+async def test_live_watcher_stops_after_its_duration_and_refuses_unknown_names(
+    sim: Simulator,
+) -> None:
+    rc, out, err = await finish(await start(sim, "live_watcher.py", "--duration", "0.1"))
+    assert rc == 0, err
+    assert READY in out
+    assert "stopped cleanly after 0 event(s), 0 gap(s)" in out
+    rc, out, err = await finish(await start(sim, "live_watcher.py", "--source", "Camera 9"))
+    assert rc == 1
+    assert "no camera 'Camera 9'; known: ['Camera 1 - Main Entrance'" in err
+    rc, out, err = await finish(await start(sim, "live_watcher.py", "--type", "Door Forced"))
+    assert rc == 1
+    assert "stopped: no event type named 'Door Forced'" in out
+    assert sim.live.connections_total == 1  # only the first run connected
