@@ -10,8 +10,7 @@ Run it against the simulator (``xprotect-events serve`` in another terminal)::
 The library resumes a dropped connection. With ``--checkpoint`` a restart resumes too: within
 the server's resume window (30 s) the server sends what was missed; later the stream fetches
 it from the REST store and reports as a gap what the store may lack (the types not named by
-``--stored-type``). Nothing comes twice. The file is first written once an event was
-processed (before that, a restart starts afresh). SIGTERM and Ctrl-C stop it cleanly: the
+``--stored-type``). Nothing comes twice. SIGTERM and Ctrl-C stop it cleanly: the
 socket closed, the checkpoint saved. ``XPROTECT_URL`` (http://127.0.0.1:8080),
 ``XPROTECT_USERNAME`` and ``XPROTECT_PASSWORD`` (admin) as for ``xprotect-events serve``.
 """

@@ -157,7 +157,8 @@ class LiveStream:
             self.session_id, self._last_id = position.session_id, position.event_id
             self._started_at, self._resumed_from = position.time, position
             self._subs.confirmed = self._was_live = True
-            self._recent.seen(position.event_id)
+            if position.event_id is not None:
+                self._recent.seen(position.event_id)
 
     async def commit(self) -> None:
         """Save now: the event in hand (the last one yielded) counts as processed."""
@@ -322,6 +323,8 @@ class LiveStream:
             return True
         await self._subs.make_all(conn)
         self._was_live = True
+        if self._checkpoint is not None and self._checkpoint.started(session_id, self._started_at):
+            await self._checkpoint.commit()
         return False
 
     # ----------------------------------------------------------------- delivering

@@ -1,7 +1,8 @@
 """A live stream's checkpoint: where ``client.subscribe(checkpoint=…)`` keeps its position.
 
 The position is a :class:`~xprotect_events.positions.LivePosition`: the server's session id
-and the id and time of the last event the consumer *processed*. An event counts as processed
+and the id and time of the last event the consumer *processed* (before there is one: the
+time the stream went live, saved as soon as it is). An event counts as processed
 when the consumer asks for the next one, leaves ``async with`` normally, or calls ``await
 live.commit()``. Saves are batched by a :class:`~xprotect_events.checkpoints.Committer` (at
 most one every ``checkpoint_interval`` seconds, and on every exit) and run in a worker
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime
 
 from .checkpoints import CheckpointStore, Committer, load_from, store_of
 from .errors import CheckpointError
@@ -30,6 +32,7 @@ class LiveCheckpoint:
         self._committer = Committer(store, interval=interval)  # checks the interval
         self._session = ""
         self._event: Event | None = None
+        self._live_since: datetime | None = None  # a session live, nothing processed yet
         self._build = self._position  # bound once: marking allocates nothing
         #: The event in the consumer's hands: processed once it asks for the next one.
         self.handed: Event | None = None
@@ -58,8 +61,20 @@ class LiveCheckpoint:
         self._session, self._event = session_id, handed
         return self._committer.mark(self._build)
 
+    def started(self, session_id: str, since: datetime) -> bool:
+        """A new session went live ``since`` then: until an event is processed, that is
+        the position (a restart resumes it, or fills from the store since then). True
+        when it was marked (then save it: a crash must not lose it)."""
+        if self._event is not None:
+            return False
+        self._session, self._live_since = session_id, since
+        self._committer.mark(self._build)
+        return True
+
     def _position(self) -> LivePosition:
-        assert self._event is not None
+        if self._event is None:
+            assert self._live_since is not None
+            return LivePosition(session_id=self._session, event_id=None, time=self._live_since)
         return LivePosition(
             session_id=self._session, event_id=self._event.id, time=self._event.time
         )

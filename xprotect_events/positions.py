@@ -226,8 +226,8 @@ class SessionPosition(Position):
         return cls(time=_time(doc), recent=recent, window=timedelta(microseconds=window_us))
 
 
-def _event_id(value: object) -> uuid.UUID:
-    return to_uuid(value, "event id")
+def _event_id(value: object) -> uuid.UUID | None:
+    return None if value is None else to_uuid(value, "event id")
 
 
 def _session_id(value: object) -> str:
@@ -242,24 +242,27 @@ def _session_id(value: object) -> str:
 
 @attrs.frozen(kw_only=True)
 class LivePosition(Position):
-    """Where a WebSocket stream stands: the server's session and the last delivered event."""
+    """Where a WebSocket stream stands: the server's session and the last delivered event
+    (``event_id``, ``time``), or, before any was delivered, None and the time the stream
+    went live (what a restart fills from when the session cannot be resumed)."""
 
     kind: ClassVar[str] = "live"
 
     session_id: str = attrs.field(converter=_session_id)
-    event_id: uuid.UUID = attrs.field(converter=_event_id)
+    event_id: uuid.UUID | None = attrs.field(converter=_event_id)
     time: datetime = attrs.field(converter=_utc)
 
     def _to_doc(self) -> dict[str, Any]:
         return {
             "session_id": self.session_id,
-            "event_id": str(self.event_id),
+            "event_id": None if self.event_id is None else str(self.event_id),
             "time": format_time(self.time),
         }
 
     @classmethod
     def _from_doc(cls, doc: Mapping[str, Any]) -> LivePosition:
-        event_id = _guid(_member(doc, "event_id", str))
+        none_yet = "event_id" in doc and doc["event_id"] is None  # null: none delivered yet
+        event_id = None if none_yet else _guid(_member(doc, "event_id", str))
         return cls(session_id=_member(doc, "session_id", str), event_id=event_id, time=_time(doc))
 
 

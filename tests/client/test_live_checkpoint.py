@@ -112,8 +112,8 @@ async def test_saves_are_batched_and_made_on_exit(
         sent = await trigger(service_client, 3)
         for _ in range(3):
             await next_event(live)
-        assert store.saves == 0  # within the interval: nothing written yet
-    assert store.saves == 1  # a normal exit: the event in hand counts as processed
+        assert store.saves == 1  # the session, when it went live; the events: not yet
+    assert store.saves == 2  # a normal exit: the event in hand counts as processed
     position = store.load()
     assert isinstance(position, LivePosition)
     assert position.event_id == sent[2]
@@ -129,7 +129,7 @@ async def test_interval_zero_saves_each_processed_event(
         sent = await trigger(service_client, 3)
         await next_event(live)
         await next_event(live)  # asking for the second: the first is processed
-        assert store.saves == 1
+        assert store.saves == 2  # the session when it went live, then the first event
         position = store.load()
         assert isinstance(position, LivePosition)
         assert position.event_id == sent[0]
@@ -200,3 +200,42 @@ async def test_a_failing_store_is_a_checkpoint_error_before_connecting(
         async with service_client.subscribe(checkpoint=BrokenStore(loads)):  # type: ignore[arg-type]
             pass
     assert sim.live.connections_total == 0
+
+
+async def stopped_before_any_event(sim: Simulator, store: MemoryCheckpoint) -> LivePosition:
+    """A stream that went live and was stopped before the server pushed anything."""
+    async with (
+        service_client_of(sim) as client,
+        client.subscribe(types=[ANALYTICS_EVENT], checkpoint=store) as live,
+    ):
+        session = live.session_id
+    saved = store.load()
+    assert isinstance(saved, LivePosition)
+    assert (saved.session_id, saved.event_id) == (session, None)
+    return saved
+
+
+@pytest.mark.parametrize("expired", [False, True])
+async def test_a_stream_stopped_before_any_event_resumes_after_a_restart(
+    sim: Simulator, service_client: XProtectClient, expired: bool
+) -> None:
+    """Nothing was saved until an event was processed: the restart started a new session
+    from "now", and the events triggered while no stream ran were never delivered."""
+    store = MemoryCheckpoint()
+    saved = await stopped_before_any_event(sim, store)
+    if expired:
+        sim.clock.advance(sim.live.resume_window + 1)  # the server forgets the session
+    sent = await trigger(service_client, 2)  # while no stream runs
+    got, live = await second_run(sim, store, expected=2)
+    assert got[:2] == sent
+    assert live.resumes == (0 if expired else 1)
+    assert (live.session_id == saved.session_id) is not expired
+    assert live.gaps == []
+
+
+def test_a_position_without_an_event_round_trips() -> None:
+    position = LivePosition(session_id="s", event_id=None, time=datetime(2026, 1, 1, tzinfo=UTC))
+    again = Position.from_json(position.to_json())
+    assert again == position
+    assert isinstance(again, LivePosition)
+    assert again.event_id is None
