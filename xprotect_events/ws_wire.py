@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ import attrs
 from . import wire, ws_typed
 from .checks import plain_str, read_list
 from .errors import InvalidInputError, ProtocolError, shown
-from .models import Event, to_uuid
+from .models import Event, source_guid, to_source, to_uuid
 
 Modifier = Literal["include", "exclude"]
 ANY = "*"
@@ -27,15 +27,30 @@ ANY = "*"
 # --------------------------------------------------------------------------- rules
 
 
-def _guids(values: Iterable[uuid.UUID | str] | None, what: str) -> tuple[uuid.UUID, ...] | None:
+def _guids(
+    values: Iterable[uuid.UUID | str] | None,
+    what: str,
+    read: Callable[[object], uuid.UUID] | None = None,
+) -> tuple[uuid.UUID, ...] | None:
     if values is None:
         return None
     if isinstance(values, str | uuid.UUID) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{what} must be an iterable of GUIDs or None, got {shown(values)}")
-    out = tuple(to_uuid(v, what) for v in read_list(what, values))
+    out = tuple(
+        to_uuid(v, what) if read is None else read(v) for v in read_list(what, values)
+    )
     if not out:
         raise InvalidInputError(f"{what} is empty: give None (any) or at least one GUID")
     return out
+
+
+def _source_id(value: object) -> uuid.UUID:
+    """A source's GUID: given as a GUID or, as the REST side writes sources,
+    ``<resource>/<guid>`` (``cameras/…``)."""
+    guid = source_guid(to_source(value))
+    if guid is None:
+        raise InvalidInputError("a source must be a GUID or 'cameras/<guid>', got None")
+    return guid
 
 
 def _names(values: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -59,7 +74,8 @@ def _names(values: Iterable[str] | None) -> tuple[str, ...] | None:
 @attrs.frozen(kw_only=True)
 class Rule:
     """One subscription filter: ``include`` or ``exclude`` events of these types, from these
-    sources (GUIDs), of these resource types (``cameras``, ``userDefinedEvents`` …).
+    sources (GUIDs; ``cameras/<guid>`` is taken too, as the REST side writes a source), of
+    these resource types (``cameras``, ``userDefinedEvents`` …).
 
     None means any (``"*"`` on the wire). Build it with :meth:`include` or :meth:`exclude`.
     A session delivers an event when an include rule matches it and no exclude rule does.
@@ -81,7 +97,7 @@ class Rule:
         return cls(
             modifier="include",
             types=_guids(types, "types"),
-            sources=_guids(sources, "sources"),
+            sources=_guids(sources, "sources", _source_id),
             resource_types=_names(resource_types),
         )
 

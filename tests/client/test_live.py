@@ -15,6 +15,7 @@ from xprotect_events import (
     Event,
     EventTrigger,
     Gap,
+    InvalidInputError,
     Profile,
     ProtocolError,
     Rule,
@@ -68,6 +69,23 @@ async def test_rules_include_exclude(sim: Simulator, service_client: XProtectCli
         wanted = await service_client.trigger_event(on_camera(LICENSE_PLATE_EVENT, 2))
         assert (await next_event(live)).id == wanted.id  # the others were never pushed
         assert sim.live.pushed == 1
+
+
+async def test_sources_as_the_rest_side_writes_them(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
+    """``cameras/<guid>`` (an event's, a trigger's, a camera's ``source``) was refused."""
+    camera = next(c for c in await service_client.list_cameras() if c.id == CAMERA_IDS[2])
+    async with service_client.subscribe(
+        types=[ANALYTICS_EVENT], sources=[camera.source, f"cameras/{CAMERA_IDS[3]}"]
+    ) as live:
+        await service_client.trigger_event(on_camera(ANALYTICS_EVENT, 1))  # not subscribed
+        wanted = [await service_client.trigger_event(on_camera(ANALYTICS_EVENT, c)) for c in (2, 3)]
+        assert [(await next_event(live)).id for _ in wanted] == [w.id for w in wanted]
+        assert sim.live.pushed == 2
+    assert Rule.include(sources=[f"cameras/{CAMERA_IDS[0]}"]).sources == (CAMERA_IDS[0],)
+    with pytest.raises(InvalidInputError, match="source"):
+        Rule.include(sources=["cameras/not-a-guid"])
 
 
 async def test_state_matches_the_triggered_states(
