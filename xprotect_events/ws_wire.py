@@ -286,8 +286,9 @@ class Gap:
 
     Reported when the server could not resume the session (a ``201`` to ``startSession``)
     and the missing events could not all be fetched from the REST store. ``start`` is the
-    time of the last event the stream delivered (or when the stream started), ``end`` when
-    the new session started. ``types`` names the event types that may be missing (those the
+    time of the last event the stream delivered (the server's clock; or when the stream
+    started, this machine's), ``end`` when the new session started (this machine's clock:
+    with the clocks apart, widen the span by their difference). ``types`` names the event types that may be missing (those the
     subscription covers that are not known to be stored); None: any type that the REST
     store does not keep. ``filled`` counts the events fetched from the store for the gap.
     """
