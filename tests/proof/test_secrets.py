@@ -251,6 +251,7 @@ class SecretsAudit:
         for cls, field in ((UserCredentials, "password"), (ServiceCredentials, "client_secret")):
             init = cls.__init__
 
+            @functools.wraps(init)
             def marked(self: Any, *a: Any, _init: Any = init, _f: str = field, **kw: Any) -> None:
                 if kw.get(_f) in replacement:
                     kw[_f] = replacement[kw[_f]]
@@ -332,6 +333,7 @@ class SecretsAudit:
         clients = self._clients
         init = XProtectClient.__init__
 
+        @functools.wraps(init)  # its signature stays the client's (tests read the defaults)
         def registered(client: XProtectClient, *a: Any, **kw: Any) -> None:
             init(client, *a, **kw)
             clients.add(client)
