@@ -8,8 +8,9 @@ reads the current state of the stateful sources the subscriptions match (``getSt
 Resume: when the connection drops (a network failure, the gateway's daily recycle), the
 stream reconnects on the backoff schedule of the client's :class:`RetryPolicy` (the token
 renewed when due, and once more if the upgrade is refused with 401), then ``startSession``
-with the session id and the id of the last event received. ``200``: the server sends what
-was missed. ``201`` (the resume failed): the subscriptions are made again, the events
+with the session id and the id of the last new event received. ``200`` with the same
+session id: the server sends what was missed. ``201`` (or a ``200`` naming another
+session: the resume failed): the subscriptions are made again, the events
 stored since the last delivered one are fetched from the REST store (filtered like the
 subscriptions) and delivered before the new live ones (after a ``state()`` call, the state
 changes the gap hid too). What the store cannot have (types not in ``stored_types``) is
@@ -317,7 +318,7 @@ class LiveStream:
         if not isinstance(session_id, str) or not session_id:
             raise ProtocolError("startSession answered no 'sessionId'")
         self.session_id = session_id
-        if reply.status == 200 and previous is not None:
+        if reply.status == 200 and previous is not None and session_id == previous:
             self.resumes += 1
             return True
         await self._subs.make_all(conn)
@@ -328,10 +329,10 @@ class LiveStream:
 
     async def _sink(self, conn: Connection, events: list[Event]) -> None:
         """The reader's batches: repeats dropped; the resume point advances."""
-        if not events:
-            return
-        self._last_id = events[-1].id
         fresh = self._recent.fresh(events)
+        if not fresh:
+            return
+        self._last_id = fresh[-1].id  # (a repeat never moves the resume point back)
         hold = self._hold
         if not hold.active or not await hold.take(fresh, lambda: not conn.commands_waiting):
             await self._put(fresh, conn)
