@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from . import ws_wire
-from .errors import CheckpointError, ProtocolError, TransportError, XProtectError
+from .errors import CheckpointError, ProtocolError, TransportError, XProtectError, shown
 from .live_buffer import Buffer, Hold, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
 from .live_conn import Connection, connect
@@ -55,6 +55,7 @@ from .live_subs import Subscriptions
 from .models import Event
 from .policy import Backoff
 from .positions import LivePosition
+from .redaction import scrubbed
 from .ws_wire import Gap, Rule
 
 log = logging.getLogger("xprotect_events.live")
@@ -113,7 +114,8 @@ class LiveStream:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "live" if self._live.is_set() else "connecting"
-        return f"<LiveStream {state} session={self.session_id} buffered={len(self._buffer)}>"
+        session = self.session_id and shown(scrubbed(self.session_id, self._link.secrets()), 80)
+        return f"<LiveStream {state} session={session} buffered={len(self._buffer)}>"
 
     @property
     def buffered(self) -> int:

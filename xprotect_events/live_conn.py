@@ -30,6 +30,7 @@ from .errors import (
 from .models import Event
 from .policy import parse_retry_after
 from .redaction import scrubbed
+from .transport_errors import without_secrets
 
 log = logging.getLogger("xprotect_events.live")
 
@@ -275,25 +276,31 @@ async def _connect_once(
                 max_msg_size=options.max_frame,
                 ssl=options.ssl,
             )
-    except aiohttp.WSServerHandshakeError as exc:
+    except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+        # aiohttp's error rides along as our error's __context__: cleaned of the token
+        # (its copy of the request's headers) and of what the server echoed
+        raise _upgrade_error(without_secrets(exc, (token, *options.secrets()))) from None
+    conn = connection(ws)
+    if options.auth == "command":
+        await _authenticate(conn, token, options.connect_within)
+    return conn
+
+
+def _upgrade_error(exc: BaseException) -> XProtectError:
+    """The library's error for a failed upgrade."""
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
         retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-        raise api_error_class(exc.status)(
+        return api_error_class(exc.status)(
             f"the upgrade was refused: HTTP {exc.status}",
             method="GET",
             path=WS_PATH,
             status=exc.status,
             retry_after=retry_after,
-        ) from None
-    except (aiohttp.ClientConnectorError, TimeoutError) as exc:
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError | TimeoutError):
         text = f"could not connect: {type(exc).__name__}"
-        raise ConnectError(text, method="GET", path=WS_PATH) from None
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        text = f"connection failed: {type(exc).__name__}"
-        raise TransportError(text, method="GET", path=WS_PATH) from None
-    conn = connection(ws)
-    if options.auth == "command":
-        await _authenticate(conn, token, options.connect_within)
-    return conn
+        return ConnectError(text, method="GET", path=WS_PATH)
+    return TransportError(f"connection failed: {type(exc).__name__}", method="GET", path=WS_PATH)
 
 
 async def _authenticate(conn: Connection, token: str, within: float) -> None:
