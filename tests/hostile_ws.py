@@ -8,6 +8,7 @@ gap fills. Every command each connection received is kept, in order.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -108,9 +109,24 @@ class Socket:
             header = bytes([first, 126]) + size.to_bytes(2, "big")
         else:
             header = bytes([first, 127]) + size.to_bytes(8, "big")
+        self._transport().write(header + payload)
+
+    def _transport(self) -> asyncio.Transport:
         transport = self.request.transport if self.request else None
-        assert transport is not None
-        transport.write(header + payload)
+        assert isinstance(transport, asyncio.Transport)
+        return transport
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection is closed or closing."""
+        return self.ws.closed or self._transport().is_closing()
+
+    def stop_reading(self) -> None:
+        """Read nothing more: what the client sends waits in the socket buffers."""
+        self._transport().pause_reading()
+
+    def read_again(self) -> None:
+        self._transport().resume_reading()
 
 
 class HostileWS:
@@ -162,7 +178,7 @@ class HostileWS:
         self.upgrades += 1
         if self.upgrade is not None and (refused := await self.upgrade(request)) is not None:
             return refused
-        ws = web.WebSocketResponse()
+        ws = web.WebSocketResponse(compress=False)  # frames as written, sizes as sent
         await ws.prepare(request)
         socket = Socket(ws, len(self.sockets) + 1, request)
         self.sockets.append(socket)

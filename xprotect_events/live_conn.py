@@ -38,6 +38,11 @@ log = logging.getLogger("xprotect_events.live")
 WS_PATH = "/api/ws/events/v1"
 #: How long closing a socket may take before it is cut.
 CLOSE_TIMEOUT = 2.0
+#: The longest message of an error about a frame (a bad value is quoted up to this).
+MAX_MESSAGE = 1000
+#: The close codes of aiohttp's errors for a frame that breaks RFC 6455: protocol error,
+#: invalid UTF-8 in a text frame.
+_BROKEN_FRAME = (1002, 1007)
 
 
 class TokenSource(Protocol):
@@ -88,6 +93,8 @@ class Connection:
         #: Whether the error is the stream's to raise (a bad frame: the server would send
         #: it again on every resume), not a reason to reconnect.
         self.fatal = False
+        #: Whether an event batch with an event came (a repeat counts too).
+        self.received = False
         self.reader = asyncio.create_task(self._read(), name="xprotect-live-reader")
 
     @property
@@ -111,8 +118,8 @@ class Connection:
             self._wake()
         try:
             frame = ws_wire.command(name, command_id, **fields)
-            await self.ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
-            async with asyncio.timeout(within):
+            async with asyncio.timeout(within):  # a server that stops reading: the send waits
+                await self.ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
                 reply = await future
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise TransportError(
@@ -175,6 +182,7 @@ class Connection:
 
     async def _route(self, frame: ws_wire.Reply | list[Event]) -> None:
         if isinstance(frame, list):
+            self.received = self.received or bool(frame)
             await self._sink(self, frame)
             return
         future = self._waiting.pop(frame.command_id, None)  # answered: no longer waiting
@@ -182,13 +190,22 @@ class Connection:
             future.set_result(frame)
 
     def _bad(self, exc: ProtocolError) -> ProtocolError:
-        """``exc`` on this API's path, without the secrets its message may quote."""
-        return ProtocolError(self._scrubbed(exc.args[0]), method=exc.method, path=WS_PATH)
+        """``exc`` on this API's path, without the secrets its message may quote, and cut
+        (once scrubbed: no secret is cut in half) if it quotes a huge value."""
+        text = self._scrubbed(exc.args[0])
+        if len(text) > MAX_MESSAGE:
+            text = text[: MAX_MESSAGE - 1] + "…"
+        return ProtocolError(text, method=exc.method, path=WS_PATH)
 
     def _scrubbed(self, text: str) -> str:
         return scrubbed(text, self._secrets())
 
     def _frame_error(self, exc: object) -> XProtectError:
+        if isinstance(exc, aiohttp.WebSocketError) and exc.code in _BROKEN_FRAME:
+            # the server's bug (invalid UTF-8 in a text frame, a bad opcode or length …):
+            # it would send it again on every resume
+            text = self._scrubbed(f"the server sent a frame that breaks the protocol: {exc}")
+            return ProtocolError(text, path=WS_PATH)
         if isinstance(exc, aiohttp.WebSocketError) and exc.code == 1009:
             self._oversized = True
             return ProtocolError(

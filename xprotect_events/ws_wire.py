@@ -251,12 +251,15 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 
 def command_id_of(text: str | bytes) -> int | None:
-    """The ``commandId`` of a frame that may be malformed otherwise; None if it has none."""
+    """The ``commandId`` of a frame that may be malformed otherwise; None if it has none
+    (or carries events too: its events are not one command's to lose)."""
     try:
         d = wire.loads(text)
     except ProtocolError:
         return None
-    command_id = d.get("commandId") if isinstance(d, dict) else None
+    if not isinstance(d, dict) or "events" in d:
+        return None
+    command_id = d.get("commandId")
     return command_id if _is_int(command_id) else None
 
 

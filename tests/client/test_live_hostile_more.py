@@ -160,6 +160,26 @@ async def test_events_in_the_frame_of_an_answer_are_not_dropped_silently() -> No
     assert [s.close_code for s in server.sockets] == [1000]
 
 
+async def test_events_in_a_get_state_answer_end_the_stream() -> None:
+    # broke: the answer was taken, its events dropped; now the command fails and the
+    # stream ends, both with the ProtocolError
+    async def scenario(socket: Socket) -> None:
+        await socket.open("S1")
+        command = await socket.command("getState")
+        await socket.answer(command, states=[], events=[event(1)])
+        await socket.until_closed()
+
+    async with (
+        HostileWS(scenario) as server,
+        server.client() as client,
+        client.subscribe(types=[TYPE_ID]) as live,
+    ):
+        with pytest.raises(ProtocolError, match="both"):
+            await live.state()
+        with pytest.raises(ProtocolError, match="both"):
+            await items(live, 1)
+
+
 async def test_answers_to_no_waiting_command_are_ignored() -> None:
     # held before (not tested): an answer to an id never used, a second answer to an
     # answered command and one to a command that gave up change nothing
