@@ -12,16 +12,17 @@ for when it gives up), then ``startSession`` with the session id and the id of t
 event received. ``200`` with the same session id: the server sends what was missed. ``201``
 (or a ``200`` naming another session: the resume failed): the subscriptions are made again,
 the events stored since the last delivered one are fetched from the REST store (filtered
-like the subscriptions) and delivered before the new live ones (after a ``state()`` call,
-the state changes the gap hid too). What the store cannot have (types not in
-``stored_types``) is reported as a :class:`Gap` (on the stream, to ``on_gap``, a WARNING).
-Nothing is delivered twice (a repeat is known among the ids of at least the last 10,000
-events). Until a new connection's session is settled, what it pushes waits behind what the
-gap may bring, so that the fill starts after the last event delivered. Only a session whose
-subscriptions were all confirmed is resumed (a subscription change left without an answer
-makes the next connection start a new session, filled as above). With ``checkpoint=`` a
-restarted stream resumes the same way from the last event the consumer processed (see
-:mod:`.live_checkpoint`).
+like the subscriptions) and delivered before the new live ones; after a ``state()`` call,
+``getState`` is asked again and the state changes the gap hid follow the live events that
+came meanwhile (it may take minutes; a row that a live event made stale is left out). What
+the store cannot have (types not in ``stored_types``) is reported as a :class:`Gap` (on the
+stream, to ``on_gap``, a WARNING). Nothing is delivered twice (a repeat is known among the
+ids of at least the last 10,000 events). Until a new connection's session is settled, what
+it pushes waits behind what the gap may bring, so that the fill starts after the last event
+delivered. Only a session whose subscriptions were all confirmed is resumed (a subscription
+change left without an answer makes the next connection start a new session, filled as
+above). With ``checkpoint=`` a restarted stream resumes the same way from the last event the
+consumer processed (see :mod:`.live_checkpoint`).
 
 A frame the server should not have sent (not JSON, binary, invalid UTF-8 or a frame that
 breaks RFC 6455, an answer that carries events, an event that does not decode) ends the
@@ -52,7 +53,7 @@ from .errors import CheckpointError, ProtocolError, TransportError, XProtectErro
 from .live_buffer import Buffer, Hold, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
 from .live_conn import Connection, connect
-from .live_gap import fill_gap, report
+from .live_gap import LiveStates, fill_gap, fill_states, report
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .live_retry import Reconnects
 from .live_subs import Subscriptions
@@ -95,6 +96,7 @@ class LiveStream:
         self._live = asyncio.Event()
         self._recent = ws_wire.RecentIds()
         self._hold = Hold(self._buffer)
+        self._states = LiveStates()  # while a gap's getState is awaited
         #: Whether the stream was live (or starts from a checkpoint): a new session then
         #: has a gap to fill.
         self._was_live = False
@@ -312,6 +314,7 @@ class LiveStream:
         )
         if self._was_live:
             self._hold.start()  # nothing this socket pushes passes what a gap fill may bring
+            self._states.watch(self._state_used)
         try:
             return conn, await self._start_session(conn)
         except BaseException:
@@ -346,6 +349,7 @@ class LiveStream:
         if not fresh:
             return
         self._last_id = fresh[-1].id  # (a repeat never moves the resume point back)
+        self._states.saw(fresh)
         hold = self._hold
         if not hold.active or not await hold.take(fresh, lambda: not conn.commands_waiting):
             await self._put(fresh, conn)
@@ -358,29 +362,32 @@ class LiveStream:
     async def _settled(self, conn: Connection, resumed: bool) -> None:
         """The session of a new connection is settled: the held events go to the consumer
         (after what the gap held, when the session was not ``resumed``)."""
-        if not resumed:
-            await self._fill_gap(conn)
-        await self._hold.release(lambda: not conn.commands_waiting)
 
-    async def _fill_gap(self, conn: Connection) -> None:
-        """After a failed resume, with the live events held back: the stored events since
-        the last delivered one, the state changes the gap hid (if ``state()`` was used),
-        then the :class:`Gap` (see :func:`.live_gap.fill_gap`)."""
+        def may_wait() -> bool:
+            return not conn.commands_waiting
+
+        if resumed:
+            self._states.watch(False)
+            return await self._hold.release(may_wait)
         latest = self._buffer.latest
-        timeout = self._link.profile.ws_command_timeout
-        gap = await fill_gap(
+        fill = await fill_gap(
             latest or self._started_at,
             self._subs.rules(),
             self._stored,
             self._link.list_stored,
             after=self._resumed_from if latest is None else None,
             deliver=self._deliver_new,
-            states=(lambda: conn.states(timeout)) if self._state_used else None,
         )
-        if gap is not None:
+        await self._hold.release(may_wait)
+        if self._state_used:  # live events flow while getState is awaited (it may take minutes)
+            timeout = self._link.profile.ws_command_timeout
+            await fill_states(fill, lambda: conn.states(timeout), self._deliver_new, self._states)
+            self._states.watch(False)
+        if (gap := fill.gap()) is not None:
             self.gaps.append(gap)
             report(gap, self._on_gap)
             await self._put([gap], None)
+        return None
 
     async def _deliver_new(self, events: list[Event]) -> int:
         fresh = self._recent.fresh(events)

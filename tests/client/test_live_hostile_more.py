@@ -221,3 +221,51 @@ async def test_an_answer_whose_command_id_is_a_boolean_answers_no_command() -> N
             async with asyncio.timeout(10), client.subscribe(types=[TYPE_ID]):
                 pass
     assert [s.close_code for s in server.sockets] == [1000]
+
+
+async def test_live_events_reach_the_consumer_while_the_gaps_get_state_waits() -> None:
+    # broke: after a refused resume the live events were held until the gap's getState
+    # was answered (minutes on a large system), so a consumer that kept up still got
+    # SlowConsumerError past twice ``buffer``; here the server waits for the consumer
+    drop, consumed, stated = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def scenario(socket: Socket) -> None:
+        if socket.number == 1:
+            await socket.open("S1")
+            await socket.answer(await socket.command("getState"), states=[])
+            await socket.events(1)
+            await drop.wait()
+            return
+        await socket.answer(await socket.command("startSession"), 201, sessionId="S2")
+        await socket.answer(await socket.command("addSubscription"), subscriptionId="s2")
+        command = await socket.command("getState")
+        await socket.events(100, stategroupid="g1")
+        await socket.events(*range(101, 110))
+        await consumed.wait()
+        rows = [dict(event(3), stategroupid="g1"), dict(event(4), stategroupid="g2")]
+        await socket.answer(command, states=rows)  # 3 is stale: 100 of its group came
+        await stated.wait()
+        await socket.events(500)
+        await socket.serve()
+
+    async with HostileWS(scenario) as server, server.client() as client:
+        server.stored = [event(1), event(2)]
+        async with client.subscribe(types=[TYPE_ID], stored_types="all") as live:
+            got: list[int] = []
+            try:
+                async with asyncio.timeout(10):
+                    await live.state()
+                    async for item in live:
+                        got.append(number(item))
+                        drop.set()
+                        if got[-1] == 109:
+                            consumed.set()
+                        if got[-1] == 4:
+                            stated.set()
+                        if got[-1] == 500:
+                            break
+            finally:  # the server's handler ends, whatever came
+                consumed.set()
+                stated.set()
+    assert got == [1, 2, *range(100, 110), 4, 500]
+    assert live.gaps == []
