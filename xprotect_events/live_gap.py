@@ -75,21 +75,31 @@ async def fill_states(fill: Fill, states: States, deliver: Deliver, seen: LiveSt
         rows = await states()
     except XProtectError as exc:
         return fill.failed(exc)
+    if seen.full:  # which rows are stale is not known: none is delivered
+        return fill.failed(XProtectError(f"more than {MAX_STATE_KEYS} state groups changed"))
     since = fill.start - ACCURACY
     fresh = sorted((r for r in rows if r.time > since and not seen.newer(r)), key=_time)
     fill.filled += await deliver(fresh)
     return None
 
 
+#: The most sources and state groups :class:`LiveStates` keeps (a large system has some
+#: thousands); past it, the state rows of a gap are not delivered (the gap says so).
+MAX_STATE_KEYS = 100_000
+
+
 class LiveStates:
     """The time of the latest live event of each source and state group, from when a new
-    connection starts until its gap's ``getState`` was answered (None: not watching)."""
+    connection starts until its gap's ``getState`` was answered (None: not watching), at
+    most :data:`MAX_STATE_KEYS` of them (``full`` past that)."""
 
     def __init__(self) -> None:
         self._latest: dict[tuple[str | None, object], datetime] | None = None
+        self.full = False
 
     def watch(self, on: bool) -> None:
         self._latest = {} if on else None
+        self.full = False
 
     def saw(self, events: list[Event]) -> None:
         latest = self._latest
@@ -98,8 +108,12 @@ class LiveStates:
         for event in events:
             if (group := event.extra.get("stategroupid")) is not None:
                 key = (event.source, group)
-                if key not in latest or event.time > latest[key]:
+                if key in latest:
+                    latest[key] = max(latest[key], event.time)
+                elif len(latest) < MAX_STATE_KEYS:
                     latest[key] = event.time
+                else:
+                    self.full = True
 
     def newer(self, row: Event) -> bool:
         """Whether a live event of ``row``'s source and state group, at or after its time,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.hostile_ws import TYPE_ID, HostileWS, Socket, event, number
-from xprotect_events import Event, Gap, ProtocolError
+from xprotect_events import Event, Gap, ProtocolError, live_gap
 from xprotect_events.live import LiveStream
 
 
@@ -269,3 +269,35 @@ async def test_live_events_reach_the_consumer_while_the_gaps_get_state_waits() -
                 stated.set()
     assert got == [1, 2, *range(100, 110), 4, 500]
     assert live.gaps == []
+
+
+async def test_state_groups_seen_while_the_gaps_get_state_waits_are_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # memory: a server that sends events of ever new state groups while the gap's getState
+    # waits does not grow what the stream keeps past MAX_STATE_KEYS; the rows are then not
+    # delivered (which are stale is unknown) and the gap says its types are unknown
+    monkeypatch.setattr(live_gap, "MAX_STATE_KEYS", 3)
+
+    async def scenario(socket: Socket) -> None:
+        if socket.number == 1:
+            await socket.open("S1")
+            await socket.answer(await socket.command("getState"), states=[])
+            await socket.events(1)
+            return
+        await socket.answer(await socket.command("startSession"), 201, sessionId="S2")
+        await socket.answer(await socket.command("addSubscription"), subscriptionId="s2")
+        command = await socket.command("getState")
+        for n in range(100, 105):
+            await socket.events(n, stategroupid=f"g{n}")
+        await socket.answer(command, states=[dict(event(4), stategroupid="g4")])
+        await socket.serve()
+
+    async with HostileWS(scenario) as server, server.client() as client:
+        server.stored = [event(1)]
+        async with client.subscribe(types=[TYPE_ID], stored_types="all") as live:
+            await live.state()
+            got = numbers(await items(live, 7))
+    assert got[:6] == [1, 100, 101, 102, 103, 104]
+    assert isinstance(live.gaps[0], Gap)
+    assert live.gaps[0].types is None
