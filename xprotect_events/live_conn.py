@@ -38,7 +38,8 @@ log = logging.getLogger("xprotect_events.live")
 WS_PATH = "/api/ws/events/v1"
 #: How long closing a socket may take before it is cut.
 CLOSE_TIMEOUT = 2.0
-#: The longest message of an error about a frame (a bad value is quoted up to this).
+#: The longest text of an error about a frame: a bad value or an ``errorText`` is quoted
+#: up to this.
 MAX_MESSAGE = 1000
 #: The close codes of aiohttp's errors for a frame that breaks RFC 6455: protocol error,
 #: invalid UTF-8 in a text frame.
@@ -190,11 +191,9 @@ class Connection:
             future.set_result(frame)
 
     def _bad(self, exc: ProtocolError) -> ProtocolError:
-        """``exc`` on this API's path, without the secrets its message may quote, and cut
-        (once scrubbed: no secret is cut in half) if it quotes a huge value."""
-        text = self._scrubbed(exc.args[0])
-        if len(text) > MAX_MESSAGE:
-            text = text[: MAX_MESSAGE - 1] + "…"
+        """``exc`` on this API's path, without the secrets its message may quote, cut if
+        it quotes a huge value."""
+        text = _cut(self._scrubbed(exc.args[0]))
         return ProtocolError(text, method=exc.method, path=WS_PATH)
 
     def _scrubbed(self, text: str) -> str:
@@ -231,9 +230,15 @@ class Connection:
             pass
 
 
+def _cut(text: str) -> str:
+    """``text`` cut to :data:`MAX_MESSAGE` (once scrubbed: no secret is cut in half)."""
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
 def failed(name: str, reply: ws_wire.Reply, secrets: tuple[str, ...] = ()) -> CommandError:
-    """The error of a command's non-2xx answer (its ``errorText`` without ``secrets``)."""
-    text = reply.error_text and scrubbed(reply.error_text, secrets)
+    """The error of a command's non-2xx answer (its ``errorText`` without ``secrets``,
+    cut to :data:`MAX_MESSAGE`)."""
+    text = reply.error_text and _cut(scrubbed(reply.error_text, secrets))
     message = f"status {reply.status}" + (f": {text}" if text else "")
     details = (ErrorDetail(error_text=text),) if text else ()
     return CommandError(message, method=name, path=WS_PATH, status=reply.status, details=details)

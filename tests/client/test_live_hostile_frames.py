@@ -11,7 +11,15 @@ import uuid
 import pytest
 
 from tests.hostile_ws import TYPE_ID, HostileWS, Scenario, Socket, number
-from xprotect_events import Event, Gap, ProtocolError, RetryPolicy, Rule, TransportError
+from xprotect_events import (
+    CommandError,
+    Event,
+    Gap,
+    ProtocolError,
+    RetryPolicy,
+    Rule,
+    TransportError,
+)
 from xprotect_events.live import LiveStream
 from xprotect_events.profile import Profile
 
@@ -121,6 +129,25 @@ async def test_a_huge_bad_value_is_not_quoted_whole() -> None:
         with pytest.raises(ProtocolError, match="GUID") as caught:
             await items(live, 1)
     assert len(str(caught.value)) < 2000
+
+
+async def test_a_huge_error_text_is_not_quoted_whole() -> None:
+    # broke: a command's error quoted the server's errorText whole (up to max_frame_size)
+    async def scenario(socket: Socket) -> None:
+        await socket.open("S1")
+        command = await socket.command("getState")
+        await socket.answer(command, 500, error={"errorText": "no\n" * 1_000_000})
+        await socket.until_closed()
+
+    async with (
+        HostileWS(scenario) as server,
+        server.client() as client,
+        client.subscribe(types=[TYPE_ID]) as live,
+    ):
+        with pytest.raises(CommandError) as caught:
+            await live.state()
+    assert len(str(caught.value)) < 2000
+    assert len(caught.value.error_text or "") < 2000
 
 
 def quick(timeout: float) -> Profile:
