@@ -349,6 +349,7 @@ class LiveStream:
         if not fresh:
             return
         self._last_id = fresh[-1].id  # (a repeat never moves the resume point back)
+        conn.received = True
         self._states.saw(fresh)
         hold = self._hold
         if not hold.active or not await hold.take(fresh, lambda: not conn.commands_waiting):

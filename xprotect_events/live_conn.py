@@ -94,7 +94,7 @@ class Connection:
         #: Whether the error is the stream's to raise (a bad frame: the server would send
         #: it again on every resume), not a reason to reconnect.
         self.fatal = False
-        #: Whether an event batch with an event came (a repeat counts too).
+        #: Whether a new event came (the sink says so: a repeat does not count).
         self.received = False
         self.reader = asyncio.create_task(self._read(), name="xprotect-live-reader")
 
@@ -183,7 +183,6 @@ class Connection:
 
     async def _route(self, frame: ws_wire.Reply | list[Event]) -> None:
         if isinstance(frame, list):
-            self.received = self.received or bool(frame)
             await self._sink(self, frame)
             return
         future = self._waiting.pop(frame.command_id, None)  # answered: no longer waiting

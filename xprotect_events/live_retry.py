@@ -4,8 +4,8 @@
 A connection that cannot be made (or whose session cannot be started) is retried while
 the error is retryable, up to ``attempts`` in a row. A connection that drops is made again:
 at once after one that lived :data:`SHORT_LIVED` or more, else after the policy's backoff;
-``attempts`` connections in a row that each ended that soon without a single event end the
-stream (a server that closes every connection right after its answer is not a stream).
+``attempts`` connections in a row that each ended that soon without a single new event end
+the stream (a server that closes every connection right after its answer is not a stream).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Reconnects:
         self._failures.reset()
 
     def dropped(self, lived: float, received: bool) -> float | None:
-        """A connection ended after ``lived`` seconds (``received``: an event came on it):
+        """A connection ended after ``lived`` seconds (``received``: a new event came on it):
         the seconds to wait before the next, or None to give up."""
         if lived >= SHORT_LIVED:
             self._drops.reset()

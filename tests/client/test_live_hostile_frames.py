@@ -210,6 +210,19 @@ async def test_a_server_that_closes_every_connection_after_its_answer_ends_the_s
     assert len(server.sockets) == 4  # FAST.attempts
 
 
+async def test_a_server_that_replays_and_closes_every_connection_ends_the_stream() -> None:
+    # broke: a repeat counted as progress, so the loop went on for ever
+    async def scenario(socket: Socket) -> None:
+        await socket.open("S1", 201 if socket.number == 1 else 200)
+        await socket.events(1)
+
+    async with HostileWS(scenario) as server, server.client() as client:
+        with pytest.raises(TransportError, match="4 connections in a row"):
+            async with asyncio.timeout(20), client.subscribe(types=[TYPE_ID]) as live:
+                await items(live, 2)
+    assert len(server.sockets) == 5  # the first, with its new event, then 4 with a repeat
+
+
 async def test_a_server_that_closes_every_connection_after_an_event_is_streamed() -> None:
     # broke: ``async with subscribe`` never returned, though events came
     async def scenario(socket: Socket) -> None:
