@@ -301,3 +301,25 @@ async def test_state_groups_seen_while_the_gaps_get_state_waits_are_bounded(
     assert got[:6] == [1, 100, 101, 102, 103, 104]
     assert isinstance(live.gaps[0], Gap)
     assert live.gaps[0].types is None
+
+
+async def test_events_before_a_resumes_answer_are_delivered_after_it_in_order() -> None:
+    # held before (not tested for a 200): what comes before the answer is held, then
+    # delivered in order, repeats dropped
+    async def scenario(socket: Socket) -> None:
+        if socket.number == 1:
+            await first_session(socket, 1, 2)
+            return
+        command = await socket.command("startSession")
+        await socket.events(2, 3)
+        await socket.answer(command, 200, sessionId="S1")
+        await socket.events(3, 4)
+        await socket.serve()
+
+    async with (
+        HostileWS(scenario) as server,
+        server.client() as client,
+        client.subscribe(types=[TYPE_ID]) as live,
+    ):
+        assert numbers(await items(live, 4)) == [1, 2, 3, 4]
+    assert live.resumes == 1

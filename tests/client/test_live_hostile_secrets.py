@@ -18,7 +18,8 @@ from aiohttp import web
 from tests.hostile import leaks
 from tests.hostile_ws import TOKEN, TYPE_ID, HostileWS, Socket
 from tests.proof.test_hostile_secrets import exposed, logged
-from xprotect_events import APIError, CommandError, RetryPolicy
+from xprotect_events import APIError, CommandError, RetryPolicy, UnauthorizedError
+from xprotect_events.profile import Profile
 
 ONCE = RetryPolicy(attempts=1)
 
@@ -146,3 +147,27 @@ async def test_a_session_id_echoing_the_token_is_not_shown_by_the_stream() -> No
     ):
         assert live.session_id == f"S-{TOKEN}"  # the attribute is the server's, as sent
         assert leaks(repr(live), {"token": TOKEN}) == []
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+async def test_a_refused_authenticate_command_never_shows_the_token(
+    form: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # held before (not tested): the token sent in the authenticate command, echoed back
+    async def scenario(socket: Socket) -> None:
+        command = await socket.command("authenticate")
+        assert command["token"] == f"Bearer {TOKEN}"
+        await socket.answer(command, 401, error={"errorText": f"bad {FORMS[form](TOKEN)}"})
+        await socket.until_closed()
+
+    caplog.set_level(logging.DEBUG)
+    async with (
+        HostileWS(scenario) as server,
+        server.client(profile=Profile(ws_auth="command")) as client,
+    ):
+        with pytest.raises(UnauthorizedError) as caught:
+            async with client.subscribe(types=[TYPE_ID]):
+                pass
+    assert len(server.sockets) == 2  # renewed once
+    assert not shows(exposed(caught.value), form)
+    assert not shows(logged(caplog), form)
