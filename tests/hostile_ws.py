@@ -8,6 +8,7 @@ gap fills. Every command each connection received is kept, in order.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -25,6 +26,8 @@ CAMERA = "cameras/c13f6958-8bc5-4390-b1d7-4b4f9d661563"
 FAST = RetryPolicy(attempts=4, backoff_initial=0.01, backoff_max=0.05, jitter=0.01)
 
 Scenario = Callable[["Socket"], Awaitable[None]]
+#: Answers the upgrade request instead of the socket (a refused upgrade), or None.
+Upgrade = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 
 
 def event(n: int) -> dict[str, Any]:
@@ -47,10 +50,15 @@ def number(item: object) -> int:
 class Socket:
     """One accepted connection, as its scenario sees it."""
 
-    def __init__(self, ws: web.WebSocketResponse, number: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, number: int, request: web.Request | None = None
+    ) -> None:
         self.ws = ws
         self.number = number
+        self.request = request
         self.commands: list[dict[str, Any]] = []
+        #: The close code the client sent, once the scenario is over (None: it sent none).
+        self.close_code: int | None = None
 
     async def command(self, name: str | None = None) -> dict[str, Any]:
         """The next command (checked to be ``name``); AssertionError if the socket ends."""
@@ -82,12 +90,53 @@ class Socket:
         while (msg := await self.ws.receive()).type.name == "TEXT":
             self.commands.append(json.loads(msg.data))
 
+    async def serve(self) -> None:
+        """Answer every command as a server would (a subscription id, no states), until
+        the client closes."""
+        while (msg := await self.ws.receive()).type.name == "TEXT":
+            command = json.loads(msg.data)
+            self.commands.append(command)
+            extra = {"addSubscription": {"subscriptionId": "s"}, "getState": {"states": []}}
+            await self.answer(command, **extra.get(command["command"], {}))
+
+    async def raw(self, first: int, payload: bytes) -> None:
+        """One frame as written: ``first`` is its first byte (FIN bit and opcode), the
+        payload unmasked (a server's frame), of any length and opcode."""
+        size = len(payload)
+        if size < 126:
+            header = bytes([first, size])
+        elif size < 1 << 16:
+            header = bytes([first, 126]) + size.to_bytes(2, "big")
+        else:
+            header = bytes([first, 127]) + size.to_bytes(8, "big")
+        self._transport().write(header + payload)
+
+    def _transport(self) -> asyncio.Transport:
+        transport = self.request.transport if self.request else None
+        assert isinstance(transport, asyncio.Transport)
+        return transport
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection is closed or closing."""
+        return self.ws.closed or self._transport().is_closing()
+
+    def stop_reading(self) -> None:
+        """Read nothing more: what the client sends waits in the socket buffers."""
+        self._transport().pause_reading()
+
+    def read_again(self) -> None:
+        self._transport().resume_reading()
+
 
 class HostileWS:
     """``async with HostileWS(scenario) as server:``; ``server.client()`` connects to it."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, upgrade: Upgrade | None = None) -> None:
         self.scenario = scenario
+        self.upgrade = upgrade
+        #: Upgrade requests, answered or refused.
+        self.upgrades = 0
         self.sockets: list[Socket] = []
         self.stored: list[dict[str, Any]] = []
         self.queries: list[str] = []
@@ -111,8 +160,9 @@ class HostileWS:
         assert self._runner is not None
         await self._runner.cleanup()
 
-    def client(self) -> XProtectClient:
-        return XProtectClient(self.url, client_id="svc", client_secret="Se+cret/x", retry=FAST)
+    def client(self, **options: Any) -> XProtectClient:
+        options.setdefault("retry", FAST)
+        return XProtectClient(self.url, client_id="svc", client_secret="Se+cret/x", **options)
 
     async def _token(self, _: web.Request) -> web.Response:
         return web.json_response({"access_token": TOKEN, "expires_in": 3600})
@@ -124,12 +174,16 @@ class HostileWS:
         array = [e for e in self.stored if since is None or _time(e["time"]) > since]
         return web.json_response({"array": sorted(array, key=lambda e: _time(e["time"]))})
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        self.upgrades += 1
+        if self.upgrade is not None and (refused := await self.upgrade(request)) is not None:
+            return refused
+        ws = web.WebSocketResponse(compress=False)  # frames as written, sizes as sent
         await ws.prepare(request)
-        socket = Socket(ws, len(self.sockets) + 1)
+        socket = Socket(ws, len(self.sockets) + 1, request)
         self.sockets.append(socket)
         await self.scenario(socket)
+        socket.close_code = ws.close_code
         await ws.close()
         return ws
 

@@ -7,31 +7,36 @@ reads the current state of the stateful sources the subscriptions match (``getSt
 
 Resume: when the connection drops (a network failure, the gateway's daily recycle), the
 stream reconnects on the backoff schedule of the client's :class:`RetryPolicy` (the token
-renewed when due, and once more if the upgrade is refused with 401), then ``startSession``
-with the session id and the id of the last event received. ``200``: the server sends what
-was missed. ``201`` (the resume failed): the subscriptions are made again, the events
-stored since the last delivered one are fetched from the REST store (filtered like the
-subscriptions) and delivered before the new live ones (after a ``state()`` call, the state
-changes the gap hid too). What the store cannot have (types not in ``stored_types``) is
-reported as a :class:`Gap` (on the stream, to ``on_gap``, a WARNING). Nothing is delivered
-twice. Until a new connection's session is settled, what it pushes waits behind what the
-gap may bring, so that the fill starts after the last event delivered. Only a session whose
-subscriptions were all confirmed is resumed (a subscription change left without an answer
-makes the next connection start a new session, filled as above). With ``checkpoint=`` a
-restarted stream resumes the same way from the last event the consumer processed (see
-:mod:`.live_checkpoint`).
+renewed when due, and once more if the upgrade is refused with 401; see :mod:`.live_retry`
+for when it gives up), then ``startSession`` with the session id and the id of the last new
+event received. ``200`` with the same session id: the server sends what was missed. ``201``
+(or a ``200`` naming another session: the resume failed): the subscriptions are made again,
+the events stored since the last delivered one are fetched from the REST store (filtered
+like the subscriptions) and delivered before the new live ones; after a ``state()`` call,
+``getState`` is asked again and the state changes the gap hid follow the live events that
+came meanwhile (it may take minutes; a row that a live event made stale is left out). What
+the store cannot have (types not in ``stored_types``) is reported as a :class:`Gap` (on the
+stream, to ``on_gap``, a WARNING). Nothing is delivered twice (a repeat is known among the
+ids of at least the last 10,000 events). Until a new connection's session is settled, what
+it pushes waits behind what the gap may bring, so that the fill starts after the last event
+delivered. Only a session whose subscriptions were all confirmed is resumed (a subscription
+change left without an answer makes the next connection start a new session, filled as
+above). With ``checkpoint=`` a restarted stream resumes the same way from the last event the
+consumer processed (see :mod:`.live_checkpoint`).
 
-A frame the server should not have sent (not JSON, binary, an event that does not decode)
-ends the stream with :class:`ProtocolError`, raised where the consumer iterates (a server
-would send it again on every resume); a malformed answer to a command fails only that
-command. No error or log record shows the token, whatever escaping the server echoed it in.
+A frame the server should not have sent (not JSON, binary, invalid UTF-8 or a frame that
+breaks RFC 6455, an answer that carries events, an event that does not decode) ends the
+stream with :class:`ProtocolError`, raised where the consumer iterates (a server would send
+it again on every resume); a malformed answer to a command fails only that command. No error
+or log record shows the token, whatever escaping the server echoed it in.
 
 Back-pressure: at most ``buffer`` items wait for the consumer; while full, the socket is
 not read (TCP back-pressure reaches the server; a connection it then drops is resumed).
 See :mod:`.live_buffer` for the one exception (a command waiting) and its bound.
 
 Every exit of ``async with`` (the end, ``break``, an exception, cancellation) closes the
-socket cleanly (close code 1000) and stops the reader.
+socket cleanly (close code 1000; 1002 or 1007 after a frame that broke the protocol) and
+stops the reader. A command's send and answer are bounded by ``Profile.ws_command_timeout``.
 """
 
 from __future__ import annotations
@@ -44,22 +49,20 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from . import ws_wire
-from .errors import CheckpointError, ProtocolError, TransportError, XProtectError
+from .errors import CheckpointError, ProtocolError, TransportError, XProtectError, shown
 from .live_buffer import Buffer, Hold, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
 from .live_conn import Connection, connect
-from .live_gap import fill_gap, report
+from .live_gap import LiveStates, fill_gap, fill_states, report
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
+from .live_retry import Reconnects
 from .live_subs import Subscriptions
 from .models import Event
-from .policy import Backoff
 from .positions import LivePosition
+from .redaction import scrubbed
 from .ws_wire import Gap, Rule
 
 log = logging.getLogger("xprotect_events.live")
-
-#: A connection that ends sooner than this after it opened backs the next one off.
-_SHORT_LIVED = 1.0
 
 
 class LiveStream:
@@ -93,6 +96,7 @@ class LiveStream:
         self._live = asyncio.Event()
         self._recent = ws_wire.RecentIds()
         self._hold = Hold(self._buffer)
+        self._states = LiveStates()  # while a gap's getState is awaited
         #: Whether the stream was live (or starts from a checkpoint): a new session then
         #: has a gap to fill.
         self._was_live = False
@@ -105,6 +109,7 @@ class LiveStream:
         self._last_id: uuid.UUID | None = None
         #: The server's session id (changes when a resume fails).
         self.session_id: str | None = None
+        self._sessions = 0  # started (one per connection)
         #: Connections made after the first, sessions resumed (200), gaps reported.
         self.reconnects = 0
         self.resumes = 0
@@ -112,7 +117,8 @@ class LiveStream:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "live" if self._live.is_set() else "connecting"
-        return f"<LiveStream {state} session={self.session_id} buffered={len(self._buffer)}>"
+        session = self.session_id and shown(scrubbed(self.session_id, self._link.secrets()), 80)
+        return f"<LiveStream {state} session={session} buffered={len(self._buffer)}>"
 
     @property
     def buffered(self) -> int:
@@ -127,7 +133,7 @@ class LiveStream:
         try:
             await self._resume_point()
             self._task = asyncio.create_task(self._run(), name="xprotect-live")
-            await self._connection()
+            await self._first_session()
         except BaseException:
             await self.aclose()
             raise
@@ -253,25 +259,36 @@ class LiveStream:
             self._live.clear()
             await self._live.wait()
 
+    async def _first_session(self) -> None:
+        """Until the first session started (it may have dropped since: the stream is
+        entered all the same, and resumes it)."""
+        while not self._sessions:
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise XProtectError("the live stream is closed")
+            self._live.clear()
+            await self._live.wait()
+
     # ----------------------------------------------------------------- the connection loop
 
     async def _run(self) -> None:
-        policy = self._link.retry
-        failures, drops = Backoff(policy), Backoff(policy)  # the one schedule (policy.py)
+        retry, clock = Reconnects(self._link.retry), asyncio.get_running_loop().time
         while not self._closed:
             try:
                 conn, resumed = await self._open()
                 self._conn = conn
             except XProtectError as exc:
-                if not policy.retryable(exc, "safe") or failures.failures + 1 >= policy.attempts:
+                if (delay := retry.failed(exc)) is None:
                     return self._fail(exc)
                 log.info("live: cannot connect (%s); retrying", exc)
-                await asyncio.sleep(failures.next_delay(getattr(exc, "retry_after", None)))
+                await asyncio.sleep(delay)
                 continue
             except RuntimeError as exc:  # the client was closed under the stream
                 return self._fail(XProtectError(f"the client is closed: {exc}"))
-            failures.reset()
-            opened = asyncio.get_running_loop().time()
+            retry.opened()
+            self._sessions += 1
+            opened = clock()
             self._live.set()
             if self._hold.holding:
                 await self._settled(conn, resumed)
@@ -281,10 +298,9 @@ class LiveStream:
                 return self._fail(conn.error or XProtectError("the connection failed"))
             log.info("live: connection lost (%s); reconnecting", conn.error)
             self.reconnects += 1
-            if asyncio.get_running_loop().time() - opened >= _SHORT_LIVED:
-                drops.reset()
-            else:  # a server that drops every connection at once is not hammered
-                await asyncio.sleep(drops.next_delay())
+            if (delay := retry.dropped(clock() - opened, conn.received)) is None:
+                return self._fail(retry.gave_up(conn.error))
+            await asyncio.sleep(delay)  # a server that drops every connection is not hammered
         return None
 
     def _fail(self, exc: XProtectError) -> None:
@@ -299,6 +315,7 @@ class LiveStream:
         )
         if self._was_live:
             self._hold.start()  # nothing this socket pushes passes what a gap fill may bring
+            self._states.watch(self._state_used)
         try:
             return conn, await self._start_session(conn)
         except BaseException:
@@ -318,7 +335,7 @@ class LiveStream:
         if not isinstance(session_id, str) or not session_id:
             raise ProtocolError("startSession answered no 'sessionId'")
         self.session_id = session_id
-        if reply.status == 200 and previous is not None:
+        if reply.status == 200 and previous is not None and session_id == previous:
             self.resumes += 1
             return True
         await self._subs.make_all(conn)
@@ -331,10 +348,12 @@ class LiveStream:
 
     async def _sink(self, conn: Connection, events: list[Event]) -> None:
         """The reader's batches: repeats dropped; the resume point advances."""
-        if not events:
-            return
-        self._last_id = events[-1].id
         fresh = self._recent.fresh(events)
+        if not fresh:
+            return
+        self._last_id = fresh[-1].id  # (a repeat never moves the resume point back)
+        conn.received = True
+        self._states.saw(fresh)
         hold = self._hold
         if not hold.active or not await hold.take(fresh, lambda: not conn.commands_waiting):
             await self._put(fresh, conn)
@@ -347,29 +366,32 @@ class LiveStream:
     async def _settled(self, conn: Connection, resumed: bool) -> None:
         """The session of a new connection is settled: the held events go to the consumer
         (after what the gap held, when the session was not ``resumed``)."""
-        if not resumed:
-            await self._fill_gap(conn)
-        await self._hold.release(lambda: not conn.commands_waiting)
 
-    async def _fill_gap(self, conn: Connection) -> None:
-        """After a failed resume, with the live events held back: the stored events since
-        the last delivered one, the state changes the gap hid (if ``state()`` was used),
-        then the :class:`Gap` (see :func:`.live_gap.fill_gap`)."""
+        def may_wait() -> bool:
+            return not conn.commands_waiting
+
+        if resumed:
+            self._states.watch(False)
+            return await self._hold.release(may_wait)
         latest = self._buffer.latest
-        timeout = self._link.profile.ws_command_timeout
-        gap = await fill_gap(
+        fill = await fill_gap(
             latest or self._started_at,
             self._subs.rules(),
             self._stored,
             self._link.list_stored,
             after=self._resumed_from if latest is None else None,
             deliver=self._deliver_new,
-            states=(lambda: conn.states(timeout)) if self._state_used else None,
         )
-        if gap is not None:
+        await self._hold.release(may_wait)
+        if self._state_used:  # live events flow while getState is awaited (it may take minutes)
+            timeout = self._link.profile.ws_command_timeout
+            await fill_states(fill, lambda: conn.states(timeout), self._deliver_new, self._states)
+            self._states.watch(False)
+        if (gap := fill.gap()) is not None:
             self.gaps.append(gap)
             report(gap, self._on_gap)
             await self._put([gap], None)
+        return None
 
     async def _deliver_new(self, events: list[Event]) -> int:
         fresh = self._recent.fresh(events)

@@ -30,6 +30,7 @@ from .errors import (
 from .models import Event
 from .policy import parse_retry_after
 from .redaction import scrubbed
+from .transport_errors import without_secrets
 
 log = logging.getLogger("xprotect_events.live")
 
@@ -37,6 +38,12 @@ log = logging.getLogger("xprotect_events.live")
 WS_PATH = "/api/ws/events/v1"
 #: How long closing a socket may take before it is cut.
 CLOSE_TIMEOUT = 2.0
+#: The longest text of an error about a frame: a bad value or an ``errorText`` is quoted
+#: up to this.
+MAX_MESSAGE = 1000
+#: The close codes of aiohttp's errors for a frame that breaks RFC 6455: protocol error,
+#: invalid UTF-8 in a text frame.
+_BROKEN_FRAME = (1002, 1007)
 
 
 class TokenSource(Protocol):
@@ -87,6 +94,8 @@ class Connection:
         #: Whether the error is the stream's to raise (a bad frame: the server would send
         #: it again on every resume), not a reason to reconnect.
         self.fatal = False
+        #: Whether a new event came (the sink says so: a repeat does not count).
+        self.received = False
         self.reader = asyncio.create_task(self._read(), name="xprotect-live-reader")
 
     @property
@@ -110,8 +119,8 @@ class Connection:
             self._wake()
         try:
             frame = ws_wire.command(name, command_id, **fields)
-            await self.ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
-            async with asyncio.timeout(within):
+            async with asyncio.timeout(within):  # a server that stops reading: the send waits
+                await self.ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
                 reply = await future
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise TransportError(
@@ -181,13 +190,20 @@ class Connection:
             future.set_result(frame)
 
     def _bad(self, exc: ProtocolError) -> ProtocolError:
-        """``exc`` on this API's path, without the secrets its message may quote."""
-        return ProtocolError(self._scrubbed(exc.args[0]), method=exc.method, path=WS_PATH)
+        """``exc`` on this API's path, without the secrets its message may quote, cut if
+        it quotes a huge value."""
+        text = _cut(self._scrubbed(exc.args[0]))
+        return ProtocolError(text, method=exc.method, path=WS_PATH)
 
     def _scrubbed(self, text: str) -> str:
         return scrubbed(text, self._secrets())
 
     def _frame_error(self, exc: object) -> XProtectError:
+        if isinstance(exc, aiohttp.WebSocketError) and exc.code in _BROKEN_FRAME:
+            # the server's bug (invalid UTF-8 in a text frame, a bad opcode or length …):
+            # it would send it again on every resume
+            text = self._scrubbed(f"the server sent a frame that breaks the protocol: {exc}")
+            return ProtocolError(text, path=WS_PATH)
         if isinstance(exc, aiohttp.WebSocketError) and exc.code == 1009:
             self._oversized = True
             return ProtocolError(
@@ -213,9 +229,15 @@ class Connection:
             pass
 
 
+def _cut(text: str) -> str:
+    """``text`` cut to :data:`MAX_MESSAGE` (once scrubbed: no secret is cut in half)."""
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
 def failed(name: str, reply: ws_wire.Reply, secrets: tuple[str, ...] = ()) -> CommandError:
-    """The error of a command's non-2xx answer (its ``errorText`` without ``secrets``)."""
-    text = reply.error_text and scrubbed(reply.error_text, secrets)
+    """The error of a command's non-2xx answer (its ``errorText`` without ``secrets``,
+    cut to :data:`MAX_MESSAGE`)."""
+    text = reply.error_text and _cut(scrubbed(reply.error_text, secrets))
     message = f"status {reply.status}" + (f": {text}" if text else "")
     details = (ErrorDetail(error_text=text),) if text else ()
     return CommandError(message, method=name, path=WS_PATH, status=reply.status, details=details)
@@ -275,25 +297,31 @@ async def _connect_once(
                 max_msg_size=options.max_frame,
                 ssl=options.ssl,
             )
-    except aiohttp.WSServerHandshakeError as exc:
+    except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+        # aiohttp's error rides along as our error's __context__: cleaned of the token
+        # (its copy of the request's headers) and of what the server echoed
+        raise _upgrade_error(without_secrets(exc, (token, *options.secrets()))) from None
+    conn = connection(ws)
+    if options.auth == "command":
+        await _authenticate(conn, token, options.connect_within)
+    return conn
+
+
+def _upgrade_error(exc: BaseException) -> XProtectError:
+    """The library's error for a failed upgrade."""
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
         retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-        raise api_error_class(exc.status)(
+        return api_error_class(exc.status)(
             f"the upgrade was refused: HTTP {exc.status}",
             method="GET",
             path=WS_PATH,
             status=exc.status,
             retry_after=retry_after,
-        ) from None
-    except (aiohttp.ClientConnectorError, TimeoutError) as exc:
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError | TimeoutError):
         text = f"could not connect: {type(exc).__name__}"
-        raise ConnectError(text, method="GET", path=WS_PATH) from None
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        text = f"connection failed: {type(exc).__name__}"
-        raise TransportError(text, method="GET", path=WS_PATH) from None
-    conn = connection(ws)
-    if options.auth == "command":
-        await _authenticate(conn, token, options.connect_within)
-    return conn
+        return ConnectError(text, method="GET", path=WS_PATH)
+    return TransportError(f"connection failed: {type(exc).__name__}", method="GET", path=WS_PATH)
 
 
 async def _authenticate(conn: Connection, token: str, within: float) -> None:

@@ -6,7 +6,8 @@ takes every occurrence out of a text that is about to be shown (in an error mess
 repr, a log record, a batch item's reason), in any escaping and any mix of them: JSON
 ``\\uXXXX`` escapes (either case of hex, as .NET writes ``\\u002B`` for ``+``) and short
 escapes, URL ``%XX`` (either case, ``+`` for a space), HTML references (``&#43;``,
-``&#x2b;``, ``&amp;``), any letter case, and escapes of escapes. Secrets shorter than 4
+``&#x2b;``, ``&amp;``), any letter case, escapes of escapes, and base64 (standard or
+URL-safe, the secret alone or inside a longer encoded text). Secrets shorter than 4
 characters are not hunted through every word.
 """
 
@@ -42,7 +43,22 @@ def _forms(secret: str) -> set[str]:
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
         base64.b64encode(secret.encode()).decode("ascii"),
+        *_base64_cores(secret.encode()),
     }
+
+
+def _base64_cores(secret: bytes) -> set[str]:
+    """The secret's base64 inside a longer base64 text (``Bearer <token>``, a JSON
+    object …): at each of the three byte alignments, the characters that encode the
+    secret's bytes alone, in both alphabets (standard and URL-safe). Cores shorter than
+    8 characters (secrets under 6 bytes) are left out: too likely to match by chance."""
+    cores = set()
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + secret).decode("ascii")
+        core = encoded[4 if shift else 0 : 4 * ((shift + len(secret)) // 3)]
+        if len(core) >= 8:
+            cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
 
 
 @functools.lru_cache(maxsize=64)

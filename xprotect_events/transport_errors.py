@@ -25,15 +25,20 @@ _NOT_SHOWN = "b'[cut: not shown]'"
 _SECRET_HEADERS = ("Authorization", "Proxy-Authorization")
 
 
-def _without_secrets(exc: BaseException, hidden: tuple[str, ...]) -> BaseException:
+def without_secrets(exc: BaseException, hidden: tuple[str, ...]) -> BaseException:
     """aiohttp's exception and those chained to it, cleaned in place for chaining to ours:
     the secret headers of its copy of the request (``request_info``) masked, and
-    ``hidden`` scrubbed out of its message and arguments (a parser error quotes the bytes
-    the server sent, which may echo the token or the form)."""
+    ``hidden`` scrubbed out of its message, its arguments (a parser error quotes the bytes
+    the server sent, which may echo the token or the form) and the answer's headers it
+    keeps (a refused WebSocket upgrade's ``WWW-Authenticate``, ``Location`` …)."""
     for e in _chained(exc):
         info = getattr(e, "request_info", None)
         if isinstance(info, aiohttp.RequestInfo):
             e.request_info = _masked(info)  # type: ignore[attr-defined]
+        headers = getattr(e, "headers", None)
+        if isinstance(headers, CIMultiDictProxy | CIMultiDict):
+            clean = CIMultiDict((name, _clean(value, hidden)) for name, value in headers.items())
+            e.headers = CIMultiDictProxy(clean)  # type: ignore[attr-defined]
         _scrub_texts(e, hidden)
     return exc
 
@@ -90,7 +95,7 @@ def transport_error(
 ) -> TransportError:
     """The library error for aiohttp's (or the OS's) exception, with ``hidden`` (what the
     request carried) out of it and of the exceptions chained to it."""
-    _without_secrets(exc, hidden)  # it is chained to ours: no secret may ride along
+    without_secrets(exc, hidden)  # it is chained to ours: no secret may ride along
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     text = _clean(text, hidden)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):

@@ -12,7 +12,7 @@ import operator
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import attrs
 
@@ -250,8 +250,10 @@ def checked_frame(text: str | bytes) -> Reply | list[Event]:
         raise ProtocolError(f"a frame must be a JSON object, got {type(d).__name__}")
     if "commandId" in d:
         command_id, status = d["commandId"], d.get("status")
-        if not isinstance(command_id, int) or not isinstance(status, int):
+        if not _is_int(command_id) or not _is_int(status):
             raise ProtocolError("a response needs an integer 'commandId' and 'status'")
+        if "events" in d:  # its events would be lost without a word
+            raise ProtocolError("a frame is both a command response and an event batch")
         return Reply(command_id, status, d, _error_text(d))
     events = d.get("events")
     if not isinstance(events, list):
@@ -259,14 +261,22 @@ def checked_frame(text: str | bytes) -> Reply | list[Event]:
     return [wire.event_from_wire(e) for e in events]
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    """An integer on the wire (``true`` is not one, though Python's ``bool`` is an int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def command_id_of(text: str | bytes) -> int | None:
-    """The ``commandId`` of a frame that may be malformed otherwise; None if it has none."""
+    """The ``commandId`` of a frame that may be malformed otherwise; None if it has none
+    (or carries events too: its events are not one command's to lose)."""
     try:
         d = wire.loads(text)
     except ProtocolError:
         return None
-    command_id = d.get("commandId") if isinstance(d, dict) else None
-    return command_id if isinstance(command_id, int) else None
+    if not isinstance(d, dict) or "events" in d:
+        return None
+    command_id = d.get("commandId")
+    return command_id if _is_int(command_id) else None
 
 
 def states_from_reply(reply: Reply) -> list[Event]:
