@@ -36,9 +36,7 @@ def _guids(
         return None
     if isinstance(values, str | uuid.UUID) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{what} must be an iterable of GUIDs or None, got {shown(values)}")
-    out = tuple(
-        to_uuid(v, what) if read is None else read(v) for v in read_list(what, values)
-    )
+    out = tuple(to_uuid(v, what) if read is None else read(v) for v in read_list(what, values))
     if not out:
         raise InvalidInputError(f"{what} is empty: give None (any) or at least one GUID")
     return out
@@ -298,9 +296,10 @@ class Gap:
     and the missing events could not all be fetched from the REST store. ``start`` is the
     time of the last event the stream delivered (the server's clock; or when the stream
     started, this machine's), ``end`` when the new session started (this machine's clock:
-    with the clocks apart, widen the span by their difference). ``types`` names the event types that may be missing (those the
-    subscription covers that are not known to be stored); None: any type that the REST
-    store does not keep. ``filled`` counts the events fetched from the store for the gap.
+    with the clocks apart, widen the span by their difference). ``types`` names the event
+    types that may be missing (those the subscription covers that are not known to be
+    stored); None: any type that the REST store does not keep. ``filled`` counts the
+    events fetched from the store for the gap.
     """
 
     start: datetime
