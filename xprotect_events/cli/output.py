@@ -31,8 +31,18 @@ from .names import Names
 from .tables import data_text, fmt_time, write_tsv
 
 
+class _Console(Console):
+    """A console whose closed pipe (``| head -1``) is the command's to handle (exit 0 in
+    silence, :func:`~xprotect_events.cli.runner.run`), not rich's ``SystemExit(1)``, which
+    is the exit code of triggers that were not accepted."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(stderr: bool) -> Console:
-    console = Console(stderr=stderr, highlight=False)
+    console = _Console(stderr=stderr, highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 200  # plain output (a pipe, a file): do not cut GUIDs
     return console
@@ -129,7 +139,7 @@ def record_table(record: Mapping[str, Any]) -> Table:
     """A record as a two-column table of keys and values."""
     table = Table(box=box.SIMPLE, show_header=False)
     table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")  # an id wraps on a narrow terminal, never cut
     for key, value in record.items():
         table.add_row(key, escape(str(value)))
     return table

@@ -11,9 +11,6 @@ from typing import Any
 
 import attrs
 import click
-from rich import box
-from rich.markup import escape
-from rich.table import Table
 
 from .. import Condition, Event, EventType, XProtectClient
 from ..config import simulator_retention
@@ -23,7 +20,7 @@ from .names import Names
 from .output import Output, event_json, output_option
 from .params import WHEN, id_conditions, include_data_option, name_conditions
 from .runner import EXIT_OK, run
-from .tables import EventTable
+from .tables import Column, EventTable, print_planned
 
 
 @click.command(short_help="Log in; show the token's type, scope and expiry.")
@@ -108,20 +105,28 @@ async def _types(conn: Connection, out: Output) -> int:
         out.rows(header, [_plain_type(t, allowed[t.id], retention) for t in found])
         _note_unstored(retention)
         return EXIT_OK
-    table = Table(box=box.SIMPLE_HEAD)
-    columns = ["Name", "Id", "Generator", "May trigger"]
-    columns += ["Retention"] if retention is not None else []
-    for column in columns:
-        table.add_column(column, no_wrap=column != "Name")
-    for t in found:
-        generator = _generator(t)
-        may = "[green]yes[/]" if allowed[t.id] else "[red]no[/]"
-        row = [escape(t.display_name or t.name), str(t.id), escape(generator), may]
-        row += [retention_text(retention.get(t.id))] if retention is not None else []
-        table.add_row(*row)
-    out.out.print(table)
+    columns = TYPE_COLUMNS if retention is not None else TYPE_COLUMNS[:-1]
+    rows = [_plain_type(t, allowed[t.id], retention) for t in found]
+    print_planned(out.out, columns, rows, style=_may_trigger_style)
     _note_unstored(retention)
     return EXIT_OK
+
+
+#: The columns of ``types`` on a terminal: the id always whole; on a narrow terminal the
+#: generator goes first, then the retention, whether you may trigger, and the name.
+TYPE_COLUMNS = (
+    Column("Name", 24, drop_rank=4),
+    Column("Id", 36, folds=False),
+    Column("Generator", 24, drop_rank=1),
+    Column("May trigger", 11, drop_rank=3),
+    Column("Retention", 12, drop_rank=2),
+)
+
+
+def _may_trigger_style(index: int, cell: str) -> str:
+    if TYPE_COLUMNS[index].name != "May trigger":
+        return ""
+    return "green" if cell == "yes" else "red"
 
 
 def _plain_type(
