@@ -4,20 +4,23 @@ that read differently for the same mistake, hints that named the wrong thing).""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.cli.running import (
     CAMERA_1,
     admin_env,
+    clean_env,
     cli_path,
     run_cli,
     run_cli_tty,
     store,
 )
-from xprotect_events.cli import EXIT_OK
+from xprotect_events.cli import EXIT_OK, EXIT_USAGE
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing import seed
 from xprotect_events.testing.simulator import Simulator
@@ -76,3 +79,68 @@ def _closed_pipe_run(args: list[str]) -> subprocess.CompletedProcess[str]:
     proc.stdout.close()
     err = proc.stderr.read()
     return subprocess.CompletedProcess(args, proc.wait(timeout=60), "", err)
+
+
+async def test_a_bad_value_reads_the_same_whoever_found_it(sim: Simulator, tmp_path: Path) -> None:
+    """click's checks and the commands' own: "invalid value for FLAG-or-ARGUMENT: …"."""
+    env = admin_env(sim)
+    results = await asyncio.gather(
+        run_cli("trigger-batch", str(tmp_path), env=env),  # click: a directory
+        run_cli("trigger-batch", str(tmp_path / "nothing.jsonl"), env=env),  # the command
+        run_cli("trigger", "--type", "Persn", env=env),  # found after logging in
+        run_cli("list", "--order", "up", env=env),
+        run_cli("trigger-batch", "-", "--journal", str(tmp_path / "j"), env=env, stdin=b""),
+    )
+    directory, missing, name, order, journal = (r.err for r in results)
+    assert directory.startswith("error: invalid value for FILE: "), directory
+    assert missing.startswith("error: invalid value for FILE: "), missing
+    assert name.startswith("error: invalid value for --type: "), name
+    assert order.startswith("error: invalid value for --order: "), order
+    assert journal.startswith("error: invalid value for --journal: "), journal
+    assert all(r.rc == EXIT_USAGE for r in results)
+
+
+async def test_did_you_mean_covers_a_dropped_letter_a_part_and_word_starts(
+    sim: Simulator,
+) -> None:
+    env = admin_env(sim)
+    typo, part, starts = await asyncio.gather(
+        run_cli("trigger", "--type", "Persn", env=env),
+        run_cli("trigger", "--type", str(seed.ANALYTICS_EVENT), "--source", "Camera", env=env),
+        run_cli("trigger", "--type", "Lic Plate", env=env),
+    )
+    assert "did you mean 'Person Detected'?" in typo.err, typo.err
+    cameras = [f"'{name}'" for name in seed.CAMERA_NAMES]
+    assert f"did you mean {' or '.join(cameras)}?" in part.err, part.err  # each, not one
+    assert "did you mean 'License Plate Recognized'?" in starts.err, starts.err
+
+
+async def test_a_timeout_out_of_range_names_its_flag_or_variable(sim: Simulator) -> None:
+    flag, variable = await asyncio.gather(
+        run_cli("list", "--timeout", "0", env=admin_env(sim)),
+        run_cli("list", env=admin_env(sim, XPROTECT_TIMEOUT="-1")),
+    )
+    assert flag.rc == variable.rc == EXIT_USAGE
+    assert flag.err.startswith("error: --timeout: "), flag.err
+    assert variable.err.startswith("error: XPROTECT_TIMEOUT (--timeout): "), variable.err
+
+
+async def test_user_and_service_client_conflict_says_what_to_unset_or_leave_out(
+    sim: Simulator,
+) -> None:
+    flags, mixed = await asyncio.gather(
+        run_cli("token", "--client-id", "service", env=admin_env(sim)),
+        run_cli(
+            "token",
+            "--password",
+            "admin",
+            env=clean_env(
+                XPROTECT_URL=sim.url, XPROTECT_USERNAME="admin", XPROTECT_CLIENT_ID="service"
+            ),
+        ),
+    )
+    assert flags.rc == mixed.rc == EXIT_USAGE
+    assert "service client (--client-id)" in flags.err, flags.err  # no secret was given
+    assert "or leave out --client-id" in flags.err, flags.err
+    assert "unset --" not in flags.err + mixed.err  # a flag cannot be unset
+    assert "unset XPROTECT_USERNAME and leave out --password" in mixed.err, mixed.err

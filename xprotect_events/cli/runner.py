@@ -202,21 +202,30 @@ SECRET_PARAMETERS = frozenset({"password", "client_secret", "proxy"})
 
 
 def usage_error_line(exc: click.UsageError) -> str:
-    """A usage error in one line: what is wrong, the flag and (when it came from there) the
-    environment variable with its value, and where the help is."""
+    """A usage error in one line: what is wrong, the flag or argument and (when it came
+    from there) the environment variable with its value, and where the help is."""
     message = exc.format_message()
-    param, ctx = getattr(exc, "param", None), exc.ctx
-    if isinstance(exc, click.BadParameter) and param is not None and ctx is not None:
-        name = param.name or ""
-        source = ctx.get_parameter_source(name)
-        flag = (param.opts or [name])[0]
-        where = flag
-        if source is click.core.ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
-            shown = "…" if name in SECRET_PARAMETERS else os.environ.get(param.envvar, "")
-            where = f"{param.envvar}={shown} (for {flag})"
+    where = _bad_parameter(exc) if isinstance(exc, click.BadParameter) else None
+    if where is not None:
         message = f"invalid value for {where}: {exc.message}"
-    command = ctx.command_path if ctx is not None else PROG
+    command = exc.ctx.command_path if exc.ctx is not None else PROG
     return f"error: {' '.join(message.split())} -- see '{command} --help'"
+
+
+def _bad_parameter(exc: click.BadParameter) -> str | None:
+    """The flag (``--type``), argument (``FILE``) or variable a bad value came from, in
+    the same words whether click or a command found it bad."""
+    param, ctx = exc.param, exc.ctx
+    if param is None or ctx is None:
+        hint = exc.param_hint
+        return " / ".join(hint) if isinstance(hint, (list, tuple)) else hint
+    name = param.name or ""
+    flag = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+    source = ctx.get_parameter_source(name)
+    if source is click.core.ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+        shown = "…" if name in SECRET_PARAMETERS else os.environ.get(param.envvar, "")
+        return f"{param.envvar}={shown} (for {flag})"
+    return flag
 
 
 def _scheme_hint(exc: XProtectError) -> str | None:

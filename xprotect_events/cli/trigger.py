@@ -278,7 +278,10 @@ def _check_batch_files(args: BatchArgs) -> None:
     input, the journal (and its lock) and the rejects file are distinct files in
     directories that can be written."""
     if args.journal is not None and args.file == "-":
-        raise click.BadParameter("a journal needs a FILE: a rerun must read the same input")
+        raise click.BadParameter(
+            "a journal needs a FILE, not - (stdin): a rerun must read the same input",
+            param_hint="--journal",
+        )
     if args.file != "-":
         source = Path(args.file)
         if not source.exists():
