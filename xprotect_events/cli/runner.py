@@ -218,7 +218,7 @@ def _bad_parameter(exc: click.BadParameter) -> str | None:
     param, ctx = exc.param, exc.ctx
     if param is None or ctx is None:
         hint = exc.param_hint
-        return " / ".join(hint) if isinstance(hint, (list, tuple)) else hint
+        return hint if hint is None or isinstance(hint, str) else " / ".join(hint)
     name = param.name or ""
     flag = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
     source = ctx.get_parameter_source(name)
