@@ -144,3 +144,24 @@ async def test_user_and_service_client_conflict_says_what_to_unset_or_leave_out(
     assert "or leave out --client-id" in flags.err, flags.err
     assert "unset --" not in flags.err + mixed.err  # a flag cannot be unset
     assert "unset XPROTECT_USERNAME and leave out --password" in mixed.err, mixed.err
+
+
+@pytest.mark.parametrize("live", [False, True])
+async def test_a_checkpoint_that_cannot_be_kept_is_one_usage_line_before_login(
+    sim: Simulator, tmp_path: Path, live: bool
+) -> None:
+    mode = ("--live",) if live else ()
+    missing = str(tmp_path / "no-such-dir" / "pos.json")
+    corrupt = tmp_path / "pos.json"
+    corrupt.write_text("garbage\n")
+    nowhere, broken = await asyncio.gather(
+        run_cli("watch", *mode, "--checkpoint", missing, env=admin_env(sim)),
+        run_cli("watch", *mode, "--checkpoint", str(corrupt), env=admin_env(sim)),
+    )
+    assert nowhere.rc == broken.rc == EXIT_USAGE
+    assert nowhere.err.startswith("error: invalid value for --checkpoint: "), nowhere.err
+    assert "no such directory" in nowhere.err
+    assert ".lock" not in nowhere.err
+    for result in (nowhere, broken):  # nothing was watched: no "stopped: 0 new" line
+        assert result.err.count("\n") == 1, result.err
+    assert corrupt.read_text() == "garbage\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -13,6 +14,7 @@ from rich.markup import escape
 
 from .. import Event, SessionChange
 from ..filters import SessionFilter
+from .batchfile import unwritable
 from .connection import Connection, connection_options
 from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
 from .names import Names, names_for
@@ -78,7 +80,15 @@ def watch(conn: Connection, out: Output, **options: Any) -> int:
     on after the last event shown (an event shown just before a crash may be shown again).
     """
     check_live_flags(click.get_current_context(), options)
+    _check_checkpoint(options["checkpoint"])
     return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
+
+
+def _check_checkpoint(path: str | None) -> None:
+    """A checkpoint that cannot be kept is a usage error before logging in."""
+    why = unwritable(Path(path), appends=True) if path is not None else None
+    if why is not None:
+        raise click.BadParameter(f"the checkpoint cannot be kept: {why}", param_hint="--checkpoint")
 
 
 async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
@@ -103,9 +113,11 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
             poll_interval=args.poll_interval,
             checkpoint=args.checkpoint,
         )
+        watching = False
         try:
             async with session:
                 out.note("watching events (Ctrl-C to stop)")
+                watching = True
                 if out.plain:
                     write_tsv(sys.stdout, [PLAIN_HEADER])
                     sys.stdout.flush()
@@ -113,7 +125,8 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
                     seen[change.kind] += 1
                     show_change(out, names, change)
         finally:
-            out.note(f"stopped: {seen['new']} new, {seen['deleted']} deleted")
+            if watching:  # not when the session could not even be opened
+                out.note(f"stopped: {seen['new']} new, {seen['deleted']} deleted")
     return EXIT_OK
 
 
