@@ -20,7 +20,7 @@ from tests.cli.running import (
     run_cli_tty,
     store,
 )
-from xprotect_events.cli import EXIT_OK, EXIT_USAGE
+from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, EXIT_USAGE
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing import seed
 from xprotect_events.testing.simulator import Simulator
@@ -165,3 +165,16 @@ async def test_a_checkpoint_that_cannot_be_kept_is_one_usage_line_before_login(
     for result in (nowhere, broken):  # nothing was watched: no "stopped: 0 new" line
         assert result.err.count("\n") == 1, result.err
     assert corrupt.read_text() == "garbage\n"
+
+
+async def test_an_unreachable_proxy_is_named_in_the_hint_not_the_url(sim: Simulator) -> None:
+    dead = "http://127.0.0.1:1"  # nothing listens on port 1
+    flag, variable = await asyncio.gather(
+        run_cli("token", "--proxy", dead, env=admin_env(sim)),
+        run_cli("token", env=admin_env(sim, HTTP_PROXY=dead, HTTPS_PROXY=dead, NO_PROXY="")),
+    )
+    for result in (flag, variable):
+        assert result.rc == EXIT_CONNECTION, result.err
+        assert "check --proxy (XPROTECT_PROXY), or HTTPS_PROXY/HTTP_PROXY" in result.err
+        assert "check --url" not in result.err
+        assert result.err.count("\n") == 1, result.err

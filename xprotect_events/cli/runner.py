@@ -233,6 +233,11 @@ def _scheme_hint(exc: XProtectError) -> str | None:
     text = str(exc).lower()
     if isinstance(exc, TLSError) and ("wrong_version_number" in text or "record layer" in text):
         return "the server speaks plain http here: use http:// in --url (XPROTECT_URL)"
+    if isinstance(exc, TransportError) and "clientproxyconnectionerror" in text:
+        return (
+            "the proxy could not be reached: check --proxy (XPROTECT_PROXY), or HTTPS_PROXY/"
+            "HTTP_PROXY when no --proxy is given (NO_PROXY=host bypasses them)"
+        )
     if isinstance(exc, TransportError) and "server disconnected" in text:
         return (
             "the server closed the connection: if it speaks https, use https:// in --url "
