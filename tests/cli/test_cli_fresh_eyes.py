@@ -9,6 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.cli.running import (
@@ -20,7 +21,7 @@ from tests.cli.running import (
     run_cli_tty,
     store,
 )
-from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, EXIT_USAGE
+from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, EXIT_USAGE, cli
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing import seed
 from xprotect_events.testing.simulator import Simulator
@@ -178,3 +179,13 @@ async def test_an_unreachable_proxy_is_named_in_the_hint_not_the_url(sim: Simula
         assert "check --proxy (XPROTECT_PROXY), or HTTPS_PROXY/HTTP_PROXY" in result.err
         assert "check --url" not in result.err
         assert result.err.count("\n") == 1, result.err
+
+
+def test_every_option_of_every_command_says_what_it_does_and_its_default() -> None:
+    for name, command in cli.commands.items():
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name == "help":
+                continue
+            assert param.help, f"{name} {param.opts[0]} has no help"
+            if not param.is_flag and isinstance(param.default, (int, float, str)):
+                assert param.show_default, f"{name} {param.opts[0]} hides its default"

@@ -168,7 +168,19 @@ def include_data_option(whose: str = "each event's") -> Callable[[F], F]:
 #: ``--chunk-size`` and ``--concurrency`` of the commands that trigger in batches.
 batch_options: Callable[[F], F] = with_options(
     [
-        click.option("--chunk-size", type=click.IntRange(1, 100), default=100, show_default=True),
-        click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True),
+        click.option(
+            "--chunk-size",
+            type=click.IntRange(1, 100),
+            default=100,
+            show_default=True,
+            help="Triggers per POST (the API takes at most 100).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
+            help="POSTs in flight at once.",
+        ),
     ]
 )

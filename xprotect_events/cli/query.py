@@ -192,7 +192,13 @@ class ListQuery:
 @click.option(
     "--source-id", multiple=True, help="Source GUID or cameras/GUID (notEquals:…). Repeatable."
 )
-@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
+@click.option(
+    "--order",
+    type=click.Choice(["asc", "desc"]),
+    default="asc",
+    show_default=True,
+    help="By time: oldest first (asc) or newest first (desc).",
+)
 @include_data_option()
 @click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0: all.")
 @click.option(

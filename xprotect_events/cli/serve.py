@@ -129,7 +129,13 @@ def _fault_epilog() -> str:
 
 @click.command(short_help="Run the simulator until Ctrl-C or SIGTERM.", epilog=_fault_epilog())
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: a free one; the first line says which).",
+)
 @click.option("--https", is_flag=True, help="TLS with a throwaway CA (prints its path).")
 @click.option(
     "--token-lifetime",
@@ -143,7 +149,13 @@ def _fault_epilog() -> str:
     type=click.FloatRange(min=0.1),
     help="Seconds an unread event session lives (default 60); then reading it gives 404.",
 )
-@click.option("--seed-events", type=click.IntRange(min=0), default=0, help="Store N events.")
+@click.option(
+    "--seed-events",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Store N events at start (spread over the last hour, tagged seed-N).",
+)
 @click.option(
     "--max-events",
     type=click.IntRange(min=1),

@@ -58,8 +58,20 @@ class WatchArgs:
 )
 @click.option("--since", type=WHEN, help="Also events after this time (default: from now).")
 @include_data_option()
-@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True)
-@click.option("--max-size", type=click.IntRange(1, 2000), default=100, show_default=True)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds between reads of the session (a full read is followed at once).",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(1, 2000),
+    default=100,
+    show_default=True,
+    help="Most events per read of the session.",
+)
 @click.option("--live", is_flag=True, help=LIVE_HELP)
 @click.option("--state", is_flag=True, help=STATE_HELP)
 @click.option(
