@@ -189,3 +189,34 @@ def test_every_option_of_every_command_says_what_it_does_and_its_default() -> No
             assert param.help, f"{name} {param.opts[0]} has no help"
             if not param.is_flag and isinstance(param.default, (int, float, str)):
                 assert param.show_default, f"{name} {param.opts[0]} hides its default"
+
+
+async def test_a_url_with_the_api_path_and_credentials_never_shows_the_password(
+    sim: Simulator,
+) -> None:
+    host = sim.url.split("://", 1)[1]
+    with_flag, from_env = await asyncio.gather(
+        run_cli("list", "--url", f"http://admin:s3cret@{host}/api/rest/v1", env=admin_env(sim)),
+        run_cli("list", env=admin_env(sim, XPROTECT_URL=f"http://u:s3cret@{host}/API/IDP")),
+    )
+    for result in (with_flag, from_env):
+        assert result.rc == EXIT_USAGE
+        assert "s3cret" not in result.out + result.err, result.err
+        assert "must not carry credentials" in result.err
+        assert result.err.count("\n") == 1, result.err
+    assert from_env.err.startswith("error: XPROTECT_URL: "), from_env.err
+
+
+async def test_a_source_name_that_is_not_text_is_a_usage_error_not_a_traceback(
+    sim: Simulator,
+) -> None:
+    not_utf8 = b"\xff".decode("utf-8", "surrogateescape")  # as the shell passes the byte
+    listed, watched = await asyncio.gather(
+        run_cli("list", "--source-name", not_utf8, env=admin_env(sim)),
+        run_cli("watch", "--source-name", f"contains:{not_utf8}", env=admin_env(sim)),
+    )
+    for result in (listed, watched):
+        assert result.rc == EXIT_USAGE, result.err
+        assert "Traceback" not in result.err
+        assert result.err.startswith("error: invalid value for --source-name: "), result.err
+        assert result.err.count("\n") == 1, result.err

@@ -15,8 +15,8 @@ from typing import Any
 import attrs
 import click
 
-from .. import ConfigurationError, InsecureTransportWarning, XProtectClient
-from ..endpoints import Verify
+from .. import ConfigurationError, InsecureTransportWarning, InvalidInputError, XProtectClient
+from ..endpoints import Verify, server_url
 from .params import with_options
 
 
@@ -131,6 +131,10 @@ def _check_api_path(url: str, origins: Mapping[str, str]) -> None:
     if "api/rest/v1" in path.lower() or "api/idp" in path.lower():
         server = url[: len(url) - len(path) - 1]
         where = origins.get("url", "--url")
+        try:
+            server_url(server)  # a server that is wrong anyway (user:password@) is not shown
+        except InvalidInputError as exc:
+            raise click.UsageError(f"{where}: {exc}") from None
         raise click.UsageError(
             f"{where} is the server only, without the API path: try {server} "
             "(the client adds /api/rest/v1 and the token path itself)"

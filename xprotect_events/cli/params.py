@@ -93,16 +93,20 @@ _NAME_OPERATORS = {
 
 def name_conditions(values: Iterable[str]) -> list[Condition]:
     """``--source-name`` values: plain (equals; several: oneOf) or ``contains:…``,
-    ``startsWith:…``, ``notEquals:…``, ``equals:…`` as in the API's own syntax."""
+    ``startsWith:…``, ``notEquals:…``, ``equals:…`` as in the API's own syntax; a value
+    no filter can carry (not text) is a usage error."""
     plain: list[str] = []
     conditions: list[Condition] = []
-    for value in values:
-        op, sep, rest = value.partition(":")
-        if sep and op in _NAME_OPERATORS:
-            conditions.append(_NAME_OPERATORS[op](rest))
-        else:
-            plain.append(value)
-    return conditions + _any_of(plain)
+    try:
+        for value in values:
+            op, sep, rest = value.partition(":")
+            if sep and op in _NAME_OPERATORS:
+                conditions.append(_NAME_OPERATORS[op](rest))
+            else:
+                plain.append(value)
+        return conditions + _any_of(plain)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source-name") from None
 
 
 def id_conditions(values: Iterable[str]) -> list[Condition]:
