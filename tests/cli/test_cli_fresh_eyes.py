@@ -14,6 +14,7 @@ import pytest
 
 from tests.cli.running import (
     CAMERA_1,
+    PERSON,
     admin_env,
     clean_env,
     cli_path,
@@ -220,3 +221,17 @@ async def test_a_source_name_that_is_not_text_is_a_usage_error_not_a_traceback(
         assert "Traceback" not in result.err
         assert result.err.startswith("error: invalid value for --source-name: "), result.err
         assert result.err.count("\n") == 1, result.err
+
+
+async def test_a_relative_time_too_long_ago_is_a_usage_error_not_a_traceback(
+    sim: Simulator,
+) -> None:
+    listed, triggered = await asyncio.gather(
+        run_cli("list", "--since", "99999999999w", env=admin_env(sim)),
+        run_cli("trigger", "--type", PERSON, "--time", "3000000d", env=admin_env(sim)),
+    )
+    for result, flag in ((listed, "--since"), (triggered, "--time")):
+        assert result.rc == EXIT_USAGE, result.err
+        assert "Traceback" not in result.err
+        assert result.err.startswith(f"error: invalid value for {flag}: "), result.err
+        assert "too long ago" in result.err

@@ -41,7 +41,10 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     relative = _RELATIVE.fullmatch(text)
     if relative:
         amount, unit = float(relative.group(1)), relative.group(2).lower()
-        return now - timedelta(seconds=amount * _UNITS[unit])
+        try:
+            return now - timedelta(seconds=amount * _UNITS[unit])
+        except OverflowError:  # before the year 1: no event is that old
+            raise ValueError(f"{text!r} is too long ago: give a time after the year 1") from None
     date, sep, clock = text.upper().partition("T")
     if "-" in date[1:]:
         if not sep or not _ZONE.search(clock):
