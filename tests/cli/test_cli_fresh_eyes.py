@@ -235,3 +235,18 @@ async def test_a_relative_time_too_long_ago_is_a_usage_error_not_a_traceback(
         assert "Traceback" not in result.err
         assert result.err.startswith(f"error: invalid value for {flag}: "), result.err
         assert "too long ago" in result.err
+
+
+async def test_a_host_name_no_lookup_can_take_is_a_usage_error_not_a_traceback(
+    sim: Simulator,
+) -> None:
+    too_long = "a" * 64 + ".example"  # a DNS label has at most 63 characters
+    server, proxy = await asyncio.gather(
+        run_cli("token", "--url", f"http://{too_long}", env=admin_env(sim)),
+        run_cli("token", "--proxy", f"http://{too_long}:3128", env=admin_env(sim)),
+    )
+    for result, flag in ((server, "--url"), (proxy, "--proxy")):
+        assert result.rc == EXIT_USAGE, result.err
+        assert "Traceback" not in result.err
+        assert result.err.startswith(f"error: {flag}: "), result.err
+        assert result.err.count("\n") == 1, result.err
