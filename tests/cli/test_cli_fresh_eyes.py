@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import click
+import orjson
 import pytest
 
 from tests.cli.running import (
@@ -22,7 +23,7 @@ from tests.cli.running import (
     run_cli_tty,
     store,
 )
-from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, EXIT_USAGE, cli
+from xprotect_events.cli import EXIT_CONNECTION, EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE, cli
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing import seed
 from xprotect_events.testing.simulator import Simulator
@@ -70,10 +71,12 @@ def test_demo_into_a_closed_pipe_exits_0_in_silence() -> None:
     assert "Traceback" not in piped.stderr
 
 
-def _closed_pipe_run(args: list[str]) -> subprocess.CompletedProcess[str]:
+def _closed_pipe_run(
+    args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI with stdout a pipe whose reader closes it after the first line."""
     proc = subprocess.Popen(  # noqa: S603 (our own console script)
-        [cli_path(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [cli_path(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -250,3 +253,27 @@ async def test_a_host_name_no_lookup_can_take_is_a_usage_error_not_a_traceback(
         assert "Traceback" not in result.err
         assert result.err.startswith(f"error: {flag}: "), result.err
         assert result.err.count("\n") == 1, result.err
+
+
+async def test_a_batch_whose_json_reader_goes_away_stops_and_accounts_for_every_line(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """``trigger-batch --json big.jsonl | head -1``: it stops sending (nobody reads the
+    results), every line is accepted or in the rejects file, and the exit code says so."""
+    lines = [f'{{"type": "{PERSON}", "tag": "n{i}"}}' for i in range(20000)]
+    source = tmp_path / "big.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    args = ["trigger-batch", "--json", str(source)]
+    piped = await asyncio.to_thread(_closed_pipe_run, args, admin_env(sim))
+    assert piped.returncode == EXIT_NOT_ACCEPTED, piped.stderr
+    assert "Traceback" not in piped.stderr
+    assert "error occurred during closing" not in piped.stderr
+    assert f"{len(lines)} line(s): " in piped.stderr, piped.stderr
+    stored = await run_cli("list", "--json", "--limit", "0", env=admin_env(sim))
+    accepted = {event["tag"] for event in stored.json_lines()}
+    rejects = tmp_path / "big.jsonl.rejects.jsonl"
+    kept = [orjson.loads(line)["_reject"] for line in rejects.read_text().splitlines()]
+    unsettled = {record["raw"] for record in kept}
+    assert {record["status"] for record in kept} <= {"unknown", "not sent"}
+    for i, line in enumerate(lines):  # each line landed, or is in the rejects file
+        assert f"n{i}" in accepted or line in unsettled, line

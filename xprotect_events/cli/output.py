@@ -28,6 +28,7 @@ from rich.table import Table
 from .. import Event
 from ..wire import event_to_wire
 from .names import Names
+from .runner import silence_stdout
 from .tables import data_text, fmt_time, write_tsv
 
 
@@ -48,6 +49,10 @@ def make_console(stderr: bool) -> Console:
     return console
 
 
+class OutputClosed(BrokenPipeError):
+    """The reader of stdout went away (``| head``): nothing more is written there."""
+
+
 class Output:
     """Where results go: rich on a terminal, JSON Lines with ``--json``; notes on stderr."""
 
@@ -55,12 +60,22 @@ class Output:
         self.json = json_lines
         self.out = make_console(stderr=False)
         self.err = make_console(stderr=True)
+        #: Whether stdout's reader went away; then :meth:`emit` writes nothing.
+        self.closed = False
 
     def emit(self, obj: Mapping[str, Any], *, flush: bool = False) -> None:
-        """One JSON Lines record on stdout."""
-        sys.stdout.write(orjson.dumps(obj).decode() + "\n")
-        if flush:
-            sys.stdout.flush()
+        """One JSON Lines record on stdout; :class:`OutputClosed` when its reader went
+        away, and nothing more after that."""
+        if self.closed:
+            return
+        try:
+            sys.stdout.write(orjson.dumps(obj).decode() + "\n")
+            if flush:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True
+            silence_stdout()
+            raise OutputClosed from None
 
     @property
     def plain(self) -> bool:

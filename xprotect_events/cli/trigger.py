@@ -28,7 +28,7 @@ from .batchfile import (
 from .connection import Connection, connection_options
 from .journaling import BatchJournal, journal_options, open_journal
 from .names import names_for
-from .output import Output, event_json, output_option, progress_bar
+from .output import Output, OutputClosed, event_json, output_option, progress_bar
 from .params import WHEN, batch_options, parse_json_object
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE, run
 
@@ -343,6 +343,9 @@ async def _trigger_batch(
             except asyncio.CancelledError:
                 batch.stopped("interrupted")
                 raise
+            except OutputClosed:  # `--json | head`: nobody reads the results any more
+                out.note("stopped: the reader of stdout went away; sending no more lines")
+                batch.stopped("stopped when its output was closed")
             except BaseException:
                 batch.stopped("stopped by an error")
                 raise
