@@ -277,3 +277,19 @@ async def test_a_batch_whose_json_reader_goes_away_stops_and_accounts_for_every_
     assert {record["status"] for record in kept} <= {"unknown", "not sent"}
     for i, line in enumerate(lines):  # each line landed, or is in the rejects file
         assert f"n{i}" in accepted or line in unsettled, line
+
+
+async def test_list_by_a_part_of_a_source_name_says_the_name_is_whole(sim: Simulator) -> None:
+    store(sim, EventTrigger(type=seed.ANALYTICS_EVENT, source=CAMERA_1, tag="t"))
+    part, part_json, whole = await asyncio.gather(
+        run_cli("list", "--source-name", "Camera 1", env=admin_env(sim)),
+        run_cli("list", "--source-name", "Camera 1", "--json", env=admin_env(sim)),
+        run_cli("list", "--source-name", seed.CAMERA_NAMES[0], env=admin_env(sim)),
+    )
+    for result in (part, part_json):
+        assert result.rc == EXIT_OK, result.err
+        assert f"did you mean '{seed.CAMERA_NAMES[0]}'?" in result.err, result.err
+        assert "contains:Camera 1 matches a part" in result.err
+    assert part_json.out == ""
+    assert "no source is named" not in whole.err
+    assert len(whole.out.splitlines()) == 2  # the header and the event

@@ -16,7 +16,7 @@ from .. import Condition, Event, EventType, XProtectClient
 from ..config import simulator_retention
 from ..wire import format_time
 from .connection import Connection, connection_options
-from .names import Names
+from .names import Names, closest, shown_name
 from .output import Output, event_json, output_option
 from .params import WHEN, id_conditions, include_data_option, name_conditions
 from .runner import EXIT_OK, run
@@ -224,8 +224,11 @@ async def _list(conn: Connection, query: ListQuery, out: Output) -> int:
                     break
                 out.emit(event_json(event))
                 shown += 1
+            if not shown:
+                _note_unknown_names(out, query, await Names.load(client))
             return EXIT_OK
-        table = EventTable(out.out, await Names.load(client), data=query.include_data)
+        names = await Names.load(client)
+        table = EventTable(out.out, names, data=query.include_data)
         more = False
         async for event in query.events(client):
             if table.count + len(table.rows) == query.limit:
@@ -234,9 +237,36 @@ async def _list(conn: Connection, query: ListQuery, out: Output) -> int:
             table.add(event)
         table.flush()
     out.note(f"{table.count} event(s)")
+    if not table.count:
+        _note_unknown_names(out, query, names)
     if more:
         _note_limit(out, table.count)
     return EXIT_OK
+
+
+def _note_unknown_names(out: Output, query: ListQuery, names: Names) -> None:
+    """Nothing found, and a plain --source-name is no source's whole name (``Camera 2``):
+    say so, with the names it may mean (a part needs ``contains:``)."""
+    known = [shown_name(c) for c in names.cameras.values()] + [
+        shown_name(t)
+        for t in names.types.values()  # a user-defined event is its own source
+    ]
+    if not names.cameras:
+        return  # the cameras cannot be read: no name can be checked
+    folded = {name.casefold() for name in known}
+    for condition in query.source_name:
+        if condition.operator not in ("equals", "oneOf"):
+            continue
+        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+        for value in (str(v) for v in values):
+            if value.casefold() in folded:
+                continue
+            guess = closest(value, known)
+            maybe = f"; did you mean {' or '.join(map(repr, guess))}?" if guess else ""
+            out.note(
+                f"note: no source is named {value!r}{maybe} (--source-name is the whole name; "
+                f"contains:{value} matches a part)"
+            )
 
 
 def _note_limit(out: Output, shown: int) -> None:
