@@ -23,7 +23,14 @@ from tests.cli.running import (
     run_cli_tty,
     store,
 )
-from xprotect_events.cli import EXIT_CONNECTION, EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE, cli
+from xprotect_events.cli import (
+    EXIT_API,
+    EXIT_CONNECTION,
+    EXIT_NOT_ACCEPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    cli,
+)
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing import seed
 from xprotect_events.testing.simulator import Simulator
@@ -293,3 +300,13 @@ async def test_list_by_a_part_of_a_source_name_says_the_name_is_whole(sim: Simul
     assert part_json.out == ""
     assert "no source is named" not in whole.err
     assert len(whole.out.splitlines()) == 2  # the header and the event
+
+
+async def test_a_url_with_a_path_the_server_has_no_login_under_hints_at_the_url(
+    sim: Simulator,
+) -> None:
+    result = await run_cli("token", "--url", f"{sim.url}/xprotect", env=admin_env(sim))
+    assert result.rc == EXIT_API, result.err
+    assert "check --url (XPROTECT_URL)" in result.err, result.err
+    assert "retention" not in result.err  # no stored event is involved
+    assert result.err.count("\n") == 1, result.err

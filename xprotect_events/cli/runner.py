@@ -260,10 +260,20 @@ def _auth_hint(exc: XProtectError) -> str | None:
     return None
 
 
+def _not_found_hint(exc: XProtectError) -> str | None:
+    """A 404 for the login itself is the URL, not a stored event that is gone."""
+    if isinstance(exc, NotFoundError) and "/connect/token" in (exc.path or "").lower():
+        return (
+            "the server has no login at this address: check --url (XPROTECT_URL), the "
+            "server's address such as https://vms (a path there is kept before /API/IDP)"
+        )
+    return None
+
+
 def classify(exc: XProtectError) -> tuple[int, str]:
     """The exit code and a hint for an error (the hint matching its cause where known)."""
     code, hint = _classify(exc)
-    return code, _scheme_hint(exc) or _auth_hint(exc) or hint
+    return code, _scheme_hint(exc) or _auth_hint(exc) or _not_found_hint(exc) or hint
 
 
 def _classify(exc: XProtectError) -> tuple[int, str]:
