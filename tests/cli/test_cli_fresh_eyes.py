@@ -25,6 +25,7 @@ from tests.cli.running import (
 )
 from xprotect_events.cli import (
     EXIT_API,
+    EXIT_AUTH,
     EXIT_CONNECTION,
     EXIT_NOT_ACCEPTED,
     EXIT_OK,
@@ -310,3 +311,15 @@ async def test_a_url_with_a_path_the_server_has_no_login_under_hints_at_the_url(
     assert "check --url (XPROTECT_URL)" in result.err, result.err
     assert "retention" not in result.err  # no stored event is involved
     assert result.err.count("\n") == 1, result.err
+
+
+async def test_a_refused_windows_login_does_not_ask_for_the_windows_flag_it_has(
+    sim: Simulator,
+) -> None:
+    pytest.importorskip("spnego")
+    env = clean_env(XPROTECT_URL=sim.url, XPROTECT_PASSWORD="wrong")
+    result = await run_cli("token", "--windows", "-u", seed.WINDOWS_USER, env=env)
+    assert result.rc == EXIT_AUTH, result.err
+    assert "needs --windows" not in result.err, result.err
+    assert "DOMAIN\\user" in result.err
+    assert "wrong" not in result.err.replace("wrong user name", "")  # never the password

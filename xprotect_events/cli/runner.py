@@ -247,6 +247,11 @@ def _scheme_hint(exc: XProtectError) -> str | None:
 
 
 def _auth_hint(exc: XProtectError) -> str | None:
+    if isinstance(exc, AuthenticationError) and "refused the Windows login" in str(exc):
+        return (
+            "the Windows user was refused: check --username, as DOMAIN\\user, and --password "
+            "(XPROTECT_USERNAME/XPROTECT_PASSWORD)"
+        )
     if isinstance(exc, AuthenticationError) and exc.error == "invalid_client":
         return (
             "the service client was refused: check --client-id/--client-secret "
