@@ -323,3 +323,13 @@ async def test_a_refused_windows_login_does_not_ask_for_the_windows_flag_it_has(
     assert "needs --windows" not in result.err, result.err
     assert "DOMAIN\\user" in result.err
     assert "wrong" not in result.err.replace("wrong user name", "")  # never the password
+
+
+async def test_debug_after_the_command_says_where_it_goes(sim: Simulator) -> None:
+    after, format_json = await asyncio.gather(
+        run_cli("list", "--debug", env=admin_env(sim)),
+        run_cli("list", "--format", "json", env=admin_env(sim)),
+    )
+    assert after.rc == format_json.rc == EXIT_USAGE
+    assert "xprotect-events --debug list" in after.err, after.err
+    assert "use --json" in format_json.err, format_json.err

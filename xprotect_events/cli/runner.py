@@ -204,12 +204,34 @@ SECRET_PARAMETERS = frozenset({"password", "client_secret", "proxy"})
 def usage_error_line(exc: click.UsageError) -> str:
     """A usage error in one line: what is wrong, the flag or argument and (when it came
     from there) the environment variable with its value, and where the help is."""
-    message = exc.format_message()
+    message = _misplaced(exc) or exc.format_message()
     where = _bad_parameter(exc) if isinstance(exc, click.BadParameter) else None
     if where is not None:
         message = f"invalid value for {where}: {exc.message}"
     command = exc.ctx.command_path if exc.ctx is not None else PROG
     return f"error: {' '.join(message.split())} -- see '{command} --help'"
+
+
+#: Options people reach for that are spelt another way here (or go elsewhere).
+_SPELT_OTHERWISE = {
+    "--debug": "--debug goes before the command: {prog} --debug {command} …",
+    "--verbose": "for more detail, --debug goes before the command: {prog} --debug {command} …",
+    "--format": "for JSON Lines, use --json",
+    "--output": "for JSON Lines, use --json (and > FILE to keep them)",
+}
+
+
+def _misplaced(exc: click.UsageError) -> str | None:
+    """An unknown option that means something here: where it goes, or its spelling."""
+    if not isinstance(exc, click.NoSuchOption) or exc.option_name not in _SPELT_OTHERWISE:
+        return None
+    advice = _SPELT_OTHERWISE[exc.option_name]
+    ctx = exc.ctx
+    if "--json" in advice and not (ctx and any(p.name == "json_lines" for p in ctx.command.params)):
+        return None  # this command has no --json
+    command = ctx.info_name if ctx is not None else "COMMAND"
+    advice = advice.format(prog=PROG, command=command)
+    return f"no such option {exc.option_name}: {advice}"
 
 
 def _bad_parameter(exc: click.BadParameter) -> str | None:
