@@ -333,3 +333,17 @@ async def test_debug_after_the_command_says_where_it_goes(sim: Simulator) -> Non
     assert after.rc == format_json.rc == EXIT_USAGE
     assert "xprotect-events --debug list" in after.err, after.err
     assert "use --json" in format_json.err, format_json.err
+
+
+async def test_a_batch_file_saved_as_utf16_is_rejected_saying_so(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "windows.jsonl"
+    source.write_bytes(f'{{"type": "{PERSON}"}}\n'.encode("utf-16"))
+    result = await run_cli("trigger-batch", str(source), env=admin_env(sim))
+    assert result.rc == EXIT_NOT_ACCEPTED, result.err
+    rejects = source.with_suffix(".jsonl.rejects.jsonl").read_text().splitlines()
+    record = orjson.loads(rejects[0])  # (UTF-16's own line end leaves a second line)
+    assert record["_reject"]["reason"].startswith("not UTF-8 text (byte 0xff at position 0)")
+    assert "UTF-16" in record["_reject"]["reason"]
+    assert "surrogates" not in record["_reject"]["reason"]
