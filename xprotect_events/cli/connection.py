@@ -17,7 +17,7 @@ import click
 
 from .. import ConfigurationError, InsecureTransportWarning, InvalidInputError, XProtectClient
 from ..endpoints import Verify, server_url
-from .params import with_options
+from .params import Seconds, with_options
 
 
 @attrs.frozen(kw_only=True)
@@ -191,7 +191,7 @@ CONNECTION_FLAGS: Mapping[str, Mapping[str, Any]] = {
         "help": "HTTP(S) proxy, http://[user:pass@]host:port (default: HTTPS_PROXY/HTTP_PROXY).",
     },
     "--timeout": {
-        "type": float,
+        "type": Seconds(min=0, min_open=True),
         "default": 30.0,
         "show_default": True,
         "help": "Seconds to wait for an answer.",

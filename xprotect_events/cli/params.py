@@ -3,6 +3,7 @@ commands share (declared once here)."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,18 @@ class WhenType(_TimeParamBase):
 
 
 WHEN = WhenType()
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds (or any finite number) in a range: ``nan`` and ``inf``, which a
+    plain float range lets through, are refused like any value out of range."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
 
 _NAME_OPERATORS = {
     "equals": equals,

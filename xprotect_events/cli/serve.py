@@ -14,7 +14,7 @@ from .. import ConfigurationError, InvalidInputError
 from ..testing.demo import seed_events
 from ..testing.faultflags import FAULT_KINDS_HELP, FaultFlag, apply_fault_flags, parse_fault_flag
 from ..testing.simulator import Simulator
-from .params import with_options
+from .params import Seconds, with_options
 from .runner import EXIT_OK, PROG, run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,14 +139,14 @@ def _fault_epilog() -> str:
 @click.option("--https", is_flag=True, help="TLS with a throwaway CA (prints its path).")
 @click.option(
     "--token-lifetime",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=3600.0,
     show_default=True,
     help="Seconds a token lives (expires_in); then the API answers 401.",
 )
 @click.option(
     "--session-idle-timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     help="Seconds an unread event session lives (default 60); then reading it gives 404.",
 )
 @click.option(
@@ -175,7 +175,7 @@ def _fault_epilog() -> str:
 )
 @click.option(
     "--resume-window",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=30.0,
     show_default=True,
     metavar="S",

@@ -19,7 +19,7 @@ from .connection import Connection, connection_options
 from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
 from .names import Names, names_for
 from .output import Output, event_json, output_option
-from .params import WHEN, include_data_option, name_conditions
+from .params import WHEN, Seconds, include_data_option, name_conditions
 from .runner import EXIT_OK, run
 from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
 
@@ -60,7 +60,7 @@ class WatchArgs:
 @include_data_option()
 @click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(min=0.05),
     default=1.0,
     show_default=True,
     help="Seconds between reads of the session (a full read is followed at once).",
