@@ -14,6 +14,7 @@ from .. import ConfigurationError, InvalidInputError
 from ..testing.demo import seed_events
 from ..testing.faultflags import FAULT_KINDS_HELP, FaultFlag, apply_fault_flags, parse_fault_flag
 from ..testing.simulator import Simulator
+from ..wire import MAX_TOKEN_LIFETIME
 from .params import Seconds, with_options
 from .runner import EXIT_OK, PROG, run
 
@@ -139,7 +140,7 @@ def _fault_epilog() -> str:
 @click.option("--https", is_flag=True, help="TLS with a throwaway CA (prints its path).")
 @click.option(
     "--token-lifetime",
-    type=Seconds(min=1),
+    type=Seconds(min=1, max=MAX_TOKEN_LIFETIME),  # longer: clients refuse the token
     default=3600.0,
     show_default=True,
     help="Seconds a token lives (expires_in); then the API answers 401.",
