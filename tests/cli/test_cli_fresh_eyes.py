@@ -30,6 +30,7 @@ from xprotect_events.cli import (
 )
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing import seed
+from xprotect_events.testing.faultflags import apply_fault_flags, parse_fault_flag
 from xprotect_events.testing.simulator import Simulator
 
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -152,3 +153,29 @@ async def test_a_batch_file_saved_as_utf16_is_rejected_saying_so(
     assert record["_reject"]["reason"].startswith("not UTF-8 text (byte 0xff at position 0)")
     assert "UTF-16" in record["_reject"]["reason"]
     assert "surrogates" not in record["_reject"]["reason"]
+
+
+async def test_unknown_lines_come_with_a_warning_before_the_rejects_file_is_resent(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """Sent, no answer: resending the rejects file could trigger them twice; say so."""
+    rule = "POST /api/rest/v1/events/batch=reset_after"  # it lands, the answer is cut
+    apply_fault_flags(sim.faults, [parse_fault_flag(rule)])
+    source = tmp_path / "in.jsonl"
+    source.write_text(f'{{"type": "{PERSON}"}}\n')
+    plain, journaled = await asyncio.gather(
+        run_cli("trigger-batch", str(source), env=admin_env(sim)),
+        run_cli(
+            "trigger-batch",
+            str(source),
+            "--rejects",
+            str(tmp_path / "other.jsonl"),
+            "--journal",
+            str(tmp_path / "j.jsonl"),
+            env=admin_env(sim),
+        ),
+    )
+    assert plain.rc == journaled.rc == EXIT_NOT_ACCEPTED
+    assert "1 unknown line(s) were sent and no answer came" in plain.err, plain.err
+    assert "sends them again" in plain.err
+    assert "run the same command again (with this --journal)" in journaled.err, journaled.err

@@ -211,10 +211,27 @@ class BatchRun:
             )
         elif rejects.count:
             self.out.note(f"{rejects.count} not accepted: written with reasons to {rejects.path}")
+            self._note_unknown()
         elif rejects.removed_stale:
             self.out.note(
                 f"all accepted: removed the rejects file of an earlier run, {rejects.path}"
             )
+
+    def _note_unknown(self) -> None:
+        """What to do about lines that may have happened, before anyone resends them."""
+        if not self.unknown:
+            return
+        if self.journal is not None:
+            self.out.note(
+                f"note: {self.unknown} unknown line(s) may have happened: run the same command "
+                "again (with this --journal) to look them up and send only what is missing"
+            )
+            return
+        self.out.note(
+            f"note: {self.unknown} unknown line(s) were sent and no answer came, so they may "
+            f"have happened: sending {self.rejects.path} again sends them again (check them "
+            "first, or run with --journal FILE, which settles them on a rerun)"
+        )
 
     @property
     def exit_code(self) -> int:
