@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from tests.cli.running import (
     PERSON,
     admin_env,
     cli_path,
+    cli_process,
+    finish,
+    read_until,
     run_cli,
     run_cli_tty,
     store,
@@ -179,3 +183,19 @@ async def test_unknown_lines_come_with_a_warning_before_the_rejects_file_is_rese
     assert "1 unknown line(s) were sent and no answer came" in plain.err, plain.err
     assert "sends them again" in plain.err
     assert "run the same command again (with this --journal)" in journaled.err, journaled.err
+
+
+@pytest.mark.parametrize("mode", [(), ("--live",)])
+async def test_watch_warns_of_a_type_id_no_event_type_has(
+    sim: Simulator, mode: tuple[str, ...]
+) -> None:
+    typo = "00000000-0000-0000-0000-000000000001"
+    args = ("watch", *mode, "--json", "--type", typo, "--type", PERSON)
+    async with cli_process(*args, env=admin_env(sim)) as proc:
+        lines = await read_until(proc.stderr, "watching")
+        proc.send_signal(signal.SIGTERM)
+        assert await finish(proc) == EXIT_OK
+    warned = [line for line in lines if line.startswith("warning:")]
+    assert len(warned) == 1, lines  # the typo; the known type is fine
+    assert typo in warned[0]
+    assert "xprotect-events types" in warned[0]

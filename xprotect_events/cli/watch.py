@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +13,12 @@ import attrs
 import click
 from rich.markup import escape
 
-from .. import Event, SessionChange
+from .. import Event, SessionChange, XProtectClient
 from ..filters import SessionFilter
 from .batchfile import unwritable
 from .connection import Connection, connection_options
 from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
-from .names import Names, names_for
+from .names import Names, names_for, needs_lookup
 from .output import Output, event_json, output_option
 from .params import WHEN, Seconds, include_data_option, name_conditions
 from .runner import EXIT_OK, run
@@ -108,6 +109,7 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
     async with conn.client() as client:
         await client.login()
         names = await names_for(client, out.json, args.types, args.sources)
+        await _note_unknown_types(client, names, args.types, out)
         if args.live:
             await watch_live(client, names, _live_args(names, args), out, show_event)
             return EXIT_OK
@@ -140,6 +142,22 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
             if watching:  # not when the session could not even be opened
                 out.note(f"stopped: {seen['new']} new, {seen['deleted']} deleted")
     return EXIT_OK
+
+
+async def _note_unknown_types(
+    client: XProtectClient, names: Names, types: tuple[str, ...], out: Output
+) -> None:
+    """A --type GUID that is no event type these credentials see would watch nothing."""
+    wanted = [t for t in types if not needs_lookup([t], uuid.UUID)]
+    if not wanted:
+        return
+    known = names.types or (await Names.load(client)).types
+    for text in wanted:
+        if known and uuid.UUID(text) not in known:
+            out.note(
+                f"warning: no event type has the id {text} (as these credentials see them): "
+                "nothing of it will show; 'xprotect-events types' lists them"
+            )
 
 
 def _live_args(names: Names, args: WatchArgs) -> LiveWatch:
