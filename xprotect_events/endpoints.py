@@ -44,7 +44,7 @@ def server_url(value: str | URL) -> URL:
         )
     try:
         url = URL(text.rstrip("/"))
-        ok = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
+        ok = url.scheme in ("http", "https") and _host_ok(url.host) and url.port is not None
     except ValueError:  # yarl: bad port, bad IPv6, a host IDNA cannot encode …
         url, ok = URL(), False
     if url.user is not None or url.password is not None or (not ok and "@" in text):
@@ -52,6 +52,19 @@ def server_url(value: str | URL) -> URL:
     if not ok:
         raise InvalidInputError(f"the server URL must be http(s)://host[:port], got {shown(value)}")
     return url
+
+
+def _host_ok(host: str | None) -> bool:
+    """Whether ``host`` can be looked up at all: a name whose labels IDNA encodes (at most
+    63 characters each, none empty); yarl lets a longer one through, and the lookup of
+    each request would then fail with a ``UnicodeError`` instead of a connection error."""
+    if not host:
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth | None]:
@@ -66,7 +79,7 @@ def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth 
     text = _text(value)
     try:
         url = URL(text)
-        ok = url.scheme in ("http", "https") and bool(url.host) and url.port is not None
+        ok = url.scheme in ("http", "https") and _host_ok(url.host) and url.port is not None
     except ValueError:
         url, ok = URL(), False
     if not ok:

@@ -71,7 +71,19 @@ def json_value(text: str | bytes) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"not JSON: {exc.msg}") from None
+        raise InvalidInputError(_not_utf8(text) or f"not JSON: {exc.msg}") from None
+
+
+def _not_utf8(text: str | bytes) -> str | None:
+    """Why a line is not UTF-8 text, if it is not (orjson says "surrogates not allowed")."""
+    try:
+        (text if isinstance(text, bytes) else text.encode("utf-8")).decode("utf-8")
+    except UnicodeError as exc:
+        start = getattr(exc, "start", 0)
+        data = text if isinstance(text, bytes) else b""
+        byte = f"byte 0x{data[start]:02x} at position {start}" if data else "a lone surrogate"
+        return f"not UTF-8 text ({byte}): save the file as UTF-8 (not UTF-16 or Latin-1)"
+    return None
 
 
 def parse_trigger(text: str | bytes, *, ignore: Collection[str] = ()) -> EventTrigger:

@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 import click
 
-from .. import ConfigurationError, InsecureTransportWarning, XProtectClient
-from ..endpoints import Verify
-from .params import with_options
+from .. import ConfigurationError, InsecureTransportWarning, InvalidInputError, XProtectClient
+from ..endpoints import Verify, server_url
+from .params import Seconds, with_options
 
 
 @attrs.frozen(kw_only=True)
@@ -65,7 +65,7 @@ class Connection:
         return client
 
     def _about(self, message: str) -> str:
-        for word, name in (("server URL", "url"), ("proxy", "proxy")):
+        for word, name in (("server URL", "url"), ("proxy", "proxy"), ("timeout", "timeout")):
             if word in message:
                 return f"{self.origin(name)}: "
         return ""
@@ -95,7 +95,9 @@ def connection_from_options(
         raise click.UsageError("no server URL: pass --url or set XPROTECT_URL")
     _check_api_path(url, origins)
     if username and (client_id or client_secret):
-        raise click.UsageError(_conflict(origins))
+        given = {"username": username, "password": password, "client_id": client_id}
+        given["client_secret"] = client_secret
+        raise click.UsageError(_conflict([k for k, v in given.items() if v], origins))
     if insecure and ca_bundle:
         raise click.UsageError("--insecure and --ca-bundle contradict each other; give one")
     service = client_id is not None or client_secret is not None
@@ -129,23 +131,38 @@ def _check_api_path(url: str, origins: Mapping[str, str]) -> None:
     if "api/rest/v1" in path.lower() or "api/idp" in path.lower():
         server = url[: len(url) - len(path) - 1]
         where = origins.get("url", "--url")
+        try:
+            server_url(server)  # a server that is wrong anyway (user:password@) is not shown
+        except InvalidInputError as exc:
+            raise click.UsageError(f"{where}: {exc}") from None
         raise click.UsageError(
             f"{where} is the server only, without the API path: try {server} "
             "(the client adds /api/rest/v1 and the token path itself)"
         )
 
 
-def _conflict(origins: Mapping[str, str]) -> str:
-    """Both a user and a service client: which to unset (or leave out)."""
-    user = [origins.get(k, "--" + k) for k in ("username", "password") if k in origins]
-    user = user or ["--username"]
-    service = [origins.get(k, "--" + k.replace("_", "-")) for k in ("client_id", "client_secret")]
-    variables = [v for v in (*user, *service) if v.startswith("XPROTECT_")]
-    unset = f"; unset {' '.join(user)} or unset {' '.join(service)}" if variables else ""
+def _conflict(given: list[str], origins: Mapping[str, str]) -> str:
+    """Both a user and a service client: each setting as it was given (a flag or a
+    variable), and what to unset (a variable) or leave out (a flag)."""
+    user = [_given(k, origins) for k in given if k in ("username", "password")]
+    service = [_given(k, origins) for k in given if k.startswith("client_")]
     return (
         f"both a user ({', '.join(user)}) and a service client ({', '.join(service)}) are "
-        f"given: use one{unset}"
+        f"given: use one; {_drop(user)}, or {_drop(service)}"
     )
+
+
+def _given(name: str, origins: Mapping[str, str]) -> str:
+    return origins.get(name, "--" + name.replace("_", "-"))
+
+
+def _drop(settings: list[str]) -> str:
+    """``unset XPROTECT_A`` for variables, ``leave out --b`` for flags."""
+    variables = [s for s in settings if s.startswith("XPROTECT_")]
+    flags = [s for s in settings if not s.startswith("XPROTECT_")]
+    parts = [f"unset {' '.join(variables)}"] if variables else []
+    parts += [f"leave out {' '.join(flags)}"] if flags else []
+    return " and ".join(parts)
 
 
 def prompt_secret(prompt: str, envvar: str) -> str:
@@ -174,7 +191,7 @@ CONNECTION_FLAGS: Mapping[str, Mapping[str, Any]] = {
         "help": "HTTP(S) proxy, http://[user:pass@]host:port (default: HTTPS_PROXY/HTTP_PROXY).",
     },
     "--timeout": {
-        "type": float,
+        "type": Seconds(min=0, min_open=True),
         "default": 30.0,
         "show_default": True,
         "help": "Seconds to wait for an answer.",

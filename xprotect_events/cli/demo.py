@@ -32,7 +32,7 @@ from ..testing.seed import ADMIN_USER
 from ..testing.simulator import Simulator
 from .names import Names
 from .output import Output, progress_bar
-from .params import batch_options
+from .params import Seconds, batch_options
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, run
 from .tables import EventTable, fmt_time
 
@@ -151,7 +151,7 @@ class DemoOptions:
 @batch_options
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     help="Events per second (0: full speed). Default: 1000 on a terminal, else full speed.",
 )
 def demo(**options: Any) -> int:

@@ -30,6 +30,7 @@ from .. import TriggerResult, XProtectClient, XProtectError
 from ..journal import Journal, JournalEntry, plan
 from ..jsonlines import read_lines
 from .batchfile import InputLine, input_line, trigger_of
+from .params import Seconds
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +39,7 @@ def journal_options(command: F) -> F:
     """``--journal J`` and ``--settle S`` of ``trigger-batch``."""
     command = click.option(
         "--settle",
-        type=click.FloatRange(min=0),
+        type=Seconds(min=0),
         default=10.0,
         show_default=True,
         help="With --journal: seconds after sending before 'not in the store' means 'resend'.",

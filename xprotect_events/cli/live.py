@@ -70,8 +70,10 @@ async def watch_live(
         sources=sources or None,
         checkpoint=args.checkpoint,
     )
+    watching = False
     try:
         async with live:
+            watching = True
             if args.state:
                 for event in await live.state():
                     seen["state"] += 1
@@ -84,7 +86,8 @@ async def watch_live(
                 seen["new"] += 1
                 show(out, names, "new", _shown(item, args.include_data))
     finally:
-        out.note(f"stopped: {seen['new']} new, {seen['state']} state")
+        if watching:  # not when the stream could not even be opened
+            out.note(f"stopped: {seen['new']} new, {seen['state']} state")
     return seen
 
 

@@ -54,13 +54,54 @@ def find_named(items: Iterable[N], text: str, what: str, hint: str) -> N:
     for item in listed:
         if wanted and wanted in (compact(item.name), compact(item.display_name or "")):
             return item
-    by_compact = {compact(shown_name(item)): shown_name(item) for item in listed}
-    by_compact.update({compact(item.name): shown_name(item) for item in listed})
-    close = difflib.get_close_matches(wanted, by_compact, n=3, cutoff=0.6)
-    guess = list(dict.fromkeys(by_compact[c] for c in close))  # the closest first
+    spellings = {item.name: shown_name(item) for item in listed}
+    spellings.update({shown_name(item): shown_name(item) for item in listed})
+    guess = list(dict.fromkeys(spellings[name] for name in closest(text, spellings)))
     maybe = f"; did you mean {' or '.join(repr(g) for g in guess)}?" if guess else ""
     known = ", ".join(sorted(shown_name(item) for item in listed)) or "none readable"
     raise click.BadParameter(f"no {what} {text!r}{maybe} (known: {known})", param_hint=hint)
+
+
+#: At most this many names after "did you mean" (all that contain the text, if more).
+SUGGESTED = 3
+
+
+def closest(text: str, names: Iterable[str]) -> list[str]:
+    """The ``names`` a mistyped ``text`` may mean, the closest first: every name that
+    contains it or whose words start with its words (``camera``, ``cam 4``, ``lic plate``),
+    else the names like it as a whole or whose start is like it (``persn``)."""
+    listed = list(names)
+    wanted, words = compact(text), _words(text)
+    containing = [n for n in listed if wanted and wanted in compact(n)]
+    containing += [n for n in listed if n not in containing and _starts_words(words, n)]
+    if containing:
+        return containing
+    return _alike(wanted, listed, whole=True) or _alike(wanted, listed, whole=False)
+
+
+def _alike(wanted: str, names: list[str], *, whole: bool) -> list[str]:
+    """The names most like ``wanted`` (at most :data:`SUGGESTED`, the closest first): as a
+    whole, or (for four characters or more) their start of its length."""
+    if not whole and len(wanted) < 4:
+        return []
+    cutoff = 0.6 if whole else 0.8
+    scored = []
+    for name in names:
+        theirs = compact(name) if whole else compact(name)[: len(wanted)]
+        score = difflib.SequenceMatcher(None, wanted, theirs).ratio()
+        if score >= cutoff:
+            scored.append((-score, name))
+    return [name for _, name in sorted(scored)[:SUGGESTED]]
+
+
+def _words(text: str) -> list[str]:
+    return [compact(word) for word in re.split(r"[\W_]+", text) if compact(word)]
+
+
+def _starts_words(words: list[str], name: str) -> bool:
+    """Whether each of ``words`` starts a word of ``name`` (``lic plate``)."""
+    theirs = _words(name)
+    return bool(words) and all(any(w.startswith(word) for w in theirs) for word in words)
 
 
 @attrs.define

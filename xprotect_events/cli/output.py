@@ -28,14 +28,29 @@ from rich.table import Table
 from .. import Event
 from ..wire import event_to_wire
 from .names import Names
+from .runner import silence_stdout
 from .tables import data_text, fmt_time, write_tsv
 
 
+class _Console(Console):
+    """A console whose closed pipe (``| head -1``) is the command's to handle (exit 0 in
+    silence, :func:`~xprotect_events.cli.runner.run`), not rich's ``SystemExit(1)``, which
+    is the exit code of triggers that were not accepted."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(stderr: bool) -> Console:
-    console = Console(stderr=stderr, highlight=False)
+    console = _Console(stderr=stderr, highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 200  # plain output (a pipe, a file): do not cut GUIDs
     return console
+
+
+class OutputClosed(BrokenPipeError):
+    """The reader of stdout went away (``| head``): nothing more is written there."""
 
 
 class Output:
@@ -45,12 +60,22 @@ class Output:
         self.json = json_lines
         self.out = make_console(stderr=False)
         self.err = make_console(stderr=True)
+        #: Whether stdout's reader went away; then :meth:`emit` writes nothing.
+        self.closed = False
 
     def emit(self, obj: Mapping[str, Any], *, flush: bool = False) -> None:
-        """One JSON Lines record on stdout."""
-        sys.stdout.write(orjson.dumps(obj).decode() + "\n")
-        if flush:
-            sys.stdout.flush()
+        """One JSON Lines record on stdout; :class:`OutputClosed` when its reader went
+        away, and nothing more after that."""
+        if self.closed:
+            return
+        try:
+            sys.stdout.write(orjson.dumps(obj).decode() + "\n")
+            if flush:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True
+            silence_stdout()
+            raise OutputClosed from None
 
     @property
     def plain(self) -> bool:
@@ -129,7 +154,7 @@ def record_table(record: Mapping[str, Any]) -> Table:
     """A record as a two-column table of keys and values."""
     table = Table(box=box.SIMPLE, show_header=False)
     table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")  # an id wraps on a narrow terminal, never cut
     for key, value in record.items():
         table.add_row(key, escape(str(value)))
     return table

@@ -3,6 +3,7 @@ commands share (declared once here)."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,10 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     relative = _RELATIVE.fullmatch(text)
     if relative:
         amount, unit = float(relative.group(1)), relative.group(2).lower()
-        return now - timedelta(seconds=amount * _UNITS[unit])
+        try:
+            return now - timedelta(seconds=amount * _UNITS[unit])
+        except OverflowError:  # before the year 1: no event is that old
+            raise ValueError(f"{text!r} is too long ago: give a time after the year 1") from None
     date, sep, clock = text.upper().partition("T")
     if "-" in date[1:]:
         if not sep or not _ZONE.search(clock):
@@ -83,6 +87,18 @@ class WhenType(_TimeParamBase):
 
 WHEN = WhenType()
 
+
+class Seconds(click.FloatRange):
+    """A number of seconds (or any finite number) in a range: ``nan`` and ``inf``, which a
+    plain float range lets through, are refused like any value out of range."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 _NAME_OPERATORS = {
     "equals": equals,
     "notEquals": not_equals,
@@ -93,16 +109,20 @@ _NAME_OPERATORS = {
 
 def name_conditions(values: Iterable[str]) -> list[Condition]:
     """``--source-name`` values: plain (equals; several: oneOf) or ``contains:…``,
-    ``startsWith:…``, ``notEquals:…``, ``equals:…`` as in the API's own syntax."""
+    ``startsWith:…``, ``notEquals:…``, ``equals:…`` as in the API's own syntax; a value
+    no filter can carry (not text) is a usage error."""
     plain: list[str] = []
     conditions: list[Condition] = []
-    for value in values:
-        op, sep, rest = value.partition(":")
-        if sep and op in _NAME_OPERATORS:
-            conditions.append(_NAME_OPERATORS[op](rest))
-        else:
-            plain.append(value)
-    return conditions + _any_of(plain)
+    try:
+        for value in values:
+            op, sep, rest = value.partition(":")
+            if sep and op in _NAME_OPERATORS:
+                conditions.append(_NAME_OPERATORS[op](rest))
+            else:
+                plain.append(value)
+        return conditions + _any_of(plain)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source-name") from None
 
 
 def id_conditions(values: Iterable[str]) -> list[Condition]:
@@ -168,7 +188,19 @@ def include_data_option(whose: str = "each event's") -> Callable[[F], F]:
 #: ``--chunk-size`` and ``--concurrency`` of the commands that trigger in batches.
 batch_options: Callable[[F], F] = with_options(
     [
-        click.option("--chunk-size", type=click.IntRange(1, 100), default=100, show_default=True),
-        click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True),
+        click.option(
+            "--chunk-size",
+            type=click.IntRange(1, 100),
+            default=100,
+            show_default=True,
+            help="Triggers per POST (the API takes at most 100).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
+            help="POSTs in flight at once.",
+        ),
     ]
 )

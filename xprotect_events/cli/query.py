@@ -11,19 +11,16 @@ from typing import Any
 
 import attrs
 import click
-from rich import box
-from rich.markup import escape
-from rich.table import Table
 
 from .. import Condition, Event, EventType, XProtectClient
 from ..config import simulator_retention
 from ..wire import format_time
 from .connection import Connection, connection_options
-from .names import Names
+from .names import Names, closest, shown_name
 from .output import Output, event_json, output_option
 from .params import WHEN, id_conditions, include_data_option, name_conditions
 from .runner import EXIT_OK, run
-from .tables import EventTable
+from .tables import Column, EventTable, print_planned
 
 
 @click.command(short_help="Log in; show the token's type, scope and expiry.")
@@ -108,20 +105,28 @@ async def _types(conn: Connection, out: Output) -> int:
         out.rows(header, [_plain_type(t, allowed[t.id], retention) for t in found])
         _note_unstored(retention)
         return EXIT_OK
-    table = Table(box=box.SIMPLE_HEAD)
-    columns = ["Name", "Id", "Generator", "May trigger"]
-    columns += ["Retention"] if retention is not None else []
-    for column in columns:
-        table.add_column(column, no_wrap=column != "Name")
-    for t in found:
-        generator = _generator(t)
-        may = "[green]yes[/]" if allowed[t.id] else "[red]no[/]"
-        row = [escape(t.display_name or t.name), str(t.id), escape(generator), may]
-        row += [retention_text(retention.get(t.id))] if retention is not None else []
-        table.add_row(*row)
-    out.out.print(table)
+    columns = TYPE_COLUMNS if retention is not None else TYPE_COLUMNS[:-1]
+    rows = [_plain_type(t, allowed[t.id], retention) for t in found]
+    print_planned(out.out, columns, rows, style=_may_trigger_style)
     _note_unstored(retention)
     return EXIT_OK
+
+
+#: The columns of ``types`` on a terminal: the id always whole; on a narrow terminal the
+#: generator goes first, then the retention, whether you may trigger, and the name.
+TYPE_COLUMNS = (
+    Column("Name", 24, drop_rank=4),
+    Column("Id", 36, folds=False),
+    Column("Generator", 24, drop_rank=1),
+    Column("May trigger", 11, drop_rank=3),
+    Column("Retention", 12, drop_rank=2),
+)
+
+
+def _may_trigger_style(index: int, cell: str) -> str:
+    if TYPE_COLUMNS[index].name != "May trigger":
+        return ""
+    return "green" if cell == "yes" else "red"
 
 
 def _plain_type(
@@ -187,7 +192,13 @@ class ListQuery:
 @click.option(
     "--source-id", multiple=True, help="Source GUID or cameras/GUID (notEquals:…). Repeatable."
 )
-@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
+@click.option(
+    "--order",
+    type=click.Choice(["asc", "desc"]),
+    default="asc",
+    show_default=True,
+    help="By time: oldest first (asc) or newest first (desc).",
+)
 @include_data_option()
 @click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0: all.")
 @click.option(
@@ -213,8 +224,11 @@ async def _list(conn: Connection, query: ListQuery, out: Output) -> int:
                     break
                 out.emit(event_json(event))
                 shown += 1
+            if not shown:
+                _note_unknown_names(out, query, await Names.load(client))
             return EXIT_OK
-        table = EventTable(out.out, await Names.load(client), data=query.include_data)
+        names = await Names.load(client)
+        table = EventTable(out.out, names, data=query.include_data)
         more = False
         async for event in query.events(client):
             if table.count + len(table.rows) == query.limit:
@@ -223,9 +237,36 @@ async def _list(conn: Connection, query: ListQuery, out: Output) -> int:
             table.add(event)
         table.flush()
     out.note(f"{table.count} event(s)")
+    if not table.count:
+        _note_unknown_names(out, query, names)
     if more:
         _note_limit(out, table.count)
     return EXIT_OK
+
+
+def _note_unknown_names(out: Output, query: ListQuery, names: Names) -> None:
+    """Nothing found, and a plain --source-name is no source's whole name (``Camera 2``):
+    say so, with the names it may mean (a part needs ``contains:``)."""
+    known = [shown_name(c) for c in names.cameras.values()] + [
+        shown_name(t)
+        for t in names.types.values()  # a user-defined event is its own source
+    ]
+    if not names.cameras:
+        return  # the cameras cannot be read: no name can be checked
+    folded = {name.casefold() for name in known}
+    for condition in query.source_name:
+        if condition.operator not in ("equals", "oneOf"):
+            continue
+        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+        for value in (str(v) for v in values):
+            if value.casefold() in folded:
+                continue
+            guess = closest(value, known)
+            maybe = f"; did you mean {' or '.join(map(repr, guess))}?" if guess else ""
+            out.note(
+                f"note: no source is named {value!r}{maybe} (--source-name is the whole name; "
+                f"contains:{value} matches a part)"
+            )
 
 
 def _note_limit(out: Output, shown: int) -> None:

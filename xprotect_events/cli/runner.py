@@ -202,21 +202,52 @@ SECRET_PARAMETERS = frozenset({"password", "client_secret", "proxy"})
 
 
 def usage_error_line(exc: click.UsageError) -> str:
-    """A usage error in one line: what is wrong, the flag and (when it came from there) the
-    environment variable with its value, and where the help is."""
-    message = exc.format_message()
-    param, ctx = getattr(exc, "param", None), exc.ctx
-    if isinstance(exc, click.BadParameter) and param is not None and ctx is not None:
-        name = param.name or ""
-        source = ctx.get_parameter_source(name)
-        flag = (param.opts or [name])[0]
-        where = flag
-        if source is click.core.ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
-            shown = "…" if name in SECRET_PARAMETERS else os.environ.get(param.envvar, "")
-            where = f"{param.envvar}={shown} (for {flag})"
+    """A usage error in one line: what is wrong, the flag or argument and (when it came
+    from there) the environment variable with its value, and where the help is."""
+    message = _misplaced(exc) or exc.format_message()
+    where = _bad_parameter(exc) if isinstance(exc, click.BadParameter) else None
+    if where is not None:
         message = f"invalid value for {where}: {exc.message}"
-    command = ctx.command_path if ctx is not None else PROG
+    command = exc.ctx.command_path if exc.ctx is not None else PROG
     return f"error: {' '.join(message.split())} -- see '{command} --help'"
+
+
+#: Options people reach for that are spelt another way here (or go elsewhere).
+_SPELT_OTHERWISE = {
+    "--debug": "--debug goes before the command: {prog} --debug {command} …",
+    "--verbose": "for more detail, --debug goes before the command: {prog} --debug {command} …",
+    "--format": "for JSON Lines, use --json",
+    "--output": "for JSON Lines, use --json (and > FILE to keep them)",
+}
+
+
+def _misplaced(exc: click.UsageError) -> str | None:
+    """An unknown option that means something here: where it goes, or its spelling."""
+    if not isinstance(exc, click.NoSuchOption) or exc.option_name not in _SPELT_OTHERWISE:
+        return None
+    advice = _SPELT_OTHERWISE[exc.option_name]
+    ctx = exc.ctx
+    if "--json" in advice and not (ctx and any(p.name == "json_lines" for p in ctx.command.params)):
+        return None  # this command has no --json
+    command = ctx.info_name if ctx is not None else "COMMAND"
+    advice = advice.format(prog=PROG, command=command)
+    return f"no such option {exc.option_name}: {advice}"
+
+
+def _bad_parameter(exc: click.BadParameter) -> str | None:
+    """The flag (``--type``), argument (``FILE``) or variable a bad value came from, in
+    the same words whether click or a command found it bad."""
+    param, ctx = exc.param, exc.ctx
+    if param is None or ctx is None:
+        hint = exc.param_hint
+        return hint if hint is None or isinstance(hint, str) else " / ".join(hint)
+    name = param.name or ""
+    flag = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+    source = ctx.get_parameter_source(name)
+    if source is click.core.ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+        shown = "…" if name in SECRET_PARAMETERS else os.environ.get(param.envvar, "")
+        return f"{param.envvar}={shown} (for {flag})"
+    return flag
 
 
 def _scheme_hint(exc: XProtectError) -> str | None:
@@ -224,6 +255,11 @@ def _scheme_hint(exc: XProtectError) -> str | None:
     text = str(exc).lower()
     if isinstance(exc, TLSError) and ("wrong_version_number" in text or "record layer" in text):
         return "the server speaks plain http here: use http:// in --url (XPROTECT_URL)"
+    if isinstance(exc, TransportError) and "clientproxyconnectionerror" in text:
+        return (
+            "the proxy could not be reached: check --proxy (XPROTECT_PROXY), or HTTPS_PROXY/"
+            "HTTP_PROXY when no --proxy is given (NO_PROXY=host bypasses them)"
+        )
     if isinstance(exc, TransportError) and "server disconnected" in text:
         return (
             "the server closed the connection: if it speaks https, use https:// in --url "
@@ -233,6 +269,11 @@ def _scheme_hint(exc: XProtectError) -> str | None:
 
 
 def _auth_hint(exc: XProtectError) -> str | None:
+    if isinstance(exc, AuthenticationError) and "refused the Windows login" in str(exc):
+        return (
+            "the Windows user was refused: check --username, as DOMAIN\\user, and --password "
+            "(XPROTECT_USERNAME/XPROTECT_PASSWORD)"
+        )
     if isinstance(exc, AuthenticationError) and exc.error == "invalid_client":
         return (
             "the service client was refused: check --client-id/--client-secret "
@@ -246,10 +287,20 @@ def _auth_hint(exc: XProtectError) -> str | None:
     return None
 
 
+def _not_found_hint(exc: XProtectError) -> str | None:
+    """A 404 for the login itself is the URL, not a stored event that is gone."""
+    if isinstance(exc, NotFoundError) and "/connect/token" in (exc.path or "").lower():
+        return (
+            "the server has no login at this address: check --url (XPROTECT_URL), the "
+            "server's address such as https://vms (a path there is kept before /API/IDP)"
+        )
+    return None
+
+
 def classify(exc: XProtectError) -> tuple[int, str]:
     """The exit code and a hint for an error (the hint matching its cause where known)."""
     code, hint = _classify(exc)
-    return code, _scheme_hint(exc) or _auth_hint(exc) or hint
+    return code, _scheme_hint(exc) or _auth_hint(exc) or _not_found_hint(exc) or hint
 
 
 def _classify(exc: XProtectError) -> tuple[int, str]:

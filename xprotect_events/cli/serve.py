@@ -14,7 +14,8 @@ from .. import ConfigurationError, InvalidInputError
 from ..testing.demo import seed_events
 from ..testing.faultflags import FAULT_KINDS_HELP, FaultFlag, apply_fault_flags, parse_fault_flag
 from ..testing.simulator import Simulator
-from .params import with_options
+from ..wire import MAX_TOKEN_LIFETIME
+from .params import Seconds, with_options
 from .runner import EXIT_OK, PROG, run
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,21 +130,33 @@ def _fault_epilog() -> str:
 
 @click.command(short_help="Run the simulator until Ctrl-C or SIGTERM.", epilog=_fault_epilog())
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: a free one; the first line says which).",
+)
 @click.option("--https", is_flag=True, help="TLS with a throwaway CA (prints its path).")
 @click.option(
     "--token-lifetime",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1, max=MAX_TOKEN_LIFETIME),  # longer: clients refuse the token
     default=3600.0,
     show_default=True,
     help="Seconds a token lives (expires_in); then the API answers 401.",
 )
 @click.option(
     "--session-idle-timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     help="Seconds an unread event session lives (default 60); then reading it gives 404.",
 )
-@click.option("--seed-events", type=click.IntRange(min=0), default=0, help="Store N events.")
+@click.option(
+    "--seed-events",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Store N events at start (spread over the last hour, tagged seed-N).",
+)
 @click.option(
     "--max-events",
     type=click.IntRange(min=1),
@@ -163,7 +176,7 @@ def _fault_epilog() -> str:
 )
 @click.option(
     "--resume-window",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=30.0,
     show_default=True,
     metavar="S",

@@ -63,7 +63,7 @@ def plan(columns: Sequence[Column], width: int) -> list[tuple[int, int]]:
 
     def least(index: int) -> int:
         column = columns[index]
-        return min(column.natural, MIN_TEXT) if column.folds else column.natural
+        return min(column.natural, _narrowest(column)) if column.folds else column.natural
 
     def needed(indices: Iterable[int], size: Callable[[int], int]) -> int:
         listed = list(indices)
@@ -74,12 +74,17 @@ def plan(columns: Sequence[Column], width: int) -> list[tuple[int, int]]:
         kept.remove(droppable.pop(0)[1])
     widths = {i: columns[i].natural for i in kept}
     while needed(kept, widths.__getitem__) > width:
-        text = [i for i in kept if columns[i].folds and widths[i] > MIN_TEXT]
+        text = [i for i in kept if columns[i].folds and widths[i] > _narrowest(columns[i])]
         if not text:
             break
         widest = max(text, key=lambda i: widths[i])
         widths[widest] -= 1
     return [(i, widths[i]) for i in kept]
+
+
+def _narrowest(column: Column) -> int:
+    """How narrow a text column may fold: :data:`MIN_TEXT`, or its header's longest word."""
+    return max(MIN_TEXT, *(len(word) for word in column.name.split()))
 
 
 def natural(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> list[Column]:
@@ -148,15 +153,46 @@ class EventTable:
     def _print_table(self) -> None:
         if self.layout is None:
             self.layout = plan(natural(self.columns, self.rows), self.console.width)
-        table = Table(
-            box=box.SIMPLE_HEAD, show_header=self.count == 0, show_edge=False, pad_edge=False
+        self.console.print(
+            planned_table(self.columns, self.rows, self.layout, header=self.count == 0)
         )
-        for index, width in self.layout:
-            column = self.columns[index]
-            table.add_column(column.name, width=width, overflow="fold", no_wrap=not column.folds)
-        for row in self.rows:
-            table.add_row(*(escape(row[index]) for index, _ in self.layout))
-        self.console.print(table)
+
+
+def planned_table(
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[str]],
+    layout: Sequence[tuple[int, int]],
+    *,
+    header: bool = True,
+    style: Callable[[int, str], str] | None = None,
+) -> Table:
+    """The ``rows`` (plain text) as a table laid out by :func:`plan`: text columns fold,
+    whole ones (a time, an id) are never cut. ``style`` gives a cell's rich style."""
+    table = Table(box=box.SIMPLE_HEAD, show_header=header, show_edge=False, pad_edge=False)
+    for index, width in layout:
+        column = columns[index]
+        table.add_column(column.name, width=width, overflow="fold", no_wrap=not column.folds)
+    for row in rows:
+        table.add_row(*(_cell(row[index], index, style) for index, _ in layout))
+    return table
+
+
+def _cell(text: str, index: int, style: Callable[[int, str], str] | None) -> str:
+    """A cell's markup: the text escaped, in its style if it has one."""
+    shown = style(index, text) if style is not None else ""
+    return f"[{shown}]{escape(text)}[/]" if shown else escape(text)
+
+
+def print_planned(
+    console: Console,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    *,
+    style: Callable[[int, str], str] | None = None,
+) -> None:
+    """``rows`` as one table sized to ``console`` (see :func:`plan`)."""
+    layout = plan(natural(columns, rows), console.width)
+    console.print(planned_table(columns, rows, layout, style=style))
 
 
 def event_row(event: Event, names: Names) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from .batchfile import (
 from .connection import Connection, connection_options
 from .journaling import BatchJournal, journal_options, open_journal
 from .names import names_for
-from .output import Output, event_json, output_option, progress_bar
+from .output import Output, OutputClosed, event_json, output_option, progress_bar
 from .params import WHEN, batch_options, parse_json_object
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE, run
 
@@ -211,10 +211,27 @@ class BatchRun:
             )
         elif rejects.count:
             self.out.note(f"{rejects.count} not accepted: written with reasons to {rejects.path}")
+            self._note_unknown()
         elif rejects.removed_stale:
             self.out.note(
                 f"all accepted: removed the rejects file of an earlier run, {rejects.path}"
             )
+
+    def _note_unknown(self) -> None:
+        """What to do about lines that may have happened, before anyone resends them."""
+        if not self.unknown:
+            return
+        if self.journal is not None:
+            self.out.note(
+                f"note: {self.unknown} unknown line(s) may have happened: run the same command "
+                "again (with this --journal) to look them up and send only what is missing"
+            )
+            return
+        self.out.note(
+            f"note: {self.unknown} unknown line(s) were sent and no answer came, so they may "
+            f"have happened: sending {self.rejects.path} again sends them again (check them "
+            "first, or run with --journal FILE, which settles them on a rerun)"
+        )
 
     @property
     def exit_code(self) -> int:
@@ -278,7 +295,10 @@ def _check_batch_files(args: BatchArgs) -> None:
     input, the journal (and its lock) and the rejects file are distinct files in
     directories that can be written."""
     if args.journal is not None and args.file == "-":
-        raise click.BadParameter("a journal needs a FILE: a rerun must read the same input")
+        raise click.BadParameter(
+            "a journal needs a FILE, not - (stdin): a rerun must read the same input",
+            param_hint="--journal",
+        )
     if args.file != "-":
         source = Path(args.file)
         if not source.exists():
@@ -340,6 +360,9 @@ async def _trigger_batch(
             except asyncio.CancelledError:
                 batch.stopped("interrupted")
                 raise
+            except OutputClosed:  # `--json | head`: nobody reads the results any more
+                out.note("stopped: the reader of stdout went away; sending no more lines")
+                batch.stopped("stopped when its output was closed")
             except BaseException:
                 batch.stopped("stopped by an error")
                 raise

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
 import click
 from rich.markup import escape
 
-from .. import Event, SessionChange
+from .. import Event, SessionChange, XProtectClient
 from ..filters import SessionFilter
+from .batchfile import unwritable
 from .connection import Connection, connection_options
 from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
-from .names import Names, names_for
+from .names import Names, names_for, needs_lookup
 from .output import Output, event_json, output_option
-from .params import WHEN, include_data_option, name_conditions
+from .params import WHEN, Seconds, include_data_option, name_conditions
 from .runner import EXIT_OK, run
 from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
 
@@ -56,8 +59,20 @@ class WatchArgs:
 )
 @click.option("--since", type=WHEN, help="Also events after this time (default: from now).")
 @include_data_option()
-@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True)
-@click.option("--max-size", type=click.IntRange(1, 2000), default=100, show_default=True)
+@click.option(
+    "--poll-interval",
+    type=Seconds(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds between reads of the session (a full read is followed at once).",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(1, 2000),
+    default=100,
+    show_default=True,
+    help="Most events per read of the session.",
+)
 @click.option("--live", is_flag=True, help=LIVE_HELP)
 @click.option("--state", is_flag=True, help=STATE_HELP)
 @click.option(
@@ -78,7 +93,15 @@ def watch(conn: Connection, out: Output, **options: Any) -> int:
     on after the last event shown (an event shown just before a crash may be shown again).
     """
     check_live_flags(click.get_current_context(), options)
+    _check_checkpoint(options["checkpoint"])
     return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
+
+
+def _check_checkpoint(path: str | None) -> None:
+    """A checkpoint that cannot be kept is a usage error before logging in."""
+    why = unwritable(Path(path), appends=True) if path is not None else None
+    if why is not None:
+        raise click.BadParameter(f"the checkpoint cannot be kept: {why}", param_hint="--checkpoint")
 
 
 async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
@@ -86,6 +109,7 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
     async with conn.client() as client:
         await client.login()
         names = await names_for(client, out.json, args.types, args.sources)
+        await _note_unknown_types(client, names, args.types, out)
         if args.live:
             await watch_live(client, names, _live_args(names, args), out, show_event)
             return EXIT_OK
@@ -103,9 +127,11 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
             poll_interval=args.poll_interval,
             checkpoint=args.checkpoint,
         )
+        watching = False
         try:
             async with session:
                 out.note("watching events (Ctrl-C to stop)")
+                watching = True
                 if out.plain:
                     write_tsv(sys.stdout, [PLAIN_HEADER])
                     sys.stdout.flush()
@@ -113,8 +139,25 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
                     seen[change.kind] += 1
                     show_change(out, names, change)
         finally:
-            out.note(f"stopped: {seen['new']} new, {seen['deleted']} deleted")
+            if watching:  # not when the session could not even be opened
+                out.note(f"stopped: {seen['new']} new, {seen['deleted']} deleted")
     return EXIT_OK
+
+
+async def _note_unknown_types(
+    client: XProtectClient, names: Names, types: tuple[str, ...], out: Output
+) -> None:
+    """A --type GUID that is no event type these credentials see would watch nothing."""
+    wanted = [t for t in types if not needs_lookup([t], uuid.UUID)]
+    if not wanted:
+        return
+    known = names.types or (await Names.load(client)).types
+    for text in wanted:
+        if known and uuid.UUID(text) not in known:
+            out.note(
+                f"warning: no event type has the id {text} (as these credentials see them): "
+                "nothing of it will show; 'xprotect-events types' lists them"
+            )
 
 
 def _live_args(names: Names, args: WatchArgs) -> LiveWatch:
