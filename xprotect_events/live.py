@@ -16,13 +16,15 @@ like the subscriptions) and delivered before the new live ones; after a ``state(
 ``getState`` is asked again and the state changes the gap hid follow the live events that
 came meanwhile (it may take minutes; a row that a live event made stale is left out). What
 the store cannot have (types not in ``stored_types``) is reported as a :class:`Gap` (on the
-stream, to ``on_gap``, a WARNING). Nothing is delivered twice (a repeat is known among the
-ids of at least the last 10,000 events). Until a new connection's session is settled, what
-it pushes waits behind what the gap may bring, so that the fill starts after the last event
-delivered. Only a session whose subscriptions were all confirmed is resumed (a subscription
-change left without an answer makes the next connection start a new session, filled as
-above). With ``checkpoint=`` a restarted stream resumes the same way from the last event the
-consumer processed (see :mod:`.live_checkpoint`).
+stream, to ``on_gap``, a WARNING): on the stream after the events filled from the store and
+before the new live ones (and once more, of any type, when ``getState`` fails). Nothing is
+delivered twice (a repeat is known among the ids of at least the last 10,000 events). Until
+a new connection's session is settled, what it pushes waits behind what the gap may bring,
+so that the fill starts after the last event delivered. Only a session whose subscriptions
+were all confirmed is resumed (a subscription change left without an answer makes the next
+connection start a new session, filled as above). With ``checkpoint=`` a restarted stream
+resumes the same way from the last event the consumer processed (see
+:mod:`.live_checkpoint`).
 
 A frame the server should not have sent (not JSON, binary, invalid UTF-8 or a frame that
 breaks RFC 6455, an answer that carries events, an event that does not decode) ends the
@@ -53,7 +55,7 @@ from .errors import CheckpointError, ProtocolError, TransportError, XProtectErro
 from .live_buffer import Buffer, Hold, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
 from .live_conn import Connection, connect
-from .live_gap import LiveStates, fill_gap, fill_states, report
+from .live_gap import Fill, LiveStates, fill_gap, fill_states, report
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .live_retry import Reconnects
 from .live_subs import Subscriptions
@@ -382,16 +384,22 @@ class LiveStream:
             after=self._resumed_from if latest is None else None,
             deliver=self._deliver_new,
         )
+        known = fill.types  # the gap goes where it is: after the fill, before the new events
+        await self._report_gap(fill)
         await self._hold.release(may_wait)
         if self._state_used:  # live events flow while getState is awaited (it may take minutes)
             timeout = self._link.profile.ws_command_timeout
             await fill_states(fill, lambda: conn.states(timeout), self._deliver_new, self._states)
-            self._states.watch(False)
+            if known is not None and fill.types is None:  # the state rows could not be read
+                await self._report_gap(fill)
+        self._states.watch(False)
+        return None
+
+    async def _report_gap(self, fill: Fill) -> None:
         if (gap := fill.gap()) is not None:
             self.gaps.append(gap)
             report(gap, self._on_gap)
             await self._put([gap], None)
-        return None
 
     async def _deliver_new(self, events: list[Event]) -> int:
         fresh = self._recent.fresh(events)

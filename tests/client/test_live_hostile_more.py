@@ -5,6 +5,7 @@ that carry events or answer nothing the client asked."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -323,3 +324,65 @@ async def test_events_before_a_resumes_answer_are_delivered_after_it_in_order() 
     ):
         assert numbers(await items(live, 4)) == [1, 2, 3, 4]
     assert live.resumes == 1
+
+
+@pytest.mark.parametrize("state_answer", [200, 500])
+async def test_the_gap_comes_before_the_live_events_that_flow_while_get_state_waits(
+    state_answer: int,
+) -> None:
+    # broke once (while the live events were let through during the gap's getState): the
+    # Gap came after them, so a consumer reading it as "here events may be missing" put it
+    # in the wrong place; a getState that fails then says state changes may be missing too
+    drop, consumed, second_gap = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def scenario(socket: Socket) -> None:
+        if socket.number == 1:
+            await socket.open("S1")
+            await socket.answer(await socket.command("getState"), states=[])
+            await socket.events(1)
+            await drop.wait()
+            return
+        await socket.answer(await socket.command("startSession"), 201, sessionId="S2")
+        await socket.answer(await socket.command("addSubscription"), subscriptionId="s2")
+        command = await socket.command("getState")
+        await socket.events(100, 101)
+        await consumed.wait()
+        if state_answer == 200:
+            await socket.answer(command, states=[])
+        else:
+            await socket.answer(command, 500, error={"errorText": "busy"})
+            await second_gap.wait()  # (500 would otherwise race the second gap)
+        await socket.events(500)
+        await socket.serve()
+
+    async with HostileWS(scenario) as server, server.client() as client:
+        server.stored = [event(1), event(2)]
+        async with client.subscribe(types=[TYPE_ID]) as live:
+            got: list[Event | Gap] = []
+            try:
+                async with asyncio.timeout(10):
+                    await live.state()
+                    async for item in live:
+                        got.append(item)
+                        drop.set()
+                        if number(item) == 101:
+                            consumed.set()
+                        if isinstance(item, Gap) and len(got) > 3:
+                            second_gap.set()
+                        if number(item) == 500:
+                            break
+            finally:
+                consumed.set()
+                second_gap.set()
+    assert numbers(got[:2]) == [1, 2]
+    first = got[2]
+    assert isinstance(first, Gap)
+    assert first.types == (uuid.UUID(TYPE_ID),)
+    if state_answer == 200:
+        assert numbers(got[3:]) == [100, 101, 500]
+    else:  # a second gap, of any type, after the live events that came meanwhile
+        assert numbers(got[3:5]) == [100, 101]
+        second = got[5]
+        assert isinstance(second, Gap)
+        assert second.types is None
+        assert numbers(got[6:]) == [500]
