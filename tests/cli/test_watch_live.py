@@ -29,7 +29,7 @@ from xprotect_events.cli import EXIT_OK, EXIT_USAGE, LISTENING
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
 from xprotect_events.positions import LivePosition
-from xprotect_events.testing import CAMERA_IDS
+from xprotect_events.testing import CAMERA_IDS, UNSTORED_EVENT
 from xprotect_events.testing.simulator import Simulator
 
 
@@ -153,3 +153,52 @@ async def test_serve_resume_window_reaches_the_simulator() -> None:
                 assert live.session_id != gone
         proc.send_signal(signal.SIGTERM)
         assert await finish(proc) == EXIT_OK
+
+
+async def watch_after_expiry(
+    sim: Simulator, service_client: XProtectClient, path: str, *stored: str
+) -> tuple[list[str], list[str]]:
+    """A first run saved its position; the server forgets the session, a Person event and a
+    Doorbell event (never stored) come while nothing runs; the second run's (tags, notes)."""
+    await watch_live(sim, service_client, "--checkpoint", path, tags=("first",))
+    sim.clock.advance(sim.live.resume_window + 1)
+    await service_client.trigger_event(EventTrigger(type=PERSON, source=CAMERA_1, tag="down"))
+    await service_client.trigger_event(EventTrigger(type=str(UNSTORED_EVENT), tag="rang"))
+    args = ("watch", "--live", "--json", "--checkpoint", path, *stored)
+    async with cli_process(*args, env=admin_env(sim)) as proc:
+        await read_until(proc.stderr, "watching live events")
+        lines = await read_until(proc.stdout, '"down"')
+        notes = [] if stored else await read_until(proc.stderr, "gap:")  # (none when stored)
+        proc.send_signal(signal.SIGINT)
+        assert await finish(proc) == EXIT_OK
+        assert proc.stderr is not None
+        notes += (await proc.stderr.read()).decode().splitlines()
+    return [orjson.loads(line)["event"]["tag"] for line in lines], notes
+
+
+async def test_watch_live_stored_type_fills_from_the_store_and_names_the_gap(
+    sim: Simulator, service_client: XProtectClient, tmp_path: Path
+) -> None:
+    """``watch --live`` could not say which types the store keeps: every refused resume
+    was a gap "from … to …", with neither the types nor what was filled."""
+    tags, notes = await watch_after_expiry(sim, service_client, str(tmp_path / "a.json"))
+    assert tags == ["down"]  # filled from the store even so
+    gaps = [line for line in notes if "gap:" in line]
+    assert len(gaps) == 1
+    assert "gap: events of any type the store does not keep from" in gaps[0]
+    assert "1 filled from the store" in gaps[0]
+    stored = ("--stored-type", "all")
+    tags, notes = await watch_after_expiry(sim, service_client, str(tmp_path / "b.json"), *stored)
+    assert tags == ["down"]
+    assert not any("gap:" in line for line in notes)  # all stored: no gap
+
+
+async def test_watch_live_stored_type_is_checked(sim: Simulator) -> None:
+    result = await run_cli("watch", "--stored-type", "all", env=admin_env(sim))
+    assert result.rc == EXIT_USAGE
+    assert "--stored-type needs --live" in result.err
+    result = await run_cli("watch", "--live", "--stored-type", "Persn Detected", env=admin_env(sim))
+    assert result.rc == EXIT_USAGE, result.err
+    assert "--stored-type" in result.err
+    assert "Person Detected" in result.err  # did you mean
+    assert sim.live.connections_total == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import click
@@ -27,6 +27,11 @@ Show = Callable[[Output, Names, str, Event], None]
 
 LIVE_HELP = "Push over the Events and State WebSocket API (XProtect 2023 R3+), not polling."
 STATE_HELP = "With --live: print the current state of the matching stateful sources first."
+STORED_HELP = (
+    "With --live: an event type (GUID or name) the server's REST store keeps, or 'all'. "
+    "When a session cannot be resumed, the missed events of these types are fetched from "
+    "the store; a gap line names the others. Repeatable."
+)
 
 #: ``watch`` options that have no meaning on the WebSocket, and why.
 NOT_LIVE = {
@@ -42,6 +47,8 @@ def check_live_flags(ctx: click.Context, options: Mapping[str, Any]) -> None:
     if not options.get("live"):
         if options.get("state"):
             raise click.UsageError("--state needs --live (getState is a WebSocket command)")
+        if options.get("stored_types"):
+            raise click.UsageError("--stored-type needs --live (an event session misses nothing)")
         return
     for name, (flag, why) in NOT_LIVE.items():
         if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT):
@@ -57,6 +64,7 @@ class LiveWatch:
     include_data: bool
     state: bool
     checkpoint: str | None
+    stored_types: Sequence[uuid.UUID] | Literal["all"] | None = None
 
 
 async def watch_live(
@@ -69,6 +77,7 @@ async def watch_live(
         types=list(args.types) or None,
         sources=sources or None,
         checkpoint=args.checkpoint,
+        stored_types=args.stored_types,
     )
     watching = False
     try:
@@ -81,7 +90,7 @@ async def watch_live(
             out.note("watching live events over the WebSocket (Ctrl-C to stop)")
             async for item in live:
                 if isinstance(item, Gap):
-                    out.note(f"gap: events from {item.start} to {item.end} may be missing")
+                    out.note(gap_note(item, names))
                     continue
                 seen["new"] += 1
                 show(out, names, "new", _shown(item, args.include_data))
@@ -89,6 +98,18 @@ async def watch_live(
         if watching:  # not when the stream could not even be opened
             out.note(f"stopped: {seen['new']} new, {seen['state']} state")
     return seen
+
+
+def gap_note(gap: Gap, names: Names) -> str:
+    """What a gap line says: which types may be missing, when, and what was filled."""
+    types = "any type the store does not keep"
+    if gap.types is not None:
+        types = ", ".join(names.type_name(t) for t in gap.types)
+    return (
+        f"gap: events of {types} from {gap.start} to {gap.end} may be missing (the session "
+        f"could not be resumed; {gap.filled} filled from the store; --stored-type names the "
+        "types it keeps)"
+    )
 
 
 def _shown(event: Event, include_data: bool) -> Event:

@@ -138,13 +138,13 @@ class Names:
             return self.type_name(guid)  # a user-defined event is its own source [seed]
         return (camera.display_name or camera.name) if camera else source
 
-    def resolve_type(self, text: str) -> uuid.UUID:
+    def resolve_type(self, text: str, flag: str = "--type") -> uuid.UUID:
         """A GUID, or the name of a known event type (case does not matter)."""
         try:
             return uuid.UUID(text)
         except ValueError:
             pass
-        return find_named(self.types.values(), text, "event type", "--type").id
+        return find_named(self.types.values(), text, "event type", flag).id
 
     def resolve_source(self, text: str) -> str:
         """A GUID, ``cameras/<guid>``, or the name of a known camera."""

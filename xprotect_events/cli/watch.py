@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import click
@@ -17,7 +17,14 @@ from .. import Event, SessionChange, XProtectClient
 from ..filters import SessionFilter
 from .batchfile import unwritable
 from .connection import Connection, connection_options
-from .live import LIVE_HELP, STATE_HELP, LiveWatch, check_live_flags, watch_live
+from .live import (
+    LIVE_HELP,
+    STATE_HELP,
+    STORED_HELP,
+    LiveWatch,
+    check_live_flags,
+    watch_live,
+)
 from .names import Names, names_for, needs_lookup
 from .output import Output, event_json, output_option
 from .params import WHEN, Seconds, include_data_option, name_conditions
@@ -42,6 +49,7 @@ class WatchArgs:
     max_size: int
     live: bool
     state: bool
+    stored_types: tuple[str, ...]
     checkpoint: str | None
 
 
@@ -75,6 +83,7 @@ class WatchArgs:
 )
 @click.option("--live", is_flag=True, help=LIVE_HELP)
 @click.option("--state", is_flag=True, help=STATE_HELP)
+@click.option("--stored-type", "stored_types", multiple=True, metavar="TYPE|all", help=STORED_HELP)
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False),
@@ -108,7 +117,8 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
     seen: Counter[str] = Counter()
     async with conn.client() as client:
         await client.login()
-        names = await names_for(client, out.json, args.types, args.sources)
+        stored = [t for t in args.stored_types if t.casefold() != "all"]
+        names = await names_for(client, out.json, [*args.types, *stored], args.sources)
         await _note_unknown_types(client, names, args.types, out)
         if args.live:
             await watch_live(client, names, _live_args(names, args), out, show_event)
@@ -167,7 +177,14 @@ def _live_args(names: Names, args: WatchArgs) -> LiveWatch:
         include_data=args.include_data,
         state=args.state,
         checkpoint=args.checkpoint,
+        stored_types=_stored_types(names, args.stored_types),
     )
+
+
+def _stored_types(names: Names, given: tuple[str, ...]) -> list[uuid.UUID] | Literal["all"] | None:
+    if any(text.casefold() == "all" for text in given):
+        return "all"
+    return [names.resolve_type(text, "--stored-type") for text in given] or None
 
 
 #: The header of ``watch``'s tab-separated lines (in a pipe).
