@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
+from xprotect_events.errors import InvalidInputError
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing import (
     ANALYTICS_EVENT,
@@ -247,3 +248,10 @@ async def test_seed_python_quickstart_prints_events() -> None:
     text = out.getvalue()
     assert text.startswith("GET /events response:\n{'_links': ")
     assert "from-the-quickstart" in text
+
+
+@pytest.mark.parametrize("lifetime", [float("inf"), 1e300, 0, -1, float("nan")])
+def test_a_token_lifetime_no_client_can_take_is_refused(lifetime: float) -> None:
+    """``inf`` or ``1e300`` answered every login with HTTP 500 (an expiry out of range)."""
+    with pytest.raises(InvalidInputError, match="token_lifetime"):
+        Simulator(token_lifetime=lifetime)

@@ -6,6 +6,8 @@ import secrets
 
 import attrs
 
+from ..checks import seconds
+from ..wire import MAX_TOKEN_LIFETIME
 from .clock import SimClock
 from .directory import Identity
 from .rejected import Rejected
@@ -23,7 +25,8 @@ class Tokens:
 
     def __init__(self, clock: SimClock, lifetime: float) -> None:
         self.clock = clock
-        self.lifetime = lifetime
+        # At most what a client takes as expires_in: a longer one answered every login 500.
+        self.lifetime = seconds("token_lifetime", lifetime, most=MAX_TOKEN_LIFETIME + 1)
         self._tokens: dict[str, TokenInfo] = {}
 
     def __len__(self) -> int:
