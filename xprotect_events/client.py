@@ -387,6 +387,10 @@ class XProtectClient:
         """The cameras these credentials may see (``GET /cameras``)."""
         return await self._get("/cameras", array_of(Camera))
 
+    async def camera(self, name_or_id: uuid.UUID | str) -> Camera:
+        """A camera by id (or ``cameras/<guid>``), or by name, as :meth:`event_type` finds."""
+        return await config.camera(self, name_or_id)
+
     async def can_trigger(self, event_type: EventType | uuid.UUID | str) -> bool:
         """Whether these credentials may trigger events of this type, asked before sending.
 

@@ -1,12 +1,14 @@
 """The Configuration API calls event code needs beyond listing: user-defined events (create,
-delete) and finding an event type by its name.
+delete) and finding an event type or a camera by its name.
 
 Functions take the client they call through; ``XProtectClient`` delegates its
-``create_user_defined_event``, ``delete_user_defined_event`` and ``event_type`` here.
+``create_user_defined_event``, ``delete_user_defined_event``, ``event_type`` and
+``camera`` here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Iterable
@@ -15,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from . import wire
 from .core import Core
 from .errors import InvalidInputError, ProtocolError, XProtectError, shown
-from .models import EventType, to_uuid
+from .models import Camera, EventType, source_guid, to_source, to_uuid
 
 T = TypeVar("T")
 
@@ -28,6 +30,8 @@ class XProtectClient(Protocol):
     async def get_event_type(self, type_id: uuid.UUID | str) -> EventType: ...
 
     async def list_event_types(self) -> list[EventType]: ...
+
+    async def list_cameras(self) -> list[Camera]: ...
 
 
 USER_DEFINED_PATH = "/userDefinedEvents"
@@ -43,13 +47,29 @@ def compact(name: str) -> str:
     return _NOT_WORD.sub("", name.casefold())
 
 
-def find_event_type(types: Iterable[EventType], text: str) -> EventType:
-    """The type whose name or display name is ``text``: case does not matter, and nor do
+class Named(Protocol):
+    """What a lookup by name reads of an item (an event type, a camera)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def display_name(self) -> str | None: ...
+
+
+N = TypeVar("N", bound=Named)
+
+
+def find_named(items: Iterable[N], text: str, what: str = "event type") -> N:
+    """The item whose name or display name is ``text``: case does not matter, and nor do
     spaces and punctuation (``MotionStarted`` finds "Motion Started"). An exact match (but
     case) wins over a compact one. :class:`InvalidInputError` when none or several match."""
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInputError(f"an event type name must be a non-empty string, got {shown(text)}")
-    known = list(types)
+        raise InvalidInputError(f"a {what} name must be a non-empty string, got {shown(text)}")
+    known = list(items)
     for norm in (str.casefold, compact):
         wanted = norm(text.strip())
         found = [t for t in known if wanted in {norm(t.name), norm(t.display_name or t.name)}]
@@ -57,11 +77,32 @@ def find_event_type(types: Iterable[EventType], text: str) -> EventType:
             return found[0]
         if found:
             ids = ", ".join(str(t.id) for t in found)
-            raise InvalidInputError(
-                f"{len(found)} event types are named {text!r} ({ids}); use an id"
-            )
+            raise InvalidInputError(f"{len(found)} {what}s are named {text!r} ({ids}); use an id")
     names = ", ".join(sorted(t.display_name or t.name for t in known)) or "none readable"
-    raise InvalidInputError(f"no event type named {text!r}; known: {names}")
+    raise InvalidInputError(f"no {what} named {text!r}; known: {names}")
+
+
+def find_event_type(types: Iterable[EventType], text: str) -> EventType:
+    """:func:`find_named` of an event type."""
+    return find_named(types, text)
+
+
+async def camera(client: XProtectClient, name_or_id: uuid.UUID | str) -> Camera:
+    """The camera with this id (a GUID or ``cameras/<guid>``) or this name, among those
+    the credentials may see (one ``GET /cameras``); :class:`InvalidInputError` if none."""
+    cameras = await client.list_cameras()
+    if isinstance(name_or_id, uuid.UUID):
+        guid: uuid.UUID | None = name_or_id
+    else:
+        guid = None
+        with contextlib.suppress(InvalidInputError):  # not a GUID: a name
+            guid = source_guid(to_source(name_or_id))
+        if guid is None:
+            return find_named(cameras, name_or_id, "camera")
+    for item in cameras:
+        if item.id == guid:
+            return item
+    raise InvalidInputError(f"no camera {guid} among those these credentials may see")
 
 
 async def event_type(client: XProtectClient, name_or_id: uuid.UUID | str) -> EventType:

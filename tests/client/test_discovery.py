@@ -81,6 +81,31 @@ async def test_event_type_by_id_name_and_compact_name(client: XProtectClient) ->
         await client.event_type(uuid.uuid4())
 
 
+async def test_camera_by_id_source_name_and_compact_name(client: XProtectClient) -> None:
+    """There was no way to find a camera by name (``event_type`` had one)."""
+    first, fourth = seed.CAMERA_IDS[0], seed.CAMERA_IDS[3]
+    assert (await client.camera("Camera 1 - Main Entrance")).id == first
+    assert (await client.camera("camera4loadingdock")).id == fourth
+    assert (await client.camera(f"cameras/{fourth}")).id == fourth
+    assert (await client.camera(str(first))).name == "Camera 1 - Main Entrance"
+    assert (await client.camera(first)).source == f"cameras/{first}"
+    with pytest.raises(InvalidInputError, match="no camera named 'Camera 9'; known: Camera 1"):
+        await client.camera("Camera 9")
+    with pytest.raises(InvalidInputError, match=r"no camera .* these credentials may see"):
+        await client.camera(uuid.uuid4())
+    with pytest.raises(InvalidInputError, match="a camera name must be a non-empty string"):
+        await client.camera(5)  # type: ignore[arg-type]
+
+
+async def test_an_operator_finds_only_the_cameras_it_may_see(sim: Simulator) -> None:
+    async with XProtectClient(
+        sim.url, username="operator", password="operator", retry=FAST_RETRY
+    ) as operator:
+        assert (await operator.camera("Camera 2 - Parking")).id == seed.CAMERA_IDS[1]
+        with pytest.raises(InvalidInputError, match="no camera"):
+            await operator.camera("Camera 3 - Server Room")
+
+
 def test_find_event_type_prefers_the_exact_name() -> None:
     a = EventType(id=uuid.uuid4(), name="Door Open")
     b = EventType(id=uuid.uuid4(), name="DoorOpen")
