@@ -72,19 +72,10 @@ class Watcher:
                     break  # a normal exit: this event is saved as processed too
 
 
-def camera_id(cameras: dict[uuid.UUID, str], wanted: str) -> uuid.UUID:
-    for guid, name in cameras.items():
-        if wanted.casefold() in (name.casefold(), str(guid)):
-            return guid
-    raise SystemExit(f"no camera {wanted!r}; known: {sorted(cameras.values())}")
-
-
-async def filters(
-    client: XProtectClient, cameras: dict[uuid.UUID, str], args: argparse.Namespace
-) -> dict[str, Any]:
+async def filters(client: XProtectClient, args: argparse.Namespace) -> dict[str, Any]:
     """``subscribe``'s filters from names (or ids): the WebSocket API takes GUIDs only."""
     types = [(await client.event_type(name)).id for name in args.type]  # "MotionStarted" too
-    sources = [camera_id(cameras, name) for name in args.source]  # GUIDs, not "cameras/…"
+    sources = [(await client.camera(name)).id for name in args.source]  # by name or id
     # The API does not publish retention: stored_types names the types a failed resume can
     # fetch from the REST store; a Gap reports the others (all of them, if not given).
     stored: list[uuid.UUID] | Literal["all"] | None = None
@@ -106,7 +97,7 @@ async def run(args: argparse.Namespace) -> Watcher:
         watcher = Watcher(types, cameras)
         # buffer= (10,000) bounds what waits for us: while it is full the socket is not read
         # and the server is held back; SlowConsumerError ends the stream only if it cannot be.
-        live = client.subscribe(**await filters(client, cameras, args), checkpoint=args.checkpoint)
+        live = client.subscribe(**await filters(client, args), checkpoint=args.checkpoint)
         await until_stopped(watcher.watch(live, args.max_events), args.duration)
         log.info("sessions resumed: %d, reconnects: %d", live.resumes, live.reconnects)
     return watcher

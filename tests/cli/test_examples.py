@@ -326,7 +326,7 @@ async def test_live_watcher_stops_after_its_duration_and_refuses_unknown_names(
     assert "stopped cleanly after 0 event(s), 0 gap(s)" in out
     rc, out, err = await finish(await start(sim, "live_watcher.py", "--source", "Camera 9"))
     assert rc == 1
-    assert "no camera 'Camera 9'; known: ['Camera 1 - Main Entrance'" in err
+    assert "stopped: no camera named 'Camera 9'; known: Camera 1 - Main Entrance" in out
     rc, out, err = await finish(await start(sim, "live_watcher.py", "--type", "Door Forced"))
     assert rc == 1
     assert "stopped: no event type named 'Door Forced'" in out
