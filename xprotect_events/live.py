@@ -218,7 +218,7 @@ class LiveStream:
     async def _wait_for_item(self) -> Item:
         while (item := self._buffer.pop()) is None:
             if self._error is not None:
-                raise self._error
+                raise self._error.with_traceback(None)  # (again: no growing traceback)
             if self._closed:
                 raise StopAsyncIteration
             await self._buffer.readable()
@@ -253,7 +253,7 @@ class LiveStream:
     async def _connection(self) -> Connection:
         while True:
             if self._error is not None:
-                raise self._error
+                raise self._error.with_traceback(None)  # (again: no growing traceback)
             if self._closed:
                 raise XProtectError("the live stream is closed")
             if self._conn is not None and not self._conn.closed and self._live.is_set():
@@ -266,7 +266,7 @@ class LiveStream:
         entered all the same, and resumes it)."""
         while not self._sessions:
             if self._error is not None:
-                raise self._error
+                raise self._error.with_traceback(None)  # (again: no growing traceback)
             if self._closed:
                 raise XProtectError("the live stream is closed")
             self._live.clear()

@@ -6,6 +6,7 @@ closed, or is survived, never a hang or a raw exception."""
 from __future__ import annotations
 
 import asyncio
+import traceback
 import uuid
 
 import pytest
@@ -48,6 +49,25 @@ def resumes_every_time(bad: bytes, first: int = FIN | TEXT) -> Scenario:
         await socket.until_closed()
 
     return scenario
+
+
+async def test_a_failed_stream_raises_its_error_again_without_growing_it() -> None:
+    """Each ``anext`` after the failure raised the same exception object again, and each
+    raise added its frames to its traceback: a loop that retried grew it without bound."""
+    async with (
+        HostileWS(resumes_every_time(b"binary", FIN | BINARY)) as server,
+        server.client() as client,
+        asyncio.timeout(20),
+        client.subscribe(types=[TYPE_ID]) as live,
+    ):
+        with pytest.raises(ProtocolError):
+            await items(live, 3)  # the event before the bad frame, then its error
+        depths = []
+        for _ in range(20):
+            with pytest.raises(ProtocolError) as info:
+                await anext(live)
+            depths.append(len(traceback.extract_tb(info.value.__traceback__)))
+        assert len(set(depths)) == 1, depths
 
 
 @pytest.mark.parametrize(
