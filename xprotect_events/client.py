@@ -344,7 +344,8 @@ class XProtectClient:
         the types the REST store keeps (``"all"``: every one), which a failed resume can
         fill from it; a :class:`Gap` reports what may be missing. ``buffer`` (10,000 events)
         bounds what waits for the consumer, ``max_frame_size`` (the profile's) the largest
-        frame read; ``on_gap`` is called with every :class:`Gap`. See :mod:`.live`.
+        frame read; ``on_gap`` (a function or coroutine function) is called with every
+        :class:`Gap` (if it raises, that is logged and the stream goes on). See :mod:`.live`.
 
         ``checkpoint`` (a file path or a store with ``load``/``save``): start from the
         position saved there and keep it up to date, saving at most every

@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -62,7 +62,7 @@ from .live_subs import Subscriptions
 from .models import Event
 from .positions import LivePosition
 from .redaction import scrubbed
-from .ws_wire import Gap, Rule
+from .ws_wire import Gap, OnGap, Rule
 
 log = logging.getLogger("xprotect_events.live")
 
@@ -77,7 +77,7 @@ class LiveStream:
         *,
         buffer: int = 10_000,
         stored_types: StoredTypes = None,
-        on_gap: Callable[[Gap], None] | None = None,
+        on_gap: OnGap | None = None,
         max_frame_size: int | None = None,
         checkpoint: CheckpointLike | None = None,
         checkpoint_interval: float = 1.0,
@@ -135,6 +135,7 @@ class LiveStream:
         try:
             await self._resume_point()
             self._task = asyncio.create_task(self._run(), name="xprotect-live")
+            self._task.add_done_callback(self._ended)
             await self._first_session()
         except BaseException:
             await self.aclose()
@@ -309,6 +310,14 @@ class LiveStream:
         self._error = exc
         self._wake()
 
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The connection loop ended: if by an exception it did not handle (a bug, or one
+        a callback raised past it), the consumer gets an error, not a wait for ever."""
+        if task.cancelled() or (exc := task.exception()) is None or self._error is not None:
+            return
+        text = scrubbed(shown(exc, 300), self._link.secrets())  # (repr: it never raises)
+        self._fail(XProtectError(f"the live stream stopped: {text}"))
+
     async def _open(self) -> tuple[Connection, bool]:
         """A new connection with its session started, and whether that resumed the last."""
         link, options = self._link, self._link.socket_options(self._max_frame)
@@ -398,7 +407,7 @@ class LiveStream:
     async def _report_gap(self, fill: Fill) -> None:
         if (gap := fill.gap()) is not None:
             self.gaps.append(gap)
-            report(gap, self._on_gap)
+            await report(gap, self._on_gap)
             await self._put([gap], None)
 
     async def _deliver_new(self, events: list[Event]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +16,7 @@ from .errors import XProtectError
 from .live_link import ListStored
 from .models import Event
 from .positions import ACCURACY, LivePosition
-from .ws_wire import Gap, Rule
+from .ws_wire import Gap, OnGap, Rule
 
 log = logging.getLogger("xprotect_events.live")
 
@@ -148,8 +149,9 @@ async def fill_from_store(
     return filled + await deliver(boundary)
 
 
-def report(gap: Gap, on_gap: Callable[[Gap], None] | None) -> None:
-    """A WARNING, and the ``on_gap`` callback."""
+async def report(gap: Gap, on_gap: OnGap | None) -> None:
+    """A WARNING, and the ``on_gap`` callback (awaited if it is a coroutine function). A
+    callback that raises is logged at ERROR and the stream goes on: the gap is on it too."""
     log.warning(
         "live: the session could not be resumed; %d events filled from the store; "
         "events between %s and %s of types it does not keep may be missing",
@@ -157,8 +159,14 @@ def report(gap: Gap, on_gap: Callable[[Gap], None] | None) -> None:
         gap.start.isoformat(),
         gap.end.isoformat(),
     )
-    if on_gap is not None:
-        on_gap(gap)
+    if on_gap is None:
+        return
+    try:
+        called = on_gap(gap)
+        if inspect.isawaitable(called):
+            await called
+    except Exception:
+        log.exception("live: the on_gap callback failed (the stream goes on; the gap is on it)")
 
 
 def _time(event: Event) -> datetime:

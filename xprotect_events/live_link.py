@@ -20,7 +20,7 @@ from .live_conn import SocketOptions, TokenSource, ws_url
 from .models import Event
 from .policy import RetryPolicy
 from .profile import Profile
-from .ws_wire import Gap, Rule
+from .ws_wire import OnGap, Rule
 
 #: Stored events after a time (aware), oldest first, with their data: the gap filler.
 ListStored = Callable[[datetime], AsyncIterator[Event]]
@@ -82,7 +82,7 @@ class LiveOptions(TypedDict, total=False):
 
     buffer: int
     stored_types: StoredTypes
-    on_gap: Callable[[Gap], None] | None
+    on_gap: OnGap | None
     max_frame_size: int | None
     checkpoint: CheckpointLike | None
     checkpoint_interval: float

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeGuard
 
@@ -306,6 +306,10 @@ class Gap:
     end: datetime
     types: tuple[uuid.UUID, ...] | None = None
     filled: int = 0
+
+
+#: What ``subscribe(on_gap=…)`` takes: a function or a coroutine function of the gap.
+OnGap = Callable[[Gap], Awaitable[None] | None]
 
 
 def gap_types(

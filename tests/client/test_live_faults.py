@@ -4,18 +4,21 @@ through ``sim.faults``, as on the REST routes, over real loopback."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
-from tests.helpers import FAST_RETRY, wait_until
+from tests.helpers import FAST_RETRY, service_client_of, wait_until
 from xprotect_events import (
     ConnectError,
     Event,
     EventTrigger,
+    Gap,
     RetryPolicy,
     ServerError,
     UnauthorizedError,
     XProtectClient,
+    XProtectError,
 )
 from xprotect_events.live import LiveStream
 from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Fault, Simulator
@@ -135,3 +138,74 @@ async def test_an_upgrade_that_never_answers_is_given_up_after_the_clients_conne
             async with asyncio.timeout(8), client.subscribe(types=[ANALYTICS_EVENT]):
                 pass
     assert sim.faults.injected["delay"] == 1
+
+
+async def a_refused_resume(sim: Simulator, client: XProtectClient, live: LiveStream) -> Gap:
+    """One event, a dropped connection whose resume is refused: the Gap it reports."""
+    await client.trigger_event(EventTrigger(type=ANALYTICS_EVENT))
+    async with asyncio.timeout(10):
+        assert isinstance(await anext(live), Event)
+        sim.live.refuse_resumes = True
+        sim.live.drop_connections()
+        while not isinstance(item := await anext(live), Gap):
+            pass
+    return item
+
+
+async def test_a_coroutine_on_gap_is_awaited(sim: Simulator) -> None:
+    """An ``async def`` on_gap was called and its coroutine never awaited (a
+    RuntimeWarning, and the callback never ran)."""
+    seen: list[Gap] = []
+
+    async def on_gap(gap: Gap) -> None:
+        await asyncio.sleep(0)
+        seen.append(gap)
+
+    async with (
+        service_client_of(sim) as client,
+        client.subscribe(types=[ANALYTICS_EVENT], on_gap=on_gap) as live,
+    ):
+        gap = await a_refused_resume(sim, client, live)
+    assert seen == [gap]
+
+
+async def test_an_on_gap_that_raises_is_logged_and_the_stream_goes_on(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A callback that raised killed the stream's task in silence: the consumer waited for
+    ever (no Gap, no error, no event)."""
+
+    def on_gap(gap: Gap) -> None:
+        raise RuntimeError("the alert service is down")
+
+    async with (
+        service_client_of(sim) as client,
+        client.subscribe(types=[ANALYTICS_EVENT], on_gap=on_gap) as live,
+    ):
+        with caplog.at_level(logging.ERROR, "xprotect_events.live"):
+            await a_refused_resume(sim, client, live)
+        assert "the on_gap callback failed" in caplog.text
+        assert "the alert service is down" in caplog.text
+        later = await client.trigger_event(EventTrigger(type=ANALYTICS_EVENT))
+        async with asyncio.timeout(10):
+            assert (await anext(live)).id == later.id  # type: ignore[union-attr]
+
+
+class Fatal(BaseException):
+    """Not an Exception: past every ``except Exception`` of the stream."""
+
+
+async def test_an_error_that_ends_the_streams_loop_reaches_the_consumer(sim: Simulator) -> None:
+    """The connection loop's task ended by an exception nobody handled (here an on_gap
+    raising a BaseException): the consumer waited for ever."""
+
+    def on_gap(gap: Gap) -> None:
+        raise Fatal("from the callback")
+
+    async with (
+        service_client_of(sim) as client,
+        client.subscribe(types=[ANALYTICS_EVENT], on_gap=on_gap) as live,
+    ):
+        with pytest.raises(XProtectError, match=r"the live stream stopped: Fatal\('from"):
+            await a_refused_resume(sim, client, live)
+    assert sim.live.connections == 0
