@@ -7,34 +7,22 @@ import difflib
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import attrs
 import click
 
 from .. import Camera, EventType, InvalidInputError, XProtectClient, XProtectError
+from ..config import Named, compact
 from ..models import source_guid, to_source
 
-
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def display_name(self) -> str | None: ...
-
-
-N = TypeVar("N", bound=_Named)
+N = TypeVar("N", bound=Named)
 
 
 _GUIDISH = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]*")
 
 
-def compact(text: str) -> str:
-    """A name without case, spaces or punctuation: ``Motion Started`` → ``motionstarted``."""
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-
-def shown_name(item: _Named) -> str:
+def shown_name(item: Named) -> str:
     """The name as ``types`` shows it (the display name where there is one)."""
     return item.display_name or item.name
 
