@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from xprotect_events import RetryPolicy, XProtectClient
+from xprotect_events import Event, Gap, RetryPolicy, XProtectClient
+from xprotect_events.live import LiveStream
 
 TOKEN = "Tok+en/Ab&Cd=" + uuid.uuid4().hex
 TYPE_ID = "afbbf1ed-2068-40fa-97a3-7225149024c6"
@@ -39,6 +40,17 @@ def event(n: int) -> dict[str, Any]:
         "source": CAMERA,
         "datatype": None,
     }
+
+
+async def items(live: LiveStream, count: int) -> list[Event | Gap]:
+    """The next ``count`` items of the stream (fewer if it ends), within 10 s."""
+    got: list[Event | Gap] = []
+    async with asyncio.timeout(10):
+        async for item in live:
+            got.append(item)
+            if len(got) == count:
+                return got
+    return got
 
 
 def number(item: object) -> int:

@@ -11,31 +11,18 @@ import uuid
 
 import pytest
 
-from tests.hostile_ws import TYPE_ID, HostileWS, Scenario, Socket, number
+from tests.hostile_ws import TYPE_ID, HostileWS, Scenario, Socket, items, number
 from xprotect_events import (
     CommandError,
-    Event,
-    Gap,
     ProtocolError,
     RetryPolicy,
     Rule,
     TransportError,
 )
-from xprotect_events.live import LiveStream
 from xprotect_events.profile import Profile
 
 TEXT, BINARY, CONTINUATION, PING = 0x1, 0x2, 0x0, 0x9
 FIN = 0x80
-
-
-async def items(live: LiveStream, count: int) -> list[Event | Gap]:
-    got: list[Event | Gap] = []
-    async with asyncio.timeout(10):
-        async for item in live:
-            got.append(item)
-            if len(got) == count:
-                return got
-    return got
 
 
 def resumes_every_time(bad: bytes, first: int = FIN | TEXT) -> Scenario:

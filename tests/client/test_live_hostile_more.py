@@ -10,19 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.hostile_ws import TYPE_ID, HostileWS, Socket, event, number
+from tests.hostile_ws import TYPE_ID, HostileWS, Socket, event, items, number
 from xprotect_events import Event, Gap, ProtocolError, live_gap
-from xprotect_events.live import LiveStream
-
-
-async def items(live: LiveStream, count: int) -> list[Event | Gap]:
-    got: list[Event | Gap] = []
-    async with asyncio.timeout(10):
-        async for item in live:
-            got.append(item)
-            if len(got) == count:
-                return got
-    return got
 
 
 def numbers(got: list[Event | Gap]) -> list[int]:
@@ -224,6 +213,21 @@ async def test_an_answer_whose_command_id_is_a_boolean_answers_no_command() -> N
     assert [s.close_code for s in server.sockets] == [1000]
 
 
+async def refused_resume_asking_state(socket: Socket, drop: asyncio.Event) -> dict[str, Any] | None:
+    """Connection 1: a session whose state is read and event 1 sent, dropped on ``drop``
+    (None). Later ones: the resume refused (201), subscribed again, and the gap's
+    ``getState`` command, left for the caller to answer."""
+    if socket.number == 1:
+        await socket.open("S1")
+        await socket.answer(await socket.command("getState"), states=[])
+        await socket.events(1)
+        await drop.wait()
+        return None
+    await socket.answer(await socket.command("startSession"), 201, sessionId="S2")
+    await socket.answer(await socket.command("addSubscription"), subscriptionId="s2")
+    return await socket.command("getState")
+
+
 async def test_live_events_reach_the_consumer_while_the_gaps_get_state_waits() -> None:
     # broke: after a refused resume the live events were held until the gap's getState
     # was answered (minutes on a large system), so a consumer that kept up still got
@@ -231,15 +235,9 @@ async def test_live_events_reach_the_consumer_while_the_gaps_get_state_waits() -
     drop, consumed, stated = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def scenario(socket: Socket) -> None:
-        if socket.number == 1:
-            await socket.open("S1")
-            await socket.answer(await socket.command("getState"), states=[])
-            await socket.events(1)
-            await drop.wait()
+        command = await refused_resume_asking_state(socket, drop)
+        if command is None:
             return
-        await socket.answer(await socket.command("startSession"), 201, sessionId="S2")
-        await socket.answer(await socket.command("addSubscription"), subscriptionId="s2")
-        command = await socket.command("getState")
         await socket.events(100, stategroupid="g1")
         await socket.events(*range(101, 110))
         await consumed.wait()
@@ -336,15 +334,9 @@ async def test_the_gap_comes_before_the_live_events_that_flow_while_get_state_wa
     drop, consumed, second_gap = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def scenario(socket: Socket) -> None:
-        if socket.number == 1:
-            await socket.open("S1")
-            await socket.answer(await socket.command("getState"), states=[])
-            await socket.events(1)
-            await drop.wait()
+        command = await refused_resume_asking_state(socket, drop)
+        if command is None:
             return
-        await socket.answer(await socket.command("startSession"), 201, sessionId="S2")
-        await socket.answer(await socket.command("addSubscription"), subscriptionId="s2")
-        command = await socket.command("getState")
         await socket.events(100, 101)
         await consumed.wait()
         if state_answer == 200:

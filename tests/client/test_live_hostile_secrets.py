@@ -27,6 +27,7 @@ FORMS: dict[str, Callable[[str], str]] = {
     "raw": lambda s: s,
     "url-encoded": lambda s: urllib.parse.quote(s, safe=""),
     "json \\u escapes": lambda s: "".join(f"\\u{ord(c):04X}" for c in s),
+    "dotnet \\u002B": lambda s: json.dumps(s)[1:-1].replace("+", "\\u002B"),
     "base64": lambda s: base64.b64encode(s.encode()).decode(),
     "base64 of the header": lambda s: base64.b64encode(f"Bearer {s}".encode()).decode(),
     "base64url of a json": lambda s: base64.urlsafe_b64encode(
@@ -95,7 +96,7 @@ async def test_an_error_text_never_shows_the_token(
     async def scenario(socket: Socket) -> None:
         await socket.open("S1")
         command = await socket.command("getState")
-        await socket.answer(command, 400, error={"errorText": f"bad {FORMS[form](TOKEN)}"})
+        await socket.answer(command, 400, error={"errorText": f"bad token {FORMS[form](TOKEN)}"})
         await socket.until_closed()
 
     caplog.set_level(logging.DEBUG)
@@ -106,6 +107,9 @@ async def test_an_error_text_never_shows_the_token(
     ):
         with pytest.raises(CommandError) as caught:
             await live.state()
+    assert caught.value.status == 400
+    assert "[redacted]" in str(caught.value)
+    assert not shows(str(caught.value.error_text or ""), form)
     assert not shows(exposed(caught.value), form)
     assert not shows(logged(caplog), form)
 
