@@ -252,6 +252,21 @@ async def test_live_watcher_prints_states_then_pushed_events(
     assert sim.live.connections == 0
 
 
+async def restarted(
+    sim: Simulator, service_client: XProtectClient, checkpoint: Path, events: int, *args: str
+) -> str:
+    """The watcher started again from ``checkpoint`` for ``events`` events, a Door event
+    triggered ("after") once it is ready: its output (it ended cleanly)."""
+    proc = await start(
+        sim, "live_watcher.py", *args, "--checkpoint", str(checkpoint), "--max-events", str(events)
+    )
+    await read_until(proc, READY)
+    await door(service_client, "after")
+    rc, out, err = await finish(proc)
+    assert rc == 0, err
+    return out
+
+
 async def test_live_watcher_restarted_within_the_resume_window_misses_nothing(
     sim: Simulator, service_client: XProtectClient, tmp_path: Path
 ) -> None:
@@ -259,14 +274,7 @@ async def test_live_watcher_restarted_within_the_resume_window_misses_nothing(
     await watch_until_stopped(sim, service_client, checkpoint, "--type", DOOR)
     for tag in ("down-1", "down-2"):  # while nothing runs
         await door(service_client, tag)
-    proc = await start(
-        sim, "live_watcher.py", "--type", DOOR, "--checkpoint", str(checkpoint),
-        "--max-events", "3",
-    )  # fmt: skip
-    await read_until(proc, READY)
-    await door(service_client, "after")
-    rc, out, err = await finish(proc)
-    assert rc == 0, err
+    out = await restarted(sim, service_client, checkpoint, 3, "--type", DOOR)
     assert tags_shown(out) == ["down-1", "down-2", "after"]  # "before" not again
     assert "sessions resumed: 1" in out  # the server sent what it kept for the session
 
@@ -279,14 +287,7 @@ async def test_live_watcher_restarted_after_the_window_fills_from_the_store(
     sim.clock.advance(sim.live.resume_window + 1)  # the server forgets the session
     for tag in ("down-1", "down-2"):
         await door(service_client, tag)
-    proc = await start(
-        sim, "live_watcher.py", "--type", DOOR, *stored, "--checkpoint", str(checkpoint),
-        "--max-events", "3",
-    )  # fmt: skip
-    await read_until(proc, READY)
-    await door(service_client, "after")
-    rc, out, err = await finish(proc)
-    assert rc == 0, err
+    out = await restarted(sim, service_client, checkpoint, 3, "--type", DOOR, *stored)
     assert tags_shown(out) == ["down-1", "down-2", "after"]
     assert "sessions resumed: 0" in out
     assert "gap:" not in out  # every type it watches is stored
@@ -302,13 +303,7 @@ async def test_live_watcher_reports_a_gap_for_what_the_store_does_not_keep(
     sim.clock.advance(sim.live.resume_window + 1)
     await service_client.trigger_event(EventTrigger(type=seed.UNSTORED_EVENT, tag="rang"))
     await door(service_client, "down")
-    proc = await start(
-        sim, "live_watcher.py", *watched, "--checkpoint", str(checkpoint), "--max-events", "2"
-    )
-    await read_until(proc, READY)
-    await door(service_client, "after")
-    rc, out, err = await finish(proc)
-    assert rc == 0, err
+    out = await restarted(sim, service_client, checkpoint, 2, *watched)
     assert tags_shown(out) == ["down", "after"]  # the doorbell is lost: the gap says so
     lines = [line for line in out.splitlines() if "event:" in line or "gap:" in line]
     assert "gap:" in lines[1], out  # in order: after what the store filled, before the new
