@@ -18,7 +18,6 @@ import click
 from click.core import ParameterSource
 
 from .. import Event, Gap, XProtectClient
-from ..models import source_guid
 from .names import Names
 from .output import Output
 
@@ -72,10 +71,9 @@ async def watch_live(
 ) -> Counter[str]:
     """Stream until cancelled (Ctrl-C, SIGTERM); the counts shown, by kind."""
     seen: Counter[str] = Counter()
-    sources = [guid for s in args.sources if (guid := source_guid(s)) is not None]
     live = client.subscribe(
         types=list(args.types) or None,
-        sources=sources or None,
+        sources=list(args.sources) or None,  # GUIDs or cameras/<guid>: subscribe takes both
         checkpoint=args.checkpoint,
         stored_types=args.stored_types,
     )
