@@ -53,10 +53,19 @@ from .core import Core
 from .echo import echoed
 from .errors import InvalidInputError, XProtectError
 from .lookup import reconcile
+from .models import Event, EventTrigger
 from .options import BatchOptions, BatchSpec, Progress, TriggersLike, batch_spec
 from .report import event_reader
 
 # --------------------------------------------------------------------------- public entry points
+
+
+async def trigger_one(core: Core, trigger: EventTrigger) -> Event:
+    """``POST /events``: the stored event as the server answered it."""
+    if not isinstance(trigger, EventTrigger):
+        raise InvalidInputError(f"expected an EventTrigger, got {type(trigger).__name__}")
+    params, body = core.trigger_params(), wire.trigger_to_wire(trigger)
+    return await core.call("POST", "/events", wire.event_in_data, params=params, json=body)
 
 
 async def trigger_events(core: Core, triggers: TriggersLike, options: BatchOptions) -> BatchReport:

@@ -20,7 +20,6 @@ from .cleartext import warn_if_cleartext
 from .convert import array_of, data_of
 from .core import Core
 from .endpoints import Verify
-from .errors import InvalidInputError
 from .live import LiveStream
 from .live_link import LiveOptions, link_of
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
@@ -226,15 +225,7 @@ class XProtectClient:
         server said so (429/503 with ``Retry-After``): an event never happens twice by our
         doing.
         """
-        if not isinstance(trigger, EventTrigger):
-            raise InvalidInputError(f"expected an EventTrigger, got {type(trigger).__name__}")
-        return await self.core.call(
-            "POST",
-            "/events",
-            wire.event_in_data,
-            params=self.core.trigger_params(),
-            json=wire.trigger_to_wire(trigger),
-        )
+        return await batch.trigger_one(self.core, trigger)
 
     async def trigger_events(
         self, triggers: TriggersLike, **options: Unpack[BatchOptions]

@@ -45,17 +45,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 
 from . import ws_wire
 from .errors import CheckpointError, ProtocolError, TransportError, XProtectError, shown
-from .live_buffer import Buffer, Hold, Item, SlowConsumerError
+from .live_buffer import Buffer, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
 from .live_conn import Connection, connect
-from .live_gap import Fill, LiveStates, fill_gap, fill_states, report
+from .live_deliver import Delivery
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .live_retry import Reconnects
 from .live_subs import Subscriptions
@@ -92,13 +91,9 @@ class LiveStream:
         self._link = link
         self._subs = Subscriptions(rules, link.profile.ws_command_timeout)
         self._buffer = Buffer(buffer)
-        self._stored = stored_set(stored_types)
-        self._on_gap = on_gap
+        self._out = Delivery(self._buffer, stored_set(stored_types), link.list_stored, on_gap)
         self._max_frame = frame
         self._live = asyncio.Event()
-        self._recent = ws_wire.RecentIds()
-        self._hold = Hold(self._buffer)
-        self._states = LiveStates()  # while a gap's getState is awaited
         #: Whether the stream was live (or starts from a checkpoint): a new session then
         #: has a gap to fill.
         self._was_live = False
@@ -106,21 +101,23 @@ class LiveStream:
         self._task: asyncio.Task[None] | None = None
         self._error: XProtectError | None = None
         self._closed = False
-        self._state_used = False
         self._started_at = datetime.now(UTC)
-        self._last_id: uuid.UUID | None = None
         #: The server's session id (changes when a resume fails).
         self.session_id: str | None = None
         self._sessions = 0  # started (one per connection)
-        #: Connections made after the first, sessions resumed (200), gaps reported.
+        #: Connections made after the first, sessions resumed (200).
         self.reconnects = 0
         self.resumes = 0
-        self.gaps: list[Gap] = []
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "live" if self._live.is_set() else "connecting"
         session = self.session_id and shown(scrubbed(self.session_id, self._link.secrets()), 80)
         return f"<LiveStream {state} session={session} buffered={len(self._buffer)}>"
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """The gaps reported, in order."""
+        return self._out.gaps
 
     @property
     def buffered(self) -> int:
@@ -163,11 +160,11 @@ class LiveStream:
             return
         position = await self._checkpoint.load()
         if position is not None:
-            self.session_id, self._last_id = position.session_id, position.event_id
+            self.session_id, self._out.last_id = position.session_id, position.event_id
             self._started_at, self._resumed_from = position.time, position
             self._subs.confirmed = self._was_live = True
             if position.event_id is not None:
-                self._recent.seen(position.event_id)
+                self._out.recent.seen(position.event_id)
 
     async def commit(self) -> None:
         """Save now: the event in hand (the last one yielded) counts as processed."""
@@ -231,7 +228,7 @@ class LiveStream:
         """``getState``: the current stateful event of every source and state group the
         subscriptions match (each with ``state_group_id``). Asked again on a new
         connection if the socket drops while it waits."""
-        self._state_used = True
+        self._out.state_used = True
         timeout = self._link.profile.ws_command_timeout
         for attempt in range(self._link.retry.attempts):
             conn = await self._connection()
@@ -293,7 +290,7 @@ class LiveStream:
             self._sessions += 1
             opened = clock()
             self._live.set()
-            if self._hold.holding:
+            if self._out.hold.holding:
                 await self._settled(conn, resumed)
             await asyncio.wait([conn.reader])
             self._live.clear()
@@ -322,11 +319,11 @@ class LiveStream:
         """A new connection with its session started, and whether that resumed the last."""
         link, options = self._link, self._link.socket_options(self._max_frame)
         conn = await connect(
-            link.session(), link.url, link.tokens, options, self._sink, self._buffer.wake
+            link.session(), link.url, link.tokens, options, self._out.sink, self._buffer.wake
         )
         if self._was_live:
-            self._hold.start()  # nothing this socket pushes passes what a gap fill may bring
-            self._states.watch(self._state_used)
+            self._out.hold.start()  # nothing this socket pushes passes what a gap fill may bring
+            self._out.states.watch(self._out.state_used)
         try:
             return conn, await self._start_session(conn)
         except BaseException:
@@ -338,7 +335,8 @@ class LiveStream:
         Only a session whose subscriptions were all confirmed is resumed."""
         timeout = self._link.profile.ws_command_timeout
         previous = self.session_id if self._subs.confirmed else None
-        last_id = "" if self._last_id is None or previous is None else str(self._last_id)
+        last = self._out.last_id
+        last_id = "" if last is None or previous is None else str(last)
         reply = await conn.command(
             "startSession", timeout, sessionId=previous or "", eventId=last_id
         )
@@ -355,62 +353,11 @@ class LiveStream:
             await self._checkpoint.commit()
         return False
 
-    # ----------------------------------------------------------------- delivering
-
-    async def _sink(self, conn: Connection, events: list[Event]) -> None:
-        """The reader's batches: repeats dropped; the resume point advances."""
-        fresh = self._recent.fresh(events)
-        if not fresh:
-            return
-        self._last_id = fresh[-1].id  # (a repeat never moves the resume point back)
-        conn.received = True
-        self._states.saw(fresh)
-        hold = self._hold
-        if not hold.active or not await hold.take(fresh, lambda: not conn.commands_waiting):
-            await self._put(fresh, conn)
-
-    async def _put(self, items: Sequence[Item], conn: Connection | None) -> None:
-        """Hand items to the consumer, waiting for room in the buffer (``conn``: unless a
-        command waits for its answer on that connection: its reader must go on)."""
-        await self._buffer.put(items, lambda: conn is None or not conn.commands_waiting)
-
     async def _settled(self, conn: Connection, resumed: bool) -> None:
         """The session of a new connection is settled: the held events go to the consumer
         (after what the gap held, when the session was not ``resumed``)."""
-
-        def may_wait() -> bool:
-            return not conn.commands_waiting
-
         if resumed:
-            self._states.watch(False)
-            return await self._hold.release(may_wait)
-        latest = self._buffer.latest
-        fill = await fill_gap(
-            latest or self._started_at,
-            self._subs.rules(),
-            self._stored,
-            self._link.list_stored,
-            after=self._resumed_from if latest is None else None,
-            deliver=self._deliver_new,
-        )
-        known = fill.types  # the gap goes where it is: after the fill, before the new events
-        await self._report_gap(fill)
-        await self._hold.release(may_wait)
-        if self._state_used:  # live events flow while getState is awaited (it may take minutes)
-            timeout = self._link.profile.ws_command_timeout
-            await fill_states(fill, lambda: conn.states(timeout), self._deliver_new, self._states)
-            if known is not None and fill.types is None:  # the state rows could not be read
-                await self._report_gap(fill)
-        self._states.watch(False)
-        return None
-
-    async def _report_gap(self, fill: Fill) -> None:
-        if (gap := fill.gap()) is not None:
-            self.gaps.append(gap)
-            await report(gap, self._on_gap)
-            await self._put([gap], None)
-
-    async def _deliver_new(self, events: list[Event]) -> int:
-        fresh = self._recent.fresh(events)
-        await self._put(fresh, None)
-        return len(fresh)
+            return await self._out.resumed(conn)
+        rules, after = self._subs.rules(), self._resumed_from
+        timeout = self._link.profile.ws_command_timeout
+        return await self._out.settled(conn, rules, self._started_at, after, timeout)
