@@ -137,6 +137,11 @@ class Transport:
         return self._proxy
 
     @property
+    def verify(self) -> Verify:
+        """The ``verify`` setting this transport was made with."""
+        return self._verify
+
+    @property
     def tls(self) -> ssl.SSLContext | bool:
         """aiohttp's ``ssl=`` for this transport's ``verify`` (for a dedicated connector)."""
         if self._ssl is None:

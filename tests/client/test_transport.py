@@ -23,6 +23,7 @@ from xprotect_events import (
     TransportError,
     XProtectClient,
 )
+from xprotect_events.cli.connection import connection_from_options
 from xprotect_events.client import InsecureTransportWarning
 from xprotect_events.policy import RetryPolicy, parse_retry_after
 from xprotect_events.testing import Fault, SimClock, Simulator, seed
@@ -71,6 +72,38 @@ def test_cleartext_credentials_warn_once_for_remote_hosts() -> None:
         XProtectClient("http://127.0.0.1:1", username="u", password="p")
         XProtectClient("http://localhost:1", username="u", password="p")
         XProtectClient("https://vms-other.example.com", username="u", password="p")
+
+
+def test_unverified_tls_warns_once_for_remote_hosts() -> None:
+    with pytest.warns(InsecureTransportWarning, match="not verified"):
+        XProtectClient(
+            "https://vms-unverified.example.com", client_id="c", client_secret="s", verify=False
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        XProtectClient(
+            "https://vms-unverified.example.com", username="u", password="p", verify=False
+        )
+        XProtectClient("https://127.0.0.1:1", username="u", password="p", verify=False)
+        XProtectClient("https://vms-verified.example.com", username="u", password="p")
+
+
+def test_cli_insecure_prints_the_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    connection = connection_from_options(
+        url="https://vms-cli-insecure.example.com",
+        username="u",
+        password="p",
+        client_id=None,
+        client_secret=None,
+        windows=False,
+        ca_bundle=None,
+        insecure=True,
+        timeout=5.0,
+    )
+    connection.client()
+    err = capsys.readouterr().err
+    assert "warning: credentials and tokens will travel to vms-cli-insecure.example.com" in err
+    assert "not verified" in err
 
 
 # ---------------------------------------------------------------------------- retries
