@@ -9,6 +9,7 @@ not already cover.
   ``GET /eventTypes`` by the page's rule (generatorType ``External`` or ``MIPDevice``, not
   generatorSubtype ``Generic``).
 - Event sessions: the ``{id}`` of ``GET``/``DELETE /eventSessions/{id}`` is a ``<guid>``.
+- Triggering: the page's request sample, alone and in a batch.
 """
 
 from __future__ import annotations
@@ -135,3 +136,29 @@ async def test_a_session_id_is_a_guid_in_any_spelling(
         assert r.status == 404
     async with http.get(f"{sim.api_url}/eventSessions/{uuid.uuid4()}", headers=headers) as r:
         assert r.status == 404
+
+
+async def test_the_pages_trigger_sample(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    """The page's request sample (its type and source swapped for the simulator's), to
+    ``POST /events`` and, in an array, to the batch: every field comes back as sent, ``data``
+    ``{}`` too, and ``GET /events/{id}?include=data`` reads the same event."""
+    sample = {
+        "type": str(ANALYTICS_EVENT),
+        "source": CAM[0],
+        "time": "2009-02-15T00:00:00.0000000Z",
+        "datatype": "analytics",
+        "tag": "My custom tag",
+        "data": {},
+    }
+    headers = bearer(sim)
+    async with http.post(sim.api_url + "/events", json=sample, headers=headers) as r:
+        assert r.status == 202
+        one = (await r.json())["data"]
+    async with http.post(sim.api_url + "/events/batch", json=[sample], headers=headers) as r:
+        assert r.status == 200
+        [batched] = (await r.json())["array"]
+    for event in (one, batched):
+        assert {k: event[k] for k in sample} == sample
+    assert one["id"] != batched["id"]
+    async with http.get(f"{sim.api_url}/events/{one['id']}?include=data", headers=headers) as r:
+        assert await r.json() == {"data": one}
