@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .directory import Identity
+from .directory import Identity, canonical_guid
 from .helpers import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -71,10 +71,12 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 
 
 def owned_session(request: web.Request, who: Identity) -> ServerSession:
-    """The ``{id}`` session of ``who`` if alive, else 404 (also for another identity's)."""
+    """The ``{id}`` session of ``who`` if alive, else 404 (also for another identity's).
+    The id is a ``<guid>`` [seed]: any spelling of it names the session."""
     state = state_of(request)
     session_id = request.match_info["id"]
-    session = state.sessions.find(session_id, who.key, state.now_us())
+    key = canonical_guid(session_id) or session_id
+    session = state.sessions.find(key, who.key, state.now_us())
     if session is None:
         raise Rejected(404, f"Event session not found. {session_id}")
     return session
