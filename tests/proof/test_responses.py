@@ -199,6 +199,10 @@ async def server() -> AsyncIterator[RawServer]:
     await raw.stop()
 
 
+#: For the tests whose server answers at once: a timeout there is the machine's load.
+PATIENT = 10.0
+
+
 def client_for(url: str, **options: Any) -> XProtectClient:
     settings_: dict[str, Any] = {"timeout": 0.5, "connect_timeout": 1.0, "retry": QUICK}
     settings_.update(options)
@@ -365,7 +369,7 @@ async def test_a_batch_without_the_documented_body_reports_unknown(
     server: RawServer, body: str
 ) -> None:
     server.reply("POST /api/rest/v1/events/batch", BAD_BODIES[body])
-    async with client_for(server.url) as client:
+    async with client_for(server.url, timeout=PATIENT) as client:
         report = await client.trigger_events([EventTrigger(type=uuid.UUID(TYPE_ID))])
     (result,) = report.results
     assert result.status == "unknown"
@@ -471,7 +475,7 @@ async def test_odd_retry_after_headers_are_api_errors(
     server.reply(
         "GET /api/rest/v1/eventTypes", http(status, body, headers=(("Retry-After", value),))
     )
-    client = client_for(server.url, retry=RetryPolicy(attempts=1))
+    client = client_for(server.url, retry=RetryPolicy(attempts=1), timeout=PATIENT)
     async with asyncio.timeout(DEADLINE), client:
         with pytest.raises(RateLimitedError if status == 429 else ServerError) as info:
             await client.list_event_types()
@@ -498,7 +502,7 @@ async def test_error_statuses_with_any_body_are_api_errors(
     server: RawServer, status: int, body: bytes
 ) -> None:
     server.reply("GET /api/rest/v1/cameras", http(status, body))
-    client = client_for(server.url, retry=RetryPolicy(attempts=1))
+    client = client_for(server.url, retry=RetryPolicy(attempts=1), timeout=PATIENT)
     async with asyncio.timeout(DEADLINE), client:
         with pytest.raises(APIError) as info:
             await client.list_cameras()
