@@ -1,7 +1,10 @@
 """Credentials and the token manager.
 
 The token manager renews a token before it lapses (check, lock, check again), once for all
-waiters, and after a 401 only if the token that was refused is still the current one.
+waiters, and after a 401 only if the token that was refused is still the current one. A
+caller that waited for the lock while another fetched a token takes that one: it is as new
+as any (also when the identity provider handed out the same token again, or one whose
+lifetime was over on arrival: no fetch per waiting caller).
 """
 
 from __future__ import annotations
@@ -230,10 +233,12 @@ class TokenManager:
         token = self._token
         if token is not None and self._clock() < self._renew_at:
             return token
-        failures = self._failures
+        seen = self.renewals, self._failures
         async with self._lock:
-            if self._token is None or self._clock() >= self._renew_at:
-                await self._fetch(failures)
+            if self._token is None or (
+                self.renewals == seen[0] and self._clock() >= self._renew_at
+            ):
+                await self._fetch(seen[1])
             assert self._token is not None
             return self._token
 
@@ -246,10 +251,10 @@ class TokenManager:
 
     async def renew(self, stale: str) -> str:
         """After a 401 with ``stale``: renew unless somebody already did."""
-        failures = self._failures
+        seen = self.renewals, self._failures
         async with self._lock:
-            if self._token is None or self._token == stale:
-                await self._fetch(failures)
+            if self._token is None or (self.renewals == seen[0] and self._token == stale):
+                await self._fetch(seen[1])
             assert self._token is not None
             return self._token
 
