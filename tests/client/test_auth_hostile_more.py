@@ -17,7 +17,7 @@ from aiohttp import web
 
 from tests.helpers import wait_until
 from tests.hostile import PASSWORD, TOKEN, USERNAME, Hostile
-from xprotect_events import RetryPolicy, UnauthorizedError, XProtectClient
+from xprotect_events import ProtocolError, RetryPolicy, UnauthorizedError, XProtectClient
 
 ONCE = RetryPolicy(attempts=1)
 CALLERS = 20
@@ -83,3 +83,30 @@ async def test_a_token_stale_on_arrival_is_fetched_once_for_all_waiting_callers(
     async with user(hostile) as client:
         await asyncio.gather(*(client.login() for _ in range(CALLERS)))
     assert len(hostile.requests("token")) == 1
+
+
+@pytest.mark.parametrize("token_type", ["mac", "DPoP", "N_A", 42, ["Bearer"], {"a": 1}])
+async def test_a_token_type_other_than_bearer_is_refused_before_it_is_used(
+    hostile: Hostile, token_type: object
+) -> None:
+    # RFC 6749 7.1: a client must not use a token whose type it does not understand. The
+    # client sends ``Authorization: Bearer``, so a token of another type is refused with
+    # a clear error, and the API never sees it.
+    hostile.token_answer = {"access_token": TOKEN, "expires_in": 3600, "token_type": token_type}
+    async with user(hostile) as client:
+        with pytest.raises(ProtocolError, match="token_type"):
+            await client.get_event(uuid.uuid4())
+    assert hostile.requests("get") == []
+
+
+@pytest.mark.parametrize("token_type", ["Bearer", "bearer", "BEARER", None, ""])
+async def test_a_bearer_token_in_any_case_or_without_a_type_is_used(
+    hostile: Hostile, token_type: object
+) -> None:
+    answer: dict[str, object] = {"access_token": TOKEN, "expires_in": 3600}
+    if token_type is not None:
+        answer["token_type"] = token_type
+    hostile.token_answer = answer
+    async with user(hostile) as client:
+        assert (await client.get_event(uuid.uuid4())).tag == "e1"
+    assert len(hostile.requests("get")) == 1
