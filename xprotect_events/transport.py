@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from yarl import URL
 
-from .aiohttp_internals import without_silent_resend
+from .aiohttp_internals import refusing_redirects, without_silent_resend
 from .bodies import (
     ACCEPT_ENCODING,
     MAX_ERROR_BYTES,
@@ -148,8 +148,8 @@ class Transport:
         exchanges bound to one connection (the NTLM handshake). The caller closes it.
 
         Every session goes through the given proxy, or (``trust_env``) the environment's
-        (:func:`environment_proxy`, read when the transport is made), and reports to the
-        given ``trace_configs``.
+        (:func:`environment_proxy`, read when the transport is made), reports to the
+        given ``trace_configs``, and follows no redirect (:func:`refusing_redirects`).
         """
         with proxy_auth_allowed():
             session = aiohttp.ClientSession(
@@ -158,7 +158,7 @@ class Transport:
                 headers=self._headers,
                 proxy=self._proxy,
                 proxy_auth=self._proxy_auth,
-                trace_configs=self._trace_configs or None,
+                trace_configs=[refusing_redirects(), *self._trace_configs],
                 auto_decompress=False,  # .bodies inflates, counting what comes out
             )
         return without_silent_resend(session)
