@@ -102,8 +102,10 @@ class Transport:
         connect_timeout = seconds("connect_timeout", connect_timeout, most=1e9)
         #: Seconds to connect (a WebSocket's upgrade too: :mod:`.live_link`).
         self.connect_timeout = connect_timeout
+        #: Seconds one exchange may take at most, from connecting to the answer's end.
+        self.longest_exchange = connect_timeout + 4 * timeout
         self._timeout = aiohttp.ClientTimeout(
-            total=connect_timeout + 4 * timeout, connect=connect_timeout, sock_read=timeout
+            total=self.longest_exchange, connect=connect_timeout, sock_read=timeout
         )
         self._headers = {
             "User-Agent": user_agent,
