@@ -45,7 +45,7 @@ def refusing_redirects() -> aiohttp.TraceConfig:
         answer = params.response
         raise aiohttp.WSServerHandshakeError(
             answer.request_info,
-            (answer,),
+            (),  # no history: its responses would keep the request's headers unmasked
             status=answer.status,
             message="redirect not followed",
             headers=answer.headers,

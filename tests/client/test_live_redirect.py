@@ -51,3 +51,25 @@ async def test_a_redirected_upgrade_is_not_followed(status: int, ws_auth: str, t
     assert TOKEN not in str(caught.value)
     assert (elsewhere.upgrades, home.upgrades) == (0, 1)  # the Location was never asked
     assert elsewhere.sockets == home.sockets == []  # so no command went anywhere
+
+
+async def test_the_refusal_keeps_no_copy_of_the_token() -> None:
+    # what rides along (the exception's context) keeps the request's headers only masked
+    where = [""]
+    async with HostileWS(Socket.serve, upgrade=redirected_first(where, 302)) as home:  # type: ignore[arg-type]
+        where[0] = "http://127.0.0.1:1" + WS_PATH
+        async with home.client(retry=ONCE) as client:
+            with pytest.raises(APIError) as caught:
+                async with client.subscribe(types=[TYPE_ID]):
+                    pass
+    seen: list[object] = []
+    todo: list[object] = [caught.value]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        for name in ("__cause__", "__context__", "request_info", "headers", "history"):
+            value = getattr(item, name, None)
+            todo += list(value) if isinstance(value, tuple) else [value]
+    assert not [s for s in seen if TOKEN in repr(s)]
