@@ -68,8 +68,7 @@ def response_from(
     if 200 <= status < 300:
         return Response(status, body, headers, method, path)
     if 300 <= status < 400:
-        where = printable(scrubbed(headers.get("Location", "?"), tuple(secrets)))
-        where = where[:SNIPPET_LENGTH]
+        where = shown_text(scrubbed(headers.get("Location", "?"), tuple(secrets)), SNIPPET_LENGTH)
         raise ProtocolError(
             f"the server redirected to {where}; point the client at that URL "
             "(redirects are not followed, so credentials never leave for another host)",

@@ -7,6 +7,7 @@ command errors to 1000 characters; the REST ones now escape and cut alike."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -77,3 +78,24 @@ async def test_a_batch_items_error_text_is_shown_escaped_and_cut(hostile: Hostil
     [result] = report.results
     assert result.status == "rejected"
     assert_safe(str(result.reason))
+
+
+async def test_a_redirect_location_with_escapes_is_shown_escaped() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere/\x1b]0;owned\x07\x1b[2J"
+            b"fake success\r\nContent-Length: 0\r\n\r\n"
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        async with XProtectClient(
+            f"http://127.0.0.1:{port}", client_id="c", client_secret="s", retry=ONCE
+        ) as client:
+            with pytest.raises(XProtectError) as caught:
+                await client.login()
+    assert_safe(str(caught.value))
