@@ -1,4 +1,4 @@
-"""The two places where the library leans on aiohttp beyond its documented API.
+"""The places where the library leans on aiohttp beyond its documented API.
 
 Kept here, and only here, so that an aiohttp upgrade that changes them shows in one file;
 ``tests/client/test_aiohttp_internals.py`` fails loudly if either is gone or changed.
@@ -10,6 +10,12 @@ Kept here, and only here, so that an aiohttp upgrade that changes them shows in 
 2. ``TCPConnector.connect(req, traces, timeout)``: NTLM authenticates a TCP connection,
    not a request, so the handshake must know that both of its POSTs used one connection.
    :class:`OneConnection` overrides ``connect`` to record the connection each request got.
+3. ``ClientSession.ws_connect`` follows redirects and takes no ``allow_redirects``: a live
+   stream's upgrade would go wherever a ``Location`` says (the token, in the header to the
+   same origin or in an ``authenticate`` command to any). :func:`refusing_redirects` is a
+   trace config whose redirect hook raises instead, on the session that makes the upgrades
+   (:attr:`.transport.Transport.ws_session`; every other request says
+   ``allow_redirects=False``, and a trace config costs each request some microseconds).
 """
 
 from __future__ import annotations
@@ -27,6 +33,28 @@ def without_silent_resend(session: aiohttp.ClientSession) -> aiohttp.ClientSessi
     """``session``, told never to resend a request by itself (see 1. above)."""
     session._retry_connection = False
     return session
+
+
+def refusing_redirects() -> aiohttp.TraceConfig:
+    """A trace config that stops a redirect before it is followed (see 3. above): the
+    redirect answer raises :class:`aiohttp.WSServerHandshakeError` with its status (the
+    live stream reports it as that refused upgrade)."""
+
+    async def refuse(
+        _: aiohttp.ClientSession, __: object, params: aiohttp.TraceRequestRedirectParams
+    ) -> None:
+        answer = params.response
+        raise aiohttp.WSServerHandshakeError(
+            answer.request_info,
+            (),  # no history: its responses would keep the request's headers unmasked
+            status=answer.status,
+            message="redirect not followed",
+            headers=answer.headers,
+        )
+
+    config = aiohttp.TraceConfig()
+    config.on_request_redirect.append(refuse)
+    return config
 
 
 class OneConnection(aiohttp.TCPConnector):

@@ -1,7 +1,10 @@
 """Credentials and the token manager.
 
 The token manager renews a token before it lapses (check, lock, check again), once for all
-waiters, and after a 401 only if the token that was refused is still the current one.
+waiters, and after a 401 only if the token that was refused is still the current one. A
+caller that waited for the lock while another fetched a token takes that one: it is as new
+as any (also when the identity provider handed out the same token again, or one whose
+lifetime was over on arrival: no fetch per waiting caller).
 """
 
 from __future__ import annotations
@@ -188,6 +191,9 @@ class TokenManager:
         self._lock = asyncio.Lock()
         self._token: str | None = None
         self._previous: str | None = None  # answers to requests made with it may still come
+        #: The tokens renewed away, and when (on the real clock): an answer to a request
+        #: made with one may come up to the transport's longest exchange later.
+        self._retired: dict[str, float] = {}
         self._current: Token | None = None
         self._renew_at = 0.0
         self._expires_at = 0.0
@@ -203,14 +209,23 @@ class TokenManager:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """What no message may show: the current and the previous token, and the
-        credentials' password or client secret (for redaction; never shown)."""
+        """What no message may show: the current and the previous token, any other that
+        a request still in flight may carry, and the credentials' password or client
+        secret (for redaction; never shown)."""
         found = [t for t in (self._token, self._previous) if t]
+        found += [t for t in self._recently_retired() if t not in found]
         for name in SECRET_FIELDS:
             value = getattr(self._credentials, name, None)
             if isinstance(value, str) and value:
                 found.append(value)
         return tuple(found)
+
+    def _recently_retired(self) -> list[str]:
+        """The tokens renewed away within the transport's longest exchange (an answer
+        to a request made with one may still come); older ones are forgotten."""
+        since = time.monotonic() - self._transport.longest_exchange
+        self._retired = {t: at for t, at in self._retired.items() if at >= since}
+        return list(self._retired)
 
     @property
     def expires_at(self) -> datetime | None:
@@ -230,10 +245,12 @@ class TokenManager:
         token = self._token
         if token is not None and self._clock() < self._renew_at:
             return token
-        failures = self._failures
+        seen = self.renewals, self._failures
         async with self._lock:
-            if self._token is None or self._clock() >= self._renew_at:
-                await self._fetch(failures)
+            if self._token is None or (
+                self.renewals == seen[0] and self._clock() >= self._renew_at
+            ):
+                await self._fetch(seen[1])
             assert self._token is not None
             return self._token
 
@@ -246,10 +263,10 @@ class TokenManager:
 
     async def renew(self, stale: str) -> str:
         """After a 401 with ``stale``: renew unless somebody already did."""
-        failures = self._failures
+        seen = self.renewals, self._failures
         async with self._lock:
-            if self._token is None or self._token == stale:
-                await self._fetch(failures)
+            if self._token is None or (self.renewals == seen[0] and self._token == stale):
+                await self._fetch(seen[1])
             assert self._token is not None
             return self._token
 
@@ -267,6 +284,9 @@ class TokenManager:
             self._failures += 1
             self._failure = exc
             raise
+        if self._token is not None:
+            self._retired[self._token] = time.monotonic()
+            self._recently_retired()  # (drops the older ones)
         self._previous, self._token = self._token, token.access_token
         self._current = token
         self._expires_at = started + token.expires_in

@@ -1,5 +1,6 @@
 """The warning given once per host when credentials could be read on the way: in clear
-text (``http://``), or over TLS whose certificate is not checked (``verify=False``)."""
+text (``http://``, or through an ``http://`` proxy), or over TLS whose certificate is not
+checked (``verify=False``)."""
 
 from __future__ import annotations
 
@@ -10,33 +11,39 @@ from .transport import Transport
 
 
 class InsecureTransportWarning(UserWarning):
-    """Credentials are about to travel to a non-loopback host in clear text (``http://``),
-    or over ``https://`` with certificate verification off (``verify=False``)."""
+    """Credentials are about to travel in clear text (``http://`` to a non-loopback host,
+    or through an ``http://`` proxy on one), or over ``https://`` to a non-loopback host
+    with certificate verification off (``verify=False``)."""
 
 
-_warned: set[tuple[str, str]] = set()  # (scheme, host)
+_warned: set[str] = set()
 
 
 def warn_if_cleartext(transport: Transport) -> None:
-    """Warn (once per host and scheme) when ``transport`` speaks ``http://``, or
-    ``https://`` without verifying certificates, to a non-loopback host; the warning
-    points at the caller's caller (the client's constructor call)."""
-    base = transport.base_url
-    key = (base.scheme, str(base.host))
-    if is_loopback(base) or key in _warned:
-        return
-    if base.scheme == "http":
+    """Warn (once per host) when ``transport`` speaks ``http://`` to a non-loopback host,
+    or to any host through an ``http://`` proxy on a non-loopback host (the requests cross
+    the network to it in clear), or ``https://`` without verifying certificates to a
+    non-loopback host; the warning points at the caller's caller (the client's constructor
+    call)."""
+    base, proxy = transport.base_url, transport.proxy
+    if base.scheme == "https":
+        if transport.verify is not False or is_loopback(base):
+            return  # TLS to the server (through a proxy, a CONNECT tunnel)
+        where = f"{base.host} over TLS"
+        why = "whose certificate is not verified (verify=False): anyone on the way can pose "
+        why += "as the server; for test servers only"
+    elif not is_loopback(base):
+        where, why = str(base.host), "in clear text over http://; use https:// in production"
+    elif proxy is not None and proxy.scheme == "http" and not is_loopback(proxy):
+        where = f"the proxy {proxy.host}"
         why = "in clear text over http://; use https:// in production"
-    elif transport.verify is False:
-        why = (
-            "over TLS whose certificate is not verified (verify=False): anyone on the way "
-            "can pose as the server; for test servers only"
-        )
     else:
         return
-    _warned.add(key)
+    if where in _warned:
+        return
+    _warned.add(where)
     warnings.warn(
-        f"credentials and tokens will travel to {base.host} {why}",
+        f"credentials and tokens will travel to {where} {why}",
         InsecureTransportWarning,
         stacklevel=3,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
@@ -20,6 +21,7 @@ from .cleartext import warn_if_cleartext
 from .convert import array_of, data_of
 from .core import Core
 from .endpoints import Verify
+from .errors import InvalidInputError
 from .live import LiveStream
 from .live_link import LiveOptions, link_of
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
@@ -147,7 +149,10 @@ class XProtectClient:
     async def discover(cls, url: str, **options: Any) -> XProtectClient:
         """A client whose gateway and token endpoint come from the server's discovery
         documents (``/api/.well-known/uris``, then the identity provider's
-        ``openid-configuration``); ``options`` are this class's keyword arguments."""
+        ``openid-configuration``); ``options`` are this class's keyword arguments, checked
+        before anything is sent."""
+        if unknown := sorted(set(options) - set(inspect.signature(cls).parameters)):
+            raise InvalidInputError(f"discover() got unknown options: {', '.join(unknown)}")
         server, options = await discovery.client_arguments(url, options)
         return cls(server, **options)
 

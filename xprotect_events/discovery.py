@@ -11,14 +11,18 @@ find them [sample]:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import attrs
 from yarl import URL
 
 from . import wire
+from .auth import make_credentials
+from .bodies import MAX_RESPONSE_BYTES
 from .endpoints import Verify
-from .errors import ConfigurationError, ProtocolError
+from .errors import ConfigurationError, ProtocolError, shown
+from .options import check_settings
 from .profile import Profile
 from .transport import Transport
 
@@ -68,18 +72,33 @@ class Discovered:
         )
 
 
-async def discover(url: str, *, verify: Verify = True, **timeouts: float) -> Discovered:
-    """Ask the server at ``url`` where its gateway and token endpoint are; ``timeouts`` are
-    the transport's ``timeout`` and ``connect_timeout``. Raises the library's errors
-    (:class:`ProtocolError` for answers without the sample's fields)."""
-    options: dict[str, Any] = {"verify": verify, **timeouts}
+#: The client's options that shape its HTTP: discovery goes the same way (proxy, TLS …).
+TRANSPORT_OPTIONS = (
+    "timeout",
+    "connect_timeout",
+    "retry",
+    "proxy",
+    "trust_env",
+    "trace_configs",
+    "max_response_bytes",
+)
+
+
+async def discover(url: str, *, verify: Verify = True, **options: Any) -> Discovered:
+    """Ask the server at ``url`` where its gateway and token endpoint are; ``options`` are
+    the :class:`Transport`'s (:data:`TRANSPORT_OPTIONS`). Raises the library's errors
+    (:class:`ProtocolError` for answers without the sample's fields; a
+    :class:`ConfigurationError` for a server asked over https that names an http URL:
+    the credentials would then travel in clear)."""
+    options = {**options, "verify": verify}
     async with _Open(Transport(url, **options)) as server:
         uris = (await server.request("GET", WELL_KNOWN_PATH)).body
-    identity = _url_member(uris, "IdentityProvider", WELL_KNOWN_PATH)
+    secure = server.base_url.scheme == "https"
+    identity = _url_member(uris, "IdentityProvider", WELL_KNOWN_PATH, secure)
     gateways = uris.get("ApiGateways") if isinstance(uris, dict) else None
     if not isinstance(gateways, list) or not gateways or not isinstance(gateways[0], str):
         raise ProtocolError(f"{WELL_KNOWN_PATH} names no ApiGateways")
-    gateway = _absolute(gateways[0], "ApiGateways")
+    gateway = _absolute(gateways[0], "ApiGateways", secure)
     openid_path = identity.path.rstrip("/") + OPENID_PATH
     async with _Open(Transport(identity.origin(), **options)) as idp:
         config = (await idp.request("GET", openid_path)).body
@@ -87,22 +106,30 @@ async def discover(url: str, *, verify: Verify = True, **timeouts: float) -> Dis
     return Discovered(
         gateway=gateway,
         identity_provider=identity,
-        token_endpoint=_url_member(config, "token_endpoint", openid_path),
+        token_endpoint=_url_member(config, "token_endpoint", openid_path, secure),
         product_version=version if isinstance(version, str) else None,
     )
 
 
-def _url_member(body: Any, key: str, where: str) -> URL:
+def _url_member(body: Any, key: str, where: str, secure: bool) -> URL:
     try:
-        return _absolute(wire.member(body, key, str), key)
+        text = wire.member(body, key, str)
     except ProtocolError as exc:
         raise ProtocolError(f"{where}: {exc}") from None
+    return _absolute(text, key, secure)
 
 
-def _absolute(text: str, what: str) -> URL:
+def _absolute(text: str, what: str, secure: bool) -> URL:
+    """The URL discovery gave as ``what``: absolute http(s), and https if ``secure`` (the
+    server was asked over https)."""
     url = URL(text)
     if not url.is_absolute() or url.scheme not in ("http", "https"):
-        raise ConfigurationError(f"discovery gave {what} {text!r}, not an http(s) URL")
+        raise ConfigurationError(f"discovery gave {what} {shown(text)}, not an http(s) URL")
+    if secure and url.scheme != "https":
+        raise ConfigurationError(
+            f"the server, asked over https, gave {what} {shown(text)}: not followed (the "
+            "credentials would travel in clear); give the client an https URL of it"
+        )
     return url
 
 
@@ -122,9 +149,30 @@ class _Open:
 
 async def client_arguments(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The server and the ``XProtectClient`` options (the profile filled in) that discovery
-    finds for ``url`` (``XProtectClient.discover``)."""
-    timeouts = {k: options[k] for k in ("timeout", "connect_timeout") if k in options}
-    found = await discover(url, verify=options.get("verify", True), **timeouts)
+    finds for ``url`` (``XProtectClient.discover``), the options checked first: nothing is
+    sent with bad ones."""
+    _check(options)
+    given = {k: options[k] for k in TRANSPORT_OPTIONS if k in options}
+    found = await discover(url, verify=options.get("verify", True), **given)
     windows = bool(options.get("windows", False))
     profile = found.profile(options.get("profile"), windows=windows)
     return found.server, {**options, "profile": profile}
+
+
+def _check(options: dict[str, Any]) -> None:
+    """What the client's constructor checks, with its defaults (:func:`.check_settings`,
+    :func:`.make_credentials`), before discovery sends anything."""
+    get = options.get
+    check_settings(
+        max_response_bytes=get("max_response_bytes", MAX_RESPONSE_BYTES),
+        limit=get("limit", 100),
+        retry=get("retry"),
+        profile=get("profile"),
+        credentials=get("credentials"),
+        clock=get("clock", time.monotonic),
+        token_path=get("token_path"),
+        windows=get("windows", False),
+    )
+    if get("credentials") is None:
+        names = ("username", "password", "client_id", "client_secret", "token_path")
+        make_credentials(**{name: get(name) for name in names}, windows=get("windows", False))

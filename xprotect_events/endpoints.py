@@ -71,8 +71,9 @@ def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth 
     """aiohttp's ``proxy=`` and ``proxy_auth=`` from the user's ``proxy=``: the URL without
     its credentials (``user:password@``, sent as ``Proxy-Authorization``), and those.
 
-    :class:`InvalidInputError` unless it is ``http(s)://host[:port]``; the credentials are
-    never echoed.
+    :class:`InvalidInputError` unless it is ``http(s)://host[:port]`` with a user name
+    without ``:``; the credentials are never echoed. They go as Latin-1 (the Basic
+    scheme's old default), or as UTF-8 when Latin-1 cannot hold them (RFC 7617).
     """
     if value is None:
         return None, None
@@ -86,9 +87,29 @@ def proxy_param(value: str | URL | None) -> tuple[URL | None, aiohttp.BasicAuth 
         raise InvalidInputError("the proxy must be http(s)://host[:port]")
     auth = None
     if url.user is not None:
-        with proxy_auth_allowed():
-            auth = aiohttp.BasicAuth(url.user, url.password or "")
+        auth = _basic(url.user, url.password or "")
     return url.with_user(None).with_password(None), auth
+
+
+def _basic(user: str, password: str) -> aiohttp.BasicAuth:
+    """The proxy's Basic credentials, in the first charset that holds them (never shown:
+    an encoding error's repr would hold them, so none is raised or chained)."""
+    if ":" in user:
+        raise InvalidInputError("the proxy's user name must not contain ':' (%3A)")
+    pair = f"{user}:{password}"
+    encoding = next((e for e in ("latin-1", "utf-8") if _encodes(pair, e)), None)
+    if encoding is None:
+        raise InvalidInputError("the proxy's credentials are not valid Unicode text")
+    with proxy_auth_allowed():
+        return aiohttp.BasicAuth(user, password, encoding=encoding)
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def proxy_secrets(auth: aiohttp.BasicAuth | None) -> tuple[str, ...]:

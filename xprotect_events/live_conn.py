@@ -30,6 +30,7 @@ from .errors import (
 from .models import Event
 from .policy import parse_retry_after
 from .redaction import scrubbed
+from .responses import shown_text
 from .transport_errors import without_secrets
 
 log = logging.getLogger("xprotect_events.live")
@@ -192,7 +193,7 @@ class Connection:
     def _bad(self, exc: ProtocolError) -> ProtocolError:
         """``exc`` on this API's path, without the secrets its message may quote, cut if
         it quotes a huge value."""
-        text = _cut(self._scrubbed(exc.args[0]))
+        text = shown_text(self._scrubbed(exc.args[0]), MAX_MESSAGE)
         return ProtocolError(text, method=exc.method, path=WS_PATH)
 
     def _scrubbed(self, text: str) -> str:
@@ -229,15 +230,11 @@ class Connection:
             pass
 
 
-def _cut(text: str) -> str:
-    """``text`` cut to :data:`MAX_MESSAGE` (once scrubbed: no secret is cut in half)."""
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
-
-
 def failed(name: str, reply: ws_wire.Reply, secrets: tuple[str, ...] = ()) -> CommandError:
     """The error of a command's non-2xx answer (its ``errorText`` without ``secrets``,
-    cut to :data:`MAX_MESSAGE`)."""
-    text = reply.error_text and _cut(scrubbed(reply.error_text, secrets))
+    control characters escaped, cut to :data:`MAX_MESSAGE`; scrubbed first: no secret is
+    cut in half)."""
+    text = reply.error_text and shown_text(scrubbed(reply.error_text, secrets), MAX_MESSAGE)
     message = f"status {reply.status}" + (f": {text}" if text else "")
     details = (ErrorDetail(error_text=text),) if text else ()
     return CommandError(message, method=name, path=WS_PATH, status=reply.status, details=details)

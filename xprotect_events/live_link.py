@@ -64,7 +64,7 @@ def link_of(core: Core, list_stored: ListStored) -> LiveLink:
     """The link of a client's core, with its gap filler (stored events after a time)."""
     transport = core.transport
     return LiveLink(
-        session=lambda: transport.session,
+        session=lambda: transport.ws_session,
         server_url=transport.base_url,
         tokens=core.tokens,
         retry=transport.retry,

@@ -59,12 +59,32 @@ _NO_CHALLENGE = (
 _CHALLENGE = re.compile(r"^\s*(NTLM|Negotiate)\s+([A-Za-z0-9+/=]+)\s*$", re.IGNORECASE)
 
 
+#: pyspnego's loggers that write, at DEBUG, each message a context makes or reads.
+_SPNEGO_LOGGERS = ("spnego._ntlm", "spnego._negotiate", "spnego._gss", "spnego._sspi")
+
+
+class _WithoutMessages(logging.Filter):
+    """Drops pyspnego's "step input/output: <base64>" records: the AUTHENTICATE message's
+    NTLMv2 response gives the password away to an offline guess (and ``--debug`` logs
+    every logger at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        return "step input" not in text and "step output" not in text
+
+
+_WITHOUT_MESSAGES = _WithoutMessages()
+
+
 def _require_spnego() -> None:
-    """Import pyspnego (the ``ntlm`` extra) or say how to install it."""
+    """Import pyspnego (the ``ntlm`` extra) or say how to install it; keep the messages
+    it makes out of its logs."""
     try:
         import spnego  # noqa: F401
     except ImportError:
         raise ConfigurationError(MISSING_EXTRA) from None
+    for name in _SPNEGO_LOGGERS:
+        logging.getLogger(name).addFilter(_WITHOUT_MESSAGES)  # (once: it checks)
 
 
 def _windows_name(name: str) -> str:
@@ -138,6 +158,13 @@ class _Handshake:
         self._url = transport.url(path)
         self._connector = OneConnection(transport.tls)
         self._session: aiohttp.ClientSession | None = None
+        self._sent: list[str] = []  # the messages sent, base64: no answer may show them
+
+    @property
+    def _hidden(self) -> tuple[str, ...]:
+        """What no message may show: the password, the NTLM messages sent (AUTHENTICATE's
+        NTLMv2 response gives the password away to an offline guess), the proxy's secrets."""
+        return (self._credentials.password, *self._sent, *self._transport.secrets)
 
     async def run(self) -> Token:
         """The token, or the error that the server's answer means."""
@@ -179,6 +206,7 @@ class _Handshake:
     async def _post(self, scheme: str, token: bytes | None) -> _Leg:
         assert self._session is not None
         encoded = base64.b64encode(token or b"").decode("ascii")
+        self._sent.append(encoded)
         headers = {"Authorization": f"{scheme} {encoded}"}
         try:
             async with self._session.post(
@@ -188,15 +216,15 @@ class _Handshake:
                     response, MAX_TOKEN_BYTES, "POST", self._path
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            hidden = (self._credentials.password, *self._transport.secrets)
-            raise transport_error(exc, "POST", self._path, hidden) from exc
+            raise transport_error(exc, "POST", self._path, self._hidden) from exc
         log.debug("NTLM %s leg %d -> %d", self._path, len(self._connector.used), response.status)
         return _Leg(response, body)
 
     def _token(self, leg: _Leg) -> Token:
         try:
-            secret = (self._credentials.password, *self._transport.secrets)
-            response = response_from(leg.status, leg.headers, leg.body, "POST", self._path, secret)
+            response = response_from(
+                leg.status, leg.headers, leg.body, "POST", self._path, self._hidden
+            )
         except APIError as exc:
             if exc.status in (400, 401, 403):
                 raise self._refused(leg, exc.error_text, exc) from None

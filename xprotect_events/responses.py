@@ -28,6 +28,8 @@ from .redaction import scrubbed, widest
 SNIPPET_WINDOW = 4096
 #: The longest snippet of a body that is not JSON, in characters.
 SNIPPET_LENGTH = 200
+#: The most characters of one text of an error answer that are kept (the rest is cut).
+MAX_TEXT = 1000
 
 
 @attrs.frozen
@@ -66,8 +68,7 @@ def response_from(
     if 200 <= status < 300:
         return Response(status, body, headers, method, path)
     if 300 <= status < 400:
-        where = printable(scrubbed(headers.get("Location", "?"), tuple(secrets)))
-        where = where[:SNIPPET_LENGTH]
+        where = shown_text(scrubbed(headers.get("Location", "?"), tuple(secrets)), SNIPPET_LENGTH)
         raise ProtocolError(
             f"the server redirected to {where}; point the client at that URL "
             "(redirects are not followed, so credentials never leave for another host)",
@@ -76,6 +77,15 @@ def response_from(
             status=status,
         )
     raise api_error(status, body, headers, method, path, secrets)
+
+
+def shown_text(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` the server sent, safe to show: every character that is not printable
+    (C0 and C1 controls, DEL, line and paragraph separators …) as its escape (``\\x1b``,
+    ``\\n``), cut to ``limit`` characters."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return printable(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def printable(text: str) -> str:
@@ -97,7 +107,7 @@ def api_error(
     message = f"HTTP {status}"
     text = "; ".join(d.error_text for d in parsed.details if d.error_text) or parsed.snippet
     if text:
-        message += f": {text}"
+        message += f": {shown_text(text)}"
     return api_error_class(status)(
         message,
         method=method,
@@ -116,13 +126,14 @@ SECRET_FIELDS = ("password", "client_secret")
 
 def redacted(parsed: ErrorBody, secrets: Iterable[str]) -> ErrorBody:
     """``parsed`` with every secret taken out of its texts, in any escaping
-    (:func:`.redaction.scrubbed`): the one place error texts are cleaned."""
+    (:func:`.redaction.scrubbed`), and each text made safe to show: its control
+    characters escaped (an ESC sequence would drive the terminal that shows the error, a
+    newline split its line) and cut to :data:`MAX_TEXT`. The one place error texts are
+    cleaned."""
     found = tuple(secrets)
-    if not found:
-        return parsed
 
     def clean(text: str | None) -> str | None:
-        return None if text is None else scrubbed(text, found)
+        return None if text is None else shown_text(scrubbed(text, found) if found else text)
 
     details = tuple(
         attrs.evolve(

@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 import aiohttp
 from yarl import URL
 
-from .aiohttp_internals import without_silent_resend
+from .aiohttp_internals import refusing_redirects, without_silent_resend
 from .bodies import (
     ACCEPT_ENCODING,
     MAX_ERROR_BYTES,
@@ -102,8 +102,10 @@ class Transport:
         connect_timeout = seconds("connect_timeout", connect_timeout, most=1e9)
         #: Seconds to connect (a WebSocket's upgrade too: :mod:`.live_link`).
         self.connect_timeout = connect_timeout
+        #: Seconds one exchange may take at most, from connecting to the answer's end.
+        self.longest_exchange = connect_timeout + 4 * timeout
         self._timeout = aiohttp.ClientTimeout(
-            total=connect_timeout + 4 * timeout, connect=connect_timeout, sock_read=timeout
+            total=self.longest_exchange, connect=connect_timeout, sock_read=timeout
         )
         self._headers = {
             "User-Agent": user_agent,
@@ -111,6 +113,7 @@ class Transport:
             "Accept-Encoding": ACCEPT_ENCODING,  # inflated by .bodies, within the limit
         }
         self._session: aiohttp.ClientSession | None = None
+        self._ws_session: aiohttp.ClientSession | None = None
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
 
     @property
@@ -118,6 +121,15 @@ class Transport:
         if self._session is None or self._session.closed:
             raise ClientClosedError("the client is not open: use 'async with' or 'await open()'")
         return self._session
+
+    @property
+    def ws_session(self) -> aiohttp.ClientSession:
+        """The session of WebSocket upgrades: the same connections, and no redirect
+        followed (``ws_connect`` takes no ``allow_redirects``: :func:`refusing_redirects`)."""
+        session = self.session
+        if self._ws_session is None or self._ws_session.closed:
+            self._ws_session = self.dedicated_session(session.connector, refuse_redirects=True)
+        return self._ws_session
 
     @property
     def is_open(self) -> bool:
@@ -148,30 +160,38 @@ class Transport:
             self._ssl = ssl_param(self._verify)
         return self._ssl
 
-    def dedicated_session(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+    def dedicated_session(
+        self, connector: aiohttp.BaseConnector | None, *, refuse_redirects: bool = False
+    ) -> aiohttp.ClientSession:
         """A new session over ``connector`` with this transport's timeouts and headers, for
         exchanges bound to one connection (the NTLM handshake). The caller closes it.
 
         Every session goes through the given proxy, or (``trust_env``) the environment's
-        (:func:`environment_proxy`, read when the transport is made), and reports to the
-        given ``trace_configs``.
+        (:func:`environment_proxy`, read when the transport is made) and reports to the
+        given ``trace_configs``. Its requests say ``allow_redirects=False``; with
+        ``refuse_redirects`` (for ``ws_connect``) a redirect raises all the same
+        (:func:`refusing_redirects`; a trace config costs every request some microseconds).
         """
+        traces = [refusing_redirects()] if refuse_redirects else []
         with proxy_auth_allowed():
             session = aiohttp.ClientSession(
                 connector=connector,
+                connector_owner=not refuse_redirects,
                 timeout=self._timeout,
                 headers=self._headers,
                 proxy=self._proxy,
                 proxy_auth=self._proxy_auth,
-                trace_configs=self._trace_configs or None,
+                trace_configs=[*traces, *self._trace_configs] or None,
                 auto_decompress=False,  # .bodies inflates, counting what comes out
             )
         return without_silent_resend(session)
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        sessions = self._ws_session, self._session
+        self._ws_session = self._session = None
+        for session in sessions:  # (the WebSocket one first: it does not own the connector)
+            if session is not None:
+                await session.close()
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> URL:
         """An absolute URL for a path under the server URL, with its query (cached)."""

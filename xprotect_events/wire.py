@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -284,6 +285,8 @@ def session_read_from_wire(body: Any) -> SessionRead:
 #: The longest token lifetime taken, in seconds (ten years); a longer ``expires_in`` is a
 #: ProtocolError: no identity provider means it, and its expiry date would overflow.
 MAX_TOKEN_LIFETIME = 10 * 366 * 86400
+#: A ``token_type`` short and plain enough to name in an error (anything else is not shown).
+_WORD = re.compile(r"[A-Za-z0-9_.-]{1,20}")
 
 
 def token_from_wire(body: Any) -> Token:
@@ -303,13 +306,26 @@ def token_from_wire(body: Any) -> Token:
         lifetime = math.inf
     if not lifetime <= MAX_TOKEN_LIFETIME:  # (NaN too) no clock or date would hold it
         raise ProtocolError("token answer's 'expires_in' is out of range (over ten years)")
-    token_type = body.get("token_type") or "Bearer"
     scope = body.get("scope")
     return Token(
         access_token=access,
         expires_in=lifetime,
-        token_type=str(token_type),
+        token_type=_bearer(body.get("token_type")),
         scope=scope if isinstance(scope, str) else None,
+    )
+
+
+def _bearer(token_type: Any) -> str:
+    """The answer's ``token_type``: Bearer in any case, or none (Bearer). A token of another
+    type is not used (RFC 6749 7.1): the client sends only ``Authorization: Bearer``."""
+    if token_type is None or token_type == "":
+        return "Bearer"
+    if isinstance(token_type, str) and token_type.strip().lower() == "bearer":
+        return token_type
+    plain = isinstance(token_type, str) and _WORD.fullmatch(token_type)
+    named = f" {token_type!r}" if plain else ""  # anything else is not shown
+    raise ProtocolError(
+        f"token answer's 'token_type'{named} is not Bearer, the only kind the client sends"
     )
 
 
