@@ -277,7 +277,9 @@ async def send_chunk(core: Core, chunk: Chunk) -> ChunkReport:
             if fast is not None:
                 return fast
             body = wire.json_body(raw)
-            return chunk_answered(chunk.indices, chunk.triggers, body, full, core.secrets)
+            return chunk_answered(
+                chunk.indices, chunk.triggers, body, full, core.secrets, sent=payload
+            )
 
         started = datetime.now(UTC)
         try:

@@ -75,9 +75,10 @@ class TriggerResult:
         return None if self.error is None else str(self.error)
 
 
-#: Decides an answer item that is not a plain echo: None for an event, else the error
-#: (it raises :class:`ProtocolError` for an item that is neither).
-Classify = Callable[[Any], XProtectError | None]
+#: Decides the answer item at a position that is not a plain echo: None for an event, else
+#: the error (it raises :class:`ProtocolError` for an item that is neither, or that is the
+#: event of another trigger).
+Classify = Callable[[int, Any], XProtectError | None]
 
 
 def event_reader(path: str, secrets: Sequence[str]) -> ReadEvent:
@@ -164,7 +165,7 @@ class ChunkReport:
                     ids.append(id_)
                     times.append(when)
                     continue
-            error = classify(item)
+            error = classify(pos, item)
             if error is None:
                 self.odd[pos] = item
             else:
