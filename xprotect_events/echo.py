@@ -19,6 +19,7 @@ from typing import Annotated
 
 import msgspec
 
+from .models import EventTrigger
 from .report import ChunkReport
 from .wire import Echo
 
@@ -67,7 +68,11 @@ def echoed(
 ) -> ChunkReport | None:
     """The report of a chunk whose answer ``raw`` echoes every trigger of the request body
     ``sent`` (``echoes``: what an echo of each repeats, when the encoder said); None for
-    any other answer."""
+    any other answer, and for a chunk holding a subclass of EventTrigger (its answers are
+    kept as they came: a report rebuilds an echo from the trigger's fields, and a
+    subclass's are its own code)."""
+    if echoes is None and any(type(t) is not EventTrigger for t in triggers):
+        return None
     try:
         items = _ANSWER.decode(raw).array
         if echoes is None:

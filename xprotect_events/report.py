@@ -146,7 +146,7 @@ class ChunkReport:
             if (
                 type(item) is dict
                 and len(item) == 6
-                and isinstance(t, EventTrigger)
+                and type(t) is EventTrigger  # (a subclass's fields are its own code)
                 and t.data is None
             ):
                 if t.type is not last_type:
