@@ -18,7 +18,8 @@ from typing import Any, Literal
 import attrs
 
 from . import wire
-from .errors import BatchError, ProtocolError, XProtectError
+from .checks import read_list
+from .errors import BatchError, InvalidInputError, ProtocolError, XProtectError, shown
 from .models import Event, EventTrigger
 from .redaction import scrubbed
 
@@ -284,7 +285,10 @@ class BatchReport:
 
     def __init__(self, *, results: Iterable[TriggerResult] = ()) -> None:
         self._chunks: list[ChunkReport] = []
-        self._results: list[TriggerResult] | None = list(results)
+        self._results: list[TriggerResult] | None = read_list("results", results)
+        for result in self._results:
+            if not isinstance(result, TriggerResult):
+                raise InvalidInputError(f"a BatchReport holds TriggerResults, got {shown(result)}")
         self._counts = tuple(sum(r.status == s for r in self._results) for s in _STATUSES)
         self._total = len(self._results)
 
