@@ -60,6 +60,12 @@ def event(number: int, *, tag: str | None = None) -> dict[str, Any]:
     }
 
 
+def echo(number: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Event ``number`` as a server answers the trigger ``body``: its fields, an id, a time."""
+    fields = {k: body.get(k) for k in ("type", "source", "tag", "datatype")}
+    return {**event(number), **fields}
+
+
 def error_json(status: int, text: bytes) -> bytes:
     """The wrapped error body whose ``errorText`` is ``text``, already JSON string content."""
     return b'{"error":{"httpCode":%d,"details":[{"errorText":"echo: %s"}]}}' % (status, text)
@@ -235,7 +241,7 @@ class Hostile:
 
     async def _good_batch(self, request: web.Request) -> web.StreamResponse:
         bodies = orjson.loads(await request.read())
-        return web.json_response({"array": [event(i) for i in range(len(bodies))]})
+        return web.json_response({"array": [echo(i, b) for i, b in enumerate(bodies)]})
 
     async def _good_create(self, _: web.Request) -> web.StreamResponse:
         return web.json_response({"filterBy": [], "orderBy": [], "id": SESSION_ID}, status=201)

@@ -24,7 +24,8 @@ Accounting rules (what each trigger's ``status`` means):
     - a 5xx other than a 503 with ``Retry-After`` (the server, or the backend behind a
       gateway, may have stored the events before failing);
     - a 2xx whose body is not the documented answer (not JSON, truncated, an array of
-      the wrong length, an item that is neither an event nor an error object):
+      the wrong length, an item that is neither an event nor an error object, an event
+      that is not the trigger's sent at its place, one event id for two triggers):
       :class:`ProtocolError` for the whole chunk, as nothing in it can be trusted.
 
 The functions here decide it from what came back (a chunk's answer, or the exception its
@@ -33,7 +34,7 @@ POST raised); :mod:`.batch` does the sending.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import wire
@@ -47,6 +48,7 @@ from .errors import (
     api_error_class,
     shown,
 )
+from .models import source_guid, to_uuid
 from .policy import said_not_acted
 from .redaction import scrubbed
 from .report import BatchReport, ChunkReport, Status, TriggerResult
@@ -105,28 +107,78 @@ def chunk_answered(
     body: Any,
     path: str,
     secrets: Sequence[str] = (),
+    sent: bytes | None = None,
 ) -> ChunkReport:
     """The per-item outcome of a 2xx batch answer for the triggers sent (at ``indices`` of
     the input), kept compactly; a :class:`ProtocolError` if the answer is malformed.
     ``path`` is the full batch path the per-item errors name; ``secrets`` never show in
-    their texts."""
+    their texts. ``sent``, the request body: an event that is not the one sent at its
+    place (another type, tag or source: the items came in another order, or are another
+    trigger's) makes the whole answer untrustworthy, a :class:`ProtocolError`."""
     items = wire.array_envelope(body)
     if len(items) != len(triggers):
         raise ProtocolError(f"the batch answer has {len(items)} items for {len(triggers)} triggers")
     report = ChunkReport(indices, triggers)
     memo: dict[bytes, XProtectError] = {}  # a chunk's rejections are often all alike
+    bodies: list[Any] = []  # the request's, decoded when first needed
 
-    def classify(item: Any) -> XProtectError | None:
+    def classify(pos: int, item: Any) -> XProtectError | None:
         if is_event(item):
+            if sent is not None:
+                if not bodies:
+                    bodies.extend(wire.loads(sent))
+                echo_check(pos, item, bodies[pos])
             return None
-        key = wire.dumps(item)
-        error = memo.get(key)
+        key = wire.try_dumps(item)  # (None: nested deeper than JSON is written)
+        error = None if key is None else memo.get(key)
         if error is None:
-            error = memo[key] = item_error(item, path, secrets)
+            error = item_error(item, path, secrets)
+            if key is not None:
+                memo[key] = error
         return error
 
     report.keep(items, classify)
+    ids = [item["id"].lower() for item in items if is_event(item)]
+    if len(set(ids)) != len(ids):
+        raise ProtocolError(
+            "the batch answer gives one event id to more than one trigger: it cannot tell "
+            "which of them landed"
+        )
     return report
+
+
+def echo_check(pos: int, item: dict[str, Any], body: Mapping[str, Any]) -> None:
+    """A :class:`ProtocolError` if the event answered at ``pos`` names another trigger
+    than the ``body`` sent there: another type, another tag, or a source with another
+    GUID. Only what both show counts: a tag or source the trigger had not and the server
+    gave it, a field left out or empty, or written in another form (upper-case GUIDs, a
+    source without ``cameras/``), is no contradiction; a malformed one is left to its
+    decoding. (The same text, the common case, is compared without parsing it.)"""
+    differs = []
+    answered, sent_type = item.get("type"), body["type"]
+    if isinstance(answered, str) and answered != sent_type and not _same_guid(answered, sent_type):
+        differs.append("type")
+    tag, sent_tag = item.get("tag"), body.get("tag")
+    if isinstance(tag, str) and tag and sent_tag and tag != sent_tag:
+        differs.append("tag")
+    source, sent_source = item.get("source"), body["source"]
+    if isinstance(source, str) and sent_source and source != sent_source:
+        answered_guid = source_guid(source)
+        if answered_guid is not None and answered_guid != source_guid(sent_source):
+            differs.append("source")
+    if differs:
+        raise ProtocolError(
+            f"the batch answer's item #{pos} is not the event of the trigger sent at that "
+            f"place (another {' and '.join(differs)}): its items cannot be told apart"
+        )
+
+
+def _same_guid(answered: str, sent: str) -> bool:
+    """Whether ``answered`` names the GUID ``sent`` does (or is no GUID: not a contradiction)."""
+    try:
+        return to_uuid(answered) == to_uuid(sent)
+    except InvalidInputError:
+        return True
 
 
 def answers(
@@ -156,10 +208,18 @@ def item_error(item: Any, path: str, secrets: Sequence[str] = ()) -> XProtectErr
     parsed = error_of(item, secrets) if wrapped else None
     if parsed is None or parsed.http_code is None or not 400 <= parsed.http_code <= 599:
         # scrubbed whole, then cut: a secret cut in half would not be recognised
-        text = scrubbed(repr(item), secrets)[:_ITEM_SHOWN]
+        text = scrubbed(_shown_item(item), secrets)[:_ITEM_SHOWN]
         raise ProtocolError(f"a batch answer item is neither an event nor an error: {text}")
     status = parsed.http_code
     return api_error_class(status)(method="POST", path=path, status=status, details=parsed.details)
+
+
+def _shown_item(item: Any) -> str:
+    """``repr(item)``, or a word for an item nested too deep for ``repr``."""
+    try:
+        return repr(item)
+    except RecursionError:
+        return f"(a {type(item).__name__} nested too deep to show)"
 
 
 def chunk_failed(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +57,8 @@ from .lookup import reconcile
 from .models import Event, EventTrigger
 from .options import BatchOptions, BatchSpec, Progress, TriggersLike, batch_spec
 from .report import event_reader
+
+log = logging.getLogger("xprotect_events")
 
 # --------------------------------------------------------------------------- public entry points
 
@@ -255,9 +258,18 @@ class _Flight:
             batch = task.result()  # chunk tasks never raise
             batches.append(batch)
             self.done += batch.count
-            if self.on_progress is not None:
-                self.on_progress(self.done, self.total)
+            self._progress()
         return batches
+
+    def _progress(self) -> None:
+        """``on_progress``; one that raises is logged at ERROR and the batch goes on (it
+        cannot undo what was sent, and every result must still be reported)."""
+        if self.on_progress is None:
+            return
+        try:
+            self.on_progress(self.done, self.total)
+        except Exception:
+            log.exception("batch: the on_progress callback failed (the batch goes on)")
 
     async def cancel(self) -> None:
         """Cancel the chunks still in flight and wait until they are gone."""
@@ -286,7 +298,9 @@ async def send_chunk(core: Core, chunk: Chunk) -> ChunkReport:
             if fast is not None:
                 return fast
             body = wire.json_body(raw)
-            return chunk_answered(chunk.indices, chunk.triggers, body, full, core.secrets)
+            return chunk_answered(
+                chunk.indices, chunk.triggers, body, full, core.secrets, sent=payload
+            )
 
         started = datetime.now(UTC)
         try:

@@ -10,7 +10,9 @@ import math
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sized
+from dataclasses import fields, is_dataclass
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, time, timezone
+from enum import Enum
 from typing import Any, Literal, TypeGuard
 from zoneinfo import ZoneInfo
 
@@ -224,7 +226,8 @@ def json_data(data: Mapping[str, Any] | list[Any], root: str = "data") -> None:
     and infinities (JSON has no such numbers: orjson would send them as null), naive
     datetimes and those whose tzinfo gives no offset (ambiguous or unreadable: aware
     ones are written in UTC, as a trigger's ``time``), times of day (no date, no zone) and
-    raw JSON fragments (sent unchecked). What JSON cannot carry at all (sets, bytes, keys
+    raw JSON fragments (sent unchecked), also inside an enum's value or a dataclass's
+    fields (orjson writes what they hold). What JSON cannot carry at all (sets, bytes, keys
     that are not strings, cycles …) is refused when the data is encoded.
 
     Each container is walked once (shared or cyclic ones too), without recursion, and read
@@ -247,7 +250,7 @@ def json_data(data: Mapping[str, Any] | list[Any], root: str = "data") -> None:
                 if not -_MAX <= item <= _MAX:  # NaN fails both comparisons
                     where = _spelled((node, item, path), root)
                     raise InvalidInputError(f"{where} is {item!r}: JSON numbers must be finite")
-            elif kind in _CONTAINERS or isinstance(item, Mapping | list | tuple):
+            elif kind in _CONTAINERS or _holds_values(item):
                 todo.append((item, (node, item, path)))
             else:
                 _leaf(item, (node, item, path), root)
@@ -286,6 +289,14 @@ _MAX = sys.float_info.max
 _Path = tuple[Any, Any, "_Path"] | None
 
 
+def _holds_values(item: object) -> bool:
+    """Whether orjson writes ``item`` as what it holds: a mapping, list or tuple (a
+    subclass too), an enum member (its value) or a dataclass instance (its fields)."""
+    if isinstance(item, Mapping | list | tuple | Enum):
+        return True
+    return is_dataclass(item) and not isinstance(item, type)
+
+
 def _members(node: Any, path: _Path, root: str) -> Iterable[Any]:
     """The values of a container, read as its built-in type reads them."""
     if isinstance(node, dict):
@@ -294,7 +305,9 @@ def _members(node: Any, path: _Path, root: str) -> Iterable[Any]:
         return list.__iter__(node)
     if isinstance(node, tuple):
         return tuple.__iter__(node)
-    try:  # another Mapping: its own code, which may fail
+    try:  # an enum, a dataclass or another Mapping: its own code, which may fail
+        if isinstance(node, Enum) or is_dataclass(node):
+            return [value for _, value in _pairs(node)]
         return list(node.values())
     except Exception as exc:
         where = _spelled(path, root)
@@ -324,6 +337,10 @@ def _leaf(item: object, path: _Path, root: str) -> None:
 def _pairs(node: Any) -> Iterable[tuple[Any, Any]]:
     if isinstance(node, dict):
         return dict.items(node)
+    if isinstance(node, Enum):  # written as its value
+        return [("value", node._value_)]
+    if is_dataclass(node):  # written as its fields, read as orjson reads them
+        return [(f.name, object.__getattribute__(node, f.name)) for f in fields(node)]
     if isinstance(node, list | tuple):
         return enumerate(list.__iter__(node) if isinstance(node, list) else tuple.__iter__(node))
     return list(node.items())  # (read once already: see _members)

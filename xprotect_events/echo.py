@@ -6,9 +6,9 @@ that form into structs; the echo check is then one list comparison with what the
 triggers were encoded from (:func:`.wire.triggers_to_wire`), or with the request body
 decoded the same way when the chunk was encoded trigger by trigger. Only a chunk every
 item of which is such an echo takes this path: any other answer (a per-item error, an
-extra key, a trigger with ``data``, not JSON, the wrong length) goes to the checked path
-(:func:`.accounting.chunk_answered`), which decides it with the same result for what both
-accept and raises :class:`ProtocolError` for what is malformed.
+extra key, a trigger with ``data``, not JSON, the wrong length, an id given twice) goes to
+the checked path (:func:`.accounting.chunk_answered`), which decides it with the same
+result for what both accept and raises :class:`ProtocolError` for what is malformed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Annotated
 
 import msgspec
 
+from .models import EventTrigger
 from .report import ChunkReport
 from .wire import Echo
 
@@ -67,7 +68,11 @@ def echoed(
 ) -> ChunkReport | None:
     """The report of a chunk whose answer ``raw`` echoes every trigger of the request body
     ``sent`` (``echoes``: what an echo of each repeats, when the encoder said); None for
-    any other answer."""
+    any other answer, and for a chunk holding a subclass of EventTrigger (its answers are
+    kept as they came: a report rebuilds an echo from the trigger's fields, and a
+    subclass's are its own code)."""
+    if echoes is None and any(type(t) is not EventTrigger for t in triggers):
+        return None
     try:
         items = _ANSWER.decode(raw).array
         if echoes is None:
@@ -76,6 +81,9 @@ def echoed(
         return None
     if len(items) != len(triggers) or list(map(_FIELDS, items)) != echoes:
         return None
+    ids = list(map(_ID_OF, items))
+    if len(set(map(str.lower, ids))) != len(ids):  # one event for two: the checked path
+        return None
     report = ChunkReport(indices, triggers)
-    report.echoes("".join(map(_ID_OF, items)), list(map(_TIME_OF, items)))
+    report.echoes("".join(ids), list(map(_TIME_OF, items)))
     return report

@@ -20,22 +20,34 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 
 from . import listing, wire
 from .accounting import TriggerResult
-from .checks import read_list
+from .checks import aware, read_list
 from .core import Core
 from .errors import InvalidInputError, NotFoundError, ReconcileError, shown
-from .models import Event, EventTrigger
+from .models import Event, EventTrigger, to_uuid
 from .options import list_query, stored_type_ids
-from .reconcile import DEFAULT_SETTLE, DEFAULT_SKEW, SentTrigger, Verdict, decide, search_window
+from .reconcile import (
+    DEFAULT_SETTLE,
+    DEFAULT_SKEW,
+    Reconciled,
+    SentTrigger,
+    Verdict,
+    decide,
+    search_window,
+)
 
 Window = tuple[datetime, datetime]
+#: Stored events by (type, tag).
+Found = dict[tuple[uuid.UUID, str | None], list[Event]]
 
 
 async def reconcile(
@@ -64,35 +76,82 @@ async def reconcile(
     if not todo:
         return results
     known = None if stored_types is None else stored_type_ids(stored_types)
+    sent = {n: _sent(n, r) for n, r in todo}
     if wait:
-        await _settle([r for _, r in todo], settle)
+        await _settle(sent.values(), settle)
     now = datetime.now(UTC)
-    sent = {n: _sent(r) for n, r in todo}
     found = await _stored_events(core, _query_windows(sent.values(), now, settle, skew))
-    stored = known if known is not None else await _evidence(core, results, found)
-    by_key: dict[tuple[uuid.UUID, str | None], list[Event]] = defaultdict(list)
-    for event in found:
-        by_key[(event.type, event.tag or None)].append(event)
+    wanted = {s.type for s in sent.values()}
+    stored = known if known is not None else await _evidence(core, results, found, wanted)
+    by_key = _by_key(
+        found, claimed={_event_id(r.answer) for r in results if r.status == "accepted"}
+    )
+    verdicts = {
+        n: _verdict(s, by_key, stored, known is None, now=now, settle=settle, skew=skew)
+        for n, s in sent.items()
+    }
     out = list(results)
-    for n, r in todo:
-        s = sent[n]
-        candidates = by_key.get((s.type, s.tag or None), [])
-        verdict = decide(s, candidates, stored=s.type in stored, now=now, settle=settle, skew=skew)
-        reason = verdict.reason
-        if s.type not in stored and known is None:
-            reason = (
-                "cannot tell whether events of its type are stored (none found in the "
-                "store): pass stored_types"
-            )
-        out[n] = _settled(r, verdict.status, reason, verdict.event)
+    for n, v in _unshared(verdicts).items():
+        out[n] = _settled(out[n], v.status, v.reason, v.event)
     return out
 
 
-def _sent(result: TriggerResult) -> SentTrigger:
+def _by_key(found: Iterable[Event], claimed: AbstractSet[object]) -> Found:
+    """The events found by (type, tag), but those another result (``claimed``) holds."""
+    by_key: Found = defaultdict(list)
+    for event in found:
+        if event.id not in claimed:
+            by_key[(event.type, event.tag or None)].append(event)
+    return by_key
+
+
+def _verdict(
+    sent: SentTrigger,
+    found: Found,
+    stored: AbstractSet[uuid.UUID],
+    guessed: bool,
+    **rules: Any,
+) -> Reconciled:
+    """:func:`decide` for one trigger, among the events ``found`` by type and tag
+    (``guessed``: ``stored`` is only what the store showed)."""
+    if sent.type not in stored and guessed:
+        return Reconciled(
+            status="unknown",
+            reason="cannot tell whether events of its type are stored (none found in the "
+            "store): pass stored_types",
+        )
+    candidates = found.get((sent.type, sent.tag or None), [])
+    return decide(sent, candidates, stored=sent.type in stored, **rules)
+
+
+def _unshared(verdicts: dict[int, Reconciled]) -> dict[int, Reconciled]:
+    """The verdicts; those that found the same stored event for more than one trigger made
+    ``unknown``: one event cannot be the landing of two triggers."""
+    finders = Counter(v.event.id for v in verdicts.values() if v.event is not None)
+    out = dict(verdicts)
+    for n, v in verdicts.items():
+        if v.event is not None and finders[v.event.id] > 1:
+            out[n] = Reconciled(
+                status="unknown",
+                reason=f"ambiguous: the stored event {v.event.id} matches "
+                f"{finders[v.event.id]} of these triggers: give each trigger a unique tag",
+            )
+    return out
+
+
+def _sent(number: int, result: TriggerResult) -> SentTrigger:
+    """What is known of the trigger of unknown result ``number``; its sent times checked (a
+    result the caller made may hold anything): aware datetimes, from not after until."""
     trigger = result.trigger
     if not isinstance(trigger, EventTrigger):  # pragma: no cover - filtered by the caller
         raise TypeError("not a trigger")
-    return SentTrigger.of(trigger, sent_from=result.sent_from, sent_until=result.sent_until)
+    what = f"results[{number}]"
+    start = None if result.sent_from is None else aware(result.sent_from, f"{what}'s sent_from")
+    end = None if result.sent_until is None else aware(result.sent_until, f"{what}'s sent_until")
+    if start is not None and end is not None and start > end:
+        raise InvalidInputError(f"{what}'s sent_from is after its sent_until: an empty window")
+    plain = wire.plain_trigger(trigger)  # (a subclass: what was sent of it)
+    return SentTrigger.of(plain, sent_from=start, sent_until=end)
 
 
 def _settled(
@@ -105,8 +164,8 @@ def _settled(
     return attrs.evolve(result, status=status, error=error)
 
 
-async def _settle(todo: Sequence[TriggerResult], settle: timedelta) -> None:
-    last = max((r.sent_until for r in todo if r.sent_until is not None), default=None)
+async def _settle(todo: Iterable[SentTrigger], settle: timedelta) -> None:
+    last = max((s.sent_until for s in todo if s.sent_until is not None), default=None)
     if last is None:
         return
     wait = (last + settle - datetime.now(UTC)).total_seconds()
@@ -150,26 +209,34 @@ async def _stored_events(core: Core, windows: Sequence[Window]) -> list[Event]:
 
 
 async def _evidence(
-    core: Core, results: Sequence[TriggerResult], found: Iterable[Event]
+    core: Core, results: Sequence[TriggerResult], found: Iterable[Event], wanted: set[uuid.UUID]
 ) -> set[uuid.UUID]:
     """The types the store shows are stored: found in the windows, or an accepted result of
     the type that the store returns by id (one ``GET`` per type without other evidence)."""
     stored = {event.type for event in found}
-    wanted = {
-        r.trigger.type
-        for r in results
-        if r.status == "unknown" and isinstance(r.trigger, EventTrigger)
-    }
     for r in results:
-        trigger = r.trigger
-        if r.status != "accepted" or not isinstance(trigger, EventTrigger):
+        trigger, event_id = r.trigger, _event_id(r.answer)
+        if r.status != "accepted" or not isinstance(trigger, EventTrigger) or event_id is None:
             continue
-        if trigger.type not in wanted or trigger.type in stored or r.answer is None:
+        kind = wire.plain_trigger(trigger).type
+        if kind not in wanted or kind in stored:
             continue
         try:
-            await core.call("GET", f"/events/{r.answer['id']}", wire.event_in_data)
+            event = await core.call("GET", f"/events/{event_id}", wire.event_in_data)
         except NotFoundError:
-            wanted.discard(trigger.type)  # accepted but not stored: retention 0
+            wanted.discard(kind)  # accepted but not stored: retention 0
             continue
-        stored.add(trigger.type)
+        if event.type == kind:
+            stored.add(kind)
     return stored
+
+
+def _event_id(answer: object) -> uuid.UUID | None:
+    """The GUID of an accepted result's answer, or None (no answer, no GUID: an id that
+    is not one would put whatever it holds into the path of the GET)."""
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("id"), str):
+        return None
+    try:
+        return to_uuid(answer["id"])
+    except InvalidInputError:
+        return None

@@ -167,7 +167,8 @@ class Event:
 @attrs.frozen(kw_only=True, init=False)
 class EventTrigger:
     """What a trigger POST sends. Validated on construction, and ``data`` again when sent
-    (the caller's mapping may have changed since): bad input never leaves the process.
+    (the caller's mapping may have changed since; a subclass's every field, its own code
+    may have stored or shown anything): bad input never leaves the process.
 
     ``type`` is the event type's GUID; ``source`` is None, a GUID or ``cameras/<guid>``;
     ``time`` (optional, the server fills it) must be timezone-aware.

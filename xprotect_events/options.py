@@ -7,6 +7,7 @@ checked or raise :class:`InvalidInputError`; the primitive checks are :mod:`.che
 
 from __future__ import annotations
 
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
@@ -328,8 +329,13 @@ def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit
             f"got {type(triggers).__name__}"
         )
     on_progress = options.get("on_progress")
-    if on_progress is not None and not callable(on_progress):
-        raise InvalidInputError(f"on_progress must be callable or None, got {shown(on_progress)}")
+    if on_progress is not None and (
+        not callable(on_progress) or inspect.iscoroutinefunction(on_progress)
+    ):
+        raise InvalidInputError(
+            "on_progress must be a plain function or None (it is called, never awaited), "
+            f"got {shown(on_progress)}"
+        )
     stored = options.get("stored_types")
     return BatchSpec(
         chunk_size=chunk_size,

@@ -24,9 +24,10 @@ which times to look in; the caller filters by type and source as the API allows,
   last possibly sent: ``rejected`` ("not found after N s"): it did not land and is safe to
   send again;
 - otherwise ``unknown``, with the reason: the type is not stored, the trigger cannot be
-  recognised, more than one event matches (ambiguous), it was sent too recently for "not
-  found" to count, when it was sent is not known, or it is older than the type's retention
-  (it may have been stored and deleted since).
+  recognised, more than one event matches (ambiguous), an event with its tag is stored
+  at another time (the clocks may be apart), it was sent too recently for "not found" to
+  count, when it was sent is not known, or it is older than the type's retention (it may
+  have been stored and deleted since).
 """
 
 from __future__ import annotations
@@ -151,12 +152,19 @@ def decide(
     if reason is not None:
         return _unknown(reason)
     window = search_window(sent, now=now, skew=skew)
+    candidates = list(candidates)
     found = [e for e in candidates if matches(sent, e, window)]
     if len(found) == 1:
         return Reconciled(status="accepted", event=found[0], reason="found in the store")
     if found:
         ids = ", ".join(str(e.id) for e in found[:3])
         return _unknown(f"ambiguous: {len(found)} stored events match it ({ids}…)")
+    elsewhen = [e for e in candidates if sent.tag and matches(sent, e, None)]
+    if elsewhen:  # its unique tag, at a time it was not sent: the clocks are apart, say
+        return _unknown(
+            f"an event with its tag is stored at {elsewhen[0].time.isoformat()}, outside "
+            "the times it may have been stored at: it may have landed"
+        )
     return _not_found(sent, window, now=now, settle=settle, retention=retention)
 
 
@@ -173,7 +181,7 @@ def _not_found(
             "not found, but it is older than its type's retention: it may have been "
             "stored and deleted since"
         )
-    if sent.sent_until is None:
+    if sent.sent_until is None or window is None:  # (None: no time was looked in)
         return _unknown("not found, but when it was sent is not known")
     waited = now - sent.sent_until
     if waited < settle:

@@ -18,7 +18,8 @@ from typing import Any, Literal
 import attrs
 
 from . import wire
-from .errors import BatchError, ProtocolError, XProtectError
+from .checks import read_list
+from .errors import BatchError, InvalidInputError, ProtocolError, XProtectError, shown
 from .models import Event, EventTrigger
 from .redaction import scrubbed
 
@@ -75,9 +76,10 @@ class TriggerResult:
         return None if self.error is None else str(self.error)
 
 
-#: Decides an answer item that is not a plain echo: None for an event, else the error
-#: (it raises :class:`ProtocolError` for an item that is neither).
-Classify = Callable[[Any], XProtectError | None]
+#: Decides the answer item at a position that is not a plain echo: None for an event, else
+#: the error (it raises :class:`ProtocolError` for an item that is neither, or that is the
+#: event of another trigger).
+Classify = Callable[[int, Any], XProtectError | None]
 
 
 def event_reader(path: str, secrets: Sequence[str]) -> ReadEvent:
@@ -145,7 +147,7 @@ class ChunkReport:
             if (
                 type(item) is dict
                 and len(item) == 6
-                and isinstance(t, EventTrigger)
+                and type(t) is EventTrigger  # (a subclass's fields are its own code)
                 and t.data is None
             ):
                 if t.type is not last_type:
@@ -164,7 +166,7 @@ class ChunkReport:
                     ids.append(id_)
                     times.append(when)
                     continue
-            error = classify(item)
+            error = classify(pos, item)
             if error is None:
                 self.odd[pos] = item
             else:
@@ -283,7 +285,10 @@ class BatchReport:
 
     def __init__(self, *, results: Iterable[TriggerResult] = ()) -> None:
         self._chunks: list[ChunkReport] = []
-        self._results: list[TriggerResult] | None = list(results)
+        self._results: list[TriggerResult] | None = read_list("results", results)
+        for result in self._results:
+            if not isinstance(result, TriggerResult):
+                raise InvalidInputError(f"a BatchReport holds TriggerResults, got {shown(result)}")
         self._counts = tuple(sum(r.status == s for r in self._results) for s in _STATUSES)
         self._total = len(self._results)
 

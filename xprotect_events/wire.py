@@ -16,6 +16,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, TypeVar
 
+import attrs
 import msgspec
 
 from .canonical import canonical_event, canonical_guid, canonical_time
@@ -196,10 +197,29 @@ def triggers_to_wire(
     return bodies, echoes
 
 
+_TRIGGER_SLOTS = tuple(EventTrigger.__dict__[f.name] for f in attrs.fields(EventTrigger))
+
+
+def plain_trigger(trigger: EventTrigger) -> EventTrigger:
+    """``trigger`` if it is an :class:`EventTrigger`; a subclass's fields read from the
+    slots EventTrigger keeps them in (not through its own properties or
+    ``__getattribute__``) and checked again as a new EventTrigger: a subclass's own
+    ``__init__`` (an attrs one, say) stores what it is given unchecked."""
+    if type(trigger) is EventTrigger:
+        return trigger
+    try:
+        type_, source, time, datatype, tag, data = (s.__get__(trigger) for s in _TRIGGER_SLOTS)
+    except AttributeError:  # a slot its __init__ never set
+        raise InvalidInputError(f"the {type(trigger).__name__} has unset fields") from None
+    return EventTrigger(type=type_, source=source, time=time, datatype=datatype, tag=tag, data=data)
+
+
 def trigger_to_wire(trigger: EventTrigger) -> dict[str, Any]:
     """The JSON body of a trigger POST. ``datatype`` is required but may be null [seed].
     ``data`` is checked again as it is now: it is the caller's mapping, which may have
-    changed since the trigger was made (:class:`InvalidInputError`, nothing sent)."""
+    changed since the trigger was made (:class:`InvalidInputError`, nothing sent); a
+    subclass's fields are checked again (:func:`plain_trigger`)."""
+    trigger = plain_trigger(trigger)
     body: dict[str, Any] = {
         "type": _type_text(trigger.type),
         "source": trigger.source,

@@ -116,13 +116,28 @@ def test_more_than_one_match_is_ambiguous() -> None:
         {"source": None},
         {"tag": "job-1-again"},
         {"tag": None},
-        {"time": SENT - DEFAULT_SKEW - MS},  # before it was sent (even allowing for skew)
-        {"time": NOW + DEFAULT_SKEW + MS},  # after the lookup
     ],
 )
 def test_events_that_differ_do_not_match(other: dict[str, object]) -> None:
     result = decide(tagged(), [stored(**other)], stored=True, now=NOW)
     assert result.status == "rejected"
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        SENT - DEFAULT_SKEW - MS,  # before it was sent (even allowing for skew)
+        NOW + DEFAULT_SKEW + MS,  # after the lookup
+    ],
+)
+def test_its_tag_at_another_time_does_not_match_and_is_not_safe_to_resend(
+    when: datetime,
+) -> None:
+    """(It does not match: not accepted; but its unique tag is stored: the clocks may be
+    further apart than ``skew``, and it may have landed. Was ``rejected`` before.)"""
+    result = decide(tagged(), [stored(time=when)], stored=True, now=NOW)
+    assert (result.status, result.event) == ("unknown", None)
+    assert "an event with its tag is stored at" in result.reason
 
 
 def test_a_sourceless_trigger_matches_a_sourceless_event() -> None:
