@@ -15,9 +15,9 @@ once, in time order, also across the server dropping an idle session, a server r
 expired token or a failed read. The position advances only when :meth:`__anext__` hands an
 event to the consumer; one page is buffered at a time and yielded item by item.
 
-Pacing: a read that returns a full page (``max_size`` new events) is followed by the next
-read at once, so a backlog drains at full speed; after a shorter page the next read waits
-until ``poll_interval`` has passed since the previous one.
+Pacing: a read that returns a full page (``max_size`` new events, not all of them repeats)
+is followed by the next read at once, so a backlog drains at full speed; after a shorter
+page the next read waits until ``poll_interval`` has passed since the previous one.
 
 Recovery: a read that fails for a reason the retry policy calls transient (connection
 error, 5xx, 429 with no ``Retry-After`` longer than ``max_retry_after``) or that the
@@ -30,7 +30,7 @@ again are dropped: events that share the last delivered time are neither lost no
 repeated, and events the old session buffered but never returned come through the new
 one. Transient failures back off on the client's :class:`~xprotect_events.RetryPolicy`
 schedule (:mod:`.policy`: the transport's, with the server's ``Retry-After`` when it gave
-one), and the backoff resets after a good
+one, but never sooner than the schedule), and the backoff resets after a good
 read; a first 404 is resumed at once. Errors that retrying cannot fix (400, 403, a second
 401, a malformed answer) are raised to the consumer; the session is then marked lost, so
 iterating again resumes from the same position.
@@ -298,9 +298,11 @@ class EventSession:
             if wait > 0:
                 await asyncio.sleep(wait)
             read = await self._read()
-            full = len(read.new_events) >= self._max_size
-            self._next_read = 0.0 if full else loop.time() + self._poll_interval
             self._page = self._cursor.unseen(read.new_events)
+            # Full, and not only repeats (a server repeating a full page would be read
+            # again at once, for ever).
+            full = len(read.new_events) >= self._max_size and bool(self._page)
+            self._next_read = 0.0 if full else loop.time() + self._poll_interval
             self._deleted = self._gone.hand_out(read.deleted_events)
         finally:
             self._busy = False
@@ -355,7 +357,12 @@ class EventSession:
             self._backoff.failures = 1
             log.info("event session lost (%s); resuming after %s", reason(exc), self._cursor.last)
             return
-        delay = self._backoff.next_delay(getattr(exc, "retry_after", None))
+        # The server's Retry-After, but never sooner than the schedule: "Retry-After: 0"
+        # on every read would make a new session at once, for ever.
+        delay = self._backoff.next_delay()
+        wait = getattr(exc, "retry_after", None)
+        if wait is not None:
+            delay = max(delay, min(wait, self._core.policy.max_retry_after))
         log.warning("event session %s failed; reconnecting in %.1f s: %s", step, delay, reason(exc))
         await asyncio.sleep(delay)
 
