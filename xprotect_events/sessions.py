@@ -152,13 +152,18 @@ class EventSession:
 
     async def commit(self) -> None:
         """Count the change in hand as processed and save the position now (awaits the
-        write). :class:`CheckpointError` if the save fails."""
+        write). :class:`CheckpointError` if the save fails. After the block it saves the
+        position the session stopped at, and releases the file again."""
         if self._committer is None:
             raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
         self._processed = self._taken
         if self._processed or self._cursor.last is not None:
             self._committer.mark(self._snapshot)
-        await self._committer.acommit()
+        try:
+            await self._committer.acommit()
+        finally:
+            if self._state == "closed" and self._checkpoint is not None:
+                self._checkpoint.close()  # a save after the exit took the file's lock again
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -208,8 +213,8 @@ class EventSession:
         failed save is raised once the rest is done."""
         checkpoint = self._checkpoint
         failed = None if checkpoint is None else await checkpoint.finish()
-        self._page, self._changes, self._deleted = [], [], _NOTHING
-        self._offset = self._taken = self._processed = 0
+        # The read stays: the position (and a commit after the exit) is where it stood.
+        self._changes, self._deleted = [], _NOTHING
         for session_id in ids:
             await self._requests.delete(session_id, self._close_timeout)
         if checkpoint is not None:

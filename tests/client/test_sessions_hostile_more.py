@@ -1,8 +1,9 @@
-"""Event sessions against servers that make the client hammer them: a full page of
-repeats on every read, a ``Retry-After: 0`` on every failure.
+"""Event sessions against servers that make the client hammer them (a full page of
+repeats on every read, a ``Retry-After: 0`` on every failure: before the fixes the client
+read, or made sessions, as fast as the loopback allows, for ever), and what a session
+says and saves after its block.
 
-Over loopback, a hostile server (:mod:`tests.hostile`). Before the fixes each made the
-client read (or create sessions) as fast as the loopback allows, for ever.
+Over loopback, a hostile server (:mod:`tests.hostile`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import asyncio
 import contextlib
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +23,7 @@ from aiohttp import web
 
 from tests.helpers import wait_until
 from tests.hostile import CLIENT_ID, CLIENT_SECRET, Hostile, error_json, event
-from xprotect_events import RetryPolicy, XProtectClient
+from xprotect_events import RetryPolicy, SessionPosition, XProtectClient
 from xprotect_events.models import SessionChange
 
 
@@ -104,3 +108,33 @@ async def test_a_retry_after_shorter_than_the_backoff_waits_the_backoff(
         await stop(consumer)
     assert announced(caplog) == [expected]
     assert len(hostile.requests("create")) == 1
+
+
+# ---------------------------------------------------------------------- after the block
+
+
+def saved(path: Path) -> tuple[datetime, set[uuid.UUID]]:
+    position = SessionPosition.from_json(path.read_bytes())
+    return position.time, set(position.recent)
+
+
+async def test_after_the_block_the_position_and_a_commit_stay_where_it_stopped(
+    hostile: Hostile, tmp_path: Path
+) -> None:
+    """Two reads of one event each, both taken: the exit saves e2's position. Read after
+    the block, ``position`` is that one (it was e1's: the last read was dropped), and a
+    ``commit()`` neither writes e1's back nor keeps the file locked for good."""
+    hostile.reads = [[event(1)], [event(2)]]
+    path = tmp_path / "position.json"
+    async with client_of(hostile) as client:
+        async with client.event_session(poll_interval=0.01, checkpoint=path) as session:
+            assert [(await anext(session)).event.tag for _ in range(2)] == ["e1", "e2"]
+        at_exit = saved(path)
+        assert at_exit[0] == datetime(2024, 5, 1, 12, 0, 0, 2000, tzinfo=UTC)
+        position = session.position
+        assert position is not None
+        assert (position.time, set(position.recent)) == at_exit
+        await session.commit()
+        assert saved(path) == at_exit
+        async with client.event_session(poll_interval=0.01, checkpoint=path):
+            pass  # the file is free again
