@@ -16,7 +16,9 @@ streams never share one file: the first load or save takes an advisory lock (``f
 ``<path>.lock``, held until :meth:`~FileCheckpoint.close`; a second opener, in this process or
 another, gets a :class:`CheckpointError` naming the file and the process that holds it. A
 symlinked ``<path>`` stands for the file it names (locked and replaced; the link stays). The
-lock file stays on disk (removing it would let two openers lock two different files).
+lock file stays on disk (removing it would let two openers lock two different files). A
+``<path>`` that is not a regular file (a directory, a FIFO, a device) is a
+:class:`CheckpointError` when loaded, at once.
 
 :class:`Committer` decides when to save: the stream calls :meth:`~Committer.mark` with each
 new position (cheap: no I/O, and the position may be a function that builds it only when a
@@ -29,7 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -131,8 +135,7 @@ class FileCheckpoint:
         file cannot be read or does not hold a position this version reads."""
         self.lock()
         try:
-            with self._real.open("rb") as f:
-                data = f.read(MAX_CHECKPOINT_BYTES + 1)
+            data = _read_regular(self._real, MAX_CHECKPOINT_BYTES + 1)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -164,6 +167,16 @@ class FileCheckpoint:
             raise CheckpointError(
                 f"cannot save the checkpoint: {why(exc)}", path=str(self.path)
             ) from None
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path``; OSError for anything else (a
+    FIFO or a device would block the read, or never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, unread
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return f.read(limit)
 
 
 class Committer:

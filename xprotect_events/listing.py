@@ -19,7 +19,12 @@ it would skip those not read yet. Events a request returns from before the last 
 yielded already (or were stored behind the listing since) and are dropped; those yielded
 between the bound and it are remembered by id (:class:`Edge`) and dropped when read
 again, and the request asks for that many more than ``page_size`` (up to the profile's
-``max_page_size``): a page still brings ``page_size`` new events.
+``max_page_size``): a page still brings ``page_size`` new events. An id a page repeats,
+or one yielded near the bound that comes again with another time, is yielded once.
+
+The bound is only as good as the order: a page whose times are not in the order asked for
+(oldest first, or newest first) is a :class:`ProtocolError`, raised before any event of it
+is yielded; under a bound moved to its last event, the next page would skip events.
 
 When a whole page lies at one time (more events at one instant than a page holds), the
 bound cannot move: the listing reads on by page number under the same bound (and the same
@@ -36,19 +41,24 @@ Pure but for :func:`list_events`, which makes the requests through the :class:`C
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import operator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from . import filters as f
 from . import typed
 from .core import Core
+from .errors import ProtocolError
 from .models import Event
 from .options import ListQuery
-from .typed import AnyEvent
+from .typed import AnyEvent, FastPage
 
 #: How much further the bound stops short of the last event's time than the filter's
 #: accuracy: every server time that reads as the same microsecond is within it.
 ROUNDING = timedelta(microseconds=1)
+
+_ID_INT = operator.attrgetter("id.int")
+_TIME = operator.attrgetter("time")
 
 
 class Edge:
@@ -89,17 +99,17 @@ class Edge:
 
     def fresh(self, events: Sequence[AnyEvent]) -> list[AnyEvent]:
         """The events of a page not yielded yet: none behind the last time yielded (before
-        the first, the caller's own bound), none yielded at that time. Per event, one time
-        compared (and an id looked up at the last time)."""
+        the first, the caller's own bound), none whose id was yielded near it, and each id
+        of the page once (a server that repeats an event, or sends it again with another
+        time, shows it once). Per event, one time compared; the ids checked in C."""
         floor = self.own if self.last is None else self.last
         if floor is None:
-            return list(events)
-        near = self.near
-        if self.desc:
-            return [
-                e for e in events if e.time < floor or (e.time == floor and e.id.int not in near)
-            ]
-        return [e for e in events if e.time > floor or (e.time == floor and e.id.int not in near)]
+            kept = list(events)
+        elif self.desc:
+            kept = [e for e in events if e.time <= floor]
+        else:
+            kept = [e for e in events if e.time >= floor]
+        return once(kept, self.near)
 
     def took(self, events: Sequence[AnyEvent]) -> None:
         """Note ``events`` as yielded: the last time is the latest of them (the earliest,
@@ -132,6 +142,31 @@ class Edge:
         conditions = [f.gt(after)] if after is not None else []
         conditions += [f.lt(before)] if before is not None else []
         return f.encode_conditions(conditions)
+
+
+def once(events: list[AnyEvent], seen: Mapping[int, object]) -> list[AnyEvent]:
+    """``events`` without the ids in ``seen``, each id once (the first kept)."""
+    ids = list(map(_ID_INT, events))
+    if len(set(ids)) == len(ids) and seen.keys().isdisjoint(ids):
+        return events  # the usual page: no repeat
+    taken = set(seen)
+    kept = []
+    for event_id, event in zip(ids, events, strict=True):
+        if event_id not in taken:
+            taken.add(event_id)
+            kept.append(event)
+    return kept
+
+
+def in_order(page: FastPage, desc: bool) -> FastPage:
+    """``page``, if its events are in the order asked for; else :class:`ProtocolError`.
+    Out of order, the last event's time is no bound: the next page would skip events."""
+    times = list(map(_TIME, page.events))
+    order = operator.ge if desc else operator.le
+    if not all(map(order, times, times[1:])):
+        asked = "newest" if desc else "oldest"
+        raise ProtocolError(f"the page is not in time order ({asked} first was asked for)")
+    return page
 
 
 def short_of(time: datetime, step: timedelta, desc: bool) -> datetime | None:
@@ -204,9 +239,13 @@ async def list_events(core: Core, query: ListQuery) -> AsyncIterator[Event]:
     edge = Edge(query, timedelta(seconds=core.profile.time_filter_accuracy))
     pager = Pager(query, edge, core.profile.max_page_size)
     left = query.limit
+
+    def decode(raw: bytes) -> FastPage:
+        return in_order(typed.page_forms(raw), query.desc)
+
     while left is None or left > 0:
         params = pager.params()
-        result = await core.call("GET", "/events", typed.page_forms, params=params, raw=True)
+        result = await core.call("GET", "/events", decode, params=params, raw=True)
         if pager.ignored(result.events):
             continue
         forms = edge.fresh(result.events)[:left]

@@ -15,9 +15,9 @@ once, in time order, also across the server dropping an idle session, a server r
 expired token or a failed read. The position advances only when :meth:`__anext__` hands an
 event to the consumer; one page is buffered at a time and yielded item by item.
 
-Pacing: a read that returns a full page (``max_size`` new events) is followed by the next
-read at once, so a backlog drains at full speed; after a shorter page the next read waits
-until ``poll_interval`` has passed since the previous one.
+Pacing: a read that returns a full page (``max_size`` new events, not all of them repeats)
+is followed by the next read at once, so a backlog drains at full speed; after a shorter
+page the next read waits until ``poll_interval`` has passed since the previous one.
 
 Recovery: a read that fails for a reason the retry policy calls transient (connection
 error, 5xx, 429 with no ``Retry-After`` longer than ``max_retry_after``) or that the
@@ -30,7 +30,7 @@ again are dropped: events that share the last delivered time are neither lost no
 repeated, and events the old session buffered but never returned come through the new
 one. Transient failures back off on the client's :class:`~xprotect_events.RetryPolicy`
 schedule (:mod:`.policy`: the transport's, with the server's ``Retry-After`` when it gave
-one), and the backoff resets after a good
+one, but never sooner than the schedule), and the backoff resets after a good
 read; a first 404 is resumed at once. Errors that retrying cannot fix (400, 403, a second
 401, a malformed answer) are raised to the consumer; the session is then marked lost, so
 iterating again resumes from the same position.
@@ -152,13 +152,18 @@ class EventSession:
 
     async def commit(self) -> None:
         """Count the change in hand as processed and save the position now (awaits the
-        write). :class:`CheckpointError` if the save fails."""
+        write). :class:`CheckpointError` if the save fails. After the block it saves the
+        position the session stopped at, and releases the file again."""
         if self._committer is None:
             raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
         self._processed = self._taken
         if self._processed or self._cursor.last is not None:
             self._committer.mark(self._snapshot)
-        await self._committer.acommit()
+        try:
+            await self._committer.acommit()
+        finally:
+            if self._state == "closed" and self._checkpoint is not None:
+                self._checkpoint.close()  # a save after the exit took the file's lock again
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -208,8 +213,8 @@ class EventSession:
         failed save is raised once the rest is done."""
         checkpoint = self._checkpoint
         failed = None if checkpoint is None else await checkpoint.finish()
-        self._page, self._changes, self._deleted = [], [], _NOTHING
-        self._offset = self._taken = self._processed = 0
+        # The read stays: the position (and a commit after the exit) is where it stood.
+        self._changes, self._deleted = [], _NOTHING
         for session_id in ids:
             await self._requests.delete(session_id, self._close_timeout)
         if checkpoint is not None:
@@ -298,9 +303,11 @@ class EventSession:
             if wait > 0:
                 await asyncio.sleep(wait)
             read = await self._read()
-            full = len(read.new_events) >= self._max_size
-            self._next_read = 0.0 if full else loop.time() + self._poll_interval
             self._page = self._cursor.unseen(read.new_events)
+            # Full, and not only repeats (a server repeating a full page would be read
+            # again at once, for ever).
+            full = len(read.new_events) >= self._max_size and bool(self._page)
+            self._next_read = 0.0 if full else loop.time() + self._poll_interval
             self._deleted = self._gone.hand_out(read.deleted_events)
         finally:
             self._busy = False
@@ -355,7 +362,12 @@ class EventSession:
             self._backoff.failures = 1
             log.info("event session lost (%s); resuming after %s", reason(exc), self._cursor.last)
             return
-        delay = self._backoff.next_delay(getattr(exc, "retry_after", None))
+        # The server's Retry-After, but never sooner than the schedule: "Retry-After: 0"
+        # on every read would make a new session at once, for ever.
+        delay = self._backoff.next_delay()
+        wait = getattr(exc, "retry_after", None)
+        if wait is not None:
+            delay = max(delay, min(wait, self._core.policy.max_retry_after))
         log.warning("event session %s failed; reconnecting in %.1f s: %s", step, delay, reason(exc))
         await asyncio.sleep(delay)
 
