@@ -9,7 +9,9 @@ then timed out, so it is not resent (nor a bare 429, under the same rule).
 A server-given ``Retry-After`` is waited exactly, unless it is longer than
 ``max_retry_after``: then the failure is not retried at all. Otherwise the wait is the one
 backoff schedule, :meth:`RetryPolicy.delay`. The transport (per request, with tenacity) and
-event-session recovery (per lost session, with :class:`Backoff`) both follow it.
+event-session recovery (per lost session, with :class:`Backoff`) both follow it; recovery
+waits at least the backoff even when a ``Retry-After`` is shorter (a server answering
+``Retry-After: 0`` to every read would otherwise get a new session at once, for ever).
 """
 
 from __future__ import annotations
