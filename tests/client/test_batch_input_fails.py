@@ -5,10 +5,12 @@ trigger read before it is sent and reported, and the failure is a library error
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from xprotect_events import EventTrigger, InvalidInputError, TriggerInputError, XProtectClient
+from xprotect_events.jsonlines import trigger_from_json
 from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Simulator
 
 
@@ -108,3 +110,23 @@ async def test_text_is_not_an_input_of_triggers(
     with pytest.raises(InvalidInputError, match="iterable of EventTrigger, got"):
         client.stream_trigger(text)  # type: ignore[arg-type]
     assert sim.events_stored == 0
+
+
+async def test_a_wire_form_dict_is_refused_with_the_function_that_makes_it_a_trigger(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    """An injector holding JSON objects (``{"type": …, "time": "…Z"}``) passes them as they
+    are: the error names the function that turns one into an :class:`EventTrigger`, and
+    that function does."""
+    line = {"type": str(ANALYTICS_EVENT), "time": "2024-05-01T12:00:00Z", "tag": "wire"}
+    hint = "xprotect_events.jsonlines.trigger_from_json"
+    with pytest.raises(InvalidInputError, match=f"got dict .*{hint}"):
+        await client.trigger_event(line)  # type: ignore[arg-type]
+    report = await client.trigger_events([line])  # type: ignore[list-item]
+    assert [r.status for r in report.results] == ["rejected"]
+    assert hint in str(report.results[0].error)
+    with pytest.raises(InvalidInputError, match=r"got str$"):  # no dict, no hint
+        await client.trigger_event("not a trigger")  # type: ignore[arg-type]
+    assert sim.events_stored == 0  # nothing was sent
+    event = await client.trigger_event(trigger_from_json(line))
+    assert (event.tag, event.time) == ("wire", datetime(2024, 5, 1, 12, tzinfo=UTC))
