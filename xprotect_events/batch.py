@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +57,8 @@ from .lookup import reconcile
 from .models import Event, EventTrigger
 from .options import BatchOptions, BatchSpec, Progress, TriggersLike, batch_spec
 from .report import event_reader
+
+log = logging.getLogger("xprotect_events.batch")
 
 # --------------------------------------------------------------------------- public entry points
 
@@ -255,9 +258,18 @@ class _Flight:
             batch = task.result()  # chunk tasks never raise
             batches.append(batch)
             self.done += batch.count
-            if self.on_progress is not None:
-                self.on_progress(self.done, self.total)
+            self._progress()
         return batches
+
+    def _progress(self) -> None:
+        """``on_progress``; one that raises is logged and the batch goes on (its results
+        are the caller's, whatever their progress bar does)."""
+        if self.on_progress is None:
+            return
+        try:
+            self.on_progress(self.done, self.total)
+        except Exception:
+            log.exception("the on_progress callback failed (the batch goes on)")
 
     async def cancel(self) -> None:
         """Cancel the chunks still in flight and wait until they are gone."""

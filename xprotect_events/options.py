@@ -7,6 +7,7 @@ checked or raise :class:`InvalidInputError`; the primitive checks are :mod:`.che
 
 from __future__ import annotations
 
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
@@ -35,7 +36,8 @@ from .policy import RetryPolicy
 from .profile import Profile
 
 TriggersLike = Iterable[EventTrigger] | AsyncIterable[EventTrigger]
-#: ``on_progress(done, total)``: triggers accounted for so far, and the total when known.
+#: ``on_progress(done, total)``: triggers accounted for so far, and the total when known
+#: (a plain function; one that raises is logged and the batch goes on).
 Progress = Callable[[int, int | None], None]
 
 #: Query parameters of ``GET /events`` that only the client's own options set.
@@ -330,6 +332,11 @@ def batch_spec(triggers: object, options: BatchOptions, *, max_batch: int, limit
     on_progress = options.get("on_progress")
     if on_progress is not None and not callable(on_progress):
         raise InvalidInputError(f"on_progress must be callable or None, got {shown(on_progress)}")
+    if inspect.iscoroutinefunction(on_progress):
+        raise InvalidInputError(
+            "on_progress must be a plain function (called on the event loop as each chunk "
+            "finishes), not a coroutine function: it would never be awaited"
+        )
     stored = options.get("stored_types")
     return BatchSpec(
         chunk_size=chunk_size,
