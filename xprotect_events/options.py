@@ -261,6 +261,8 @@ def _items(values: Iterable[Any], what: str) -> list[Any]:
     """A list from an iterable; a single string or UUID counts as a list of one."""
     if isinstance(values, str | uuid.UUID):
         return [values]
+    if isinstance(values, f.Condition):
+        raise f.condition_given(what, values)
     return read_list(what, values)
 
 
