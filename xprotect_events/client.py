@@ -44,7 +44,8 @@ T = TypeVar("T")
 
 
 class XProtectClient:
-    """An asyncio client of the XProtect RESTful Events API.
+    """An asyncio client of the XProtect RESTful Events API (and, with :meth:`subscribe`,
+    of the Events and State WebSocket API).
 
     ``async with XProtectClient(url, username=…, password=…) as client:`` (a basic user), or
     ``client_id=…, client_secret=…`` (a service client), or ``windows=True`` with
