@@ -18,6 +18,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from tests.helpers import wait_until
@@ -130,6 +131,15 @@ def test_the_profile_defaults_are_the_readme_table() -> None:
     assert (profile.max_batch, profile.max_batch_bytes) == (100, 4 * MIB)
     assert (profile.max_page_size, profile.max_session_read) == (2000, 2000)
     assert profile.trigger_rules is True
+    assert (profile.ws_path, profile.ws_auth) == ("/api/ws/events/v1", "header")
+    assert (profile.ws_heartbeat, profile.ws_command_timeout) == (60.0, 600.0)
+    assert profile.ws_max_frame == 256 * MIB
+
+
+def test_the_readme_profile_table_has_every_profile_field() -> None:
+    """README: "``Profile`` holds every one a server might differ on"; its table names each."""
+    rows = set(re.findall(r"^\| `(\w+)` \|", README, re.M))
+    assert {f.name for f in attrs.fields(Profile)} <= rows
 
 
 def test_the_client_defaults_are_the_documented_ones() -> None:

@@ -1,4 +1,5 @@
-"""asyncio client for Milestone XProtect's RESTful Events API."""
+"""asyncio client for Milestone XProtect's RESTful Events API and Events and State WebSocket
+API; ``xprotect_events.testing`` is a local simulator of both."""
 
 from .accounting import BatchReport, InvalidTriggerError, TriggerInputError, TriggerResult
 from .checkpoints import CheckpointStore, Committer, FileCheckpoint, MemoryCheckpoint

@@ -49,7 +49,7 @@ from .accounting import (
     chunk_failed,
 )
 from .checks import size_of
-from .chunks import Chunk, chunks_of
+from .chunks import Chunk, chunks_of, not_a_trigger
 from .core import Core
 from .echo import echoed
 from .errors import InvalidInputError, XProtectError
@@ -66,7 +66,7 @@ log = logging.getLogger("xprotect_events")
 async def trigger_one(core: Core, trigger: EventTrigger) -> Event:
     """``POST /events``: the stored event as the server answered it."""
     if not isinstance(trigger, EventTrigger):
-        raise InvalidInputError(f"expected an EventTrigger, got {type(trigger).__name__}")
+        raise not_a_trigger(trigger)
     params, body = core.trigger_params(), wire.trigger_to_wire(trigger)
     return await core.call("POST", "/events", wire.event_in_data, params=params, json=body)
 

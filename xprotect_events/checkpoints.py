@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import os
 import stat
 import time
@@ -315,7 +316,14 @@ def store_of(value: object) -> tuple[CheckpointStore, FileCheckpoint | None]:
     if isinstance(value, str | os.PathLike):
         owned = FileCheckpoint(value)
         return owned, owned
-    if callable(getattr(value, "load", None)) and callable(getattr(value, "save", None)):
+    load, save = getattr(value, "load", None), getattr(value, "save", None)
+    if inspect.iscoroutinefunction(load) or inspect.iscoroutinefunction(save):
+        raise InvalidInputError(
+            "a checkpoint store's load() and save() must be plain (blocking) functions, "
+            "not coroutine functions: the stream calls them in a worker thread (for an "
+            "async database, take the position in save() and hand it to your own loop)"
+        )
+    if callable(load) and callable(save):
         return value, None  # type: ignore[return-value]  # duck-typed CheckpointStore
     raise InvalidInputError(
         f"checkpoint must be a file path or a store with load() and save(), got {shown(value)}"

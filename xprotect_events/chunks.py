@@ -229,10 +229,19 @@ def prepare_all(triggers: Iterable[object], max_bytes: int) -> tuple[list[object
     return items, bodies
 
 
+def not_a_trigger(value: object) -> InvalidInputError:
+    """The error for ``value`` given where an :class:`EventTrigger` belongs; for a dict
+    (a trigger in wire form, as JSON Lines hold them), the function that makes it one."""
+    hint = ""
+    if isinstance(value, dict):
+        hint = " (a wire-form dict becomes one with xprotect_events.jsonlines.trigger_from_json)"
+    return InvalidInputError(f"expected an EventTrigger, got {type(value).__name__}{hint}")
+
+
 def prepare(trigger: object, max_bytes: int) -> Prepared:
     """The JSON body of a trigger, or the :class:`InvalidInputError` that keeps it unsent."""
     if not isinstance(trigger, EventTrigger):
-        return InvalidInputError(f"expected an EventTrigger, got {type(trigger).__name__}")
+        return not_a_trigger(trigger)
     try:
         body = wire.dumps(wire.trigger_to_wire(trigger))
     except InvalidInputError as exc:

@@ -46,7 +46,8 @@ T = TypeVar("T")
 
 
 class XProtectClient:
-    """An asyncio client of the XProtect RESTful Events API.
+    """An asyncio client of the XProtect RESTful Events API (and, with :meth:`subscribe`,
+    of the Events and State WebSocket API).
 
     ``async with XProtectClient(url, username=…, password=…) as client:`` (a basic user), or
     ``client_id=…, client_secret=…`` (a service client), or ``windows=True`` with
@@ -236,8 +237,10 @@ class XProtectClient:
         self, triggers: TriggersLike, **options: Unpack[BatchOptions]
     ) -> BatchReport:
         """Trigger many events in batch POSTs of ``chunk_size`` (100), ``concurrency`` (8)
-        at a time; ``on_progress(done, total)`` is called as chunks finish, and
-        ``reject_invalid=True`` raises at the first trigger that cannot be sent.
+        at a time; ``on_progress(done, total)`` (a plain function, not a coroutine
+        function) is called as chunks finish (if it raises, that is logged and the batch
+        goes on), and ``reject_invalid=True`` raises at the first trigger that cannot be
+        sent.
 
         The report's items line up with the input: each accepted (with the stored event),
         rejected (with the server's reason) or unknown (sent, no answer). With

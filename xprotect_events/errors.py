@@ -133,6 +133,8 @@ class APIError(RequestError):
 
     @property
     def error_text_id(self) -> str | None:
+        """The first ``errorTextId`` the server gave (a code such as
+        ``VMO61008``), if any."""
         return next((d.error_text_id for d in self.details if d.error_text_id), None)
 
     def __repr__(self) -> str:

@@ -112,6 +112,22 @@ class Condition:
         return f"{self.operator}:{encode_value(self.value)}"
 
 
+#: The session filter property each list option of ``event_session`` makes.
+_SESSION_PROPERTY = {"types": "type", "sources": "source.id", "source_names": "source.name"}
+
+
+def condition_given(option: str, condition: Condition) -> InvalidInputError:
+    """The error for a condition given to a session's list option, naming the filter that
+    takes it (``event_session(filters=[SessionFilter(…)])``)."""
+    prop = _SESSION_PROPERTY.get(option, "property")
+    value = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+    example = f"SessionFilter({prop!r}, {condition.operator!r}, {value!r})"
+    return InvalidInputError(
+        f"{option} takes one value or a list (any of them), not a condition: "
+        f"pass filters=[{example}]"
+    )
+
+
 def lt(value: Scalar) -> Condition:
     """Less than ``value`` (a time: before it). For ``source_*`` and session filters."""
     return Condition("lt", value)

@@ -36,7 +36,8 @@ from .policy import RetryPolicy
 from .profile import Profile
 
 TriggersLike = Iterable[EventTrigger] | AsyncIterable[EventTrigger]
-#: ``on_progress(done, total)``: triggers accounted for so far, and the total when known.
+#: ``on_progress(done, total)``: triggers accounted for so far, and the total when known
+#: (a plain function; one that raises is logged and the batch goes on).
 Progress = Callable[[int, int | None], None]
 
 #: Query parameters of ``GET /events`` that only the client's own options set.
@@ -260,6 +261,8 @@ def _items(values: Iterable[Any], what: str) -> list[Any]:
     """A list from an iterable; a single string or UUID counts as a list of one."""
     if isinstance(values, str | uuid.UUID):
         return [values]
+    if isinstance(values, f.Condition):
+        raise f.condition_given(what, values)
     return read_list(what, values)
 
 

@@ -92,6 +92,8 @@ class Rule:
         sources: Iterable[uuid.UUID | str] | None = None,
         resource_types: Iterable[str] | None = None,
     ) -> Rule:
+        """A rule that delivers events of these types, sources and resource types (each
+        None: any). :class:`InvalidInputError` for a value that is not a GUID or a name."""
         return cls(
             modifier="include",
             types=_guids(types, "types"),
@@ -107,6 +109,8 @@ class Rule:
         sources: Iterable[uuid.UUID | str] | None = None,
         resource_types: Iterable[str] | None = None,
     ) -> Rule:
+        """A rule that holds back events :meth:`include` would match with these arguments,
+        even when an include rule matches them."""
         return attrs.evolve(
             cls.include(types=types, sources=sources, resource_types=resource_types),
             modifier="exclude",

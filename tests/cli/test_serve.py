@@ -5,14 +5,17 @@ See ``tests/cli/running.py`` for how the console script is run."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
+import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.cli.running import clean_env, cli_process, finish, read_until, run_cli
-from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, LISTENING
+from xprotect_events.cli import EXIT_CONNECTION, EXIT_OK, EXIT_USAGE, LISTENING
 from xprotect_events.client import XProtectClient
 
 
@@ -48,6 +51,36 @@ async def test_serve_over_https_prints_the_ca_path() -> None:
         assert "--ca-bundle" in untrusted.err
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
+
+
+def without_trustme(tmp_path: Path) -> dict[str, str]:
+    """An environment whose ``import trustme`` fails (the ``https`` extra not installed)."""
+    (tmp_path / "trustme.py").write_text("raise ImportError('No module named trustme')\n")
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    return clean_env(PYTHONPATH=path)
+
+
+async def test_https_without_the_https_extra_says_what_to_install(tmp_path: Path) -> None:
+    """``Simulator(https=True)`` and ``serve --https`` without trustme: a
+    ConfigurationError naming the extra, not a bare ModuleNotFoundError."""
+    code = (
+        "import asyncio\n"
+        "from xprotect_events.testing import Simulator\n"
+        "asyncio.run(Simulator(https=True).start())\n"
+    )
+    env = without_trustme(tmp_path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    last = err.decode().strip().splitlines()[-1]
+    hint = "pip install 'xprotect-events[https]'"
+    assert last.startswith("xprotect_events.errors.ConfigurationError: "), last
+    assert hint in last
+    served = await run_cli("serve", "--port", "0", "--https", env=env)
+    assert served.rc == EXIT_USAGE
+    assert hint in served.err
+    assert "No module named" not in served.err
 
 
 async def test_serve_caps_its_events_and_logs_requests_without_the_token() -> None:

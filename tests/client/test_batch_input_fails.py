@@ -4,11 +4,16 @@ trigger read before it is sent and reported, and the failure is a library error
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from xprotect_events import EventTrigger, InvalidInputError, TriggerInputError, XProtectClient
+from xprotect_events.jsonlines import trigger_from_json
 from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Simulator
 
 
@@ -108,3 +113,90 @@ async def test_text_is_not_an_input_of_triggers(
     with pytest.raises(InvalidInputError, match="iterable of EventTrigger, got"):
         client.stream_trigger(text)  # type: ignore[arg-type]
     assert sim.events_stored == 0
+
+
+async def test_a_wire_form_dict_is_refused_with_the_function_that_makes_it_a_trigger(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    """An injector holding JSON objects (``{"type": …, "time": "…Z"}``) passes them as they
+    are: the error names the function that turns one into an :class:`EventTrigger`, and
+    that function does."""
+    line = {"type": str(ANALYTICS_EVENT), "time": "2024-05-01T12:00:00Z", "tag": "wire"}
+    hint = "xprotect_events.jsonlines.trigger_from_json"
+    with pytest.raises(InvalidInputError, match=f"got dict .*{hint}"):
+        await client.trigger_event(line)  # type: ignore[arg-type]
+    report = await client.trigger_events([line])  # type: ignore[list-item]
+    assert [r.status for r in report.results] == ["rejected"]
+    assert hint in str(report.results[0].error)
+    with pytest.raises(InvalidInputError, match=r"got str$"):  # no dict, no hint
+        await client.trigger_event("not a trigger")  # type: ignore[arg-type]
+    assert sim.events_stored == 0  # nothing was sent
+    event = await client.trigger_event(trigger_from_json(line))
+    assert (event.tag, event.time) == ("wire", datetime(2024, 5, 1, 12, tzinfo=UTC))
+
+
+async def as_async(triggers: list[EventTrigger]) -> AsyncIterator[EventTrigger]:
+    for item in triggers:
+        yield item
+
+
+@pytest.mark.parametrize("fail_from", [1, 2])
+@pytest.mark.parametrize("make", [list, as_async])
+async def test_an_on_progress_that_raises_is_logged_and_every_trigger_still_reported(
+    sim: Simulator,
+    client: XProtectClient,
+    caplog: pytest.LogCaptureFixture,
+    fail_from: int,
+    make: Callable[[list[EventTrigger]], Any],
+) -> None:
+    """The caller's progress bar breaking must not lose the report of what was sent. It
+    was a TriggerInputError ("reading the triggers failed", which they had not), a wait
+    for ever (the chunks collected with it never were), or, from an async input, nothing:
+    now logged, as a failing ``on_gap`` is, and the batch goes on."""
+    calls = 0
+
+    def broken(done: int, total: int | None) -> None:
+        nonlocal calls
+        calls += 1
+        if calls >= fail_from:
+            raise ValueError("the progress bar broke")
+
+    triggers = [trigger(i) for i in range(400)]
+    with caplog.at_level(logging.ERROR, logger="xprotect_events"):
+        report = await asyncio.wait_for(  # a deadline: it waited for ever
+            client.trigger_events(make(triggers), chunk_size=5, concurrency=8, on_progress=broken),
+            60,
+        )
+    assert (report.accepted, report.rejected, report.unknown) == (400, 0, 0)
+    assert sim.events_stored == 400
+    assert calls == 80  # once per chunk, also after it raised
+    failures = [r for r in caplog.records if "on_progress" in r.getMessage()]
+    assert len(failures) == 80 - fail_from + 1
+    assert all(r.exc_info and "progress bar broke" in str(r.exc_info[1]) for r in failures)
+
+
+async def test_stream_trigger_goes_on_past_an_on_progress_that_raises(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    def broken(done: int, total: int | None) -> None:
+        raise ValueError("the progress bar broke")
+
+    stream = client.stream_trigger([trigger(i) for i in range(300)], on_progress=broken)
+    results = [r async for r in stream]
+    assert [r.status for r in results] == ["accepted"] * 300
+    assert sim.events_stored == 300
+
+
+async def test_a_coroutine_on_progress_is_refused_before_anything_is_sent(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    """An ``async def`` progress callback was called and never awaited: silently nothing."""
+
+    async def progress(done: int, total: int | None) -> None:
+        pass
+
+    with pytest.raises(InvalidInputError, match="on_progress must be a plain function"):
+        await client.trigger_events([trigger(0)], on_progress=progress)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="on_progress must be a plain function"):
+        client.stream_trigger([trigger(0)], on_progress=progress)  # type: ignore[arg-type]
+    assert sum(sim.stats.requests.values()) == 0

@@ -155,3 +155,24 @@ async def test_commit_needs_a_checkpoint(sim: Simulator, client: XProtectClient)
     async with client.event_session() as session:
         with pytest.raises(InvalidInputError, match="no checkpoint"):
             await session.commit()
+
+
+class AsyncStore:
+    """The store an asyncio service writes first: coroutine ``load`` and ``save``."""
+
+    async def load(self) -> None:
+        return None
+
+    async def save(self, position: object) -> None:
+        pass
+
+
+async def test_a_store_of_coroutine_functions_is_refused_when_the_stream_is_made(
+    sim: Simulator, client: XProtectClient
+) -> None:
+    """Its calls run in a worker thread, where a coroutine would only be made, never run:
+    refused at once, saying what to do, not a "loaded <coroutine …>" once entered."""
+    for make in (client.event_session, client.subscribe):
+        with pytest.raises(InvalidInputError, match=r"plain \(blocking\) functions.*own loop"):
+            make(checkpoint=AsyncStore())
+    assert sum(sim.stats.requests.values()) == 0

@@ -338,3 +338,26 @@ async def test_concurrent_subscription_adds_get_distinct_handles(
         stopped = await service_client.trigger_event(on_camera(MOTION_STOPPED))
         assert (await next_event(live)).id == stopped.id != plate.id
         await live.remove_subscription(second)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="live.py (being split, not ours to edit): an un-entered LiveStream's async for, "
+    "state() and add_subscription() wait for ever instead of raising; see the h-newuser report",
+)
+async def test_a_stream_used_without_async_with_says_so_instead_of_waiting_for_ever(
+    sim: Simulator, service_client: XProtectClient
+) -> None:
+    """``async for item in client.subscribe(...)`` (no ``async with``) is the natural slip
+    of one who knows ``stream_events``: it must fail at once, as an event session does
+    ("enter the session first"), not wait for a connection nobody opens."""
+    calls = {
+        "async for": lambda live: anext(aiter(live)),
+        "state": lambda live: live.state(),
+        "add_subscription": lambda live: live.add_subscription([Rule.include()]),
+    }
+    for name, call in calls.items():
+        live = service_client.subscribe(types=[ANALYTICS_EVENT])
+        with pytest.raises(RuntimeError, match=r"async with client\.subscribe"):
+            await asyncio.wait_for(call(live), 10)  # a deadline: it waits for ever now
+        assert sum(sim.stats.requests.values()) == 0, name  # nothing was sent either

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from xprotect_events import InvalidInputError, SessionFilter
+from xprotect_events import InvalidInputError, SessionFilter, contains
 from xprotect_events.checks import aware, int_in, is_int, order, seconds
 from xprotect_events.options import (
     BatchOptions,
@@ -111,3 +112,20 @@ def test_list_query_refuses(options: dict[str, Any]) -> None:
     typed: ListOptions = options  # type: ignore[assignment]
     with pytest.raises(InvalidInputError):
         list_query(typed, 2000)
+
+
+@pytest.mark.parametrize(
+    ("option", "prop"),
+    [("source_names", "source.name"), ("types", "type"), ("sources", "source.id")],
+)
+def test_a_condition_for_a_session_list_option_names_the_filter_that_takes_it(
+    option: str, prop: str
+) -> None:
+    """``list_events(source_name=contains(…))`` works; ``event_session(source_names=
+    contains(…))`` said only "must be a list (an iterable)". It now names the filter to
+    use, and that filter is taken."""
+    hint = f"filters=[SessionFilter({prop!r}, 'contains', 'Entrance')]"
+    with pytest.raises(InvalidInputError, match=re.escape(hint)):
+        session_spec({option: contains("Entrance")}, max_read=2000)  # type: ignore[misc]
+    filters = [SessionFilter(prop, "contains", "Entrance")]
+    assert session_spec({"filters": filters}, max_read=2000).filters[-1] == filters[0]

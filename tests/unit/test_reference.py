@@ -24,8 +24,10 @@ PUBLIC = [
 def undocumented(obj: object) -> list[str]:
     """``obj`` and its public methods and properties that have no docstring of their own."""
     missing = [] if (getattr(obj, "__doc__", None) or "").strip() else ["(itself)"]
-    if inspect.isclass(obj) and not issubclass(obj, BaseException):
+    if inspect.isclass(obj):
         for attr, value in vars(obj).items():
+            if isinstance(value, classmethod | staticmethod):
+                value = value.__func__
             if attr.startswith("_") or (not callable(value) and not isinstance(value, property)):
                 continue
             if not (inspect.getdoc(value) or "").strip():

@@ -209,9 +209,6 @@ def serve(**options: Any) -> int:
 async def _start(sim: Simulator, args: ServeArgs) -> None:
     try:
         await sim.start()
-    except ImportError as exc:
-        hint = "--https needs: pip install 'xprotect-events[https]'"
-        raise ConfigurationError(f"{exc}; {hint}") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigurationError(f"cannot listen on {args.host}:{args.port}: {reason}") from None

@@ -8,8 +8,12 @@ import ssl
 import tempfile
 from pathlib import Path
 
+from ..errors import ConfigurationError
 from .idp import challenge_windows
 from .state import WindowsAuth
+
+#: Why ``https=True`` cannot start, and what to install.
+MISSING_EXTRA = "simulator https needs the 'https' extra: pip install 'xprotect-events[https]'"
 
 
 def windows_acceptor() -> WindowsAuth:
@@ -26,7 +30,10 @@ class Tls:
     """A throw-away CA (trustme) and a server certificate for 127.0.0.1 and localhost."""
 
     def __init__(self) -> None:
-        import trustme  # the ``https`` extra
+        try:
+            import trustme  # the ``https`` extra
+        except ImportError:
+            raise ConfigurationError(MISSING_EXTRA) from None
 
         self.ca = trustme.CA()
         self.cert = self.ca.issue_cert("127.0.0.1", "localhost", "::1")
