@@ -21,7 +21,6 @@ from .cleartext import warn_if_cleartext
 from .convert import array_of, data_of
 from .core import Core
 from .endpoints import Verify
-from .errors import InvalidInputError
 from .live import LiveStream
 from .live_link import LiveOptions, link_of
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
@@ -152,9 +151,8 @@ class XProtectClient:
         documents (``/api/.well-known/uris``, then the identity provider's
         ``openid-configuration``); ``options`` are this class's keyword arguments, checked
         before anything is sent."""
-        if unknown := sorted(set(options) - set(inspect.signature(cls).parameters)):
-            raise InvalidInputError(f"discover() got unknown options: {', '.join(unknown)}")
-        server, options = await discovery.client_arguments(url, options)
+        names = inspect.signature(cls).parameters
+        server, options = await discovery.client_arguments(url, options, names)
         return cls(server, **options)
 
     def __repr__(self) -> str:
@@ -237,10 +235,9 @@ class XProtectClient:
         self, triggers: TriggersLike, **options: Unpack[BatchOptions]
     ) -> BatchReport:
         """Trigger many events in batch POSTs of ``chunk_size`` (100), ``concurrency`` (8)
-        at a time; ``on_progress(done, total)`` (a plain function, not a coroutine
-        function) is called as chunks finish (if it raises, that is logged and the batch
-        goes on), and ``reject_invalid=True`` raises at the first trigger that cannot be
-        sent.
+        at a time; ``on_progress(done, total)`` (a plain function) is called as chunks
+        finish (if it raises, that is logged and the batch goes on), and
+        ``reject_invalid=True`` raises at the first trigger that cannot be sent.
 
         The report's items line up with the input: each accepted (with the stored event),
         rejected (with the server's reason) or unknown (sent, no answer). With

@@ -12,6 +12,7 @@ find them [sample]:
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import attrs
@@ -21,7 +22,7 @@ from . import wire
 from .auth import make_credentials
 from .bodies import MAX_RESPONSE_BYTES
 from .endpoints import Verify
-from .errors import ConfigurationError, ProtocolError, shown
+from .errors import ConfigurationError, InvalidInputError, ProtocolError, shown
 from .options import check_settings
 from .profile import Profile
 from .transport import Transport
@@ -147,10 +148,14 @@ class _Open:
         await self.transport.close()
 
 
-async def client_arguments(url: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+async def client_arguments(
+    url: str, options: dict[str, Any], names: Collection[str]
+) -> tuple[str, dict[str, Any]]:
     """The server and the ``XProtectClient`` options (the profile filled in) that discovery
-    finds for ``url`` (``XProtectClient.discover``), the options checked first: nothing is
-    sent with bad ones."""
+    finds for ``url`` (``XProtectClient.discover``; ``names``: its arguments), the options
+    checked first: nothing is sent with bad ones."""
+    if unknown := sorted(set(options) - set(names)):
+        raise InvalidInputError(f"discover() got unknown options: {', '.join(unknown)}")
     _check(options)
     given = {k: options[k] for k in TRANSPORT_OPTIONS if k in options}
     found = await discover(url, verify=options.get("verify", True), **given)

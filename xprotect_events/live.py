@@ -65,6 +65,8 @@ from .ws_wire import Gap, OnGap, Rule
 
 log = logging.getLogger("xprotect_events.live")
 
+_NOT_ENTERED = "enter the stream first: 'async with client.subscribe(…) as live'"
+
 
 class LiveStream:
     """The stream of one WebSocket session (see the module docstring)."""
@@ -214,6 +216,7 @@ class LiveStream:
         return item
 
     async def _wait_for_item(self) -> Item:
+        self._check_entered()
         while (item := self._buffer.pop()) is None:
             if self._error is not None:
                 raise self._error.with_traceback(None)  # (again: no growing traceback)
@@ -249,6 +252,7 @@ class LiveStream:
         await self._subs.remove(handle, self._connection)
 
     async def _connection(self) -> Connection:
+        self._check_entered()
         while True:
             if self._error is not None:
                 raise self._error.with_traceback(None)  # (again: no growing traceback)
@@ -258,6 +262,10 @@ class LiveStream:
                 return self._conn
             self._live.clear()
             await self._live.wait()
+
+    def _check_entered(self) -> None:
+        if self._task is None and not self._closed:  # nothing would ever connect
+            raise RuntimeError(_NOT_ENTERED)
 
     async def _first_session(self) -> None:
         """Until the first session started (it may have dropped since: the stream is

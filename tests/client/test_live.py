@@ -340,11 +340,6 @@ async def test_concurrent_subscription_adds_get_distinct_handles(
         await live.remove_subscription(second)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live.py (being split, not ours to edit): an un-entered LiveStream's async for, "
-    "state() and add_subscription() wait for ever instead of raising; see the h-newuser report",
-)
 async def test_a_stream_used_without_async_with_says_so_instead_of_waiting_for_ever(
     sim: Simulator, service_client: XProtectClient
 ) -> None:
@@ -359,5 +354,5 @@ async def test_a_stream_used_without_async_with_says_so_instead_of_waiting_for_e
     for name, call in calls.items():
         live = service_client.subscribe(types=[ANALYTICS_EVENT])
         with pytest.raises(RuntimeError, match=r"async with client\.subscribe"):
-            await asyncio.wait_for(call(live), 10)  # a deadline: it waits for ever now
+            await asyncio.wait_for(call(live), 10)  # a deadline: it waited for ever
         assert sum(sim.stats.requests.values()) == 0, name  # nothing was sent either
