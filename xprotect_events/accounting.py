@@ -34,10 +34,12 @@ POST raised); :mod:`.batch` does the sending.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from . import wire
+from .echo import Named, named
 from .errors import (
     APIError,
     InvalidInputError,
@@ -101,6 +103,11 @@ class TriggerInputError(InvalidInputError):
 # --------------------------------------------------------------------------- the rules
 
 
+_ITEM_NAMES = itemgetter("type", "source", "tag")
+_ITEM_ECHO = itemgetter("type", "source", "tag", "datatype")  # a wire.Echo's order
+_SENT_NAMES = attrgetter("type", "source", "tag")
+
+
 def chunk_answered(
     indices: Sequence[int],
     triggers: Sequence[object],
@@ -108,26 +115,31 @@ def chunk_answered(
     path: str,
     secrets: Sequence[str] = (),
     sent: bytes | None = None,
+    echoes: list[wire.Echo] | None = None,
 ) -> ChunkReport:
     """The per-item outcome of a 2xx batch answer for the triggers sent (at ``indices`` of
     the input), kept compactly; a :class:`ProtocolError` if the answer is malformed.
     ``path`` is the full batch path the per-item errors name; ``secrets`` never show in
     their texts. ``sent``, the request body: an event that is not the one sent at its
     place (another type, tag or source: the items came in another order, or are another
-    trigger's) makes the whole answer untrustworthy, a :class:`ProtocolError`."""
+    trigger's) makes the whole answer untrustworthy, a :class:`ProtocolError` (``echoes``,
+    what the encoder said an echo of each repeats: the usual answer is told by them at once,
+    without decoding ``sent``)."""
     items = wire.array_envelope(body)
     if len(items) != len(triggers):
         raise ProtocolError(f"the batch answer has {len(items)} items for {len(triggers)} triggers")
     report = ChunkReport(indices, triggers)
     memo: dict[bytes, XProtectError] = {}  # a chunk's rejections are often all alike
-    bodies: list[Any] = []  # the request's, decoded when first needed
+    names = None
+    if sent is not None and not _echoed(items, echoes):
+        names = named(sent)
+        if _echoed(items, list(map(_SENT_NAMES, names)), _ITEM_NAMES):
+            names = None  # every item names what was sent at its place: nothing to tell apart
 
     def classify(pos: int, item: Any) -> XProtectError | None:
         if is_event(item):
-            if sent is not None:
-                if not bodies:
-                    bodies.extend(wire.loads(sent))
-                echo_check(pos, item, bodies[pos])
+            if names is not None:
+                echo_check(pos, item, names[pos])
             return None
         key = wire.try_dumps(item)  # (None: nested deeper than JSON is written)
         error = None if key is None else memo.get(key)
@@ -147,7 +159,16 @@ def chunk_answered(
     return report
 
 
-def echo_check(pos: int, item: dict[str, Any], body: Mapping[str, Any]) -> None:
+def _echoed(items: list[Any], sent: list[Any] | None, fields: Any = _ITEM_ECHO) -> bool:
+    """Whether every item is an object with exactly the ``fields`` (by default those of a
+    :data:`.wire.Echo`) ``sent`` at its place (the usual answer, compared in C)."""
+    try:
+        return sent is not None and list(map(fields, items)) == sent
+    except (KeyError, TypeError):  # an item without one of them, or not an object
+        return False
+
+
+def echo_check(pos: int, item: dict[str, Any], body: Named) -> None:
     """A :class:`ProtocolError` if the event answered at ``pos`` names another trigger
     than the ``body`` sent there: another type, another tag, or a source with another
     GUID. Only what both show counts: a tag or source the trigger had not and the server
@@ -155,13 +176,13 @@ def echo_check(pos: int, item: dict[str, Any], body: Mapping[str, Any]) -> None:
     source without ``cameras/``), is no contradiction; a malformed one is left to its
     decoding. (The same text, the common case, is compared without parsing it.)"""
     differs = []
-    answered, sent_type = item.get("type"), body["type"]
+    answered, sent_type = item.get("type"), body.type
     if isinstance(answered, str) and answered != sent_type and not _same_guid(answered, sent_type):
         differs.append("type")
-    tag, sent_tag = item.get("tag"), body.get("tag")
+    tag, sent_tag = item.get("tag"), body.tag
     if isinstance(tag, str) and tag and sent_tag and tag != sent_tag:
         differs.append("tag")
-    source, sent_source = item.get("source"), body["source"]
+    source, sent_source = item.get("source"), body.source
     if isinstance(source, str) and sent_source and source != sent_source:
         answered_guid = source_guid(source)
         if answered_guid is not None and answered_guid != source_guid(sent_source):

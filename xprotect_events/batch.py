@@ -299,7 +299,7 @@ async def send_chunk(core: Core, chunk: Chunk) -> ChunkReport:
                 return fast
             body = wire.json_body(raw)
             return chunk_answered(
-                chunk.indices, chunk.triggers, body, full, core.secrets, sent=payload
+                chunk.indices, chunk.triggers, body, full, core.secrets, payload, chunk.echoes
             )
 
         started = datetime.now(UTC)

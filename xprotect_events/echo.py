@@ -52,11 +52,25 @@ class _Sent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     time: str | None = None  # the server writes the time back its own way
 
 
+class Named(msgspec.Struct, gc=False):
+    """What a trigger body sent names: its type, source and tag (the rest skipped, in C)."""
+
+    type: str
+    source: str | None = None
+    tag: str | None = None
+
+
 _ANSWER = msgspec.json.Decoder(_Answer)
+_NAMED = msgspec.json.Decoder(list[Named])
 _SENT = msgspec.json.Decoder(list[_Sent])
 _FIELDS = attrgetter("type", "source", "tag", "datatype")
 _ID_OF = attrgetter("id")
 _TIME_OF = attrgetter("time")
+
+
+def named(sent: bytes) -> list[Named]:
+    """The type, source and tag of each trigger of a request body the encoder wrote."""
+    return _NAMED.decode(sent)
 
 
 def echoed(

@@ -49,8 +49,12 @@ def raw(body: bytes) -> Callable[[web.Request], Any]:
     return handler
 
 
-def tagged(n: int) -> list[EventTrigger]:
-    return [EventTrigger(type=TYPE_ID, source=CAMERA, tag=f"t{i}") for i in range(n)]
+def tagged(n: int, data: dict[str, Any] | None = None) -> list[EventTrigger]:
+    datatype = None if data is None else "analytics"
+    return [
+        EventTrigger(type=TYPE_ID, source=CAMERA, tag=f"t{i}", datatype=datatype, data=data)
+        for i in range(n)
+    ]
 
 
 async def statuses(hostile: Hostile, triggers: list[EventTrigger]) -> list[str]:
@@ -99,12 +103,13 @@ UNTRUSTED: dict[str, Answer] = {
 }
 
 
+@pytest.mark.parametrize("data", [None, {"zone": "A"}])  # data: the checked path at once
 @pytest.mark.parametrize("case", sorted(UNTRUSTED))
 async def test_an_answer_that_mixes_up_the_triggers_leaves_the_chunk_unknown(
-    hostile: Hostile, case: str
+    hostile: Hostile, case: str, data: dict[str, Any] | None
 ) -> None:
     hostile.on("batch", answering(UNTRUSTED[case]))
-    assert await statuses(hostile, tagged(3)) == ["unknown"] * 3
+    assert await statuses(hostile, tagged(3, data)) == ["unknown"] * 3
 
 
 def _bare_camera(body: dict[str, Any]) -> dict[str, Any]:
