@@ -377,7 +377,7 @@ class EventSession:
         stale, self._stale = self._stale, None
         if stale is not None:
             await self._requests.delete(stale, min(DISCARD_TIMEOUT, self._close_timeout))
-        session_id = await self._requests.create(self._cursor.resume_after())
+        session_id = await self._requests.create(self._cursor.reopen())
         self.id = session_id
         self.recoveries += 1
         return session_id
