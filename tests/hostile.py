@@ -236,8 +236,9 @@ class Hostile:
     async def _good_get(self, _: web.Request) -> web.StreamResponse:
         return web.json_response({"data": self.events[0]})
 
-    async def _good_trigger(self, _: web.Request) -> web.StreamResponse:
-        return web.json_response({"data": self.events[0]}, status=202)
+    async def _good_trigger(self, request: web.Request) -> web.StreamResponse:
+        stored = {**self.events[0], **orjson.loads(await request.read())}  # what was sent
+        return web.json_response({"data": stored}, status=202)
 
     async def _good_batch(self, request: web.Request) -> web.StreamResponse:
         bodies = orjson.loads(await request.read())

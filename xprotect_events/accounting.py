@@ -170,11 +170,22 @@ def _echoed(items: list[Any], sent: list[Any] | None, fields: Any = _ITEM_ECHO) 
 
 def echo_check(pos: int, item: dict[str, Any], body: Named) -> None:
     """A :class:`ProtocolError` if the event answered at ``pos`` names another trigger
-    than the ``body`` sent there: another type, another tag, or a source with another
-    GUID. Only what both show counts: a tag or source the trigger had not and the server
-    gave it, a field left out or empty, or written in another form (upper-case GUIDs, a
-    source without ``cameras/``), is no contradiction; a malformed one is left to its
-    decoding. (The same text, the common case, is compared without parsing it.)"""
+    than the ``body`` sent there (:func:`echo_differs`)."""
+    differs = echo_differs(item, body)
+    if differs:
+        raise ProtocolError(
+            f"the batch answer's item #{pos} is not the event of the trigger sent at that "
+            f"place (another {' and '.join(differs)}): its items cannot be told apart"
+        )
+
+
+def echo_differs(item: dict[str, Any], body: Named) -> list[str]:
+    """What the answered event ``item`` names otherwise than the trigger ``body`` sent:
+    another type, another tag, or a source with another GUID. Only what both show counts:
+    a tag or source the trigger had not and the server gave it, a field left out or empty,
+    or written in another form (upper-case GUIDs, a source without ``cameras/``), is no
+    contradiction; a malformed one is left to its decoding. (The same text, the common
+    case, is compared without parsing it.)"""
     differs = []
     answered, sent_type = item.get("type"), body.type
     if isinstance(answered, str) and answered != sent_type and not _same_guid(answered, sent_type):
@@ -187,11 +198,7 @@ def echo_check(pos: int, item: dict[str, Any], body: Named) -> None:
         answered_guid = source_guid(source)
         if answered_guid is not None and answered_guid != source_guid(sent_source):
             differs.append("source")
-    if differs:
-        raise ProtocolError(
-            f"the batch answer's item #{pos} is not the event of the trigger sent at that "
-            f"place (another {' and '.join(differs)}): its items cannot be told apart"
-        )
+    return differs
 
 
 def _same_guid(answered: str, sent: str) -> bool:

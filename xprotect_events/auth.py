@@ -135,6 +135,14 @@ def make_credentials(
     if client_id is not None or client_secret is not None:
         if not client_id or client_secret is None or username is not None:
             raise ConfigurationError("a service client needs client_id and client_secret only")
+        extra = [
+            n for n, given in (("password", password is not None), ("windows", windows)) if given
+        ]
+        if extra:  # a user's settings: refused, never silently dropped
+            raise InvalidInputError(
+                f"{' and '.join(extra)} cannot be given with client_id and "
+                "client_secret: a service client signs in with its client secret only"
+            )
         return ServiceCredentials(
             client_id=client_id, client_secret=client_secret, token_path=token_path
         )

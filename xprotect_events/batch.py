@@ -47,12 +47,13 @@ from .accounting import (
     TriggerResult,
     chunk_answered,
     chunk_failed,
+    echo_differs,
 )
 from .checks import size_of
 from .chunks import Chunk, chunks_of, not_a_trigger
 from .core import Core
-from .echo import echoed
-from .errors import InvalidInputError, XProtectError
+from .echo import Named, echoed
+from .errors import InvalidInputError, ProtocolError, XProtectError
 from .lookup import reconcile
 from .models import Event, EventTrigger
 from .options import BatchOptions, BatchSpec, Progress, TriggersLike, batch_spec
@@ -64,11 +65,25 @@ log = logging.getLogger("xprotect_events")
 
 
 async def trigger_one(core: Core, trigger: EventTrigger) -> Event:
-    """``POST /events``: the stored event as the server answered it."""
+    """``POST /events``: the stored event as the server answered it; a
+    :class:`ProtocolError` if it names another type, tag or source than the trigger sent
+    (another trigger's event: :func:`.accounting.echo_differs`)."""
     if not isinstance(trigger, EventTrigger):
         raise not_a_trigger(trigger)
     params, body = core.trigger_params(), wire.trigger_to_wire(trigger)
-    return await core.call("POST", "/events", wire.event_in_data, params=params, json=body)
+    sent = Named(type=body["type"], source=body["source"], tag=body.get("tag"))
+
+    def decoded(answer: Any) -> Event:
+        item = wire.data_envelope(answer)
+        differs = echo_differs(item, sent)
+        if differs:
+            raise ProtocolError(
+                f"the answer is not the event of the trigger sent (another "
+                f"{' and '.join(differs)}): it cannot be taken for this trigger's"
+            )
+        return wire.event_from_wire(item)
+
+    return await core.call("POST", "/events", decoded, params=params, json=body)
 
 
 async def trigger_events(core: Core, triggers: TriggersLike, options: BatchOptions) -> BatchReport:

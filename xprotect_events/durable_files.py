@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -39,10 +40,7 @@ class FileLock:
             return
         if fcntl is None:  # pragma: no cover
             raise CheckpointError("file locks need a POSIX system", path=str(self.owner))
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as exc:
-            raise CheckpointError(f"cannot open the lock {self.path}: {why(exc)}") from None
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -55,9 +53,28 @@ class FileLock:
                 "serves one stream at a time",
                 path=str(self.owner),
             ) from None
-        os.ftruncate(fd, 0)
+        os.ftruncate(fd, 0)  # _open made sure it is our own lock file
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+
+    def _open(self) -> int:
+        """Open the lock file, never following a symlink nor taking a file that is not a
+        lock file (a user's data, a hard link, a FIFO): those are refused, left untouched."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags, 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CheckpointError(f"the lock {self.path} is a symlink: not used") from None
+            raise CheckpointError(f"cannot open the lock {self.path}: {why(exc)}") from None
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and _is_pid(fd, info.st_size):
+            return fd
+        os.close(fd)
+        raise CheckpointError(
+            f"the lock {self.path} is not a lock file (a regular file holding a process "
+            "id): not used, left as it is"
+        )
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -87,6 +104,12 @@ def sync_directory(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _is_pid(fd: int, size: int) -> bool:
+    """Whether the file holds nothing or a process id and a line end, as a lock file does."""
+    text = os.pread(fd, 32, 0) if 0 < size <= 32 else b""
+    return size == 0 or (text.endswith(b"\n") and text[:-1].isdigit())
 
 
 def _read_pid(fd: int) -> str:

@@ -201,7 +201,10 @@ class EventSession:
         """Delete the server-side session (bounded in time; failures are only logged).
 
         ``async with`` calls this on exit. Another task may call it to stop a consumer:
-        the consumer's ``async for`` then ends after the changes already buffered.
+        from then on the consumer's ``async for`` (or :meth:`pages`) ends at its next step.
+        No change is handed out after ``aclose()``: neither those buffered nor a page that
+        a read in flight brings late; they do not count as delivered, so a stream resumed
+        from the checkpoint reads them again.
         """
         self._state = "closed"
         ids = [i for i in (self.id, self._stale) if i is not None]
@@ -303,6 +306,8 @@ class EventSession:
             if wait > 0:
                 await asyncio.sleep(wait)
             read = await self._read()
+            if self._state == "closed":  # closed by another task meanwhile: dropped, unseen
+                raise StopAsyncIteration
             self._page = self._cursor.unseen(read.new_events)
             # Full, and not only repeats (a server repeating a full page would be read
             # again at once, for ever).
@@ -377,7 +382,7 @@ class EventSession:
         stale, self._stale = self._stale, None
         if stale is not None:
             await self._requests.delete(stale, min(DISCARD_TIMEOUT, self._close_timeout))
-        session_id = await self._requests.create(self._cursor.resume_after())
+        session_id = await self._requests.create(self._cursor.reopen())
         self.id = session_id
         self.recoveries += 1
         return session_id
