@@ -18,6 +18,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
+from ..responses import shown_text
 from .batchfile import REJECT_KEY, parse_trigger_line, reject_record
 from .connection import ENVIRONMENT
 from .demo import demo
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         click.echo(usage_error_line(exc), err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        click.echo(f"error: {shown_text(' '.join(exc.format_message().split()))}", err=True)
         sys.exit(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):
         click.echo("interrupted", err=True)

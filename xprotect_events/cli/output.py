@@ -14,7 +14,6 @@ import orjson
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.json import JSON
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,12 +23,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from .. import Event
 from ..wire import event_to_wire
 from .names import Names
 from .runner import silence_stdout
-from .tables import data_text, fmt_time, write_tsv
+from .tables import data_text, fmt_time, shown, write_tsv
 
 
 class _Console(Console):
@@ -96,8 +96,9 @@ class Output:
             self.out.print(record_table(record))
 
     def note(self, text: str) -> None:
-        """A plain line on stderr (status, summaries): never mixed into stdout's data."""
-        click.echo(text, err=True)
+        """A plain line on stderr (status, summaries): never mixed into stdout's data; what
+        the server said in it (names, reasons) cannot write control characters."""
+        click.echo(shown(text), err=True)
 
     def event(self, event: Event, names: Names) -> None:
         """One event: its wire form with ``--json``, else its details."""
@@ -147,7 +148,8 @@ def event_details(event: Event, names: Names) -> RenderableType:
     table = record_table(event_record(event, names))
     if event.data is None:
         return table
-    return Group(table, JSON(orjson.dumps(event.data).decode()))
+    text = orjson.dumps(event.data).decode()
+    return Group(table, JSON(text, ensure_ascii=not text.isprintable()))
 
 
 def record_table(record: Mapping[str, Any]) -> Table:
@@ -156,7 +158,7 @@ def record_table(record: Mapping[str, Any]) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")  # an id wraps on a narrow terminal, never cut
     for key, value in record.items():
-        table.add_row(key, escape(str(value)))
+        table.add_row(Text(shown(key)), Text(shown(str(value))))
     return table
 
 

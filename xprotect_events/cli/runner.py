@@ -31,6 +31,7 @@ from .. import (
     UnauthorizedError,
     XProtectError,
 )
+from ..responses import shown_text
 
 log = logging.getLogger("xprotect_events.cli")
 
@@ -209,7 +210,7 @@ def usage_error_line(exc: click.UsageError) -> str:
     if where is not None:
         message = f"invalid value for {where}: {exc.message}"
     command = exc.ctx.command_path if exc.ctx is not None else PROG
-    return f"error: {' '.join(message.split())} -- see '{command} --help'"
+    return f"error: {shown_text(' '.join(message.split()))} -- see '{command} --help'"
 
 
 #: Options people reach for that are spelt another way here (or go elsewhere).
@@ -315,6 +316,6 @@ def fail(exc: XProtectError) -> int:
     code, hint = classify(exc)
     if current_state().debug:
         log.exception("command failed")
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    message = shown_text(" ".join(str(exc).split())) or type(exc).__name__
     click.echo(f"error: {message}" + (f" -- {hint}" if hint else ""), err=True)
     return code

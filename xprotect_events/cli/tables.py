@@ -17,10 +17,11 @@ import attrs
 import orjson
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .. import Event
+from ..responses import shown_text
 from .names import Names
 
 #: Between two columns: one space of padding on each side, and the (blank) rule.
@@ -99,15 +100,17 @@ def natural(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> list[Co
     return out
 
 
-def clean(cell: str) -> str:
-    """A cell for a tab-separated line: no tabs or line breaks inside."""
-    if "\t" in cell or "\n" in cell or "\r" in cell:
-        return " ".join(cell.split())
-    return cell
+def shown(text: str) -> str:
+    """``text`` (from the server) safe to print, never cut: every control or other
+    non-printable character (an escape sequence, a tab, a line break, a right-to-left
+    override, a lone surrogate) as its escape (``\\x1b``, ``\\t``, ``\\u202e``)."""
+    return shown_text(text, sys.maxsize)
 
 
 def write_tsv(stream: TextIO, rows: Iterable[Sequence[str]]) -> None:
-    stream.write("".join("\t".join(map(clean, row)) + "\n" for row in rows))
+    """Tab-separated lines: a tab or line break inside a cell is escaped, as is every
+    other non-printable character, so each row is one line of its columns."""
+    stream.write("".join("\t".join(map(shown, row)) + "\n" for row in rows))
 
 
 def data_text(event: Event) -> str:
@@ -177,10 +180,10 @@ def planned_table(
     return table
 
 
-def _cell(text: str, index: int, style: Callable[[int, str], str] | None) -> str:
-    """A cell's markup: the text escaped, in its style if it has one."""
-    shown = style(index, text) if style is not None else ""
-    return f"[{shown}]{escape(text)}[/]" if shown else escape(text)
+def _cell(text: str, index: int, style: Callable[[int, str], str] | None) -> Text:
+    """A cell: the text as it is (no markup, no emoji codes), its non-printable
+    characters escaped, in its style if it has one."""
+    return Text(shown(text), style=style(index, text) if style is not None else "")
 
 
 def print_planned(
@@ -225,6 +228,7 @@ def change_line(kind: str, row: Sequence[str], width: int) -> str:
     """``watch``'s one line for a change: a mark and the event's columns in ``width``
     (text columns cut with an ellipsis or dropped; the time and the id always whole)."""
     layout = plan(EVENT_COLUMNS, width - MARK_WIDTH - GAP)
-    cells = [row[i] if not EVENT_COLUMNS[i].folds else fitted(row[i], w) for i, w in layout]
+    safe = [shown(cell) for cell in row]
+    cells = [safe[i] if not EVENT_COLUMNS[i].folds else fitted(safe[i], w) for i, w in layout]
     mark = CHANGE_MARKS[kind]
     return f"{mark:<{MARK_WIDTH}} " + " " * (GAP - 2) + (" " * GAP).join(cells).rstrip()

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 import click
-from rich.markup import escape
+from rich.text import Text
 
 from .. import Event, SessionChange, XProtectClient
 from ..filters import SessionFilter
@@ -29,7 +29,15 @@ from .names import Names, names_for, needs_lookup
 from .output import Output, event_json, output_option
 from .params import WHEN, Seconds, include_data_option, name_conditions
 from .runner import EXIT_OK, run
-from .tables import EVENT_COLUMNS, MARK_WIDTH, change_line, data_text, event_row, write_tsv
+from .tables import (
+    EVENT_COLUMNS,
+    MARK_WIDTH,
+    change_line,
+    data_text,
+    event_row,
+    shown,
+    write_tsv,
+)
 
 
 def _from_now(since: datetime | None) -> datetime:
@@ -211,5 +219,5 @@ def show_event(out: Output, names: Names, kind: str, event: Event) -> None:
         return
     line = change_line(kind, row, out.out.width)
     mark, rest = line[:MARK_WIDTH], line[MARK_WIDTH:]
-    data = f"  {escape(data_text(event))}" if event.data is not None else ""
-    out.out.print(f"[{_COLORS[kind]}]{escape(mark)}[/]{escape(rest)}{data}", soft_wrap=True)
+    data = f"  {shown(data_text(event))}" if event.data is not None else ""
+    out.out.print(Text.assemble((mark, _COLORS[kind]), rest, data), soft_wrap=True)
