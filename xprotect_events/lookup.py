@@ -58,11 +58,14 @@ async def reconcile(
     settle: timedelta = DEFAULT_SETTLE,
     skew: timedelta = DEFAULT_SKEW,
     wait: bool = True,
+    claimed: Iterable[uuid.UUID] = (),
 ) -> list[TriggerResult]:
     """``results`` in the same order, each ``unknown`` one settled where the store can tell.
 
     ``wait``: first wait until ``settle`` has passed since the last of them was sent (else
-    the ones sent too recently stay ``unknown``: "not found yet").
+    the ones sent too recently stay ``unknown``: "not found yet"). ``claimed``: the events
+    other triggers are known to hold (as the accepted ones among ``results`` do; an
+    earlier run's): never taken for these.
     """
     results = read_list("results", results)
     for result in results:
@@ -83,9 +86,8 @@ async def reconcile(
     found = await _stored_events(core, _query_windows(sent.values(), now, settle, skew))
     wanted = {s.type for s in sent.values()}
     stored = known if known is not None else await _evidence(core, results, found, wanted)
-    by_key = _by_key(
-        found, claimed={_event_id(r.answer) for r in results if r.status == "accepted"}
-    )
+    held = {_event_id(r.answer) for r in results if r.status == "accepted"}
+    by_key = _by_key(found, claimed=held.union(claimed))
     verdicts = {
         n: _verdict(s, by_key, stored, known is None, now=now, settle=settle, skew=skew)
         for n, s in sent.items()

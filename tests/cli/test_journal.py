@@ -21,6 +21,7 @@ from tests.cli.running import (
 from xprotect_events.cli import EXIT_OK
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
+from xprotect_events.testing import Fault
 from xprotect_events.testing.simulator import Simulator
 
 
@@ -84,3 +85,22 @@ async def test_watch_with_a_checkpoint_goes_on_where_it_stopped(
             proc.send_signal(signal.SIGINT)
             assert await finish(proc) == EXIT_OK
     assert tags == ["c1", "c2", "c3"]
+
+
+async def test_a_rerun_never_settles_a_line_with_the_event_another_line_holds(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    # broke: line 2 never landed and has line 1's tag; the rerun's lookup found line 1's
+    # event and called line 2 accepted with it: line 2 was never sent
+    source, journal = tmp_path / "jobs.jsonl", tmp_path / "jobs.journal"
+    line = orjson.dumps({"type": PERSON, "source": CAMERA_1, "tag": f"same-{uuid.uuid4().hex}"})
+    source.write_bytes(line + b"\n" + line + b"\n")
+    sim.faults.script("POST /api/rest/v1/events/batch", [None, Fault.reset_before()])
+    args = ("trigger-batch", str(source), "--journal", str(journal), "--chunk-size", "1")
+    first = await run_cli(*args, "--concurrency", "1", env=admin_env(sim))
+    assert sim.events_stored == 1, first.err
+    assert "1 unknown" in first.err, first.err
+    again = await run_cli(*args, "--settle", "0", env=admin_env(sim))
+    assert again.rc == EXIT_OK, again.err
+    assert "0 found, 1 resent" in again.err, again.err
+    assert sim.events_stored == 2

@@ -20,7 +20,7 @@ import collections
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -29,6 +29,7 @@ import click
 from .. import TriggerResult, XProtectClient, XProtectError
 from ..journal import Journal, JournalEntry, plan
 from ..jsonlines import read_lines
+from ..lookup import reconcile
 from .batchfile import InputLine, input_line, trigger_of
 from .params import Seconds
 
@@ -126,7 +127,8 @@ class BatchJournal:
                 run.reject(
                     input_line(number, texts[number]), "rejected", entry.reason or "rejected"
                 )
-        await self._reconcile(client, steps.reconcile, texts, run, settle)
+        held = {e.event_id for e in state.entries.values() if e.outcome == "accepted"}
+        await self._reconcile(client, steps.reconcile, texts, run, settle, held)
 
     async def _reconcile(
         self,
@@ -135,7 +137,10 @@ class BatchJournal:
         texts: dict[int, bytes],
         run: Accounting,
         settle: float,
+        held: set[uuid.UUID | None],
     ) -> None:
+        """Look up what an earlier run sent without an answer; the events its accepted lines
+        hold (``held``) are never taken for them."""
         results = []
         for entry in entries:
             try:
@@ -152,7 +157,11 @@ class BatchJournal:
                     sent_until=entry.sent_until,
                 )
             )
-        for result in await client.reconcile(results, settle=settle):
+        claimed = {event_id for event_id in held if event_id is not None}
+        settled = await reconcile(
+            client.core, results, settle=timedelta(seconds=settle), claimed=claimed
+        )
+        for result in settled:
             number = result.index
             if result.status != "rejected":
                 self._accounted.add(number)
