@@ -212,8 +212,9 @@ class Cursor:
         return start if self.since is None or start > self.since else self.since
 
     def reopen(self) -> datetime | None:
-        """:meth:`resume_after`, for a session recreated after a loss, kept as a floor too:
-        :meth:`unseen` drops older events (a server ignoring the bound replays them)."""
+        """:meth:`resume_after`, for a new session (the first, or one recreated after a
+        loss), kept as a floor too: :meth:`unseen` drops older events (a server ignoring
+        the bound returns them)."""
         bound = self.resume_after()
         if bound is not None and (self._resumed is None or bound > self._resumed):
             self._resumed = bound

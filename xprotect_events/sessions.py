@@ -173,7 +173,7 @@ class EventSession:
         try:
             if self._checkpoint is not None:
                 await self._checkpoint.resume(self._cursor)
-            self.id = await self._requests.create(self._cursor.resume_after())
+            self.id = await self._requests.create(self._cursor.reopen())
         except BaseException:
             if self._checkpoint is not None:
                 self._checkpoint.close()

@@ -48,3 +48,17 @@ async def test_a_recreated_session_ignoring_its_time_bound_replays_nothing(
         assert session.recoveries == 1
     assert [c.event.tag for c in got] == ["e1", "e2", "e3", "e4", "e5"]
     assert sessions.starts()[1] is not None  # the new session asked for a bound
+
+
+async def test_a_first_session_ignoring_since_yields_nothing_before_it(
+    hostile: Hostile, client: XProtectClient
+) -> None:
+    # broke: the first session asked for time gt since, but what a server ignoring that
+    # bound returned from before it was yielded (only a recreated session kept to it)
+    sessions = Sessions(hostile)
+    before, after = at(1, T - S), at(2, T + S)
+    sessions.reads = [([before, after], []), ([at(3, T + 2 * S)], [])]
+    got: list[SessionChange] = []
+    async with client.event_session(since=T, poll_interval=0.01) as session:
+        await asyncio.wait_for(collect(session, got, lambda: len(got) >= 2), 20)
+    assert [c.event.tag for c in got] == ["e2", "e3"]
