@@ -200,14 +200,16 @@ def _query_windows(
 
 
 async def _stored_events(core: Core, windows: Sequence[Window]) -> list[Event]:
-    """Every stored event in the windows (``GET /events``, as ``list_events`` reads it)."""
-    found: list[Event] = []
+    """Every stored event in the windows (``GET /events``, as ``list_events`` reads it),
+    each once: two windows' listings may both return one (a server that ignores the time
+    filter, or rounds the bounds into each other)."""
+    found: dict[uuid.UUID, Event] = {}
     size = core.profile.max_page_size
     for start, end in windows:
         edge = timedelta(microseconds=1)  # the API's bounds are exclusive
         query = list_query({"since": start - edge, "until": end + edge, "page_size": size}, size)
-        found += [event async for event in listing.list_events(core, query)]
-    return found
+        found.update({event.id: event async for event in listing.list_events(core, query)})
+    return list(found.values())
 
 
 async def _evidence(

@@ -153,9 +153,7 @@ def decide(
         return _unknown(reason)
     window = search_window(sent, now=now, skew=skew)
     candidates = list(candidates)
-    # By id: one event the lookup read twice (in two windows' listings, from a server
-    # that ignores the time filter or rounds the bounds into each other) is one match.
-    found = list({e.id: e for e in candidates if matches(sent, e, window)}.values())
+    found = [e for e in candidates if matches(sent, e, window)]
     if len(found) == 1:
         return Reconciled(status="accepted", event=found[0], reason="found in the store")
     if found:
