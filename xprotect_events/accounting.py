@@ -35,7 +35,7 @@ POST raised); :mod:`.batch` does the sending.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from . import wire
@@ -103,9 +103,7 @@ class TriggerInputError(InvalidInputError):
 # --------------------------------------------------------------------------- the rules
 
 
-_ITEM_NAMES = itemgetter("type", "source", "tag")
 _ITEM_ECHO = itemgetter("type", "source", "tag", "datatype")  # a wire.Echo's order
-_SENT_NAMES = attrgetter("type", "source", "tag")
 
 
 def chunk_answered(
@@ -130,11 +128,8 @@ def chunk_answered(
         raise ProtocolError(f"the batch answer has {len(items)} items for {len(triggers)} triggers")
     report = ChunkReport(indices, triggers)
     memo: dict[bytes, XProtectError] = {}  # a chunk's rejections are often all alike
-    names = None
-    if sent is not None and not _echoed(items, echoes):
-        names = named(sent)
-        if _echoed(items, list(map(_SENT_NAMES, names)), _ITEM_NAMES):
-            names = None  # every item names what was sent at its place: nothing to tell apart
+    # The usual answer repeats what the encoder wrote (``echoes``): told at once, in C.
+    names = None if sent is None or _echoed(items, echoes) else named(sent)
 
     def classify(pos: int, item: Any) -> XProtectError | None:
         if is_event(item):
@@ -159,11 +154,11 @@ def chunk_answered(
     return report
 
 
-def _echoed(items: list[Any], sent: list[Any] | None, fields: Any = _ITEM_ECHO) -> bool:
-    """Whether every item is an object with exactly the ``fields`` (by default those of a
-    :data:`.wire.Echo`) ``sent`` at its place (the usual answer, compared in C)."""
+def _echoed(items: list[Any], echoes: list[wire.Echo] | None) -> bool:
+    """Whether every item is an object with exactly the fields of the :data:`.wire.Echo`
+    at its place (compared in C)."""
     try:
-        return sent is not None and list(map(fields, items)) == sent
+        return echoes is not None and list(map(_ITEM_ECHO, items)) == echoes
     except (KeyError, TypeError):  # an item without one of them, or not an object
         return False
 
