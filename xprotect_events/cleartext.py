@@ -17,6 +17,7 @@ class InsecureTransportWarning(UserWarning):
 
 
 _warned: set[str] = set()
+_CLEAR = "in clear text over http://; use https:// in production"
 
 
 def warn_if_cleartext(transport: Transport) -> None:
@@ -33,10 +34,9 @@ def warn_if_cleartext(transport: Transport) -> None:
         why = "whose certificate is not verified (verify=False): anyone on the way can pose "
         why += "as the server; for test servers only"
     elif not is_loopback(base):
-        where, why = str(base.host), "in clear text over http://; use https:// in production"
+        where, why = str(base.host), _CLEAR
     elif proxy is not None and proxy.scheme == "http" and not is_loopback(proxy):
-        where = f"the proxy {proxy.host}"
-        why = "in clear text over http://; use https:// in production"
+        where, why = f"the proxy {proxy.host}", _CLEAR
     else:
         return
     if where in _warned:
