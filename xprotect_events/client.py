@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
@@ -151,8 +150,7 @@ class XProtectClient:
         documents (``/api/.well-known/uris``, then the identity provider's
         ``openid-configuration``); ``options`` are this class's keyword arguments, checked
         before anything is sent."""
-        names = inspect.signature(cls).parameters
-        server, options = await discovery.client_arguments(url, options, names)
+        server, options = await discovery.client_arguments(url, options, cls)
         return cls(server, **options)
 
     def __repr__(self) -> str:

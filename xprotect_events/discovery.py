@@ -11,19 +11,16 @@ find them [sample]:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Collection
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 from yarl import URL
 
 from . import wire
-from .auth import make_credentials
-from .bodies import MAX_RESPONSE_BYTES
 from .endpoints import Verify
 from .errors import ConfigurationError, InvalidInputError, ProtocolError, shown
-from .options import check_settings
 from .profile import Profile
 from .transport import Transport
 
@@ -149,35 +146,17 @@ class _Open:
 
 
 async def client_arguments(
-    url: str, options: dict[str, Any], names: Collection[str]
+    url: str, options: dict[str, Any], make: Callable[..., object]
 ) -> tuple[str, dict[str, Any]]:
     """The server and the ``XProtectClient`` options (the profile filled in) that discovery
-    finds for ``url`` (``XProtectClient.discover``; ``names``: its arguments), the options
-    checked first: nothing is sent with bad ones."""
-    if unknown := sorted(set(options) - set(names)):
+    finds for ``url`` (``XProtectClient.discover``; ``make``: that class), the options
+    checked first: a client is made with them (which sends nothing), so bad ones raise
+    what the constructor raises before discovery sends anything."""
+    if unknown := sorted(set(options) - set(inspect.signature(make).parameters)):
         raise InvalidInputError(f"discover() got unknown options: {', '.join(unknown)}")
-    _check(options)
+    make(url, **options)
     given = {k: options[k] for k in TRANSPORT_OPTIONS if k in options}
     found = await discover(url, verify=options.get("verify", True), **given)
     windows = bool(options.get("windows", False))
     profile = found.profile(options.get("profile"), windows=windows)
     return found.server, {**options, "profile": profile}
-
-
-def _check(options: dict[str, Any]) -> None:
-    """What the client's constructor checks, with its defaults (:func:`.check_settings`,
-    :func:`.make_credentials`), before discovery sends anything."""
-    get = options.get
-    check_settings(
-        max_response_bytes=get("max_response_bytes", MAX_RESPONSE_BYTES),
-        limit=get("limit", 100),
-        retry=get("retry"),
-        profile=get("profile"),
-        credentials=get("credentials"),
-        clock=get("clock", time.monotonic),
-        token_path=get("token_path"),
-        windows=get("windows", False),
-    )
-    if get("credentials") is None:
-        names = ("username", "password", "client_id", "client_secret", "token_path")
-        make_credentials(**{name: get(name) for name in names}, windows=get("windows", False))
