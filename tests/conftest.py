@@ -9,8 +9,16 @@ import pytest
 from hypothesis import settings
 
 from tests.helpers import FAST_RETRY, service_client_of
+from tests.hostile import Hostile
 from xprotect_events import XProtectClient
 from xprotect_events.testing import SimClock, Simulator
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[Hostile]:
+    """A hostile loopback server (tests/hostile.py), answering well until told otherwise."""
+    async with Hostile() as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,12 +20,6 @@ from xprotect_events import ProtocolError, RetryPolicy, UnauthorizedError, XProt
 
 ONCE = RetryPolicy(attempts=1)
 CALLERS = 20
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def user(hostile: Hostile, **options: Any) -> XProtectClient:

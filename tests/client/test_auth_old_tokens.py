@@ -7,10 +7,8 @@ previous token were hidden)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import orjson
-import pytest
 from aiohttp import web
 
 from tests.helpers import wait_until
@@ -26,12 +24,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 async def test_a_slow_chunk_echoing_a_token_renewed_twice_never_shows_it(

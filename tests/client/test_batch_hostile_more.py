@@ -9,7 +9,7 @@ server filled in) is still accepted.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,12 +25,6 @@ OTHER_CAMERA = "cameras/0d9e3c5a-1b2f-4c6d-8e7f-a1b2c3d4e5f6"
 
 #: What the server answers a chunk: the answer items, from the request's bodies.
 Answer = Callable[[list[dict[str, Any]]], list[Any]]
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def answering(items: Answer) -> Callable[[web.Request], Any]:

@@ -8,7 +8,6 @@ read is reported.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -26,12 +25,6 @@ from xprotect_events import (
 )
 
 ONCE = RetryPolicy(attempts=1)
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def connect(hostile: Hostile) -> XProtectClient:

@@ -8,19 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.hostile import CLIENT_ID, CLIENT_SECRET, Hostile
 from xprotect_events import CheckpointError, FileCheckpoint, RetryPolicy, XProtectClient
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 @pytest.mark.parametrize("through_a_link", [False, True])

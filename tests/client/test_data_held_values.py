@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -49,12 +48,6 @@ HELD = {
     ),
     "a dataclass field never set": ({"u": Unset()}, "data['u']"),
 }
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 @pytest.mark.parametrize("case", sorted(HELD))

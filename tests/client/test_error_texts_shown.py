@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -19,12 +18,6 @@ from xprotect_events import EventTrigger, RetryPolicy, XProtectClient, XProtectE
 
 ONCE = RetryPolicy(attempts=1)
 HOSTILE_TEXT = "\x1b]0;owned\x07\x1b[2J\x1b[1Afake success\r\nsecond line\u2028" + "A" * 60_000
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def user(hostile: Hostile) -> XProtectClient:

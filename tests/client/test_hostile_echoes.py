@@ -139,12 +139,6 @@ async def failure(call: Callable[[XProtectClient], Any], url: str, **kw: Any) ->
     return caught.value
 
 
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
-
-
 # ------------------------------------------------------------------- replies aiohttp rejects
 
 

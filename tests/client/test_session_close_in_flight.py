@@ -5,21 +5,13 @@ as delivered). Over loopback (tests/hostile.py); waits are on conditions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
 from aiohttp import web
 
 from tests.helpers import FAST_RETRY, wait_until
 from tests.hostile import CLIENT_ID, CLIENT_SECRET, Hostile, event
 from xprotect_events import XProtectClient
 from xprotect_events.models import SessionChange
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 async def test_a_read_that_succeeds_after_aclose_hands_out_nothing(hostile: Hostile) -> None:

@@ -22,12 +22,6 @@ S = timedelta(seconds=1)
 
 
 @pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
-
-
-@pytest.fixture
 async def client(hostile: Hostile) -> AsyncIterator[XProtectClient]:
     async with XProtectClient(
         hostile.url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, retry=FAST_RETRY

@@ -87,12 +87,6 @@ def at(number: int, time: datetime | str, tag: str | None = None) -> dict[str, A
 
 
 @pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
-
-
-@pytest.fixture
 async def sessions(hostile: Hostile) -> Sessions:
     return Sessions(hostile)
 

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,6 @@ from tests.helpers import wait_until
 from tests.hostile import CLIENT_ID, CLIENT_SECRET, Hostile, error_json, event
 from xprotect_events import RetryPolicy, SessionPosition, XProtectClient
 from xprotect_events.models import SessionChange
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def client_of(hostile: Hostile, retry: RetryPolicy | None = None) -> XProtectClient:

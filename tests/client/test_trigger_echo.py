@@ -8,7 +8,7 @@ server filled in, fields left out) are still accepted.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,12 +24,6 @@ TRIGGER = EventTrigger(type=TYPE_ID, source=CAMERA, tag="mine")
 
 #: What the server answers, from the trigger's body.
 Answer = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    async with Hostile() as server:
-        yield server
 
 
 def answering(event: Answer) -> Callable[[web.Request], Any]:
