@@ -1,5 +1,6 @@
 """POST /events/batch answers each body as POST /events answers it, also when a body follows
-others of the same type and source (the batch checks each (type, source) pair once)."""
+others of the same type and source (each (type, source) pair is checked once per token,
+until the configuration changes)."""
 
 from __future__ import annotations
 
@@ -162,3 +163,75 @@ async def test_a_plain_batch_answers_as_the_checked_reader_does(
             status, single = await get(http, sim.api_url + f"/events/{event_id}", token)
             assert status == 200
             assert single["data"] == next(a for a in answers if a.get("id") == event_id)
+
+
+async def batch_of(
+    sim: Simulator, http: aiohttp.ClientSession, token: str, body: dict[str, Any], count: int
+) -> list[Any]:
+    status, got = await post(http, sim.api_url + "/events/batch", token, [body] * count)
+    assert status == 200
+    items: list[Any] = got["array"]
+    return items
+
+
+async def test_a_pair_checked_for_one_token_is_checked_again_for_another(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    """The pairs that passed every check are remembered across batches per identity: a
+    pair the service may trigger is still refused to a user who may not (a generic event;
+    a camera the operator may not see)."""
+    for body in (
+        {"type": str(GENERIC_EVENT), "source": CAM[0]},
+        {"type": str(ANALYTICS_EVENT), "source": CAM[2]},
+    ):
+        service = await batch_of(sim, http, sim.issue_token("service"), body, 3)
+        assert all("id" in item for item in service)
+        user = await batch_of(sim, http, sim.issue_token("operator"), body, 3)
+        assert [item["error"]["httpCode"] for item in user] == [403] * 3
+
+
+async def test_a_configuration_change_is_seen_by_the_next_batch(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    """What the checks of a pair came to is forgotten when the configuration changes: a
+    deleted user-defined event is refused by the next batch, a camera added for one user
+    only is seen by that user's next batch."""
+    token = sim.issue_token("service")
+    kind = sim.add_event_type("Gone soon")
+    body = {"type": str(kind), "source": None}
+    assert all("id" in item for item in await batch_of(sim, http, token, body, 3))
+    async with http.delete(
+        sim.api_url + f"/userDefinedEvents/{kind}", headers={"Authorization": f"Bearer {token}"}
+    ) as response:
+        assert response.status < 300
+    gone = await batch_of(sim, http, token, body, 3)
+    assert [item["error"]["httpCode"] for item in gone] == [400] * 3
+    operator = sim.issue_token("operator")
+    hidden = {"type": str(ANALYTICS_EVENT), "source": CAM[2]}
+    assert "error" in (await batch_of(sim, http, operator, hidden, 2))[0]
+    camera = sim.add_camera("Lobby", visible_to=["operator"])
+    shown = {"type": str(ANALYTICS_EVENT), "source": f"cameras/{camera}"}
+    assert all("id" in item for item in await batch_of(sim, http, operator, shown, 2))
+    assert "error" in (await batch_of(sim, http, operator, hidden, 2))[0]
+
+
+async def test_a_batch_of_known_unstored_pairs_answers_as_the_checked_reader(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    """An injector's steady state (every pair checked by an earlier batch, none stored,
+    no time of its own) takes the batch-at-once path: the same answer and counts."""
+    token = sim.issue_token("service")
+    chunk = [
+        {"type": str(UNSTORED_EVENT), "source": CAM[i % 3], "tag": f"t{i}" if i % 4 else None}
+        for i in range(60)
+    ]
+    state = sim._state
+    checked = accept_batch(state, Identity("service", service=True), chunk, state.now_us())
+    for _ in range(2):  # the second batch finds every pair known
+        accepted, stored = sim.stats.events_accepted, sim.events_stored
+        status, got = await post(http, sim.api_url + "/events/batch", token, chunk)
+        assert status == 200
+        answers = got["array"]
+        assert [without_id(a) for a in answers] == [without_id(c) for c in checked]
+        assert len({a["id"] for a in answers}) == len(chunk)
+        assert (sim.stats.events_accepted - accepted, sim.events_stored - stored) == (60, 0)

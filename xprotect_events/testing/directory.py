@@ -38,6 +38,12 @@ class Identity:
 
 Visible = frozenset[str | None] | None  # None: everything
 
+#: What a plain trigger body's (raw type, raw source) pair that passed every check comes
+#: to: the record's type, source and source GUID.
+Checked = tuple[str, str | None, str | None]
+#: The pairs remembered per identity at most (spellings of one source are many).
+MAX_CHECKED = 10_000
+
 
 class Directory:
     """The configuration the server knows: users, service clients, cameras, event types.
@@ -66,6 +72,7 @@ class Directory:
         self._resolved: dict[str, tuple[str, str]] = {}
         self._user_triggerable: set[str] = set()
         self._visible: dict[str, Visible] = {}
+        self._checked: dict[Identity, dict[tuple[str, str | None], Checked]] = {}
         self.state_groups: dict[str, SimStateGroup] = {str(g.id): g for g in state_groups}
         for camera in cameras:
             self.add_camera(camera)
@@ -95,6 +102,16 @@ class Directory:
     def _changed(self) -> None:
         self._visible.clear()
         self._resolved.clear()
+        self._checked.clear()
+
+    def checked_pairs(self, who: Identity) -> dict[tuple[str, str | None], Checked]:
+        """The pairs of plain trigger bodies that passed every check for ``who`` and what
+        each came to, for batches to skip the checks of a pair seen before; forgotten on any
+        change of the configuration (what a check reads) and past :data:`MAX_CHECKED`."""
+        pairs = self._checked.get(who)
+        if pairs is None or len(pairs) >= MAX_CHECKED:
+            pairs = self._checked[who] = {}
+        return pairs
 
     def may_trigger(self, who: Identity, type_id: str) -> bool:
         """Service tokens trigger any type; users External and MIPDevice but Generic [seed]."""

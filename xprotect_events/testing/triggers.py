@@ -16,7 +16,7 @@ from ..errors import ProtocolError
 from ..models import MAX_TAG_LENGTH
 from ..wire import parse_time
 from .clock import aware, to_us
-from .directory import Directory, Identity, canonical_guid
+from .directory import Checked, Directory, Identity, canonical_guid
 from .records import SEQ_BITS, Record, time_text
 from .rejected import Rejected, forbidden
 from .seed import SimEventType
@@ -113,38 +113,34 @@ def _trigger_time(raw: object) -> datetime | None:
         raise Rejected(400, f"Invalid time. {raw}") from None
 
 
-#: What a pair (raw type, raw source) that passed :func:`validate_trigger` comes to: the
-#: record's type, source and source GUID.
-_Checked = tuple[str, str | None, str | None]
-
-
 class TriggerBatch:
     """The triggers of one ``POST /events/batch``: one token, one ``now``. Each body gets
     the record or the :class:`Rejected` that :func:`validate_trigger` gives it; what repeats
-    across a batch is worked out once: the type, source and permission checks of each
-    (type, source) pair, and the wire text of ``now``."""
+    is worked out once: the type, source and permission checks of each (type, source)
+    pair (across batches too, :meth:`Directory.checked_pairs`), and the wire text of
+    ``now``."""
 
     def __init__(self, who: Identity, directory: Directory, now_us: int) -> None:
         self.who = who
         self.directory = directory
         self.now_us = now_us
         self.now_text = time_text(now_us)
-        self._checked: dict[tuple[str, str | None], _Checked] = {}
+        self.checked = directory.checked_pairs(who)
 
     def record(self, body: Any) -> Record:
         """The record of one body (no id yet), or :class:`Rejected`."""
         pair = _plain_pair(body)
-        known = None if pair is None else self._checked.get(pair)
+        known = None if pair is None else self.checked.get(pair)
         if known is not None:  # the pair passed every check; nothing else needs one
             return Record(self.now_us << SEQ_BITS, 0, *known, body.get("tag"), None, None)
         rec = validate_trigger(body, self.who, self.directory, self.now_us)
         if pair is not None:
-            self._checked[pair] = (rec.type, rec.source, rec.source_guid)
+            self.checked[pair] = (rec.type, rec.source, rec.source_guid)
         return rec
 
-    def known(self, raw_type: str, raw_source: str | None) -> _Checked | None:
+    def known(self, raw_type: str, raw_source: str | None) -> Checked | None:
         """What a plain body of this pair comes to, if one passed every check already."""
-        return self._checked.get((raw_type, raw_source))
+        return self.checked.get((raw_type, raw_source))
 
     def time_of(self, rec: Record) -> str | None:
         """The wire time of a record when it is ``now`` (None: it has its own)."""
