@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import xprotect_events
 from xprotect_events.checkpoints import Committer, FileCheckpoint, MemoryCheckpoint
 from xprotect_events.errors import CheckpointError, InvalidInputError
 from xprotect_events.positions import Position, SessionPosition
@@ -130,10 +131,15 @@ print("exited")
 """
 
 
-def test_a_save_that_never_returns_does_not_hold_up_the_end_of_asyncio_run() -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+def test_a_save_that_never_returns_does_not_hold_up_the_end_of_asyncio_run(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(xprotect_events.__file__).parents[1])}
     done = subprocess.run(  # noqa: S603 (our own interpreter and code)
-        [sys.executable, "-c", _HUNG_EXIT], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", _HUNG_EXIT],
+        env=env,
+        cwd=tmp_path,  # not the checkout: the package under test
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "did not return within 0.1 s" in done.stdout
