@@ -3,9 +3,13 @@
 A store is anything with ``load() -> Position | None`` and ``save(position)``
 (:class:`CheckpointStore`). Both are plain (blocking) calls: a file or a local database is
 easiest written that way. A stream never calls them on the event loop's thread: it runs
-them with ``asyncio.to_thread`` (:meth:`Committer.acommit`), one save at a time, so an fsync
-never stalls other tasks. A store that must talk to an async database can take the
-position in ``save`` and hand it to its own loop.
+each in a thread of its own (:func:`in_thread`, :meth:`Committer.acommit`), one save at a
+time, so an fsync never stalls other tasks. A save whose caller was cancelled goes on in its
+thread, and the next save waits for it (two never overlap). The thread is a daemon one: a
+save that never returns does not hold up the end of ``asyncio.run()``; at exit it is cut
+off as a crash would cut it (a :class:`FileCheckpoint` keeps the old position or the new).
+A store that must talk to an async database can take the position in ``save`` and hand it
+to its own loop; a ``save`` that returns a coroutine is a :class:`CheckpointError`.
 
 :class:`FileCheckpoint` is the default store (``checkpoint="state.json"``). It writes
 atomically: the new position goes to ``<path>.tmp``, which is flushed and fsynced, renamed over
@@ -31,15 +35,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import inspect
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from .checks import seconds
 from .durable_files import FileLock, sync_directory, why, write_durably
@@ -51,6 +57,8 @@ MAX_CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 #: A position, or a function that builds it (called only when a save happens).
 PositionSource = Position | Callable[[], Position]
+
+T = TypeVar("T")
 
 
 class CheckpointStore(Protocol):
@@ -99,8 +107,13 @@ class FileCheckpoint:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         if not isinstance(path, str | os.PathLike) or not str(path):
             raise InvalidInputError(f"a checkpoint path must be a file path, got {shown(path)}")
+        try:
+            real = self._real = Path(os.path.realpath(path))  # a symlink: the file it names
+        except ValueError:  # a NUL byte
+            raise InvalidInputError(
+                f"a checkpoint path must be a file path, got {shown(path)}"
+            ) from None
         self.path = Path(path)
-        real = self._real = Path(os.path.realpath(path))  # a symlink: the file it names
         self.temp = real.with_name(real.name + ".tmp")
         self._lock = FileLock(real.with_name(real.name + ".lock"), self.path)
 
@@ -124,8 +137,15 @@ class FileCheckpoint:
         if self._lock.held:
             return
         self._lock.acquire()
-        with contextlib.suppress(FileNotFoundError):
+        try:
             self.temp.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a directory, or a place we may not write: never ours
+            self._lock.release()
+            raise CheckpointError(
+                f"cannot remove the temp file {self.temp}: {why(exc)}", path=str(self.path)
+            ) from None
 
     def close(self) -> None:
         """Release the lock: another stream may use the file from now on."""
@@ -210,6 +230,7 @@ class Committer:
         self._unsaved = False
         self._saving: asyncio.Lock | None = None
         self._task: asyncio.Future[None] | None = None
+        self._running: asyncio.Future[None] | None = None  # the save thread last started
         #: How many saves succeeded.
         self.saves = 0
 
@@ -249,6 +270,12 @@ class Committer:
         self.saves += 1
 
     @property
+    def running(self) -> asyncio.Future[None] | None:
+        """The save still running in its thread (done when the thread ends), or None."""
+        running = self._running
+        return None if running is None or running.done() else running
+
+    @property
     def saving(self) -> bool:
         """Whether a background save is running."""
         return self._task is not None and not self._task.done()
@@ -280,15 +307,20 @@ class Committer:
         if self._saving is None:
             self._saving = asyncio.Lock()
         async with self._saving:
+            running = self.running  # one whose caller was cancelled: never two at once
+            if running is not None:
+                await asyncio.wait([running])
             position = self.take()
             if position is not None:
                 await self._asave(position)
 
     async def _asave(self, position: Position) -> None:
+        running = self._running = in_thread(save_to, self.store, position)
         try:
-            await asyncio.to_thread(save_to, self.store, position)
+            await asyncio.shield(running)
         except BaseException:
             self._restore(position)
+            running.add_done_callback(_retrieve)  # cancelled: the thread goes on
             raise
         self.saves += 1
 
@@ -299,15 +331,63 @@ class Committer:
             self._unsaved = True
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # nobody awaits it any more: no "never retrieved" warning
+
+
+def in_thread(call: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """``call(*args)`` in a new daemon thread: a future of its result on the running loop.
+
+    Not the loop's executor, whose threads ``asyncio.run()`` waits for at its end: a
+    store's call that never returns would hold the program for ever.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.cancelled():
+            return
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        value, error = None, None
+        try:
+            value = context.run(call, *args)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=run, name="xprotect-events-checkpoint", daemon=True).start()
+    return future
+
+
 def save_to(store: CheckpointStore, position: Position) -> None:
     """``store.save(position)``; what a store of the user's raises becomes a
     :class:`CheckpointError` (a library error), with the original as its cause."""
     try:
-        store.save(position)
+        result: object = store.save(position)  # type: ignore[func-returns-value]
     except XProtectError:
         raise
     except Exception as exc:
         raise CheckpointError(f"the checkpoint store could not save: {exc!r}") from exc
+    if inspect.isawaitable(result):
+        _discard(result)
+        raise CheckpointError(
+            "the checkpoint store's save() returned a coroutine, which a plain call never "
+            "runs: nothing was saved (save() must block until the position is kept)"
+        )
+
+
+def _discard(awaitable: object) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()  # a coroutine never awaited: no warning
 
 
 def store_of(value: object) -> tuple[CheckpointStore, FileCheckpoint | None]:
@@ -334,6 +414,8 @@ def load_from(store: CheckpointStore) -> Position | None:
     """``store.load()``, its errors made library errors as :func:`save_to` does."""
     try:
         position = store.load()
+        if inspect.isawaitable(position):
+            _discard(position)
     except XProtectError:
         raise
     except Exception as exc:

@@ -294,10 +294,10 @@ class XProtectClient:
         a list: any of them), ``filters`` (more :class:`SessionFilter`), ``since`` (an
         aware datetime), ``order`` ("asc", default, or "desc"), ``include_data`` (False),
         ``max_size`` (100 per read), ``poll_interval`` (1.0 s), ``close_timeout`` (5.0 s
-        for the delete on exit), ``checkpoint`` (a file path or a
-        :class:`CheckpointStore`: resume from the stored position, else from ``since``)
-        and ``checkpoint_interval`` (1.0 s: how often at most the position is saved; it
-        is also saved on every exit and by ``await session.commit()``).
+        for each of the final checkpoint save and the delete on exit), ``checkpoint`` (a
+        file path or a :class:`CheckpointStore`: resume from the stored position, else
+        from ``since``) and ``checkpoint_interval`` (1.0 s: how often at most the position
+        is saved; it is also saved on every exit and by ``await session.commit()``).
 
         Each change is a :class:`SessionChange` (``kind`` "new" or "deleted"), each event
         once. The session is deleted on exit, and recreated by itself (resuming after the

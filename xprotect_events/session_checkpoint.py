@@ -4,14 +4,20 @@
 :meth:`SessionCheckpoint.resume` puts the stored position into the session's cursor on
 entry, the session marks each processed position on :attr:`SessionCheckpoint.committer`
 (which says when a save is due), and :meth:`SessionCheckpoint.finish` saves and releases
-the store on exit. Loads and saves run in a worker thread, never on the event loop.
+the store on exit. Loads and saves run in a thread of their own, never on the event loop.
+
+The save on exit is waited for at most ``timeout`` seconds (the session's ``close_timeout``):
+a save that never returns (a hung disk, a store waiting on a dead database) is then a
+:class:`CheckpointError` saying so, and the exit goes on (the server's session is deleted).
+The save goes on in its thread; a store the session made from a path stays locked until it
+ends, so no other stream writes the file meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from .checkpoints import CheckpointStore, Committer, load_from
+from .checkpoints import CheckpointStore, Committer, in_thread, load_from
 from .cursor import Cursor
 from .errors import CheckpointError
 from .options import SessionSpec
@@ -21,9 +27,12 @@ from .positions import SessionPosition
 class SessionCheckpoint:
     """The store, whether the session made it (from a path: it closes it), the committer."""
 
-    def __init__(self, store: CheckpointStore, *, owned: bool, interval: float) -> None:
+    def __init__(
+        self, store: CheckpointStore, *, owned: bool, interval: float, timeout: float
+    ) -> None:
         self.store = store
         self.owned = owned
+        self.timeout = timeout
         self.committer = Committer(store, interval=interval)
 
     @classmethod
@@ -31,27 +40,46 @@ class SessionCheckpoint:
         """The checkpoint ``spec`` asks for (``checkpoint=…``), or None."""
         if spec.checkpoint is None:
             return None
-        return cls(spec.checkpoint, owned=spec.owns_checkpoint, interval=spec.checkpoint_interval)
+        return cls(
+            spec.checkpoint,
+            owned=spec.owns_checkpoint,
+            interval=spec.checkpoint_interval,
+            timeout=spec.close_timeout,
+        )
 
     def __repr__(self) -> str:
         return f"<SessionCheckpoint {self.store!r} saves={self.committer.saves}>"
 
     async def resume(self, cursor: Cursor) -> None:
         """Start ``cursor`` from the stored position, if there is one."""
-        stored = await asyncio.to_thread(load_from, self.store)
+        stored = await in_thread(load_from, self.store)
         if stored is not None:
             cursor.resume(SessionPosition.expect(stored))
 
     async def finish(self) -> CheckpointError | None:
-        """Save what was marked; the error of a failed save (the caller decides to raise)."""
+        """Save what was marked, waiting at most ``timeout`` s; the error of a failed or
+        unfinished save (the caller decides to raise)."""
         try:
-            await self.committer.acommit()
+            async with asyncio.timeout(self.timeout):
+                await self.committer.acommit()
         except CheckpointError as exc:
             return exc
+        except TimeoutError:
+            path = getattr(self.store, "path", None) if self.owned else None
+            return CheckpointError(
+                f"the checkpoint store's save() did not return within {self.timeout:g} s "
+                "(close_timeout): the position is not saved (the save goes on in its thread)",
+                path=None if path is None else str(path),
+            )
         return None
 
     def close(self) -> None:
-        """Release a store the session made from a path (its lock)."""
+        """Release a store the session made from a path (its lock), once no save runs."""
         close = getattr(self.store, "close", None) if self.owned else None
-        if callable(close):
+        if not callable(close):
+            return
+        running = self.committer.running
+        if running is None:
             close()
+        else:
+            running.add_done_callback(lambda _: close())

@@ -100,7 +100,9 @@ class EventSession:
     Made by ``client.event_session(...)``, whose options :func:`.options.session_spec`
     checks before anything is sent (:class:`InvalidInputError`).
     ``id`` is the current server-side session id; ``recoveries`` counts the sessions
-    created to resume after a lost one. ``close_timeout`` bounds the delete on exit.
+    created to resume after a lost one. ``close_timeout`` bounds each step of the exit:
+    the final checkpoint save (a :class:`CheckpointError` when it does not return in time)
+    and the delete.
 
     Each read is decoded whole when it arrives (canonical events by a fast path, anything
     else by the checked decoder): a malformed event makes that read a
@@ -152,8 +154,10 @@ class EventSession:
 
     async def commit(self) -> None:
         """Count the change in hand as processed and save the position now (awaits the
-        write). :class:`CheckpointError` if the save fails. After the block it saves the
-        position the session stopped at, and releases the file again."""
+        write, however long it takes: put ``asyncio.timeout`` around it to bound it; a save so
+        cut short goes on in its thread, and the next one waits for it). :class:`CheckpointError`
+        if the save fails. After the block it saves the position the session stopped at, and
+        releases the file again."""
         if self._committer is None:
             raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
         self._processed = self._taken
