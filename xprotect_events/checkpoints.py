@@ -3,7 +3,7 @@
 A store is anything with ``load() -> Position | None`` and ``save(position)``
 (:class:`CheckpointStore`). Both are plain (blocking) calls: a file or a local database is
 easiest written that way. A stream never calls them on the event loop's thread: it runs
-each in a thread of its own (:func:`in_thread`, :meth:`Committer.acommit`), one save at a
+each in a thread of its own (:func:`~.threads.in_thread`, :meth:`Committer.acommit`), one save at a
 time, so an fsync never stalls other tasks. A save whose caller was cancelled goes on in its
 thread, and the next save waits for it (two never overlap). The thread is a daemon one: a
 save that never returns does not hold up the end of ``asyncio.run()``; at exit it is cut
@@ -35,30 +35,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import errno
 import inspect
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 from .checks import seconds
 from .durable_files import FileLock, sync_directory, why, write_durably
 from .errors import CheckpointError, InvalidInputError, XProtectError, shown
 from .positions import Position
+from .threads import in_thread, retrieve
 
 #: A checkpoint file larger than this is not one this library wrote.
 MAX_CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 #: A position, or a function that builds it (called only when a save happens).
 PositionSource = Position | Callable[[], Position]
-
-T = TypeVar("T")
 
 
 class CheckpointStore(Protocol):
@@ -320,7 +317,7 @@ class Committer:
             await asyncio.shield(running)
         except BaseException:
             self._restore(position)
-            running.add_done_callback(_retrieve)  # cancelled: the thread goes on
+            running.add_done_callback(retrieve)  # cancelled: the thread goes on
             raise
         self.saves += 1
 
@@ -329,42 +326,6 @@ class Committer:
         if not self._unsaved:
             self._latest = position
             self._unsaved = True
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # nobody awaits it any more: no "never retrieved" warning
-
-
-def in_thread(call: Callable[..., T], *args: object) -> asyncio.Future[T]:
-    """``call(*args)`` in a new daemon thread: a future of its result on the running loop.
-
-    Not the loop's executor, whose threads ``asyncio.run()`` waits for at its end: a
-    store's call that never returns would hold the program for ever.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-    context = contextvars.copy_context()
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.cancelled():
-            return
-        if error is None:
-            future.set_result(value)
-        else:
-            future.set_exception(error)
-
-    def run() -> None:
-        value, error = None, None
-        try:
-            value = context.run(call, *args)
-        except BaseException as exc:
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            loop.call_soon_threadsafe(settle, value, error)
-
-    threading.Thread(target=run, name="xprotect-events-checkpoint", daemon=True).start()
-    return future
 
 
 def save_to(store: CheckpointStore, position: Position) -> None:

@@ -19,6 +19,7 @@ from .checkpoints import CheckpointStore, Committer, load_from, store_of
 from .errors import CheckpointError
 from .models import Event
 from .positions import LivePosition, Position
+from .threads import in_thread
 
 #: What ``checkpoint=`` takes: a file path (a :class:`FileCheckpoint`) or a store.
 CheckpointLike = str | os.PathLike[str] | CheckpointStore
@@ -44,7 +45,7 @@ class LiveCheckpoint:
     async def load(self) -> LivePosition | None:
         """The stored position; :class:`CheckpointError` if the store fails or holds
         something else than a live stream's position."""
-        stored: Position | None = await asyncio.to_thread(load_from, self._committer.store)
+        stored: Position | None = await in_thread(load_from, self._committer.store)
         if stored is None:
             return None
         try:

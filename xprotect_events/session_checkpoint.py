@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 
-from .checkpoints import CheckpointStore, Committer, in_thread, load_from
+from .checkpoints import CheckpointStore, Committer, load_from
 from .cursor import Cursor
 from .errors import CheckpointError
 from .options import SessionSpec
 from .positions import SessionPosition
+from .threads import in_thread
 
 
 class SessionCheckpoint:
