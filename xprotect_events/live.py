@@ -32,9 +32,10 @@ stream with :class:`ProtocolError`, raised where the consumer iterates (a server
 it again on every resume); a malformed answer to a command fails only that command. No error
 or log record shows the token, whatever escaping the server echoed it in.
 
-Back-pressure: at most ``buffer`` items wait for the consumer; while full, the socket is
-not read (TCP back-pressure reaches the server; a connection it then drops is resumed).
-See :mod:`.live_buffer` for the one exception (a command waiting) and its bound.
+Back-pressure: at most ``buffer`` items wait for the consumer (and as many live events
+behind a gap fill); while full, the socket is not read (TCP back-pressure reaches the
+server; a connection it then drops is resumed). See :mod:`.live_buffer` for the one
+exception (a command waiting) and its bound.
 
 Every exit of ``async with`` (the end, ``break``, an exception, cancellation) closes the
 socket cleanly (close code 1000; 1002 or 1007 after a frame that broke the protocol) and
@@ -195,7 +196,7 @@ class LiveStream:
 
     def _wake(self) -> None:
         self._buffer.closed = self._closed
-        self._buffer.wake()
+        self._out.wake()
         self._live.set()
 
     # ----------------------------------------------------------------- consuming
@@ -326,12 +327,12 @@ class LiveStream:
     async def _open(self) -> tuple[Connection, bool]:
         """A new connection with its session started, and whether that resumed the last."""
         link, options = self._link, self._link.socket_options(self._max_frame)
-        conn = await connect(
-            link.session(), link.url, link.tokens, options, self._out.sink, self._buffer.wake
-        )
-        if self._was_live:
+        if self._was_live:  # from the upgrade on (an authenticate command waits on it)
             self._out.hold.start()  # nothing this socket pushes passes what a gap fill may bring
             self._out.states.watch(self._out.state_used)
+        conn = await connect(
+            link.session(), link.url, link.tokens, options, self._out.sink, self._out.wake
+        )
         try:
             return conn, await self._start_session(conn)
         except BaseException:
