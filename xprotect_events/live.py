@@ -37,9 +37,10 @@ behind a gap fill); while full, the socket is not read (TCP back-pressure reache
 server; a connection it then drops is resumed). See :mod:`.live_buffer` for the one
 exception (a command waiting) and its bound.
 
-Every exit of ``async with`` (the end, ``break``, an exception, cancellation) closes the
-socket cleanly (close code 1000; 1002 or 1007 after a frame that broke the protocol) and
-stops the reader. A command's send and answer are bounded by ``Profile.ws_command_timeout``.
+Every exit of ``async with`` (the end, ``break``, an exception, cancellation) and the
+client's ``close()`` close the socket cleanly (close code 1000; 1002 or 1007 after a frame
+that broke the protocol) and stop the reader. A command's send and answer are bounded by
+``Profile.ws_command_timeout``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from . import ws_wire
-from .errors import CheckpointError, ProtocolError, TransportError, XProtectError, shown
+from .errors import (
+    CheckpointError,
+    ClientClosedError,
+    ProtocolError,
+    TransportError,
+    XProtectError,
+    shown,
+)
 from .live_buffer import Buffer, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
 from .live_conn import Connection, connect
@@ -132,6 +140,7 @@ class LiveStream:
     async def __aenter__(self) -> LiveStream:
         if self._task is not None:
             raise RuntimeError("a LiveStream is entered once")
+        self._link.streams.add(self)
         try:
             await self._resume_point()
             self._task = asyncio.create_task(self._run(), name="xprotect-live")
@@ -179,6 +188,7 @@ class LiveStream:
     async def aclose(self) -> None:
         """Close the socket and stop; iterating then ends. Safe to call twice."""
         self._closed = True
+        self._link.streams.discard(self)
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
@@ -193,6 +203,13 @@ class LiveStream:
             checkpoint, self._checkpoint = self._checkpoint, None
             if checkpoint is not None:
                 await checkpoint.finish()
+
+    async def client_closed(self) -> None:
+        """The client is closing: the stream closes (the socket with code 1000) and the
+        consumer gets :class:`ClientClosedError` once the items buffered are taken."""
+        if not self._closed and self._error is None:
+            self._error = ClientClosedError("the client was closed under the live stream")
+        await self.aclose()
 
     def _wake(self) -> None:
         self._buffer.closed = self._closed

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from tests.hostile_ws import TYPE_ID, HostileWS, Socket, event, items, number
-from xprotect_events import ProtocolError
+from xprotect_events import ClientClosedError, ProtocolError
 from xprotect_events.profile import Profile
 
 
@@ -95,3 +95,22 @@ async def test_a_frame_of_exactly_max_frame_size_is_read() -> None:
         assert [number(e) for e in await items(live, 1)] == [1]
         with pytest.raises(ProtocolError, match="over max_frame_size"):
             await items(live, 1)
+
+
+async def test_closing_the_client_closes_its_open_stream_cleanly() -> None:
+    # broke: the client's close() cut the stream's socket (close code 1006, no close
+    # frame), and the stream's task went on trying to reconnect through a closed client
+    async def scenario(socket: Socket) -> None:
+        await socket.open("S1")
+        await socket.events(1)
+        await socket.until_closed()
+
+    async with HostileWS(scenario) as server:
+        async with server.client() as client, client.subscribe(types=[TYPE_ID]) as live:
+            assert [number(e) for e in await items(live, 1)] == [1]
+            await client.close()
+            assert server.sockets[0].ws.closed
+            with pytest.raises(ClientClosedError):
+                await anext(live)
+        assert server.sockets[0].close_code == 1000
+        assert len(server.sockets) == 1
