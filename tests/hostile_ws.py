@@ -144,9 +144,13 @@ class Socket:
 class HostileWS:
     """``async with HostileWS(scenario) as server:``; ``server.client()`` connects to it."""
 
-    def __init__(self, scenario: Scenario, upgrade: Upgrade | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, upgrade: Upgrade | None = None, *, autoping: bool = True
+    ) -> None:
         self.scenario = scenario
         self.upgrade = upgrade
+        #: Whether the server answers pings (False: it never sends a pong).
+        self.autoping = autoping
         #: Upgrade requests, answered or refused.
         self.upgrades = 0
         self.sockets: list[Socket] = []
@@ -190,7 +194,8 @@ class HostileWS:
         self.upgrades += 1
         if self.upgrade is not None and (refused := await self.upgrade(request)) is not None:
             return refused
-        ws = web.WebSocketResponse(compress=False)  # frames as written, sizes as sent
+        # frames as written, sizes as sent
+        ws = web.WebSocketResponse(compress=False, autoping=self.autoping)
         await ws.prepare(request)
         socket = Socket(ws, len(self.sockets) + 1, request)
         self.sockets.append(socket)

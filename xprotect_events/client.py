@@ -21,7 +21,7 @@ from .convert import array_of, data_of
 from .core import Core
 from .endpoints import Verify
 from .live import LiveStream
-from .live_link import LiveOptions, link_of
+from .live_link import LiveOptions, OpenStreams, link_of
 from .models import Camera, Event, EventTrigger, EventType, SessionChange, to_uuid
 from .options import (
     BatchOptions,
@@ -142,6 +142,7 @@ class XProtectClient:
         self.tokens = TokenManager(self.credentials, self.transport, self.profile, clock=clock)
         #: What the feature modules (batch, sessions, listing) stand on.
         self.core = Core(self.transport, self.tokens, self.profile)
+        self._streams = OpenStreams()  # the live streams open: closed before the connections
         warn_if_cleartext(self.transport)
 
     @classmethod
@@ -174,7 +175,8 @@ class XProtectClient:
         await self.transport.open()
 
     async def close(self) -> None:
-        """Close the HTTP session and its connections."""
+        """Close the live streams still open (cleanly), the HTTP session and its connections."""
+        await self._streams.close()
         await self.transport.close()
 
     async def __aenter__(self) -> XProtectClient:
@@ -346,7 +348,11 @@ class XProtectClient:
         ``checkpoint_interval`` seconds and on every exit; ``await live.commit()`` saves
         now. See :mod:`.live_checkpoint`.
         """
-        link = link_of(self.core, lambda since: self.list_events(since=since, include_data=True))
+        link = link_of(
+            self.core,
+            lambda since: self.list_events(since=since, include_data=True),
+            self._streams,
+        )
         chosen = subscription_rules(types, sources, resource_types, rules)
         return LiveStream(link, chosen, **options)
 

@@ -32,13 +32,15 @@ stream with :class:`ProtocolError`, raised where the consumer iterates (a server
 it again on every resume); a malformed answer to a command fails only that command. No error
 or log record shows the token, whatever escaping the server echoed it in.
 
-Back-pressure: at most ``buffer`` items wait for the consumer; while full, the socket is
-not read (TCP back-pressure reaches the server; a connection it then drops is resumed).
-See :mod:`.live_buffer` for the one exception (a command waiting) and its bound.
+Back-pressure: at most ``buffer`` items wait for the consumer (and as many live events
+behind a gap fill); while full, the socket is not read (TCP back-pressure reaches the
+server; a connection it then drops is resumed). See :mod:`.live_buffer` for the one
+exception (a command waiting) and its bound.
 
-Every exit of ``async with`` (the end, ``break``, an exception, cancellation) closes the
-socket cleanly (close code 1000; 1002 or 1007 after a frame that broke the protocol) and
-stops the reader. A command's send and answer are bounded by ``Profile.ws_command_timeout``.
+Every exit of ``async with`` (the end, ``break``, an exception, cancellation) and the
+client's ``close()`` close the socket cleanly (close code 1000; 1002 or 1007 after a frame
+that broke the protocol) and stop the reader. A command's send and answer are bounded by
+``Profile.ws_command_timeout``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from . import ws_wire
-from .errors import CheckpointError, ProtocolError, TransportError, XProtectError, shown
+from .errors import (
+    CheckpointError,
+    ClientClosedError,
+    ProtocolError,
+    TransportError,
+    XProtectError,
+    shown,
+)
 from .live_buffer import Buffer, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
 from .live_conn import Connection, connect
@@ -131,6 +140,7 @@ class LiveStream:
     async def __aenter__(self) -> LiveStream:
         if self._task is not None:
             raise RuntimeError("a LiveStream is entered once")
+        self._link.streams.add(self)
         try:
             await self._resume_point()
             self._task = asyncio.create_task(self._run(), name="xprotect-live")
@@ -178,6 +188,7 @@ class LiveStream:
     async def aclose(self) -> None:
         """Close the socket and stop; iterating then ends. Safe to call twice."""
         self._closed = True
+        self._link.streams.discard(self)
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
@@ -193,9 +204,16 @@ class LiveStream:
             if checkpoint is not None:
                 await checkpoint.finish()
 
+    async def client_closed(self) -> None:
+        """The client is closing: the stream closes (the socket with code 1000) and the
+        consumer gets :class:`ClientClosedError` once the items buffered are taken."""
+        if not self._closed and self._error is None:
+            self._error = ClientClosedError("the client was closed under the live stream")
+        await self.aclose()
+
     def _wake(self) -> None:
         self._buffer.closed = self._closed
-        self._buffer.wake()
+        self._out.wake()
         self._live.set()
 
     # ----------------------------------------------------------------- consuming
@@ -326,12 +344,12 @@ class LiveStream:
     async def _open(self) -> tuple[Connection, bool]:
         """A new connection with its session started, and whether that resumed the last."""
         link, options = self._link, self._link.socket_options(self._max_frame)
-        conn = await connect(
-            link.session(), link.url, link.tokens, options, self._out.sink, self._buffer.wake
-        )
-        if self._was_live:
+        if self._was_live:  # from the upgrade on (an authenticate command waits on it)
             self._out.hold.start()  # nothing this socket pushes passes what a gap fill may bring
             self._out.states.watch(self._out.state_used)
+        conn = await connect(
+            link.session(), link.url, link.tokens, options, self._out.sink, self._out.wake
+        )
         try:
             return conn, await self._start_session(conn)
         except BaseException:

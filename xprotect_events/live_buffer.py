@@ -3,6 +3,8 @@
 It holds at most ``size`` items. A producer waits for room while it is full, unless it may
 not wait (a connection whose reader must go on because a command waits for its answer);
 then the buffer takes up to twice ``size`` and past that raises :class:`SlowConsumerError`.
+The :class:`Hold` of a new connection's events takes ``size`` of them, then its producer
+waits the same way until they are handed over (or a command waits).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ Item = Event | Gap
 
 class SlowConsumerError(XProtectError):
     """The consumer fell more than twice ``buffer`` items behind while the stream could not
-    hold the server back (a command was waiting for its answer, or a gap was being filled)."""
+    hold the server back (a command was waiting for its answer)."""
 
 
 class Buffer:
@@ -78,7 +80,7 @@ class Buffer:
         if len(self.items) + held > 2 * self.size:
             raise SlowConsumerError(
                 f"the consumer is more than {2 * self.size} items behind the server "
-                "while a command or a gap fill waited; consume faster or raise buffer="
+                "while a command waited for its answer; consume faster or raise buffer="
             )
 
     def pop(self) -> Item | None:
@@ -99,12 +101,14 @@ class Buffer:
 
 class Hold:
     """Live events held back while a new connection's session is settled (a gap fill may
-    bring older ones, which go first), then handed to the buffer in order."""
+    bring older ones, which go first), then handed to the buffer in order. Once it holds
+    the buffer's ``size``, or while they are handed over, a producer that may wait waits."""
 
     def __init__(self, buffer: Buffer) -> None:
         self._buffer = buffer
         self._events: list[Event] | None = None
-        self._releasing: asyncio.Event | None = None
+        self._releasing = False
+        self._moved = asyncio.Event()
 
     @property
     def holding(self) -> bool:
@@ -113,18 +117,30 @@ class Hold:
     @property
     def active(self) -> bool:
         """Holding, or handing the held events over (else :meth:`take` has nothing to do)."""
-        return self._events is not None or self._releasing is not None
+        return self._events is not None or self._releasing
 
     def start(self) -> None:
         """Hold what comes from now on (what is held already stays held)."""
         if self._events is None:
             self._events = []
 
+    def wake(self) -> None:
+        """Wake a waiting producer (to ask ``may_wait()`` again, or on close)."""
+        self._moved.set()
+
+    def _full(self) -> bool:
+        """Whether a producer that may wait must: the held events are being handed over,
+        or as many as the buffer holds are held (the gap fill does not need the socket)."""
+        held = self._events
+        full = held is not None and len(held) >= self._buffer.size
+        return (self._releasing or full) and not self._buffer.closed
+
     async def take(self, events: list[Event], may_wait: Callable[[], bool]) -> bool:
-        """Hold ``events`` if holding (True); while the held ones are being handed over,
-        wait behind them first, when ``may_wait()`` says so (else they join them)."""
-        while self._releasing is not None and may_wait():
-            await self._releasing.wait()
+        """Hold ``events`` if holding (True); while the held ones are being handed over or
+        fill the buffer's size, wait first, when ``may_wait()`` says so (else they join them)."""
+        while self._full() and may_wait():
+            self._moved.clear()
+            await self._moved.wait()
         if self._events is None:
             return False
         self._events.extend(events)
@@ -133,11 +149,11 @@ class Hold:
 
     async def release(self, may_wait: Callable[[], bool]) -> None:
         """Hand every held event to the buffer, in order, and stop holding."""
-        self._releasing = released = asyncio.Event()
+        self._releasing = True
         try:
             while self._events:
                 held, self._events = self._events, []
                 await self._buffer.put(held, may_wait)
         finally:
-            self._events, self._releasing = None, None
-            released.set()
+            self._events, self._releasing = None, False
+            self._moved.set()

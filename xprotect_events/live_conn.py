@@ -291,7 +291,7 @@ async def _connect_once(
                 url,
                 headers=headers,
                 heartbeat=options.heartbeat,
-                max_msg_size=options.max_frame,
+                max_msg_size=options.max_frame + 1,  # (aiohttp refuses a message that long)
                 ssl=options.ssl,
             )
     except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:

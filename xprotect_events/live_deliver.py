@@ -42,6 +42,11 @@ class Delivery:
         #: Whether the consumer asked for states (a gap's state changes are then delivered).
         self.state_used = False
 
+    def wake(self) -> None:
+        """Wake every producer and the consumer (a command waits now, or the stream closed)."""
+        self.buffer.wake()
+        self.hold.wake()
+
     async def sink(self, conn: Connection, events: list[Event]) -> None:
         """The reader's batches: repeats dropped; the resume point advances."""
         fresh = self.recent.fresh(events)

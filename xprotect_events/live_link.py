@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
-from typing import Literal, TypedDict
+from typing import Literal, Protocol, TypedDict
 
 import aiohttp
 import attrs
@@ -22,10 +24,37 @@ from .policy import RetryPolicy
 from .profile import Profile
 from .ws_wire import OnGap, Rule
 
+log = logging.getLogger("xprotect_events.live")
+
 #: Stored events after a time (aware), oldest first, with their data: the gap filler.
 ListStored = Callable[[datetime], AsyncIterator[Event]]
 #: The types the REST store keeps: an iterable of GUIDs, ``"all"``, or None (unknown).
 StoredTypes = Iterable[uuid.UUID | str] | Literal["all"] | None
+
+
+class Closable(Protocol):
+    async def client_closed(self) -> None: ...
+
+
+class OpenStreams:
+    """The live streams of one client that are entered and not closed yet: the client
+    closes them (each socket with code 1000) before its connections."""
+
+    def __init__(self) -> None:
+        self._streams: set[Closable] = set()
+
+    def add(self, stream: Closable) -> None:
+        self._streams.add(stream)
+
+    def discard(self, stream: Closable) -> None:
+        self._streams.discard(stream)
+
+    async def close(self) -> None:
+        streams, self._streams = self._streams, set()
+        closing = (stream.client_closed() for stream in streams)
+        for result in await asyncio.gather(*closing, return_exceptions=True):
+            if isinstance(result, Exception):  # (a checkpoint's last save: it is said)
+                log.warning("live: closing a stream with the client: %s", result)
 
 
 @attrs.frozen(kw_only=True)
@@ -42,6 +71,8 @@ class LiveLink:
     #: What no message may show (the client core's ``secrets``).
     secrets: Callable[[], tuple[str, ...]] = tuple
     connect_timeout: float = 10.0
+    #: Where the stream is known while it is open (the client closes it).
+    streams: OpenStreams = attrs.field(factory=OpenStreams)
 
     @property
     def url(self) -> URL:
@@ -60,8 +91,9 @@ class LiveLink:
         )
 
 
-def link_of(core: Core, list_stored: ListStored) -> LiveLink:
-    """The link of a client's core, with its gap filler (stored events after a time)."""
+def link_of(core: Core, list_stored: ListStored, streams: OpenStreams) -> LiveLink:
+    """The link of a client's core, with its gap filler (stored events after a time) and
+    the client's open streams."""
     transport = core.transport
     return LiveLink(
         session=lambda: transport.ws_session,
@@ -73,6 +105,7 @@ def link_of(core: Core, list_stored: ListStored) -> LiveLink:
         list_stored=list_stored,
         secrets=lambda: core.secrets,
         connect_timeout=transport.connect_timeout,
+        streams=streams,
     )
 
 
