@@ -128,3 +128,18 @@ async def test_trigger_body_keys_ignore_case(sim: Simulator, http: aiohttp.Clien
     body = {"Type": str(seed.USER_DEFINED_EVENT), "Tag": "t"}
     async with http.post(sim.api_url + "/events", json=body, headers=bearer(sim)) as r:
         assert r.status == 202
+
+
+async def test_session_body_keys_ignore_case(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    sim.store_events([{"type": str(seed.ANALYTICS_EVENT)}, {"type": str(seed.LICENSE_PLATE_EVENT)}])
+    item = {"Property": "type", "Operator": "equals", "Value": str(seed.ANALYTICS_EVENT)}
+    body = {"FilterBy": [item], "ORDERBY": [{"property": "time", "Direction": "desc"}]}
+    async with http.post(sim.api_url + "/eventSessions", json=body, headers=bearer(sim)) as r:
+        assert r.status == 201, await r.text()
+        created = await r.json()
+    assert created["filterBy"] == [{k.lower(): v for k, v in item.items()}]  # its own spelling
+    assert created["orderBy"] == [{"property": "time", "direction": "desc"}]
+    url = f"{sim.api_url}/eventSessions/{created['id']}"
+    async with http.get(url, headers=bearer(sim)) as r:
+        new = (await r.json())["data"]["newEvents"]
+    assert [e["type"] for e in new] == [str(seed.ANALYTICS_EVENT)]
