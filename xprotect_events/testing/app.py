@@ -9,7 +9,8 @@ Routes (paths match without regard to case, as IIS matches them: ``/API/rest/v1/
   ``POST /events/batch``
 - event sessions (``sessions_api``): ``POST /eventSessions``, ``GET|DELETE /eventSessions/{id}``
 - configuration subset and discovery (``config_api``): ``/eventTypes[/{id}]``,
-  ``/stateGroups[/{id}]``, ``/userDefinedEvents[/{id}]``, ``/cameras[/{id}]``,
+  ``/stateGroups[/{id}]``, ``/userDefinedEvents[/{id}]``, ``/analyticsEvents[/{id}]``,
+  ``/cameras[/{id}]``,
   ``GET /api/.well-known/uris`` and the simulator's ``GET /simulator/eventTypes``
 
 Every error answer of the API is the wrapped body ``{"error": {"httpCode", "details"}}``

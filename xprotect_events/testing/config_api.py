@@ -2,8 +2,12 @@
 
 - ``GET /eventTypes[/{id}]`` (stateful types carry ``state`` and ``stateGroupId``);
 - ``GET /stateGroups[/{id}]``;
-- ``GET|POST /userDefinedEvents``, ``GET|PUT|DELETE /userDefinedEvents/{id}`` (an injector
-  or a bot creates its own event type; Milestone's RestfulCommunicationPython sample renames);
+- ``GET|POST /userDefinedEvents``, ``GET|PUT|PATCH|DELETE /userDefinedEvents/{id}`` (an
+  injector or a bot creates its own event type; Milestone's RestfulCommunicationPython sample
+  renames with ``PUT``, its C# RestfulCommunication sample with ``PATCH``);
+- ``GET /analyticsEvents[/{id}]``: the analytics event types (``MIPDevice`` but not
+  ``Generic``), the list Milestone's Go web-server sample offers [sample: it reads ``id``,
+  ``displayName``, ``description``, ``lastModified`` and ``sourceArray``];
 - ``GET /cameras[/{id}]``;
 - discovery, ``GET /api/.well-known/uris`` [sample], and the simulator's own
   ``GET /simulator/eventTypes`` (each type's retention: not part of any real server).
@@ -120,8 +124,8 @@ async def create_user_defined(request: web.Request) -> web.StreamResponse:
 
 
 async def update_user_defined(request: web.Request) -> web.StreamResponse:
-    """``PUT /userDefinedEvents/{id}`` ``{"name": …}`` → 200 ``{"data": item}`` renamed;
-    built-in ones stay (400) [profile]."""
+    """``PUT`` or ``PATCH /userDefinedEvents/{id}`` ``{"name": …}`` → 200 ``{"data": item}``
+    renamed (``name`` is the only writable field); built-in ones stay (400) [profile]."""
     may_configure(request, authenticate(request))
     event_type = user_defined_param(request)
     if event_type.built_in:
@@ -144,6 +148,34 @@ async def delete_user_defined(request: web.Request) -> web.StreamResponse:
         raise Rejected(400, f"A built-in user-defined event cannot be deleted. {event_type.id}")
     state_of(request).directory.remove_event_type(str(event_type.id))
     return json_response({"state": "Success"})
+
+
+_ANALYTICS_FIELDS = ("displayName", "id", "name", "description", "lastModified", "sourceArray")
+
+
+def analytics_wire(event_type: SimEventType) -> dict[str, Any]:
+    """An ``/analyticsEvents`` item: the ``/eventTypes`` fields it shares [profile]."""
+    item = event_type.to_wire()
+    kept = {k: item[k] for k in _ANALYTICS_FIELDS}
+    return {**kept, "relations": {"self": {"type": "analyticsEvents", "id": item["id"]}}}
+
+
+def is_analytics(event_type: SimEventType) -> bool:
+    return event_type.generator_type == "MIPDevice" and event_type.generator_subtype != "Generic"
+
+
+async def list_analytics(request: web.Request) -> web.StreamResponse:
+    authenticate(request)
+    types = state_of(request).directory.types.values()
+    return json_response({"array": [analytics_wire(t) for t in types if is_analytics(t)]})
+
+
+async def get_analytics(request: web.Request) -> web.StreamResponse:
+    authenticate(request)
+    event_type = event_type_param(request)
+    if not is_analytics(event_type):
+        raise Rejected(404, f"Analytics event not found. {event_type.id}")
+    return json_response({"data": analytics_wire(event_type)})
 
 
 def visible_cameras(request: web.Request, who: Identity) -> Iterable[SimCamera]:
@@ -201,7 +233,10 @@ ROUTES: Routes = (
     ("POST", "/userDefinedEvents", create_user_defined),
     ("GET", "/userDefinedEvents/{id}", get_user_defined),
     ("PUT", "/userDefinedEvents/{id}", update_user_defined),
+    ("PATCH", "/userDefinedEvents/{id}", update_user_defined),
     ("DELETE", "/userDefinedEvents/{id}", delete_user_defined),
+    ("GET", "/analyticsEvents", list_analytics),
+    ("GET", "/analyticsEvents/{id}", get_analytics),
     ("GET", "/cameras", list_cameras),
     ("GET", "/cameras/{id}", get_camera),
 )

@@ -23,6 +23,7 @@ from .helpers import (
     json_body,
     json_response,
     parse_body,
+    query_of,
 )
 from .query import LIST_OPERATORS, Cond, Query, check_cond
 from .records import Record
@@ -50,7 +51,7 @@ def parse_filter(prop: str, text: str) -> list[Cond]:
 
 def parse_order(request: web.Request) -> bool:
     """``orderBy=asc:'time'`` (default) or ``desc:'time'`` [seed]; True when descending."""
-    text = request.query.get("orderBy")
+    text = query_of(request).get("orderBy")
     if text is None:
         return False
     match = _ORDER_BY.match(text.strip())
@@ -62,7 +63,7 @@ def parse_order(request: web.Request) -> bool:
 def list_conditions(request: web.Request) -> list[Cond]:
     """Every filter of a ``GET /events``; an unknown parameter is a 400 naming it."""
     conds: list[Cond] = []
-    for name, value in request.query.items():
+    for name, value in query_of(request).items():
         if name not in _LIST_PARAMS:
             raise Rejected(400, f"Unknown query parameter '{name}'.")
         if name in LIST_OPERATORS:
@@ -73,10 +74,11 @@ def list_conditions(request: web.Request) -> list[Cond]:
 def page_links(request: web.Request, page: int, more: bool) -> dict[str, str]:
     """``self``, ``next`` (absent on the last page), ``prev`` (absent on page 0) [profile]."""
     links = {"self": str(request.url)}
+    query = query_of(request)  # ``Page=0`` is replaced, not followed by a second ``page``
     if more:
-        links["next"] = str(request.url.update_query(page=str(page + 1)))
+        links["next"] = str(request.url.with_query({**query, "page": str(page + 1)}))
     if page > 0:
-        links["prev"] = str(request.url.update_query(page=str(page - 1)))
+        links["prev"] = str(request.url.with_query({**query, "page": str(page - 1)}))
     return links
 
 

@@ -63,7 +63,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, _http_text(exc, request))
+        response = error_response(exc.status, _http_text(exc, request))
+        if isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110 15.5.6: MUST say Allow
+            response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
     except ConnectionError:
         return error_response(400, "The connection was lost.")  # nobody is listening
     except Exception:
@@ -101,9 +104,27 @@ def parse_body(raw: bytes) -> Any:
         raise Rejected(400, "The request body is not valid JSON.") from None
 
 
+#: Every query parameter a route reads, by its lower-case form.
+_PARAMS = ("page", "size", "orderBy", "include", "time", "source.name", "source.id")
+_PARAM_NAMES = {name.lower(): name for name in (*_PARAMS, "maxSize", "triggerRules")}
+_QUERY_KEY = web.RequestKey("query", dict[str, str])
+
+
+def query_of(request: web.Request) -> dict[str, str]:
+    """The query by each parameter's own spelling: ASP.NET Core reads query keys without
+    regard to case (``Page=0&SIZE=10`` is ``page=0&size=10``). A repeated key: its first."""
+    query = request.get(_QUERY_KEY)
+    if query is None:
+        query = {}
+        for key, value in request.query.items():
+            query.setdefault(_PARAM_NAMES.get(key.lower(), key), value)
+        request[_QUERY_KEY] = query
+    return query
+
+
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     """An integer query parameter within ``[low, high]``, else 400."""
-    text = request.query.get(name)
+    text = query_of(request).get(name)
     if text is None:
         return default
     try:
@@ -117,12 +138,12 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
 
 def include_data(request: web.Request) -> bool:
     """``include=data`` [seed]."""
-    return "data" in request.query.get("include", "").replace(" ", "").split(",")
+    return "data" in query_of(request).get("include", "").replace(" ", "").split(",")
 
 
 def check_trigger_rules(request: web.Request) -> None:
     """``triggerRules`` is a legacy boolean [seed]; only its syntax is checked."""
-    value = request.query.get("triggerRules")
+    value = query_of(request).get("triggerRules")
     if value is not None and value.lower() not in ("true", "false"):
         raise Rejected(400, f"Invalid 'triggerRules': {value!r} is not a boolean.")
 

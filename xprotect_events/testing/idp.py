@@ -17,12 +17,17 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from .config_api import PRODUCT_VERSION
 from .directory import Identity
 from .helpers import Routes, json_response
 from .iis import unauthorized
 from .state import VIA_GATEWAY, SimState, state_of
 
 GRANT_VALIDATOR_CLIENT = "GrantValidatorClient"  # [seed]
+#: The clients a user's grant may name: the seed's, the one Milestone's WebRTC JavaScript
+#: sample logs in with (``VmsClient``) and the one its C# SecurityPermission and
+#: OauthLoginFlow samples do (``VmsAdminClient``) [sample].
+USER_CLIENTS = frozenset((GRANT_VALIDATOR_CLIENT, "VmsClient", "VmsAdminClient"))
 IDP_PATH = "/IDP"
 TOKEN_PATH = IDP_PATH + "/connect/token"
 GATEWAY_TOKEN_PATH = "/API" + TOKEN_PATH
@@ -73,7 +78,7 @@ def same_secret(given: object, expected: str) -> bool:
 def _password_grant(state: SimState, form: MultiDictProxy[Any]) -> web.Response:
     """A basic user's token [seed]. The password is checked first; a correct one then may
     still be refused as ``LockedOut`` or ``ChangePassword`` [sample codes]."""
-    if form.get("client_id") != GRANT_VALIDATOR_CLIENT:
+    if form.get("client_id") not in USER_CLIENTS:
         return oauth_error("invalid_client")
     user = state.directory.users.get(str(form.get("username", "")))
     if user is None or user.windows or not same_secret(form.get("password"), user.password):
@@ -99,9 +104,11 @@ def _client_grant(state: SimState, form: MultiDictProxy[Any]) -> web.Response:
 async def _windows_grant(
     state: SimState, request: web.Request, form: MultiDictProxy[Any]
 ) -> web.StreamResponse:
-    outcome = await state.windows_auth(request, form)
+    outcome = await state.windows_auth(request, form)  # IIS's part: before the grant's
     if not isinstance(outcome, str):
         return outcome
+    if form.get("client_id") not in USER_CLIENTS:
+        return oauth_error("invalid_client")
     user = state.directory.users.get(outcome)
     if user is None or not user.windows:
         return oauth_error("invalid_grant", "InvalidCredentials")
@@ -125,12 +132,15 @@ def _token_response(state: SimState, identity: Identity) -> web.Response:
 
 async def openid_configuration(request: web.Request) -> web.StreamResponse:
     """``GET /IDP/.well-known/openid-configuration``: where the token endpoint is [sample:
-    the C# samples read ``token_endpoint``]; the other members are [profile]. No token
-    needed."""
+    the C# samples read ``token_endpoint``] and ``server_version`` [sample: the Go sample
+    reads it; the C# ServerCommandWrapper takes a major version of 21 or more to mean "an
+    OAuth server", matching ``"server_version":"NN.N`` in the compact text]; the other
+    members are [profile]. No token needed."""
     idp = state_of(request).base_url + IDP_PATH
     return json_response(
         {
             "issuer": idp,
+            "server_version": PRODUCT_VERSION,
             "jwks_uri": idp + "/.well-known/openid-configuration/jwks",
             "authorization_endpoint": idp + "/connect/authorize",
             "token_endpoint": idp + "/connect/token",

@@ -1,10 +1,12 @@
-"""Paths matched without regard to case, as IIS matches them, for every route.
+"""Paths matched without regard to case, as IIS matches them, and with or without one
+trailing slash, as ASP.NET Core's routes match them, for every route.
 
 Routes are registered in lower case (:func:`add_route` folds the literal parts of a
 template; a route added straight to ``app.router`` in lower case works too). One fallback
 resource, indexed at ``/`` so that aiohttp asks it last, resolves any other spelling of a
-path by resolving its lower-case form: ``/API/rest/v1/Events``, ``/api/IDP/connect/token``
-and ``/API/WS/events/v1`` reach the same handlers as their lower-case forms.
+path by resolving its lower-case form without a trailing slash: ``/API/rest/v1/Events``,
+``/api/rest/v1/events/``, ``/api/IDP/connect/token`` and ``/API/WS/events/v1`` reach the
+same handlers as their lower-case forms.
 
 Route keys (for faults and counters) keep each route's registered spelling:
 ``"POST /IDP/connect/token"``, ``"GET /api/rest/v1/eventSessions/{id}"``.
@@ -79,6 +81,8 @@ class FoldedPaths(web.AbstractResource):
     ) -> tuple[web.UrlMappingMatchInfo | None, set[str]]:
         path = request.rel_url.path
         folded = path.lower()
+        if len(folded) > 1 and folded.endswith("/"):
+            folded = folded[:-1]  # ASP.NET Core's routes match with or without it
         if folded == path:
             return None, set()
         match = await self._router.resolve(request.clone(rel_url=request.rel_url.with_path(folded)))

@@ -54,12 +54,35 @@ def session_order(order_by: Any) -> bool:
     return desc
 
 
+def spelled(item: Any, names: tuple[str, ...]) -> Any:
+    """A JSON object with its keys spelled as ``names`` spell them: ASP.NET Core binds JSON
+    properties without regard to case (``{"FilterBy": …}`` is ``{"filterBy": …}``)."""
+    if not isinstance(item, dict):
+        return item
+    by_lower = {name.lower(): name for name in names}
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        out.setdefault(by_lower.get(key.lower(), key) if isinstance(key, str) else key, value)
+    return out
+
+
+def session_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A create body and its items in the spelling the server answers with."""
+    body = spelled(body, ("filterBy", "orderBy"))
+    fields = {"filterBy": ("property", "operator", "value"), "orderBy": ("property", "direction")}
+    for key, names in fields.items():
+        if isinstance(body.get(key), list):
+            body[key] = [spelled(item, names) for item in body[key]]
+    return body
+
+
 async def create_session(request: web.Request) -> web.StreamResponse:
     """``POST /eventSessions`` → 201 with the filters echoed and an ``id`` [seed]."""
     who = authenticate(request)
     body = await json_body(request)
     if not isinstance(body, dict):
         raise Rejected(400, "The request body must be a JSON object.")
+    body = session_body(body)
     state = state_of(request)
     conds = session_conditions(body.get("filterBy"))
     desc = session_order(body.get("orderBy"))
