@@ -48,7 +48,7 @@ def trigger_from_json(obj: object, *, ignore: Collection[str] = ()) -> EventTrig
     """The :class:`EventTrigger` of a wire-form object; :class:`InvalidInputError` says
     what is wrong. Keys in ``ignore`` are allowed and left out."""
     if not isinstance(obj, dict):
-        raise InvalidInputError(f"expected a JSON object, got {type(obj).__name__}")
+        raise InvalidInputError(f"expected a JSON object, got {_json_kind(obj)}")
     unknown = sorted(k for k in obj if k not in TRIGGER_KEYS and k not in ignore)
     if unknown:
         known = ", ".join(sorted(TRIGGER_KEYS))
@@ -64,6 +64,16 @@ def trigger_from_json(obj: object, *, ignore: Collection[str] = ()) -> EventTrig
         datatype=obj.get("datatype"),
         data=obj.get("data"),
     )
+
+
+def _json_kind(value: object) -> str:
+    """What a JSON value is, in JSON's words (``null``, not ``NoneType``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = {list: "an array", str: "a string", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def json_value(text: str | bytes) -> Any:

@@ -49,7 +49,11 @@ def test_parse_trigger_line_reads_the_wire_form_and_ignores_reject_notes() -> No
     ("line", "why"),
     [
         ("not json", "not JSON"),
-        ("[1]", "expected a JSON object"),
+        ("[1]", "expected a JSON object, got an array"),
+        ("null", "expected a JSON object, got null"),  # in JSON's words, not NoneType
+        ('"x"', "expected a JSON object, got a string"),
+        ("1.5", "expected a JSON object, got a number"),
+        ("true", "expected a JSON object, got a boolean"),
         ('{"source": null}', "no 'type'"),
         ('{"type": "x"}', "GUID"),
         (f'{{"type": "{PERSON}", "colour": 1}}', "unknown field"),

@@ -27,6 +27,7 @@ import io
 import os
 import queue
 import stat
+import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -138,6 +139,11 @@ class RejectsFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: Where it goes: the file a symbolic link names (the link stays a link).
+        self.target = Path(os.path.realpath(path))
+        #: ``-`` (stdout), a device (/dev/null), a FIFO: written to as it is, never
+        #: replaced or removed (as root, a replaced /dev/null would break the system).
+        self.stream = is_stream(path)
         self.count = 0
         self.error: OSError | None = None
         #: Whether :meth:`close` removed a rejects file of an earlier run.
@@ -145,37 +151,56 @@ class RejectsFile:
         self._file: IO[bytes] | None = None
         self._temporary: str | None = None
 
+    @property
+    def name(self) -> str:
+        """The rejects file as the summary names it."""
+        return "stdout" if str(self.path) == "-" else str(self.path)
+
     def write(self, record: Mapping[str, Any]) -> None:
         self.count += 1
         if self.error is not None:
             return
         try:
             if self._file is None:
-                handle, self._temporary = tempfile.mkstemp(
-                    prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
-                )
-                self._file = os.fdopen(handle, "wb")
+                self._file = self._open()
             self._file.write(orjson.dumps(record) + b"\n")
         except OSError as exc:
             self.error = exc
             self._discard()
 
+    def _open(self) -> IO[bytes]:
+        if str(self.path) == "-":
+            return os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+        if self.stream:
+            return self.target.open("wb")
+        handle, self._temporary = tempfile.mkstemp(
+            prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent
+        )
+        return os.fdopen(handle, "wb")
+
     def close(self) -> None:
         """Move this run's rejects into place, or remove an earlier run's file."""
         file, self._file = self._file, None
+        if self.stream:
+            if file is not None:
+                try:
+                    file.close()
+                except OSError as exc:
+                    self.error = self.error or exc
+            return
         if file is not None and self._temporary is not None and self.error is None:
             try:
                 file.flush()
                 os.fsync(file.fileno())
                 file.close()
-                os.replace(self._temporary, self.path)
+                os.replace(self._temporary, self.target)
                 self._temporary = None
                 return
             except OSError as exc:
                 self.error = exc
         self._discard(file)
         try:
-            self.path.unlink()
+            self.target.unlink()
             self.removed_stale = True
         except FileNotFoundError:
             pass
@@ -324,11 +349,28 @@ class InputReader:
             self.blank += 1
 
 
+def is_stream(path: Path) -> bool:
+    """Whether an output ``path`` is ``-`` (stdout) or an existing file that is not a
+    regular file (a device such as /dev/null or /dev/stdout, a FIFO), once resolved."""
+    try:
+        return str(path) == "-" or not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # not there yet: a new regular file
+
+
 def is_regular(stream: IO[bytes]) -> bool:
     """Whether ``stream`` is a regular file (one that can be read to its end at once)."""
     try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
-    except (OSError, ValueError, io.UnsupportedOperation):
+        return is_regular_fd(stream.fileno())
+    except (ValueError, io.UnsupportedOperation):
+        return False
+
+
+def is_regular_fd(fd: int) -> bool:
+    """Whether the descriptor ``fd`` is open on a regular file."""
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
         return False
 
 
@@ -353,10 +395,14 @@ def clash(paths: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
 
 
 def _identity(path: str) -> tuple[str | None, tuple[int, int] | None]:
+    """The resolved path, and the inode of a regular file (a terminal that is both
+    stdin and stdout is no clash: only a regular file can be destroyed)."""
     resolved = None if path == "-" else os.path.realpath(path)
     try:
         found = os.fstat(0) if path == "-" else os.stat(path)
     except OSError:
+        return resolved, None
+    if not stat.S_ISREG(found.st_mode):
         return resolved, None
     return resolved, (found.st_dev, found.st_ino)
 

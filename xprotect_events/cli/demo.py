@@ -14,8 +14,8 @@ import click
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .. import (
     Event,
@@ -34,7 +34,7 @@ from .names import Names
 from .output import Output, progress_bar
 from .params import Seconds, batch_options
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, run
-from .tables import EventTable, fmt_time
+from .tables import EventTable, fmt_time, shown
 
 
 async def load_plan(client: XProtectClient) -> DemoPlan:
@@ -100,18 +100,23 @@ class DemoView:
         counts.add_column("Type")
         counts.add_column("Events", justify="right")
         for name, n in sorted(self.per_type.items()):
-            counts.add_row(escape(name), str(n))
+            counts.add_row(_cell(name), str(n))
         recent = Table(title="latest", box=box.SIMPLE_HEAD, title_justify="left")
         for column in ("Time", "Type", "Source", "Tag"):
             recent.add_column(column, no_wrap=True)
         for event in reversed(self.latest):
             recent.add_row(
                 fmt_time(event.time),
-                escape(self.names.type_name(event.type)),
-                escape(self.names.source_name(event.source)),
-                escape(event.tag or ""),
+                _cell(self.names.type_name(event.type)),
+                _cell(self.names.source_name(event.source)),
+                _cell(event.tag or ""),
             )
         return Group(self.progress.get_renderable(), counts, recent)
+
+
+def _cell(text: str) -> Text:
+    """A table cell of names or tags: controls escaped, never read as markup."""
+    return Text(shown(text))
 
 
 async def run_watched(coro: Awaitable[None], view: DemoView, console: Console) -> None:

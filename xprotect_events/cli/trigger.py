@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -21,6 +22,8 @@ from .batchfile import (
     clash,
     count_lines,
     input_line,
+    is_regular_fd,
+    is_stream,
     record_of,
     trigger_of,
     unwritable,
@@ -80,6 +83,9 @@ async def _trigger(conn: Connection, args: TriggerArgs, out: Output) -> int:
     out.event(event, names)
     return EXIT_OK
 
+
+#: The path of stdout, as the checks of distinct files resolve it.
+STDOUT = "/dev/stdout"
 
 #: The status of a line that a stopped run never sent (nor, maybe, read).
 NOT_SENT = "not sent"
@@ -205,16 +211,17 @@ class BatchRun:
         rejects = self.rejects
         if rejects.error is not None:
             self.out.note(
-                f"error: cannot write the rejects file {rejects.path}: "
+                f"error: cannot write the rejects file {rejects.name}: "
                 f"{rejects.error.strerror or rejects.error}; the {rejects.count} line(s) not "
-                "accepted are not saved there (an earlier rejects file there was removed)"
+                "accepted are not saved there"
+                + ("" if rejects.stream else " (an earlier rejects file there was removed)")
             )
         elif rejects.count:
-            self.out.note(f"{rejects.count} not accepted: written with reasons to {rejects.path}")
+            self.out.note(f"{rejects.count} not accepted: written with reasons to {rejects.name}")
             self._note_unknown()
         elif rejects.removed_stale:
             self.out.note(
-                f"all accepted: removed the rejects file of an earlier run, {rejects.path}"
+                f"all accepted: removed the rejects file of an earlier run, {rejects.name}"
             )
 
     def _note_unknown(self) -> None:
@@ -229,7 +236,7 @@ class BatchRun:
             return
         self.out.note(
             f"note: {self.unknown} unknown line(s) were sent and no answer came, so they may "
-            f"have happened: sending {self.rejects.path} again sends them again (check them "
+            f"have happened: sending {self.rejects.name} again sends them again (check them "
             "first, or run with --journal FILE, which settles them on a rerun)"
         )
 
@@ -283,14 +290,14 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     any line was not accepted.
     """
     args = BatchArgs(**options)
-    _check_batch_files(args)
+    _check_batch_files(args, out.json)
     regular = args.file != "-" and Path(args.file).is_file()
     total = count_lines(Path(args.file)) if regular else None
     with click.open_file(args.file, "rb") as stream:
         return run(_trigger_batch(conn, args, stream, total, out))
 
 
-def _check_batch_files(args: BatchArgs) -> None:
+def _check_batch_files(args: BatchArgs, json_lines: bool) -> None:
     """Usage errors before anything is read or sent: the input is readable, and the
     input, the journal (and its lock) and the rejects file are distinct files in
     directories that can be written."""
@@ -311,9 +318,17 @@ def _check_batch_files(args: BatchArgs) -> None:
                 "can read again",
                 param_hint="FILE",
             )
-    files = [("the input", args.file), ("the rejects file", str(args.rejects_path))]
+    rejects = str(args.rejects_path)
+    if rejects == "-" and json_lines:
+        raise click.BadParameter(
+            "--rejects - and --json would both write stdout: give --rejects a FILE",
+            param_hint="--rejects",
+        )
+    files = [("the input", args.file), ("the rejects file", STDOUT if rejects == "-" else rejects)]
     if args.journal is not None:
         files += [("the journal", args.journal), ("the journal's lock", f"{args.journal}.lock")]
+    if is_regular_fd(1):  # `> FILE` or `>> FILE`: what is written there may not be an input
+        files.append(("stdout", STDOUT))
     both = clash(files)
     if both is not None:
         first, second = both
@@ -324,7 +339,8 @@ def _check_batch_files(args: BatchArgs) -> None:
             "destroy the other; give distinct paths (--rejects, --journal)",
             param_hint="--rejects" if "rejects" in second else "--journal",
         )
-    why = unwritable(args.rejects_path)
+    target = Path(os.path.realpath(args.rejects_path))  # a link's file is written
+    why = None if is_stream(args.rejects_path) else unwritable(target)
     if why is not None:
         raise click.BadParameter(
             f"the rejects file cannot be written: {why}", param_hint="--rejects"
