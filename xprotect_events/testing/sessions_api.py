@@ -21,6 +21,7 @@ from .helpers import (
 from .query import SESSION_OPERATORS, Cond, Query, check_cond
 from .rejected import Rejected
 from .sessions import ServerSession
+from .spelling import spelled
 from .state import state_of
 
 
@@ -52,18 +53,6 @@ def session_order(order_by: Any) -> bool:
             raise Rejected(400, f"Invalid orderBy direction {direction!r}: use asc or desc.")
         desc = direction == "desc"
     return desc
-
-
-def spelled(item: Any, names: tuple[str, ...]) -> Any:
-    """A JSON object with its keys spelled as ``names`` spell them: ASP.NET Core binds JSON
-    properties without regard to case (``{"FilterBy": …}`` is ``{"filterBy": …}``)."""
-    if not isinstance(item, dict):
-        return item
-    by_lower = {name.lower(): name for name in names}
-    out: dict[str, Any] = {}
-    for key, value in item.items():
-        out.setdefault(by_lower.get(key.lower(), key) if isinstance(key, str) else key, value)
-    return out
 
 
 def session_body(body: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from .directory import Checked, Directory, Identity, canonical_guid
 from .records import SEQ_BITS, Record, time_text
 from .rejected import Rejected, forbidden
 from .seed import SimEventType
+from .spelling import spelled
 
 # A time exactly as format_time writes it: the text can be kept as the event's wire time.
 _CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}0Z\Z")
@@ -43,6 +44,7 @@ def validate_trigger(body: Any, who: Identity, directory: Directory, now_us: int
     """
     if not isinstance(body, dict):
         raise Rejected(400, "The event must be a JSON object.")
+    body = in_our_spelling(body)
     type_id = _trigger_type(body.get("type"), directory)
     event_type = directory.types[type_id]
     datatype, data, tag = body.get("datatype"), body.get("data"), body.get("tag")
@@ -58,6 +60,16 @@ def validate_trigger(body: Any, who: Identity, directory: Directory, now_us: int
     blob = None if data is None else orjson.dumps(data)
     kind = None if datatype is None else sys.intern(datatype)
     return Record(us << SEQ_BITS, 0, type_id, source, guid, tag, kind, blob)
+
+
+#: The fields of a trigger body, as the server spells them.
+FIELDS = ("type", "source", "datatype", "tag", "time", "data")
+_FIELD_SET = frozenset(FIELDS)
+
+
+def in_our_spelling(body: dict[str, Any]) -> dict[str, Any]:
+    """A trigger body with its keys as :data:`FIELDS` spell them (any case is bound)."""
+    return body if body.keys() <= _FIELD_SET else spelled(body, FIELDS)
 
 
 def _trigger_type(raw: object, directory: Directory) -> str:
@@ -129,6 +141,8 @@ class TriggerBatch:
 
     def record(self, body: Any) -> Record:
         """The record of one body (no id yet), or :class:`Rejected`."""
+        if type(body) is dict:
+            body = in_our_spelling(body)
         pair = _plain_pair(body)
         known = None if pair is None else self.checked.get(pair)
         if known is not None:  # the pair passed every check; nothing else needs one
