@@ -187,6 +187,10 @@ SEEDED_SECRETS = {
 }
 
 
+#: Where an xdist worker puts its findings for the controller (``config.workeroutput``).
+WORKER_KEY = "xprotect_secrets_audit"
+
+
 class SecretsAudit:
     """The whole suite, audited for secrets (see the module docstring)."""
 
@@ -220,6 +224,8 @@ class SecretsAudit:
             0,
         )
         self.where = "session start"
+        #: tokens the xdist workers checked (each has its own ``secrets``)
+        self.worker_tokens = 0
         self.simulator_ports: set[int | None] = set()
         self._pending: list[BaseException] = []
         self._clients: weakref.WeakSet[XProtectClient] = weakref.WeakSet()
@@ -410,14 +416,35 @@ class SecretsAudit:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.where = "session end"
         self.scan_pending()
+        if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller adds up
+            session.config.workeroutput[WORKER_KEY] = {
+                "counts": self.counts,
+                "leaks": self.leaks,
+                "notes": self.notes,
+                "tokens": len(self.secrets.tokens),
+            }
         if self.leaks:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """Under ``pytest -n``: a worker's findings, added to the controller's."""
+        found = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if found is None:
+            self.leaks.append(f"worker {getattr(node, 'gateway', node)} sent no audit")
+            return
+        for name, n in found["counts"].items():
+            self.counts[name] += n
+        self.leaks += found["leaks"]
+        self.notes += found["notes"]
+        self.worker_tokens += found["tokens"]
 
     def summary(self) -> list[str]:
         counts = ", ".join(f"{name}: {n}" for name, n in self.counts.items())
         lines = [
             f"secrets audit: {len(self.leaks)} leak(s); {counts}; "
-            f"markers: {len(self.replacement)}, tokens checked: {len(self.secrets.tokens)}"
+            f"markers: {len(self.replacement)}, "
+            f"tokens checked: {len(self.secrets.tokens) + self.worker_tokens}"
         ]
         seen: set[str] = set()
         for leak in self.leaks:
@@ -838,7 +865,9 @@ async def test_audit_canary() -> None:
             raise ValueError(f"the token is {(await client.tokens.current()).access_token}")
 
 
-def _audited_pytest(target: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+def _audited_pytest(
+    target: str, env: Mapping[str, str] | None = None, options: tuple[str, ...] = ()
+) -> tuple[int, str]:
     """``pytest target`` in a subprocess under the audit: its exit code and output."""
     root = Path(__file__).parents[2]
     done = subprocess.run(  # noqa: S603 (our own interpreter and test files)
@@ -851,6 +880,7 @@ def _audited_pytest(target: str, env: Mapping[str, str] | None = None) -> tuple[
             "no:cacheprovider",
             "-p",
             "no:randomly",
+            *options,
             target,
         ],
         cwd=root,
@@ -863,11 +893,14 @@ def _audited_pytest(target: str, env: Mapping[str, str] | None = None) -> tuple[
     return done.returncode, done.stdout + done.stderr
 
 
-def test_the_audit_finds_leaks_in_a_real_run() -> None:
-    """The audit mode, end to end, in a pytest subprocess: it fails the run and says where."""
-    returncode, out = _audited_pytest(f"{__file__}::test_audit_canary", {CANARY: "1"})
+@pytest.mark.parametrize("options", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_the_audit_finds_leaks_in_a_real_run(options: tuple[str, ...]) -> None:
+    """The audit mode, end to end, in a pytest subprocess: it fails the run and says where,
+    also under ``pytest -n`` (the workers' findings reach the controller's summary)."""
+    returncode, out = _audited_pytest(f"{__file__}::test_audit_canary", {CANARY: "1"}, options)
     assert returncode == pytest.ExitCode.TESTS_FAILED, out
     assert "1 passed" in out, out
+    assert re.search(r"secrets audit: [1-9]\d* leak\(s\); tests: 1,", out), out
     assert "LEAK: admin's password in a DEBUG record of 'xprotect_events.canary'" in out, out
     assert "LEAK: an issued token in a ValueError" in out, out
 

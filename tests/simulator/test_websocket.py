@@ -38,6 +38,22 @@ def bearer(sim: Simulator, who: str = "service") -> dict[str, str]:
     return {"Authorization": f"Bearer {sim.issue_token(who)}"}
 
 
+async def refused_upgrade(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str]
+) -> tuple[int, str | None]:
+    """The refused upgrade's status and Retry-After, and nothing else of aiohttp's error.
+
+    aiohttp's ``WSServerHandshakeError`` keeps the request's headers (a real token) in its
+    ``request_info``; holding it in ``pytest.raises`` put that token where the secrets audit
+    looks. The library wraps the error without them (``live_conn._upgrade_error``).
+    """
+    try:
+        await http.ws_connect(url, headers=headers)
+    except aiohttp.WSServerHandshakeError as exc:
+        return exc.status, exc.headers.get("Retry-After") if exc.headers else None
+    raise AssertionError("the upgrade was not refused")
+
+
 async def command(ws: WS, command_id: int, name: str, **fields: Any) -> dict[str, Any]:
     """Send a command and read frames until its answer (like the Python sample)."""
     await ws.send_str(json.dumps({"command": name, **fields, "commandId": command_id}))
@@ -93,11 +109,7 @@ async def test_faults_refuse_the_upgrade(
     sim: Simulator, http: aiohttp.ClientSession, fault: Fault, status: int, retry_after: str | None
 ) -> None:
     sim.faults.add(WS_ROUTE, fault)
-    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-        await http.ws_connect(sim.ws_url, headers=bearer(sim))
-    assert info.value.status == status
-    assert info.value.headers is not None
-    assert info.value.headers.get("Retry-After") == retry_after
+    assert await refused_upgrade(http, sim.ws_url, bearer(sim)) == (status, retry_after)
     assert sim.faults.injected["status"] == 1
     assert sim.live.connections_total == 0  # the room never saw it
     async with http.ws_connect(sim.ws_url, headers=bearer(sim)) as ws:  # used up: upgraded
