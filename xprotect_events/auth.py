@@ -133,11 +133,10 @@ def make_credentials(
     username, password, client_id = given["username"], given["password"], given["client_id"]
     client_secret, token_path = given["client_secret"], given["token_path"]
     if client_id is not None or client_secret is not None:
-        if not client_id or client_secret is None or username is not None:
-            raise ConfigurationError("a service client needs client_id and client_secret only")
-        extra = [
-            n for n, given in (("password", password is not None), ("windows", windows)) if given
-        ]
+        if not client_id or client_secret is None:
+            raise ConfigurationError("a service client needs client_id and client_secret")
+        user = (("username", username), ("password", password), ("windows", windows or None))
+        extra = [name for name, value in user if value is not None]
         if extra:  # a user's settings: refused, never silently dropped
             raise InvalidInputError(
                 f"{' and '.join(extra)} cannot be given with client_id and "

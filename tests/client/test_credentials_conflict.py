@@ -1,4 +1,4 @@
-"""A password or ``windows=True`` given with ``client_id``/``client_secret`` is refused,
+"""A username, a password or ``windows=True`` given with ``client_id``/``client_secret`` is refused,
 naming the arguments and never their values, before anything is sent (it was dropped
 silently: the client signed in as the service)."""
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.hostile import CLIENT_ID, CLIENT_SECRET, PASSWORD, Hostile
-from xprotect_events import InvalidInputError, XProtectClient
+from xprotect_events import ConfigurationError, InvalidInputError, XProtectClient
 
 SERVICE = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
@@ -21,6 +21,8 @@ SERVICE = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
         ({"password": ""}, "password"),
         ({"windows": True}, "windows"),
         ({"password": PASSWORD, "windows": True}, "password and windows"),
+        ({"username": "admin"}, "username"),
+        ({"username": "", "password": PASSWORD}, "username and password"),
     ],
 )
 async def test_user_settings_with_a_service_client_are_refused(
@@ -38,3 +40,10 @@ async def test_user_settings_with_a_service_client_are_refused(
 async def test_windows_false_is_no_conflict() -> None:
     async with XProtectClient("http://127.0.0.1:1", **SERVICE, windows=False):
         pass
+
+
+@pytest.mark.parametrize("given", [{"client_id": CLIENT_ID}, {"client_secret": CLIENT_SECRET}])
+async def test_half_a_service_client_is_a_configuration_error(given: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="needs client_id and client_secret$") as caught:
+        XProtectClient("http://127.0.0.1:1", **given)
+    assert CLIENT_SECRET not in str(caught.value) + repr(caught.value)
