@@ -22,7 +22,9 @@ server's session); each save keeps the permission bits of the file it replaces (
 of the user's stays), and its owner and group where the process may change them. Two live
 streams never share one file: the first load or save takes an advisory lock (``flock``) on
 ``<path>.lock``, held until :meth:`~FileCheckpoint.close`; a second opener, in this process or
-another, gets a :class:`CheckpointError` naming the file and the process that holds it. A
+another, gets a :class:`CheckpointError` naming the file and the process that holds it; and
+one store object (of any kind) given to two streams at once is refused to the second, before
+it sends anything (:mod:`.claims`). A
 symlinked ``<path>`` stands for the file it names (locked and replaced; the link stays). The
 lock file stays on disk (removing it would let two openers lock two different files). A
 ``<path>`` that is not a regular file (a directory, a FIFO, a device) is a

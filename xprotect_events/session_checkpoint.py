@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 
 from .checkpoints import CheckpointStore, Committer, load_from
+from .claims import Claim
 from .cursor import Cursor
 from .errors import CheckpointError
 from .options import SessionSpec
@@ -35,6 +36,8 @@ class SessionCheckpoint:
         self.owned = owned
         self.timeout = timeout
         self.committer = Committer(store, interval=interval)
+        #: The session's hold on the store object (one stream at a time: :mod:`.claims`).
+        self.claim = Claim(store)
 
     @classmethod
     def of(cls, spec: SessionSpec) -> SessionCheckpoint | None:
@@ -52,7 +55,8 @@ class SessionCheckpoint:
         return f"<SessionCheckpoint {self.store!r} saves={self.committer.saves}>"
 
     async def resume(self, cursor: Cursor) -> None:
-        """Start ``cursor`` from the stored position, if there is one."""
+        """Claim the store, and start ``cursor`` from the stored position, if there is one."""
+        self.claim.take()
         stored = await in_thread(load_from, self.store)
         if stored is not None:
             cursor.resume(SessionPosition.expect(stored))
@@ -75,12 +79,16 @@ class SessionCheckpoint:
         return None
 
     def close(self) -> None:
-        """Release a store the session made from a path (its lock), once no save runs."""
-        close = getattr(self.store, "close", None) if self.owned else None
-        if not callable(close):
-            return
+        """Once no save runs: release a store the session made from a path (its lock), and
+        give the store object back (another stream may use it)."""
         running = self.committer.running
         if running is None:
-            close()
+            self._release()
         else:
-            running.add_done_callback(lambda _: close())
+            running.add_done_callback(lambda _: self._release())
+
+    def _release(self) -> None:
+        close = getattr(self.store, "close", None) if self.owned else None
+        if callable(close):
+            close()
+        self.claim.give_back()

@@ -158,15 +158,17 @@ class EventSession:
         cut short goes on in its thread, and the next one waits for it). :class:`CheckpointError`
         if the save fails. After the block it saves the position the session stopped at, and
         releases the file again."""
-        if self._committer is None:
+        if self._committer is None or self._checkpoint is None:
             raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
+        if self._state == "closed":  # the store may serve another stream by now
+            self._checkpoint.claim.take()
         self._processed = self._taken
         if self._processed or self._cursor.last is not None:
             self._committer.mark(self._snapshot)
         try:
             await self._committer.acommit()
         finally:
-            if self._state == "closed" and self._checkpoint is not None:
+            if self._state == "closed":
                 self._checkpoint.close()  # a save after the exit took the file's lock again
 
     # ------------------------------------------------------------------ lifecycle
