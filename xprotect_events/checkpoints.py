@@ -28,7 +28,7 @@ it sends anything (:mod:`.claims`). A
 symlinked ``<path>`` stands for the file it names (locked and replaced; the link stays). The
 lock file stays on disk (removing it would let two openers lock two different files). A
 ``<path>`` that is not a regular file (a directory, a FIFO, a device) is a
-:class:`CheckpointError` when loaded, at once.
+:class:`CheckpointError` when loaded, at once, and never replaced by a save.
 
 :class:`Committer` decides when to save: the stream calls :meth:`~Committer.mark` with each
 new position (cheap: no I/O, and the position may be a function that builds it only when a

@@ -116,12 +116,15 @@ def _take_mode_and_owner(fd: int, like: os.stat_result) -> None:
 
 
 def regular_file_status(path: Path) -> os.stat_result | None:
-    """``path``'s status if it is a regular file (following a symlink), else None."""
+    """``path``'s status (following a symlink), None if there is nothing there; OSError if
+    it is not a regular file (a directory, a FIFO, a device: never to be replaced)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
         return None
-    return info if stat.S_ISREG(info.st_mode) else None
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    return info
 
 
 def sync_directory(directory: Path) -> None:

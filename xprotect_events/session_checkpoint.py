@@ -37,7 +37,7 @@ from yarl import URL
 from .checkpoints import CheckpointStore, Committer, load_from, save_to
 from .claims import Claim
 from .cursor import Cursor
-from .errors import CheckpointError
+from .errors import CheckpointError, shown
 from .filters import SessionFilter
 from .options import Mismatch, SessionSpec
 from .positions import Position, SessionPosition
@@ -152,9 +152,9 @@ class Origin:
         if self.mismatch == "resume":
             return
         if position.server not in (None, self.server):
-            made = f"another server ({position.server}; this session's is {self.server})"
+            made = f"another server ({shown(position.server)}; this session's is {self.server})"
         elif position.filters not in (None, self.filters):
-            made = f"other filters (digest {position.filters}; this session's is {self.filters})"
+            made = f"other filters ({shown(position.filters)}; this session's are {self.filters})"
         else:
             return
         raise CheckpointError(

@@ -121,3 +121,19 @@ async def test_a_position_saved_without_an_origin_still_resumes(
 def test_the_option_is_checked(client: XProtectClient) -> None:
     with pytest.raises(InvalidInputError, match="checkpoint_mismatch"):
         client.event_session(checkpoint="x.pos", checkpoint_mismatch="maybe")  # type: ignore[typeddict-item]
+
+
+async def test_a_stored_server_is_shown_quoted_in_the_refusal(
+    sim: Simulator, client: XProtectClient, tmp_path: Path
+) -> None:
+    """What the file says is the file's: quoted, cut short, never a terminal escape."""
+    path = tmp_path / "state.json"
+    await trigger(client)
+    await take_one(client, path)
+    doc = orjson.loads(path.read_bytes())
+    path.write_bytes(orjson.dumps({**doc, "server": "\x1b[2J" + "x" * 2000}))
+    with pytest.raises(CheckpointError, match="another server") as caught:
+        await client.event_session(checkpoint=path).__aenter__()
+    message = str(caught.value)
+    assert "\x1b" not in message
+    assert len(message) < 1000

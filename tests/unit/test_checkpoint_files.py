@@ -114,3 +114,22 @@ def test_a_directory_in_place_of_the_checkpoint_is_refused_on_save(tmp_path: Pat
         assert not store.temp.exists()
         with pytest.raises(CheckpointError, match="cannot read the checkpoint: Is a dir"):
             store.load()
+
+
+@pytest.mark.parametrize("through_a_link", [False, True])
+def test_a_save_never_replaces_what_is_not_a_regular_file(
+    tmp_path: Path, through_a_link: bool
+) -> None:
+    """A FIFO (or a device: ``/dev/null`` for root) at the path is refused on load; a save
+    called directly used to rename the new file over it, destroying it."""
+    fifo = tmp_path / "position.fifo"
+    os.mkfifo(fifo)
+    path = fifo
+    if through_a_link:
+        path = tmp_path / "state.json"
+        path.symlink_to(fifo.name)
+    with FileCheckpoint(path) as store:
+        with pytest.raises(CheckpointError, match="cannot save the checkpoint: not a regular"):
+            store.save(AT)
+        assert not store.temp.exists()
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
