@@ -152,10 +152,11 @@ class SessionPosition(Position):
     time: datetime = attrs.field(converter=_utc)
     recent: Mapping[uuid.UUID, datetime] = attrs.field(factory=dict, converter=_recent, hash=False)
     window: timedelta = attrs.field(default=DEFAULT_WINDOW, converter=_window)
-    #: The server it was made for (its URL), or None: not recorded.
-    server: str | None = attrs.field(default=None, converter=_origin)
-    #: A digest of the filters it was made for, or None: not recorded.
-    filters: str | None = attrs.field(default=None, converter=_origin)
+    #: The server it was made for (its URL), or None: not recorded. Not compared: two
+    #: positions are equal when they stand at the same place.
+    server: str | None = attrs.field(default=None, converter=_origin, eq=False)
+    #: A digest of the filters it was made for, or None: not recorded (not compared).
+    filters: str | None = attrs.field(default=None, converter=_origin, eq=False)
 
     def __attrs_post_init__(self) -> None:
         floor = _floor(self.time, self.window)

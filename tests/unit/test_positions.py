@@ -285,7 +285,9 @@ def test_server_and_filters_round_trip_and_are_left_out_when_none() -> None:
     assert "server" not in plain.to_json()
     assert "filters" not in plain.to_json()
     made = SessionPosition(time=T, recent={A: T}, server="https://vms:8443", filters="ab12")
-    assert SessionPosition.from_json(made.to_json()) == made
+    again = SessionPosition.from_json(made.to_json())
+    assert again == made == SessionPosition(time=T, recent={A: T})  # equal: the same place
+    assert (again.server, again.filters) == ("https://vms:8443", "ab12")
     moved = made.advance(T + MS, B)  # a position moved on is of the same stream
     assert (moved.server, moved.filters) == ("https://vms:8443", "ab12")
     assert moved.advance_all([(T + 2 * MS, C)]).server == "https://vms:8443"
