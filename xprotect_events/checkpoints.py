@@ -15,14 +15,20 @@ to its own loop; a ``save`` that returns a coroutine is a :class:`CheckpointErro
 atomically: the new position goes to ``<path>.tmp``, which is flushed and fsynced, renamed over
 ``<path>``, and the directory is fsynced. A crash at any point leaves either the old checkpoint
 or the new one, never a mix; a temp file left by a crash is ignored by
-:meth:`~FileCheckpoint.load` and removed when the next stream opens the checkpoint. Two live
+:meth:`~FileCheckpoint.load` and removed when the next stream opens the checkpoint. The temp
+file is always made anew (a link put in its place is replaced, never written through). A new
+checkpoint file is private, mode 0o600 whatever the umask (a live position names the
+server's session); each save keeps the permission bits of the file it replaces (a ``chmod``
+of the user's stays), and its owner and group where the process may change them. Two live
 streams never share one file: the first load or save takes an advisory lock (``flock``) on
 ``<path>.lock``, held until :meth:`~FileCheckpoint.close`; a second opener, in this process or
-another, gets a :class:`CheckpointError` naming the file and the process that holds it. A
+another, gets a :class:`CheckpointError` naming the file and the process that holds it; and
+one store object (of any kind) given to two streams at once is refused to the second, before
+it sends anything (:mod:`.claims`). A
 symlinked ``<path>`` stands for the file it names (locked and replaced; the link stays). The
 lock file stays on disk (removing it would let two openers lock two different files). A
 ``<path>`` that is not a regular file (a directory, a FIFO, a device) is a
-:class:`CheckpointError` when loaded, at once.
+:class:`CheckpointError` when loaded, at once, and never replaced by a save.
 
 :class:`Committer` decides when to save: the stream calls :meth:`~Committer.mark` with each
 new position (cheap: no I/O, and the position may be a function that builds it only when a
@@ -46,7 +52,7 @@ from types import TracebackType
 from typing import Protocol
 
 from .checks import seconds
-from .durable_files import FileLock, sync_directory, why, write_durably
+from .durable_files import FileLock, regular_file_status, sync_directory, why, write_durably
 from .errors import CheckpointError, InvalidInputError, XProtectError, shown
 from .positions import Position
 from .threads import in_thread, retrieve
@@ -176,7 +182,7 @@ class FileCheckpoint:
         self.lock()
         data = position.to_json().encode() + b"\n"
         try:
-            write_durably(self.temp, data)
+            write_durably(self.temp, data, regular_file_status(self._real))
             os.replace(self.temp, self._real)
             sync_directory(self._real.parent)
         except OSError as exc:

@@ -5,6 +5,7 @@ power cut (write, fsync, rename, fsync the directory). What :mod:`.checkpoints` 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -82,16 +83,48 @@ class FileLock:
             os.close(fd)  # closing the descriptor releases the flock
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new ``path`` (replacing it) and fsync it before returning."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+def write_durably(path: Path, data: bytes, like: os.stat_result | None = None) -> None:
+    """Write ``data`` to a new file ``path`` (removing what was there) and fsync it before
+    returning. The file is new, never one reached through a link (a symlink or a hard link
+    put at ``path`` is replaced, its target untouched), of mode 0o600 whatever the umask,
+    or with the permission bits of ``like`` (the file it is to replace), and its owner and
+    group where this process may (root may; others keep the group when they belong to it).
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
     try:
+        if like is not None:
+            _take_mode_and_owner(fd, like)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _take_mode_and_owner(fd: int, like: os.stat_result) -> None:
+    for uid, gid in ((like.st_uid, like.st_gid), (-1, like.st_gid)):
+        try:
+            os.fchown(fd, uid, gid)
+            break
+        except PermissionError:
+            continue
+    os.fchmod(fd, stat.S_IMODE(like.st_mode) & 0o777)  # after chown, which may clear bits
+
+
+def regular_file_status(path: Path) -> os.stat_result | None:
+    """``path``'s status (following a symlink), None if there is nothing there; OSError if
+    it is not a regular file (a directory, a FIFO, a device: never to be replaced)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    return info
 
 
 def sync_directory(directory: Path) -> None:

@@ -16,6 +16,7 @@ import os
 from datetime import datetime
 
 from .checkpoints import CheckpointStore, Committer, load_from, store_of
+from .claims import Claim
 from .errors import CheckpointError
 from .models import Event
 from .positions import LivePosition, Position
@@ -31,6 +32,7 @@ class LiveCheckpoint:
     def __init__(self, checkpoint: CheckpointLike, interval: float) -> None:
         store, self._owned = store_of(checkpoint)
         self._committer = Committer(store, interval=interval)  # checks the interval
+        self._claim = Claim(store)  # one stream at a time (:mod:`.claims`)
         self._session = ""
         self._event: Event | None = None
         self._live_since: datetime | None = None  # a session live, nothing processed yet
@@ -44,7 +46,8 @@ class LiveCheckpoint:
 
     async def load(self) -> LivePosition | None:
         """The stored position; :class:`CheckpointError` if the store fails or holds
-        something else than a live stream's position."""
+        something else than a live stream's position, or if another stream holds it."""
+        self._claim.take()
         stored: Position | None = await in_thread(load_from, self._committer.store)
         if stored is None:
             return None
@@ -98,3 +101,4 @@ class LiveCheckpoint:
     def _release(self) -> None:
         if self._owned is not None:
             self._owned.close()
+        self._claim.give_back()

@@ -10,7 +10,9 @@ place in a stream, as JSON that this and later versions of the library read back
     the boundary time are neither lost nor repeated, and an event stored a little late (up
     to ``window`` older than the newest one) still comes through. With ``window=0`` the
     rule is the plain one: events strictly before ``time`` were delivered, and at ``time``
-    exactly the ids in ``recent``.
+    exactly the ids in ``recent``. A session saves it with ``server`` (the server's URL,
+    which never holds a credential) and ``filters`` (a digest of the session's filters): a
+    session of another server or of other filters refuses it (:mod:`.session_checkpoint`).
 :class:`LivePosition` (the WebSocket stream, ``client.subscribe``)
     the server's ``session_id``, the ``event_id`` and ``time`` of the last delivered event:
     what ``startSession`` needs to resume, and the time to fall back on when the server no
@@ -20,7 +22,10 @@ The format (``version`` 1), one JSON object with sorted keys, times in UTC as th
 writes them::
 
     {"kind": "session", "version": 1, "time": "…Z", "window_us": 20000,
-     "recent": [{"time": "…Z", "ids": ["<guid>", …]}, …]}
+     "recent": [{"time": "…Z", "ids": ["<guid>", …]}, …],
+     "server": "https://host", "filters": "<digest>"}
+
+(``server`` and ``filters`` are left out when None, as versions before them wrote it.)
     {"kind": "live", "version": 1, "session_id": "…", "event_id": "<guid>", "time": "…Z"}
 
 Readers ignore fields they do not know (a later version may add some that older readers can
@@ -59,6 +64,8 @@ DEFAULT_WINDOW = 2 * ACCURACY
 MAX_RECENT_IDS = 10_000
 #: The longest server session id a :class:`LivePosition` takes.
 MAX_SESSION_ID = 256
+#: The longest ``server`` or ``filters`` a :class:`SessionPosition` takes.
+MAX_ORIGIN = 2048
 
 T = TypeVar("T")
 
@@ -78,6 +85,18 @@ def _window(value: object) -> timedelta:
     if not isinstance(value, timedelta) or value < timedelta(0):
         raise InvalidInputError(f"window must be a timedelta >= 0, got {shown(value)}")
     return value
+
+
+def _origin(value: object) -> str | None:
+    if value is None:
+        return None
+    text = plain_str(value) if isinstance(value, str) else ""
+    if not text or len(text) > MAX_ORIGIN:
+        raise InvalidInputError(
+            f"server and filters must be None or a non-empty string of at most {MAX_ORIGIN} "
+            f"characters, got {shown(value)}"
+        )
+    return text
 
 
 def _floor(time: datetime, window: timedelta) -> datetime | None:
@@ -133,6 +152,11 @@ class SessionPosition(Position):
     time: datetime = attrs.field(converter=_utc)
     recent: Mapping[uuid.UUID, datetime] = attrs.field(factory=dict, converter=_recent, hash=False)
     window: timedelta = attrs.field(default=DEFAULT_WINDOW, converter=_window)
+    #: The server it was made for (its URL), or None: not recorded. Not compared: two
+    #: positions are equal when they stand at the same place.
+    server: str | None = attrs.field(default=None, converter=_origin, eq=False)
+    #: A digest of the filters it was made for, or None: not recorded (not compared).
+    filters: str | None = attrs.field(default=None, converter=_origin, eq=False)
 
     def __attrs_post_init__(self) -> None:
         floor = _floor(self.time, self.window)
@@ -193,13 +217,20 @@ class SessionPosition(Position):
         floor = _floor(self.time, self.window)
         if floor is not None and time < floor:
             return self
-        return self.of({**self.recent, event_id: time}, window=self.window)
+        return self._moved({**self.recent, event_id: time})
 
     def advance_all(self, events: Iterable[tuple[datetime, uuid.UUID]]) -> SessionPosition:
         """:meth:`advance` for each ``(time, id)`` in turn, in one step."""
         merged = dict(self.recent)
         merged.update((event_id, time) for time, event_id in events)
-        return self.of(merged, window=self.window)
+        return self._moved(merged)
+
+    def _moved(self, delivered: Mapping[uuid.UUID, datetime]) -> SessionPosition:
+        """:meth:`of` ``delivered``, with this position's window, server and filters."""
+        moved = self.of(delivered, window=self.window)
+        if self.server is None and self.filters is None:
+            return moved
+        return attrs.evolve(moved, server=self.server, filters=self.filters)
 
     def _to_doc(self) -> dict[str, Any]:
         by_time: dict[datetime, list[str]] = {}
@@ -209,7 +240,9 @@ class SessionPosition(Position):
             {"time": format_time(when), "ids": sorted(ids)} for when, ids in sorted(by_time.items())
         ]
         window_us = self.window // timedelta(microseconds=1)
-        return {"time": format_time(self.time), "window_us": window_us, "recent": recent}
+        doc = {"time": format_time(self.time), "window_us": window_us, "recent": recent}
+        origin = {"server": self.server, "filters": self.filters}
+        return doc | {key: value for key, value in origin.items() if value is not None}
 
     @classmethod
     def _from_doc(cls, doc: Mapping[str, Any]) -> SessionPosition:
@@ -223,7 +256,13 @@ class SessionPosition(Position):
             when = _time(group)
             for event_id in _member(group, "ids", list):
                 recent[_guid(event_id)] = when
-        return cls(time=_time(doc), recent=recent, window=timedelta(microseconds=window_us))
+        return cls(
+            time=_time(doc),
+            recent=recent,
+            window=timedelta(microseconds=window_us),
+            server=_optional(doc, "server"),
+            filters=_optional(doc, "filters"),
+        )
 
 
 def _event_id(value: object) -> uuid.UUID | None:
@@ -310,6 +349,10 @@ def _member(doc: Mapping[str, Any], key: str, kind: type[T]) -> T:
             f"malformed position: {key!r} must be a {kind.__name__}, got {shown(value)}"
         )
     return value
+
+
+def _optional(doc: Mapping[str, Any], key: str) -> str | None:
+    return None if doc.get(key) is None else _member(doc, key, str)
 
 
 def _time(doc: Mapping[str, Any]) -> datetime:

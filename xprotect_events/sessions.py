@@ -37,14 +37,17 @@ iterating again resumes from the same position.
 
 No repeats: every read is filtered against one bounded memory of delivered ids
 (:mod:`.cursor`: events within 10 s of the newest delivered one, at most 10 000), which is
-also the position a checkpoint stores. With ``checkpoint=path_or_store`` the session
-resumes from the stored position (else from ``since``); the change in the consumer's hands
-counts as processed when the next is asked for (or the block is left normally), and the
-position is saved at most every ``checkpoint_interval`` s in a worker thread, on every
-exit, and by :meth:`EventSession.commit`. After a crash the stream repeats at most the
-changes handed out since the last save and loses none the server still has. A deletion
-comes at most once too, by a memory of its own with the same bound (an event's ``deleted``
-change never hides its ``new`` one, nor the other way round); it is not in the checkpoint.
+also the position a checkpoint stores. With ``checkpoint=path_or_store`` the session resumes
+from the stored position (else from ``since``), which must have been saved for the same
+server and filters (else a :class:`CheckpointError` on entry, before anything is sent;
+``checkpoint_mismatch="resume"`` resumes all the same: :mod:`.session_checkpoint`); the
+change in the consumer's hands counts as processed when the next is asked for (or the block
+is left normally), and the position is saved at most every ``checkpoint_interval`` s in a
+worker thread, on every exit, and by :meth:`EventSession.commit`. After a crash the stream
+repeats at most the changes handed out since the last save and loses none the server still
+has. A deletion comes at most once too, by a memory of its own with the same bound (an
+event's ``deleted`` change never hides its ``new`` one, nor the other way round); it is not
+in the checkpoint.
 
 Limits: the resume point is a time. An event more than 10 ms older than the last delivered
 one (a late trigger with an explicit old ``time``) that is stored between the lost
@@ -130,7 +133,7 @@ class EventSession:
         self._offset = 0  # the index in _page of _changes[0]
         self._taken = 0  # how many of them the consumer has taken
         self._deleted: Iterator[AnyEvent] = _NOTHING
-        self._checkpoint = SessionCheckpoint.of(spec)
+        self._checkpoint = SessionCheckpoint.of(spec, core.transport.base_url)
         self._committer = None if self._checkpoint is None else self._checkpoint.committer
         self._processed = 0  # how many of the page's events the consumer has processed
         self._snapshot = self._processed_position  # bound once: no allocation per event
@@ -158,15 +161,17 @@ class EventSession:
         cut short goes on in its thread, and the next one waits for it). :class:`CheckpointError`
         if the save fails. After the block it saves the position the session stopped at, and
         releases the file again."""
-        if self._committer is None:
+        if self._committer is None or self._checkpoint is None:
             raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
+        if self._state == "closed":  # the store may serve another stream by now
+            self._checkpoint.claim.take()
         self._processed = self._taken
         if self._processed or self._cursor.last is not None:
             self._committer.mark(self._snapshot)
         try:
             await self._committer.acommit()
         finally:
-            if self._state == "closed" and self._checkpoint is not None:
+            if self._state == "closed":
                 self._checkpoint.close()  # a save after the exit took the file's lock again
 
     # ------------------------------------------------------------------ lifecycle

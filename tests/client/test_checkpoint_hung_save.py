@@ -6,6 +6,7 @@ stays locked until the save in its thread ends (no second stream writes it meanw
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
@@ -60,9 +61,9 @@ async def test_a_hung_file_save_keeps_the_file_locked_until_it_ends(
     release = threading.Event()
     write = checkpoints.write_durably
 
-    def slow_write(path: Path, data: bytes) -> None:
+    def slow_write(path: Path, data: bytes, like: os.stat_result | None) -> None:
         release.wait(60)
-        write(path, data)
+        write(path, data, like)
 
     monkeypatch.setattr(checkpoints, "write_durably", slow_write)
     path = tmp_path / "state.json"

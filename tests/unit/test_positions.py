@@ -278,3 +278,26 @@ def test_positions_near_the_first_representable_time() -> None:
     position = SessionPosition.of({A: first})
     assert not position.delivered(first, B)
     assert position.advance(first, B).recent == {A: first, B: first}
+
+
+def test_server_and_filters_round_trip_and_are_left_out_when_none() -> None:
+    plain = SessionPosition.of({A: T})
+    assert "server" not in plain.to_json()
+    assert "filters" not in plain.to_json()
+    made = SessionPosition(time=T, recent={A: T}, server="https://vms:8443", filters="ab12")
+    again = SessionPosition.from_json(made.to_json())
+    assert again == made == SessionPosition(time=T, recent={A: T})  # equal: the same place
+    assert (again.server, again.filters) == ("https://vms:8443", "ab12")
+    moved = made.advance(T + MS, B)  # a position moved on is of the same stream
+    assert (moved.server, moved.filters) == ("https://vms:8443", "ab12")
+    assert moved.advance_all([(T + 2 * MS, C)]).server == "https://vms:8443"
+
+
+@pytest.mark.parametrize("value", [1, "", [], "x" * 2049, True])
+def test_a_malformed_server_or_filters_is_refused(value: object) -> None:
+    doc = orjson.loads(SessionPosition.of({A: T}).to_json())
+    for key in ("server", "filters"):
+        with pytest.raises(CheckpointError, match=r"server|filters"):
+            SessionPosition.from_json(orjson.dumps({**doc, key: value}))
+    with pytest.raises(InvalidInputError, match="server and filters"):
+        SessionPosition(time=T, server=value)  # type: ignore[arg-type]
