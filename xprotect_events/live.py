@@ -61,6 +61,7 @@ from .errors import (
     CheckpointError,
     ClientClosedError,
     ProtocolError,
+    RequestTimeoutError,
     TransportError,
     XProtectError,
     shown,
@@ -258,13 +259,16 @@ class LiveStream:
     async def state(self) -> list[Event]:
         """``getState``: the current stateful event of every source and state group the
         subscriptions match (each with ``state_group_id``). Asked again on a new
-        connection if the socket drops while it waits."""
+        connection if the socket drops while it waits; :class:`RequestTimeoutError` if
+        not answered within ``Profile.ws_command_timeout``."""
         self._out.state_used = True
         timeout = self._link.profile.ws_command_timeout
         for attempt in range(self._link.retry.attempts):
             conn = await self._connection()
             try:
                 return await conn.states(timeout)
+            except RequestTimeoutError:  # not answered on a live socket: not asked again
+                raise
             except TransportError:
                 if attempt + 1 >= self._link.retry.attempts:
                     raise

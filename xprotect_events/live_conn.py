@@ -22,6 +22,7 @@ from .errors import (
     ConnectError,
     ErrorDetail,
     ProtocolError,
+    RequestTimeoutError,
     TransportError,
     UnauthorizedError,
     XProtectError,
@@ -109,7 +110,8 @@ class Connection:
         return self.reader.done()
 
     async def command(self, name: str, within: float | None = None, **fields: Any) -> ws_wire.Reply:
-        """Send a command; its response, or :class:`CommandError` for a non-2xx status."""
+        """Send a command; its response, or :class:`CommandError` for a non-2xx status
+        (:class:`RequestTimeoutError` if it is not sent and answered ``within`` seconds)."""
         if self.closed:
             raise self.error or TransportError(
                 "the connection is closed", method=name, path=WS_PATH
@@ -130,7 +132,8 @@ class Connection:
                 f"the connection failed: {exc}", method=name, path=WS_PATH
             ) from None
         except TimeoutError:
-            raise TransportError(f"no answer in {within} s", method=name, path=WS_PATH) from None
+            text = f"no answer in {within} s"
+            raise RequestTimeoutError(text, method=name, path=WS_PATH) from None
         finally:
             self._waiting.pop(command_id, None)
             del self._names[command_id]

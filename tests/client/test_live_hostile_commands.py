@@ -17,6 +17,7 @@ from tests.hostile_ws import TYPE_ID, HostileWS, Socket, event, items, number
 from xprotect_events import (
     Gap,
     ProtocolError,
+    RequestTimeoutError,
     RetryPolicy,
     Rule,
     SlowConsumerError,
@@ -25,6 +26,7 @@ from xprotect_events import (
     live_deliver,
 )
 from xprotect_events.live import LiveStream
+from xprotect_events.profile import Profile
 
 WS_PATH = "/api/ws/events/v1"
 OTHER_TYPE = "0a6d6b2a-35c6-4b8e-b2b6-3b7f0e0a4c11"
@@ -228,3 +230,25 @@ async def test_the_gaps_a_stream_keeps_are_bounded(monkeypatch: pytest.MonkeyPat
     assert [type(i) for i in got[1:]] == [Gap, type(got[0])] * 4
     assert live.gap_count == 4
     assert live.gaps == [got[5], got[7]]
+
+
+async def test_a_get_state_never_answered_is_not_asked_again_on_the_same_socket() -> None:
+    # broke: state() asked again after its ws_command_timeout, on the same connection,
+    # up to the policy's attempts (4 x 10 minutes by default); it asks again only on a
+    # new connection, when the socket dropped
+    async def scenario(socket: Socket) -> None:
+        await socket.open("S1")
+        await socket.until_closed()
+
+    profile = Profile(ws_command_timeout=0.2)
+    async with (
+        HostileWS(scenario) as server,
+        server.client(profile=profile) as client,
+        client.subscribe(types=[TYPE_ID]) as live,
+    ):
+        with pytest.raises(RequestTimeoutError, match="no answer"):
+            async with asyncio.timeout(20):
+                await live.state()
+    asked = [c["command"] for c in server.sockets[0].commands]
+    assert asked.count("getState") == 1
+    assert len(server.sockets) == 1
