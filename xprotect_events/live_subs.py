@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 
 from . import ws_wire
-from .errors import InvalidInputError, ProtocolError, shown
+from .errors import InvalidInputError, ProtocolError, XProtectError, shown
 from .live_conn import WS_PATH, CommandError, Connection
 from .ws_wire import Rule
 
@@ -46,12 +46,19 @@ class Subscriptions:
 
     async def remove(self, handle: int, connection: Live) -> None:
         """Remove the subscription ``handle`` on the stream's ``connection()``. A ``404``
-        answer (the server does not have it) removes it all the same, with a WARNING."""
+        answer (the server does not have it) removes it all the same, with a WARNING.
+        :class:`XProtectError` for one of a session resumed from a checkpoint (the server's
+        id of it was never learnt)."""
         if handle not in self._rules:
             raise InvalidInputError(f"no subscription {shown(handle)} in this stream")
         conn = await connection()
+        if (sub_id := self._ids.get(handle)) is None:
+            raise XProtectError(
+                f"subscription {handle} came with the session resumed from the checkpoint: "
+                "its server id is not known here, so it cannot be removed (it can once a "
+                "new session made it again)"
+            )
         with self._unsure_on_failure():
-            sub_id = self._ids[handle]
             try:
                 await conn.command("removeSubscription", self._timeout, subscriptionId=sub_id)
             except CommandError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from aiohttp import web
 from tests.hostile_ws import TYPE_ID, HostileWS, Socket, event, items, number
 from xprotect_events import (
     Gap,
+    InvalidInputError,
     ProtocolError,
     RequestTimeoutError,
     RetryPolicy,
@@ -252,3 +254,104 @@ async def test_a_get_state_never_answered_is_not_asked_again_on_the_same_socket(
     asked = [c["command"] for c in server.sockets[0].commands]
     assert asked.count("getState") == 1
     assert len(server.sockets) == 1
+
+
+async def test_a_connection_closed_during_its_gap_fill_loses_and_repeats_nothing() -> None:
+    # held before (not tested): the fill goes on, the events the closed connection
+    # pushed follow it, and the next connection resumes the new session after them
+    drop, go = asyncio.Event(), asyncio.Event()
+
+    async def scenario(socket: Socket) -> None:
+        if socket.number == 1:
+            await socket.open("S1")
+            await socket.events(1)
+            await drop.wait()
+        elif socket.number == 2:
+            await socket.open("S2", 201)
+            await socket.events(100, 101)
+        else:
+            start = await socket.command("startSession")
+            assert (start["sessionId"], start["eventId"]) == ("S2", str(event(101)["id"]))
+            await socket.answer(start, 200, sessionId="S2")
+            await socket.events(101, 102)
+            await socket.serve()
+
+    async with HostileWS(scenario) as server, server.client() as client:
+        server.stored = [event(n) for n in (1, 2, 3, 100)]
+        listing = server._list
+
+        async def slow_listing(request: web.Request) -> web.Response:
+            await go.wait()
+            return await listing(request)
+
+        server._list = slow_listing  # type: ignore[method-assign]
+        async with client.subscribe(types=[TYPE_ID], stored_types="all") as live:
+            first = await items(live, 1)
+            drop.set()
+            await poll(lambda: server.sockets[1:] and server.sockets[1].closing)
+            go.set()
+            rest = await items(live, 5)
+    assert [number(e) for e in first + rest] == [1, 2, 3, 100, 101, 102]
+    assert (live.gap_count, live.resumes) == (0, 1)
+
+
+async def test_leaving_the_stream_during_its_gap_fill_closes_it_at_once() -> None:
+    # held before (not tested): the fill's listing is cut, the socket closed with 1000
+    drop, listed = asyncio.Event(), asyncio.Event()
+
+    async def scenario(socket: Socket) -> None:
+        if socket.number == 1:
+            await socket.open("S1")
+            await socket.events(1)
+            await drop.wait()
+            return
+        await socket.open("S2", 201)
+        await socket.until_closed()
+
+    async with HostileWS(scenario) as server, server.client() as client:
+        listing, done = server._list, asyncio.Event()
+
+        async def stuck_listing(request: web.Request) -> web.Response:
+            listed.set()
+            await done.wait()  # no answer while the stream is open
+            return await listing(request)
+
+        server._list = stuck_listing  # type: ignore[method-assign]
+        try:
+            async with asyncio.timeout(10):
+                async with client.subscribe(types=[TYPE_ID], stored_types="all") as live:
+                    await items(live, 1)
+                    drop.set()
+                    await listed.wait()
+            assert server.sockets[1].closing
+        finally:
+            done.set()
+    assert server.sockets[1].close_code == 1000
+
+
+async def test_removing_a_subscription_of_a_session_resumed_from_a_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # broke: the session resumed from the checkpoint had subscriptions whose server ids
+    # this process never learnt: remove_subscription(0) raised a bare KeyError
+    async def scenario(socket: Socket) -> None:
+        if socket.number == 1:
+            await socket.open("S1")
+            await socket.events(1)
+            await socket.until_closed()
+            return
+        await socket.answer(await socket.command("startSession"), 200, sessionId="S1")
+        await socket.serve()
+
+    checkpoint = tmp_path / "live.json"
+    async with HostileWS(scenario) as server, server.client() as client:
+        async with client.subscribe(types=[TYPE_ID], checkpoint=checkpoint) as live:
+            await items(live, 1)
+        async with client.subscribe(types=[TYPE_ID], checkpoint=checkpoint) as live:
+            assert live.resumes == 1
+            with pytest.raises(XProtectError, match="not known") as caught:
+                await live.remove_subscription(0)
+            assert not isinstance(caught.value, InvalidInputError)
+            await live.state()  # the stream goes on, on the same session
+        assert live.resumes == 1
+        assert [c["command"] for c in server.sockets[1].commands] == ["startSession", "getState"]
