@@ -39,8 +39,13 @@ exception (a command waiting) and its bound.
 
 Every exit of ``async with`` (the end, ``break``, an exception, cancellation) and the
 client's ``close()`` close the socket cleanly (close code 1000; 1002 or 1007 after a frame
-that broke the protocol) and stop the reader. A command's send and answer are bounded by
-``Profile.ws_command_timeout``.
+that broke the protocol) and stop the reader. The commands that start a session
+(``authenticate``, ``startSession``, the ``addSubscription`` of each subscription made
+again) are each answered within the client's ``connect_timeout``, as the upgrade is: a
+connection that cannot start its session soon is retried. The others (``getState``,
+which may take minutes on a large system, :meth:`LiveStream.add_subscription`,
+:meth:`LiveStream.remove_subscription`) are bounded by ``Profile.ws_command_timeout``,
+their send and answer.
 """
 
 from __future__ import annotations
@@ -56,13 +61,14 @@ from .errors import (
     CheckpointError,
     ClientClosedError,
     ProtocolError,
+    RequestTimeoutError,
     TransportError,
     XProtectError,
     shown,
 )
 from .live_buffer import Buffer, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, LiveCheckpoint
-from .live_conn import Connection, connect
+from .live_conn import WS_PATH, Connection, connect
 from .live_deliver import Delivery
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .live_retry import Reconnects
@@ -127,8 +133,13 @@ class LiveStream:
 
     @property
     def gaps(self) -> list[Gap]:
-        """The gaps reported, in order."""
-        return self._out.gaps
+        """The last gaps reported (at most :data:`~.live_deliver.MAX_GAPS`), oldest first."""
+        return list(self._out.gaps)
+
+    @property
+    def gap_count(self) -> int:
+        """How many gaps were reported in all."""
+        return self._out.gap_count
 
     @property
     def buffered(self) -> int:
@@ -248,13 +259,16 @@ class LiveStream:
     async def state(self) -> list[Event]:
         """``getState``: the current stateful event of every source and state group the
         subscriptions match (each with ``state_group_id``). Asked again on a new
-        connection if the socket drops while it waits."""
+        connection if the socket drops while it waits; :class:`RequestTimeoutError` if
+        not answered within ``Profile.ws_command_timeout``."""
         self._out.state_used = True
         timeout = self._link.profile.ws_command_timeout
         for attempt in range(self._link.retry.attempts):
             conn = await self._connection()
             try:
                 return await conn.states(timeout)
+            except RequestTimeoutError:  # not answered on a live socket: not asked again
+                raise
             except TransportError:
                 if attempt + 1 >= self._link.retry.attempts:
                     raise
@@ -266,7 +280,8 @@ class LiveStream:
         return await self._subs.add(checked, self._connection)
 
     async def remove_subscription(self, handle: int) -> None:
-        """Remove a subscription made with :meth:`add_subscription` (or 0, the first)."""
+        """Remove a subscription made with :meth:`add_subscription` (or 0, the first). One
+        the server does not have (``404``) is forgotten all the same, with a WARNING."""
         await self._subs.remove(handle, self._connection)
 
     async def _connection(self) -> Connection:
@@ -317,7 +332,11 @@ class LiveStream:
             opened = clock()
             self._live.set()
             if self._out.hold.holding:
-                await self._settled(conn, resumed)
+                try:
+                    await self._settled(conn, resumed)
+                except SlowConsumerError as exc:  # as the reader's: the stream's end
+                    await conn.close()  # (a command waiting on it fails)
+                    return self._fail(exc)
             await asyncio.wait([conn.reader])
             self._live.clear()
             if isinstance(conn.error, SlowConsumerError) or conn.fatal:
@@ -358,8 +377,9 @@ class LiveStream:
 
     async def _start_session(self, conn: Connection) -> bool:
         """``startSession``: the session resumed (True), or a new one subscribed (False).
-        Only a session whose subscriptions were all confirmed is resumed."""
-        timeout = self._link.profile.ws_command_timeout
+        Only a session whose subscriptions were all confirmed is resumed. Each command
+        is answered within the connect bound (they may not take long: getState may)."""
+        timeout = self._link.connect_timeout
         previous = self.session_id if self._subs.confirmed else None
         last = self._out.last_id
         last_id = "" if last is None or previous is None else str(last)
@@ -368,12 +388,13 @@ class LiveStream:
         )
         session_id = reply.body.get("sessionId")
         if not isinstance(session_id, str) or not session_id:
-            raise ProtocolError("startSession answered no 'sessionId'")
+            text = "the answer has no 'sessionId'"
+            raise ProtocolError(text, method="startSession", path=WS_PATH)
         self.session_id = session_id
         if reply.status == 200 and previous is not None and session_id == previous:
             self.resumes += 1
             return True
-        await self._subs.make_all(conn)
+        await self._subs.make_all(conn, timeout)
         self._was_live = True
         if self._checkpoint is not None and self._checkpoint.started(session_id, self._started_at):
             await self._checkpoint.commit()

@@ -22,6 +22,7 @@ from .errors import (
     ConnectError,
     ErrorDetail,
     ProtocolError,
+    RequestTimeoutError,
     TransportError,
     UnauthorizedError,
     XProtectError,
@@ -89,6 +90,7 @@ class Connection:
         self._secrets = secrets
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[ws_wire.Reply]] = {}
+        self._names: dict[int, str] = {}  # of the commands sent and not done yet, by id
         self._oversized = False
         #: Why the connection ended (None while it is open or when we closed it).
         self.error: XProtectError | None = None
@@ -108,7 +110,8 @@ class Connection:
         return self.reader.done()
 
     async def command(self, name: str, within: float | None = None, **fields: Any) -> ws_wire.Reply:
-        """Send a command; its response, or :class:`CommandError` for a non-2xx status."""
+        """Send a command; its response, or :class:`CommandError` for a non-2xx status
+        (:class:`RequestTimeoutError` if it is not sent and answered ``within`` seconds)."""
         if self.closed:
             raise self.error or TransportError(
                 "the connection is closed", method=name, path=WS_PATH
@@ -116,6 +119,7 @@ class Connection:
         command_id = next(self._ids)
         future: asyncio.Future[ws_wire.Reply] = asyncio.get_running_loop().create_future()
         self._waiting[command_id] = future
+        self._names[command_id] = name
         if self._wake is not None:
             self._wake()
         try:
@@ -128,9 +132,11 @@ class Connection:
                 f"the connection failed: {exc}", method=name, path=WS_PATH
             ) from None
         except TimeoutError:
-            raise TransportError(f"no answer in {within} s", method=name, path=WS_PATH) from None
+            text = f"no answer in {within} s"
+            raise RequestTimeoutError(text, method=name, path=WS_PATH) from None
         finally:
             self._waiting.pop(command_id, None)
+            del self._names[command_id]
         if not reply.ok:
             raise failed(name, reply, self._secrets())
         return reply
@@ -141,7 +147,7 @@ class Connection:
         try:
             return ws_wire.states_from_reply(reply)
         except ProtocolError as exc:
-            raise self._bad(exc) from None
+            raise self._bad(exc, "getState") from None
 
     async def _read(self) -> None:
         try:
@@ -174,12 +180,12 @@ class Connection:
         try:
             return ws_wire.parse_frame(text)
         except ProtocolError as exc:
-            error = self._bad(exc)
-            future = self._waiting.pop(ws_wire.command_id_of(text) or 0, None)  # ids start at 1
+            command_id = ws_wire.command_id_of(text) or 0  # (ids start at 1)
+            future = self._waiting.pop(command_id, None)
             if future is None:
-                raise error from None
+                raise self._bad(exc) from None
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(self._bad(exc, self._names.get(command_id, "")))
             return None
 
     async def _route(self, frame: ws_wire.Reply | list[Event]) -> None:
@@ -190,11 +196,12 @@ class Connection:
         if future is not None and not future.done():
             future.set_result(frame)
 
-    def _bad(self, exc: ProtocolError) -> ProtocolError:
-        """``exc`` on this API's path, without the secrets its message may quote, cut if
-        it quotes a huge value."""
+    def _bad(self, exc: ProtocolError, method: str = "") -> ProtocolError:
+        """``exc`` about the command ``method`` (none: a frame no command waited for) on
+        this API's path, without the secrets its message may quote, cut if it quotes a
+        huge value."""
         text = shown_text(self._scrubbed(exc.args[0]), MAX_MESSAGE)
-        return ProtocolError(text, method=exc.method, path=WS_PATH)
+        return ProtocolError(text, method=method, path=WS_PATH)
 
     def _scrubbed(self, text: str) -> str:
         return scrubbed(text, self._secrets())

@@ -4,6 +4,7 @@ pushes held behind the fill of its gap, the gap reported (see :mod:`.live`)."""
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
@@ -17,6 +18,10 @@ from .live_link import ListStored
 from .models import Event
 from .positions import LivePosition
 from .ws_wire import Gap, OnGap, Rule
+
+#: The most gaps a stream keeps for ``LiveStream.gaps`` (the last ones; each is on the
+#: stream and given to ``on_gap`` too).
+MAX_GAPS = 100
 
 
 class Delivery:
@@ -38,7 +43,9 @@ class Delivery:
         self._on_gap = on_gap
         #: The last new event received (the resume point; a repeat never moves it back).
         self.last_id: uuid.UUID | None = None
-        self.gaps: list[Gap] = []
+        #: The last gaps reported, and how many in all.
+        self.gaps: deque[Gap] = deque(maxlen=MAX_GAPS)
+        self.gap_count = 0
         #: Whether the consumer asked for states (a gap's state changes are then delivered).
         self.state_used = False
 
@@ -103,6 +110,7 @@ class Delivery:
     async def _report_gap(self, fill: Fill) -> None:
         if (gap := fill.gap()) is not None:
             self.gaps.append(gap)
+            self.gap_count += 1
             await report(gap, self._on_gap)
             await self.put([gap], None)
 

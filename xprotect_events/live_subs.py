@@ -6,12 +6,15 @@ first), the server's id of each in the current session, and whether they are all
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 
 from . import ws_wire
-from .errors import InvalidInputError, ProtocolError, shown
-from .live_conn import CommandError, Connection
+from .errors import InvalidInputError, ProtocolError, XProtectError, shown
+from .live_conn import WS_PATH, CommandError, Connection
 from .ws_wire import Rule
+
+log = logging.getLogger("xprotect_events.live")
 
 #: The stream's connection once it is live (it waits for one).
 Live = Callable[[], Awaitable[Connection]]
@@ -37,25 +40,41 @@ class Subscriptions:
         handle, self._next = self._next, self._next + 1
         conn = await connection()
         with self._unsure_on_failure():
-            self._ids[handle] = await self._subscribe(conn, rules)
+            self._ids[handle] = await self._subscribe(conn, rules, self._timeout)
         self._rules[handle] = rules
         return handle
 
     async def remove(self, handle: int, connection: Live) -> None:
-        """Remove the subscription ``handle`` on the stream's ``connection()``."""
+        """Remove the subscription ``handle`` on the stream's ``connection()``. A ``404``
+        answer (the server does not have it) removes it all the same, with a WARNING.
+        :class:`XProtectError` for one of a session resumed from a checkpoint (the server's
+        id of it was never learnt)."""
         if handle not in self._rules:
             raise InvalidInputError(f"no subscription {shown(handle)} in this stream")
         conn = await connection()
+        if (sub_id := self._ids.get(handle)) is None:
+            raise XProtectError(
+                f"subscription {handle} came with the session resumed from the checkpoint: "
+                "its server id is not known here, so it cannot be removed (it can once a "
+                "new session made it again)"
+            )
         with self._unsure_on_failure():
-            sub_id = self._ids[handle]
-            await conn.command("removeSubscription", self._timeout, subscriptionId=sub_id)
+            try:
+                await conn.command("removeSubscription", self._timeout, subscriptionId=sub_id)
+            except CommandError as exc:
+                if exc.status != 404:
+                    raise
+                log.warning(
+                    "live: the server did not have subscription %d (%s): forgotten", handle, exc
+                )
         del self._rules[handle], self._ids[handle]
 
-    async def make_all(self, conn: Connection) -> None:
-        """A new session: every subscription made again, then all confirmed."""
+    async def make_all(self, conn: Connection, within: float | None) -> None:
+        """A new session: every subscription made again (each answered ``within`` seconds),
+        then all confirmed."""
         self.confirmed = False
         for handle, rules in self._rules.items():
-            self._ids[handle] = await self._subscribe(conn, rules)
+            self._ids[handle] = await self._subscribe(conn, rules, within)
         self.confirmed = True
 
     @contextlib.contextmanager
@@ -71,10 +90,13 @@ class Subscriptions:
             self.confirmed = False
             raise
 
-    async def _subscribe(self, conn: Connection, rules: tuple[Rule, ...]) -> str:
+    async def _subscribe(
+        self, conn: Connection, rules: tuple[Rule, ...], within: float | None
+    ) -> str:
         filters = [ws_wire.rule_to_wire(r) for r in rules]
-        reply = await conn.command("addSubscription", self._timeout, filters=filters)
+        reply = await conn.command("addSubscription", within, filters=filters)
         sub_id = reply.body.get("subscriptionId")
         if not isinstance(sub_id, str):
-            raise ProtocolError("addSubscription answered no 'subscriptionId'")
+            text = "the answer has no 'subscriptionId'"
+            raise ProtocolError(text, method="addSubscription", path=WS_PATH)
         return sub_id

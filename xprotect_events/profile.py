@@ -91,4 +91,6 @@ class Profile:
     #: Largest WebSocket frame read; a getState answer of a large system is tens of MB [3p].
     ws_max_frame: int = attrs.field(default=256 * 1024 * 1024, validator=_count)
     #: Longest wait for a WebSocket command's answer; getState has taken two minutes [3p].
+    #: (``authenticate``, ``startSession`` and the subscriptions a new session makes again
+    #: wait at most the client's ``connect_timeout`` instead.)
     ws_command_timeout: float = attrs.field(default=600.0, validator=_wait)

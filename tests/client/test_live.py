@@ -11,7 +11,6 @@ import pytest
 
 from tests.helpers import FAST_RETRY, wait_until
 from xprotect_events import (
-    CommandError,
     Event,
     EventTrigger,
     Gap,
@@ -133,19 +132,19 @@ async def test_commands_correlate_while_events_flow(
         await live.remove_subscription(handle)
 
 
-async def test_command_failure_raises_with_status_and_error_text(
-    sim: Simulator, service_client: XProtectClient
+async def test_removing_a_subscription_the_server_does_not_have_forgets_it(
+    sim: Simulator, service_client: XProtectClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with service_client.subscribe(types=[ANALYTICS_EVENT]) as live:
         handle = await live.add_subscription([Rule.include(types=[LICENSE_PLATE_EVENT])])
         for session in sim.live.sessions.values():
             session.subscriptions.clear()  # the server forgot it
-        with pytest.raises(CommandError) as info:
+        with caplog.at_level(logging.WARNING, "xprotect_events.live"):
+            await live.remove_subscription(handle)  # 404: it is gone, as asked
+        assert "did not have subscription" in caplog.text
+        assert "status 404: Subscription not found" in caplog.text  # the server's words
+        with pytest.raises(InvalidInputError, match="no subscription"):
             await live.remove_subscription(handle)
-        assert info.value.status == 404
-        assert info.value.error_text is not None
-        assert "Subscription not found" in str(info.value)
-        assert info.value.method == "removeSubscription"
 
 
 async def test_resume_after_a_drop_loses_and_repeats_nothing(

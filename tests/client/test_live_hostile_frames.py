@@ -166,13 +166,13 @@ def quick(timeout: float) -> Profile:
 
 
 async def test_a_start_session_never_answered_ends_in_a_transport_error() -> None:
-    # held before (not tested): each connection waits ws_command_timeout, then the next;
+    # held before (not tested): each connection waits connect_timeout, then the next;
     # after the policy's attempts a TransportError, every socket closed
     async def scenario(socket: Socket) -> None:
         await socket.until_closed()
 
     policy = RetryPolicy(attempts=3, backoff_initial=0.01, backoff_max=0.02, jitter=0)
-    async with HostileWS(scenario) as server, server.client(retry=policy, profile=quick(0.2)) as c:
+    async with HostileWS(scenario) as server, server.client(retry=policy, connect_timeout=0.2) as c:
         with pytest.raises(TransportError, match="no answer"):
             async with c.subscribe(types=[TYPE_ID]):
                 pass
