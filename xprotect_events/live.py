@@ -67,13 +67,14 @@ from .errors import (
     shown,
 )
 from .live_buffer import Buffer, Item, SlowConsumerError
-from .live_checkpoint import CheckpointLike, LiveCheckpoint
+from .live_checkpoint import CheckpointLike, live_checkpoint
 from .live_conn import WS_PATH, Connection, connect
 from .live_deliver import Delivery
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
 from .live_retry import Reconnects
 from .live_subs import Subscriptions
 from .models import Event
+from .origins import Mismatch
 from .positions import LivePosition
 from .redaction import scrubbed
 from .ws_wire import Gap, OnGap, Rule
@@ -97,11 +98,12 @@ class LiveStream:
         max_frame_size: int | None = None,
         checkpoint: CheckpointLike | None = None,
         checkpoint_interval: float = 1.0,
+        checkpoint_mismatch: Mismatch = "refuse",
     ) -> None:
         frame = link.profile.ws_max_frame if max_frame_size is None else max_frame_size
         check_options(buffer, frame, on_gap)
-        self._checkpoint = (
-            None if checkpoint is None else LiveCheckpoint(checkpoint, checkpoint_interval)
+        self._checkpoint = live_checkpoint(
+            checkpoint, checkpoint_interval, checkpoint_mismatch, link.server_url, rules
         )
         #: Where a checkpoint said to start, until something is delivered.
         self._resumed_from: LivePosition | None = None
@@ -185,7 +187,8 @@ class LiveStream:
         if position is not None:
             self.session_id, self._out.last_id = position.session_id, position.event_id
             self._started_at, self._resumed_from = position.time, position
-            self._subs.confirmed = self._was_live = True
+            self._subs.confirmed = self._checkpoint.resumable  # (else: a new session)
+            self._was_live = True
             if position.event_id is not None:
                 self._out.recent.seen(position.event_id)
 

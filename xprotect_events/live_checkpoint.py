@@ -7,30 +7,61 @@ when the consumer asks for the next one, leaves ``async with`` normally, or call
 live.commit()``. Saves are batched by a :class:`~xprotect_events.checkpoints.Committer` (at
 most one every ``checkpoint_interval`` seconds, and on every exit) and run in a worker
 thread, so an fsync never stalls the event loop.
+
+Each position records the server and a digest of the stream's rules (those given to
+``subscribe``): one of another server or other rules is refused on entry, before anything
+is sent (resuming its server session would deliver what its rules select), unless
+``checkpoint_mismatch="resume"``: then a new session is filled from the position's time
+(:mod:`.origins`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterable
 from datetime import datetime
+
+from yarl import URL
 
 from .checkpoints import CheckpointStore, Committer, load_from, store_of
 from .claims import Claim
 from .errors import CheckpointError
 from .models import Event
+from .origins import Origin, mismatch
 from .positions import LivePosition, Position
 from .threads import in_thread
+from .ws_wire import Rule, rule_to_wire
 
 #: What ``checkpoint=`` takes: a file path (a :class:`FileCheckpoint`) or a store.
 CheckpointLike = str | os.PathLike[str] | CheckpointStore
 
 
+def live_checkpoint(
+    checkpoint: CheckpointLike | None,
+    interval: float,
+    choice: object,
+    server: URL,
+    rules: Iterable[Rule],
+) -> LiveCheckpoint | None:
+    """The checkpoint ``subscribe(checkpoint=…)`` asks for, or None; ``choice``: its
+    ``checkpoint_mismatch``, checked even without a checkpoint."""
+    origin = Origin.of(server, map(rule_to_wire, rules), mismatch(choice))
+    return None if checkpoint is None else LiveCheckpoint(checkpoint, interval, origin)
+
+
 class LiveCheckpoint:
     """The stream's side of a checkpoint: load, mark processed events, save, close."""
 
-    def __init__(self, checkpoint: CheckpointLike, interval: float) -> None:
+    def __init__(
+        self, checkpoint: CheckpointLike, interval: float, origin: Origin | None = None
+    ) -> None:
         store, self._owned = store_of(checkpoint)
+        self._origin = origin
+        #: Whether the loaded position's server session may be resumed (False: it was made
+        #: for another server or other rules, and ``checkpoint_mismatch="resume"`` said to
+        #: go on from its time, in a new session).
+        self.resumable = True
         self._committer = Committer(store, interval=interval)  # checks the interval
         self._claim = Claim(store)  # one stream at a time (:mod:`.claims`)
         self._session = ""
@@ -51,11 +82,14 @@ class LiveCheckpoint:
         stored: Position | None = await in_thread(load_from, self._committer.store)
         if stored is None:
             return None
+        path = str(self._owned.path) if self._owned is not None else None
         try:
-            return LivePosition.expect(stored)
+            position = LivePosition.expect(stored)
         except CheckpointError as exc:
-            path = str(self._owned.path) if self._owned is not None else None
             raise CheckpointError(str(exc), path=path) from None
+        if self._origin is not None:
+            self.resumable = self._origin.check(position, path)
+        return position
 
     def settle(self, session_id: str | None) -> bool:
         """The event in hand (of ``session_id``) is processed; True when a save is due."""
@@ -76,11 +110,15 @@ class LiveCheckpoint:
         return True
 
     def _position(self) -> LivePosition:
+        origin = self._origin
+        server, filters = (None, None) if origin is None else (origin.server, origin.filters)
         if self._event is None:
             assert self._live_since is not None
-            return LivePosition(session_id=self._session, event_id=None, time=self._live_since)
+            event_id, time = None, self._live_since
+        else:
+            event_id, time = self._event.id, self._event.time
         return LivePosition(
-            session_id=self._session, event_id=self._event.id, time=self._event.time
+            session_id=self._session, event_id=event_id, time=time, server=server, filters=filters
         )
 
     async def commit(self) -> None:

@@ -20,6 +20,7 @@ from .errors import InvalidInputError, shown
 from .live_checkpoint import CheckpointLike
 from .live_conn import SocketOptions, TokenSource, ws_url
 from .models import Event
+from .origins import Mismatch
 from .policy import RetryPolicy
 from .profile import Profile
 from .ws_wire import OnGap, Rule
@@ -119,6 +120,7 @@ class LiveOptions(TypedDict, total=False):
     max_frame_size: int | None
     checkpoint: CheckpointLike | None
     checkpoint_interval: float
+    checkpoint_mismatch: Mismatch
 
 
 def check_options(buffer: object, max_frame: object, on_gap: object) -> None:

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 import attrs
 
@@ -32,6 +32,7 @@ from .checks import (
 )
 from .errors import InvalidInputError, shown
 from .models import EventTrigger, to_source, to_uuid
+from .origins import Mismatch, mismatch
 from .policy import RetryPolicy
 from .profile import Profile
 
@@ -39,9 +40,6 @@ TriggersLike = Iterable[EventTrigger] | AsyncIterable[EventTrigger]
 #: ``on_progress(done, total)``: triggers accounted for so far, and the total when known
 #: (a plain function; one that raises is logged and the batch goes on).
 Progress = Callable[[int, int | None], None]
-#: ``checkpoint_mismatch``: a stored position of another server or other filters is
-#: refused, or resumed from all the same (see :mod:`.session_checkpoint`).
-Mismatch = Literal["refuse", "resume"]
 
 #: Query parameters of ``GET /events`` that only the client's own options set.
 OWN_PARAMS = frozenset(("page", "size", "orderBy", "include"))
@@ -209,7 +207,7 @@ def session_spec(options: SessionOptions, max_read: int) -> SessionSpec:
         checkpoint=store,
         owns_checkpoint=owned,
         checkpoint_interval=_interval(options.get("checkpoint_interval", 1.0)),
-        checkpoint_mismatch=_mismatch(options.get("checkpoint_mismatch", "refuse")),
+        checkpoint_mismatch=mismatch(options.get("checkpoint_mismatch", "refuse")),
         filters=base,
         order=direction,
         max_size=max_size,
@@ -235,16 +233,6 @@ def _checkpoint(value: object, direction: Order) -> tuple[CheckpointStore | None
 def _interval(value: object) -> float:
     """``checkpoint_interval``: seconds, or 0 (save after every event)."""
     return seconds("checkpoint_interval", value, most=1e9, zero=True)
-
-
-def _mismatch(value: object) -> Mismatch:
-    """``checkpoint_mismatch``: ``"refuse"`` or ``"resume"``."""
-    text = plain_str(value) if isinstance(value, str) else None
-    if text == "refuse":
-        return "refuse"
-    if text == "resume":
-        return "resume"
-    raise InvalidInputError(f"checkpoint_mismatch must be 'refuse' or 'resume', got {shown(value)}")
 
 
 def _only_known(options: Mapping[str, object], known: frozenset[str]) -> None:

@@ -10,9 +10,7 @@ place in a stream, as JSON that this and later versions of the library read back
     the boundary time are neither lost nor repeated, and an event stored a little late (up
     to ``window`` older than the newest one) still comes through. With ``window=0`` the
     rule is the plain one: events strictly before ``time`` were delivered, and at ``time``
-    exactly the ids in ``recent``. A session saves it with ``server`` (the server's URL,
-    which never holds a credential) and ``filters`` (a digest of the session's filters): a
-    session of another server or of other filters refuses it (:mod:`.session_checkpoint`).
+    exactly the ids in ``recent``.
 :class:`LivePosition` (the WebSocket stream, ``client.subscribe``)
     the server's ``session_id``, the ``event_id`` and ``time`` of the last delivered event:
     what ``startSession`` needs to resume, and the time to fall back on when the server no
@@ -25,8 +23,13 @@ writes them::
      "recent": [{"time": "…Z", "ids": ["<guid>", …]}, …],
      "server": "https://host", "filters": "<digest>"}
 
-(``server`` and ``filters`` are left out when None, as versions before them wrote it.)
-    {"kind": "live", "version": 1, "session_id": "…", "event_id": "<guid>", "time": "…Z"}
+    {"kind": "live", "version": 1, "session_id": "…", "event_id": "<guid>", "time": "…Z",
+     "server": "https://host", "filters": "<digest>"}
+
+A stream saves both with ``server`` (the server's URL, which never holds a credential) and
+``filters`` (a digest of the session's filters or the live stream's rules): a stream of
+another server or of other filters refuses it (:mod:`.origins`). They are left out when
+None, as versions before them wrote it.
 
 Readers ignore fields they do not know (a later version may add some that older readers can
 do without); a change that a reader must understand gets a new ``version``, which older
@@ -64,7 +67,7 @@ DEFAULT_WINDOW = 2 * ACCURACY
 MAX_RECENT_IDS = 10_000
 #: The longest server session id a :class:`LivePosition` takes.
 MAX_SESSION_ID = 256
-#: The longest ``server`` or ``filters`` a :class:`SessionPosition` takes.
+#: The longest ``server`` or ``filters`` a position takes.
 MAX_ORIGIN = 2048
 
 T = TypeVar("T")
@@ -290,19 +293,31 @@ class LivePosition(Position):
     session_id: str = attrs.field(converter=_session_id)
     event_id: uuid.UUID | None = attrs.field(converter=_event_id)
     time: datetime = attrs.field(converter=_utc)
+    #: The server it was made for (its URL), or None: not recorded (not compared).
+    server: str | None = attrs.field(default=None, converter=_origin, eq=False)
+    #: A digest of the stream's rules, or None: not recorded (not compared).
+    filters: str | None = attrs.field(default=None, converter=_origin, eq=False)
 
     def _to_doc(self) -> dict[str, Any]:
-        return {
+        doc = {
             "session_id": self.session_id,
             "event_id": None if self.event_id is None else str(self.event_id),
             "time": format_time(self.time),
         }
+        origin = {"server": self.server, "filters": self.filters}
+        return doc | {key: value for key, value in origin.items() if value is not None}
 
     @classmethod
     def _from_doc(cls, doc: Mapping[str, Any]) -> LivePosition:
         none_yet = "event_id" in doc and doc["event_id"] is None  # null: none delivered yet
         event_id = None if none_yet else _guid(_member(doc, "event_id", str))
-        return cls(session_id=_member(doc, "session_id", str), event_id=event_id, time=_time(doc))
+        return cls(
+            session_id=_member(doc, "session_id", str),
+            event_id=event_id,
+            time=_time(doc),
+            server=_optional(doc, "server"),
+            filters=_optional(doc, "filters"),
+        )
 
 
 # ---------------------------------------------------------------------- reading

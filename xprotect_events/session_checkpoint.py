@@ -12,34 +12,22 @@ a save that never returns (a hung disk, a store waiting on a dead database) is t
 The save goes on in its thread; a store the session made from a path stays locked until it
 ends, so no other stream writes the file meanwhile.
 
-Each saved position records its :class:`Origin`: the server's URL (``server``: scheme, host,
-port and path, never a credential) and a digest of the session's filters (``filters``: the
-same filters in any order, and the values of a ``oneOf`` in any order, are the same). A
-stored position of another server, or of other filters, is a :class:`CheckpointError` on
-entry, before anything is sent: resuming from it would ask that server (or those filters)
-only for events after a time that belongs to another stream, and skip the rest for good.
-``checkpoint_mismatch="resume"`` resumes from it all the same (a server renamed, a filter
-knowingly changed); the next save records the new origin. A position saved without them (by
-an earlier version, or made by hand) is resumed from, as before.
+Each saved position records its origin, the server and a digest of the session's filters:
+one of another server or other filters is refused on entry (:mod:`.origins`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Sequence
-from typing import Any
 
-import attrs
-import orjson
 from yarl import URL
 
 from .checkpoints import CheckpointStore, Committer, load_from, save_to
 from .claims import Claim
 from .cursor import Cursor
-from .errors import CheckpointError, shown
-from .filters import SessionFilter
-from .options import Mismatch, SessionSpec
+from .errors import CheckpointError
+from .options import SessionSpec
+from .origins import Origin
 from .positions import Position, SessionPosition
 from .threads import in_thread
 
@@ -76,7 +64,7 @@ class SessionCheckpoint:
             owned=spec.owns_checkpoint,
             interval=spec.checkpoint_interval,
             timeout=spec.close_timeout,
-            origin=Origin.of(server, spec.filters, spec.checkpoint_mismatch),
+            origin=Origin.of(server, [f.to_wire() for f in spec.filters], spec.checkpoint_mismatch),
         )
 
     def __repr__(self) -> str:
@@ -90,11 +78,8 @@ class SessionCheckpoint:
             return
         position = SessionPosition.expect(stored)
         if self.origin is not None:
-            try:
-                self.origin.check(position)
-            except CheckpointError as exc:
-                path = getattr(self.store, "path", None)
-                raise CheckpointError(str(exc), path=None if path is None else str(path)) from None
+            path = getattr(self.store, "path", None)
+            self.origin.check(position, None if path is None else str(path))
         cursor.resume(position)
 
     async def finish(self) -> CheckpointError | None:
@@ -128,54 +113,6 @@ class SessionCheckpoint:
         if callable(close):
             close()
         self.claim.give_back()
-
-
-@attrs.frozen
-class Origin:
-    """What a session's positions are made for: its server and filters (module docstring)."""
-
-    server: str
-    filters: str
-    mismatch: Mismatch = "refuse"
-
-    @classmethod
-    def of(cls, url: URL, filters: Sequence[SessionFilter], mismatch: Mismatch) -> Origin:
-        return cls(str(url.origin()) + url.path.rstrip("/"), filters_digest(filters), mismatch)
-
-    def stamp(self, position: Position) -> SessionPosition:
-        session = SessionPosition.expect(position)
-        return attrs.evolve(session, server=self.server, filters=self.filters)
-
-    def check(self, position: SessionPosition) -> None:
-        """:class:`CheckpointError` if ``position`` was made for another server or other
-        filters (unless told to resume all the same); one that does not say is accepted."""
-        if self.mismatch == "resume":
-            return
-        if position.server not in (None, self.server):
-            made = f"another server ({shown(position.server)}; this session's is {self.server})"
-        elif position.filters not in (None, self.filters):
-            made = f"other filters ({shown(position.filters)}; this session's are {self.filters})"
-        else:
-            return
-        raise CheckpointError(
-            f"the stored position was saved by a session of {made}: resuming from it would "
-            "skip this session's events before its time; start without this checkpoint "
-            "(delete it, or give another), or pass checkpoint_mismatch='resume' to resume "
-            "from it all the same"
-        )
-
-
-def filters_digest(filters: Sequence[SessionFilter]) -> str:
-    """A digest of a session's filters, in any order (and a ``oneOf``'s values in any order)."""
-    parts = sorted(
-        orjson.dumps(_unordered(f.to_wire()), option=orjson.OPT_SORT_KEYS) for f in filters
-    )
-    return hashlib.sha256(b"\n".join(parts)).hexdigest()[:16]
-
-
-def _unordered(wire: dict[str, Any]) -> dict[str, Any]:
-    value = wire["value"]
-    return {**wire, "value": sorted(value)} if isinstance(value, list) else wire
 
 
 class _Stamping:

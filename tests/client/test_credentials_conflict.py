@@ -23,6 +23,10 @@ SERVICE = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
         ({"password": PASSWORD, "windows": True}, "password and windows"),
         ({"username": "admin"}, "username"),
         ({"username": "", "password": PASSWORD}, "username and password"),
+        (
+            {"username": "admin", "password": PASSWORD, "windows": True},
+            "username and password and windows",
+        ),
     ],
 )
 async def test_user_settings_with_a_service_client_are_refused(

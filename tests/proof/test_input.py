@@ -548,7 +548,6 @@ async def test_constructor_with_any_arguments_works_or_is_refused(
         {"password": "admin"},
         {"client_id": "service"},
         {"client_secret": "service-secret"},
-        {"username": "admin", "password": "admin", "client_id": "service", "client_secret": "s"},
         {"username": "admin", "client_secret": "s"},
         {"client_id": "", "client_secret": "s"},
     ],
