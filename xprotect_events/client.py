@@ -17,7 +17,7 @@ from .bodies import MAX_RESPONSE_BYTES
 from .checks import boolean
 from .cleartext import InsecureTransportWarning as InsecureTransportWarning
 from .cleartext import warn_if_cleartext
-from .convert import array_of, data_of
+from .convert import data_of
 from .core import Core
 from .endpoints import Verify
 from .live import LiveStream
@@ -359,8 +359,8 @@ class XProtectClient:
     # ------------------------------------------------------------------ configuration
 
     async def list_event_types(self) -> list[EventType]:
-        """Every event type of the Configuration API (``GET /eventTypes``)."""
-        return await self._get("/eventTypes", array_of(EventType))
+        """Every event type of the Configuration API (``GET /eventTypes``, page by page)."""
+        return await config.list_all(self.core, "/eventTypes", EventType)
 
     async def get_event_type(self, type_id: uuid.UUID | str) -> EventType:
         """One event type by its GUID (``GET /eventTypes/{id}``).
@@ -385,8 +385,8 @@ class XProtectClient:
         await config.delete_user_defined_event(self, type_id)
 
     async def list_cameras(self) -> list[Camera]:
-        """The cameras these credentials may see (``GET /cameras``)."""
-        return await self._get("/cameras", array_of(Camera))
+        """The cameras these credentials may see (``GET /cameras``, page by page)."""
+        return await config.list_all(self.core, "/cameras", Camera)
 
     async def camera(self, name_or_id: uuid.UUID | str) -> Camera:
         """A camera by id (or ``cameras/<guid>``), or by name, as :meth:`event_type` finds."""

@@ -1,20 +1,31 @@
-"""The Configuration API calls event code needs beyond listing: user-defined events (create,
-delete) and finding an event type or a camera by its name.
+"""The Configuration API calls event code needs: listings read page by page, user-defined
+events (create, delete) and finding an event type or a camera by its name.
 
-Functions take the client they call through; ``XProtectClient`` delegates its
-``create_user_defined_event``, ``delete_user_defined_event``, ``event_type`` and
-``camera`` here.
+Functions take the client (or core) they call through; ``XProtectClient`` delegates its
+``list_event_types``, ``list_cameras``, ``create_user_defined_event``,
+``delete_user_defined_event``, ``event_type`` and ``camera`` here.
+
+A listing asks ``?page=0&size=N``, ``page=1`` … (``N`` is ``Profile.config_page_size``)
+until a page holds fewer than ``N`` items [3p: clients that ran against real systems page
+so; ``_links`` may be missing, so it is not read]. Each item is kept once (by id): an item
+that an insertion pushed onto the next page comes twice. A page that brings nothing new
+ends the listing (a server that ignores ``page`` sends the same items again), and more than
+``Profile.max_config_items`` items in all is a :class:`ProtocolError` (a server whose pages
+never end). Offset paging cannot see an item that a deletion shifted back across a page
+boundary while the listing ran: list again if the configuration was changing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
 from . import wire
+from .convert import array_of
 from .core import Core
 from .errors import InvalidInputError, ProtocolError, XProtectError, shown
 from .models import Camera, EventType, source_guid, to_source, to_uuid
@@ -61,6 +72,28 @@ class Named(Protocol):
 
 
 N = TypeVar("N", bound=Named)
+
+
+async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:
+    """Every item of the Configuration API list at ``path``, page by page (see above)."""
+    size, most = core.profile.config_page_size, core.profile.max_config_items
+    found: dict[uuid.UUID, N] = {}
+    for page in itertools.count():
+        params = {"page": str(page), "size": str(size)}
+        items = await core.call("GET", path, array_of(cls), params=params)
+        before = len(found)
+        for item in items:
+            found.setdefault(item.id, item)
+        if len(found) > most:
+            raise ProtocolError(
+                f"more than Profile.max_config_items = {most:,} items across pages "
+                f"(the server's pages do not end)",
+                method="GET",
+                path=core.api_path(path),
+            )
+        if len(items) < size or len(found) == before:
+            break
+    return list(found.values())
 
 
 def find_named(items: Iterable[N], text: str, what: str = "event type") -> N:
