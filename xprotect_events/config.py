@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
@@ -29,6 +30,7 @@ from .convert import array_of
 from .core import Core
 from .errors import InvalidInputError, ProtocolError, XProtectError, shown
 from .models import Camera, EventType, source_guid, to_source, to_uuid
+from .responses import shown_text
 
 T = TypeVar("T")
 
@@ -51,11 +53,19 @@ MAX_NAME = 256
 SIMULATOR_RETENTION_PATH = "/simulator/eventTypes"
 
 _NOT_WORD = re.compile(r"[\W_]+")
+#: Most names (and ids) an error lists.
+MOST_SHOWN = 20
+
+
+def folded(name: str) -> str:
+    """A name as it reads, without case: composed or decomposed accents and full-width
+    letters alike (NFKC, case-folded, NFKC again: Unicode's caseless matching)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
 def compact(name: str) -> str:
     """A name without case, spaces or punctuation: ``"Motion Started"`` → ``"motionstarted"``."""
-    return _NOT_WORD.sub("", name.casefold())
+    return _NOT_WORD.sub("", folded(name))
 
 
 class Named(Protocol):
@@ -98,21 +108,31 @@ async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:
 
 def find_named(items: Iterable[N], text: str, what: str = "event type") -> N:
     """The item whose name or display name is ``text``: case does not matter, and nor do
-    spaces and punctuation (``MotionStarted`` finds "Motion Started"). An exact match (but
-    case) wins over a compact one. :class:`InvalidInputError` when none or several match."""
+    spaces and punctuation (``MotionStarted`` finds "Motion Started"), nor how the server
+    wrote accents or letters (:func:`folded`). An exact match (but case) wins over a compact
+    one. :class:`InvalidInputError` when none or several match; it names a few of them."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError(f"a {what} name must be a non-empty string, got {shown(text)}")
     known = list(items)
-    for norm in (str.casefold, compact):
+    for norm in (folded, compact):
         wanted = norm(text.strip())
         found = [t for t in known if wanted in {norm(t.name), norm(t.display_name or t.name)}]
         if len(found) == 1:
             return found[0]
         if found:
-            ids = ", ".join(str(t.id) for t in found)
-            raise InvalidInputError(f"{len(found)} {what}s are named {text!r} ({ids}); use an id")
-    names = ", ".join(sorted(t.display_name or t.name for t in known)) or "none readable"
-    raise InvalidInputError(f"no {what} named {text!r}; known: {names}")
+            ids = some(str(t.id) for t in found)
+            raise InvalidInputError(
+                f"{len(found)} {what}s are named {shown(text)} ({ids}); use an id"
+            )
+    names = some(shown_text(t.display_name or t.name, 80) for t in known) or "none readable"
+    raise InvalidInputError(f"no {what} named {shown(text)}; known: {names}")
+
+
+def some(texts: Iterable[str]) -> str:
+    """The first :data:`MOST_SHOWN` of ``texts`` in order, and how many more there are."""
+    chosen = sorted(texts)
+    more = len(chosen) - MOST_SHOWN
+    return ", ".join(chosen[:MOST_SHOWN]) + (f" … and {more:,} more" if more > 0 else "")
 
 
 def find_event_type(types: Iterable[EventType], text: str) -> EventType:
