@@ -7,7 +7,8 @@ small chunks, so the server never holds them; ``sent[route]`` counts the body by
 managed to write (a client that stops early stops the server too).
 
 Routes: ``token``, ``list``, ``get``, ``trigger``, ``batch``, ``create``, ``read``,
-``delete``, ``cameras``, ``eventTypes`` (the last two have no good answer: a test says).
+``delete``, ``cameras``, ``eventTypes``, ``eventType`` (the last three have no good answer:
+a test says).
 Every request is recorded in ``seen`` (route, method, URL, body).
 """
 
@@ -161,6 +162,7 @@ def _route(method: str, path: str) -> str:
         ("GET", 2, "eventsessions"): "read",
         ("GET", 1, "cameras"): "cameras",
         ("GET", 1, "eventtypes"): "eventTypes",
+        ("GET", 2, "eventtypes"): "eventType",
         ("DELETE", 2, "eventsessions"): "delete",
     }
     return routes.get((method, len(rest), rest[0] if rest else ""), "unknown")

@@ -17,7 +17,6 @@ from .bodies import MAX_RESPONSE_BYTES
 from .checks import boolean
 from .cleartext import InsecureTransportWarning as InsecureTransportWarning
 from .cleartext import warn_if_cleartext
-from .convert import data_of
 from .core import Core
 from .endpoints import Verify
 from .live import LiveStream
@@ -366,10 +365,11 @@ class XProtectClient:
         """One event type by its GUID (``GET /eventTypes/{id}``).
 
         :class:`InvalidInputError` when ``type_id`` is not a GUID (nothing is sent);
-        :class:`NotFoundError` when the server has no such type.
+        :class:`NotFoundError` when the server has no such type; :class:`ProtocolError`
+        when it answers another one.
         """
         guid = to_uuid(type_id, "event type id")
-        return await self._get(f"/eventTypes/{guid}", data_of(EventType))
+        return await config.get_one(self.core, "/eventTypes", EventType, guid)
 
     async def event_type(self, name_or_id: uuid.UUID | str) -> EventType:
         """An event type by id, or by name or display name (any case; ``MotionStarted``

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
 from . import wire
-from .convert import array_of
+from .convert import array_of, data_of
 from .core import Core
 from .errors import InvalidInputError, ProtocolError, XProtectError, shown
 from .models import Camera, EventType, source_guid, to_source, to_uuid
@@ -82,6 +82,20 @@ class Named(Protocol):
 
 
 N = TypeVar("N", bound=Named)
+
+
+async def get_one(core: Core, path: str, cls: type[N], guid: uuid.UUID) -> N:
+    """The item ``{path}/{guid}`` (``{"data": item}``); one with another id is a
+    :class:`ProtocolError` (whoever asked would judge the wrong item)."""
+    full = f"{path}/{guid}"
+    item = await core.call("GET", full, data_of(cls))
+    if item.id != guid:
+        raise ProtocolError(
+            f"asked for {guid}, the server answered {item.id}",
+            method="GET",
+            path=core.api_path(full),
+        )
+    return item
 
 
 async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:

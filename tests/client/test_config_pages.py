@@ -179,3 +179,20 @@ async def test_json_with_or_without_a_charset_is_read(hostile: Hostile, content_
     async with hostile_client(hostile) as client:
         cameras = await client.list_cameras()
     assert [c.name for c in cameras] == ["Caf\u00e9 \u6771\u4eac \U0001f4f7"]
+
+
+async def test_an_event_type_answered_for_another_id_is_a_protocol_error(
+    hostile: Hostile,
+) -> None:
+    """``can_trigger`` and ``event_type`` judge the type the server answered: it must be
+    the one asked for."""
+    other = {"id": str(uuid.UUID(int=7)), "name": "Other", "generatorType": "External"}
+    hostile.on("eventType", hostile.answer(200, orjson.dumps({"data": other})))
+    asked = uuid.UUID(int=8)
+    async with hostile_client(hostile) as client:
+        with pytest.raises(ProtocolError) as caught:
+            await client.get_event_type(asked)
+        with pytest.raises(ProtocolError):
+            await client.can_trigger(asked)
+    assert caught.value.path == f"/api/rest/v1/eventTypes/{asked}"
+    assert str(asked) in str(caught.value)
