@@ -5,13 +5,13 @@ Functions take the client (or core) they call through; ``XProtectClient`` delega
 ``list_event_types``, ``list_cameras``, ``create_user_defined_event``,
 ``delete_user_defined_event``, ``event_type`` and ``camera`` here.
 
-A listing asks ``?page=0&size=N``, ``page=1`` … (``N`` is ``Profile.config_page_size``)
-until a page holds fewer than ``N`` items [3p: clients that ran against real systems page
+A listing asks ``?page=0&size=N``, ``page=1`` … (``N`` is :data:`PAGE_SIZE`, 500
+[profile]) until a page holds fewer than ``N`` items [3p: clients that ran against real systems page
 so; ``_links`` may be missing, so it is not read]. Each item is kept once (by id): an item
 that an insertion pushed onto the next page comes twice. A page that brings nothing new
 ends the listing (a server that ignores ``page`` sends the same items again), and more than
-``Profile.max_config_items`` items in all is a :class:`ProtocolError` (a server whose pages
-never end). Offset paging cannot see an item that a deletion shifted back across a page
+:data:`MOST_ITEMS` (100,000 [profile]) items in all is a :class:`ProtocolError` (a server
+whose pages never end). Offset paging cannot see an item that a deletion shifted back across a page
 boundary while the listing ran: list again if the configuration was changing.
 """
 
@@ -55,6 +55,10 @@ SIMULATOR_RETENTION_PATH = "/simulator/eventTypes"
 _NOT_WORD = re.compile(r"[\W_]+")
 #: Most names (and ids) an error lists.
 MOST_SHOWN = 20
+#: ``size`` of each page of a listing [profile].
+PAGE_SIZE = 500
+#: Most items a listing takes across its pages [profile].
+MOST_ITEMS = 100_000
 
 
 def folded(name: str) -> str:
@@ -100,7 +104,7 @@ async def get_one(core: Core, path: str, cls: type[N], guid: uuid.UUID) -> N:
 
 async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:
     """Every item of the Configuration API list at ``path``, page by page (see above)."""
-    size, most = core.profile.config_page_size, core.profile.max_config_items
+    size, most = PAGE_SIZE, MOST_ITEMS
     found: dict[uuid.UUID, N] = {}
     for page in itertools.count():
         params = {"page": str(page), "size": str(size)}
@@ -110,8 +114,7 @@ async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:
             found.setdefault(item.id, item)
         if len(found) > most:
             raise ProtocolError(
-                f"more than Profile.max_config_items = {most:,} items across pages "
-                f"(the server's pages do not end)",
+                f"more than {most:,} items across pages (the server's pages do not end)",
                 method="GET",
                 path=core.api_path(path),
             )

@@ -72,11 +72,6 @@ class Profile:
     max_batch_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=_count)
     #: Largest ``size`` of a page of ``GET /events`` [profile].
     max_page_size: int = attrs.field(default=2000, validator=_count)
-    #: ``size`` of each page of a Configuration API listing (``GET /cameras`` …) [profile].
-    config_page_size: int = attrs.field(default=500, validator=_count)
-    #: Most items a Configuration API listing takes across its pages; more is a
-    #: ProtocolError (a server whose pages never end) [profile].
-    max_config_items: int = attrs.field(default=100_000, validator=_count)
     #: Seconds a server may be off when it applies a ``time`` filter ("an accuracy of
     #: 10ms" [seed]): a listing's next page starts that much (and a microsecond) short of
     #: the last event's time, so that a bound the server rounds loses nothing (``listing``).

@@ -6,6 +6,7 @@ duplicates."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,8 +16,7 @@ from yarl import URL
 
 from tests.helpers import FAST_RETRY
 from tests.hostile import Hostile
-from xprotect_events import ProtocolError, XProtectClient
-from xprotect_events.profile import Profile
+from xprotect_events import ProtocolError, XProtectClient, config
 from xprotect_events.testing import Simulator
 
 
@@ -39,14 +39,14 @@ def paging(items: list[dict[str, Any]], *, ignore: bool = False, **extra: Any) -
     return handler
 
 
-def hostile_client(hostile: Hostile, **profile: Any) -> XProtectClient:
-    return XProtectClient(
-        hostile.url,
-        username="u",
-        password="p",
-        retry=FAST_RETRY,
-        profile=Profile(**profile),
-    )
+@pytest.fixture
+def page_size(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Set the listings' page size (and keep the bound on items) for one test."""
+    return lambda size: monkeypatch.setattr(config, "PAGE_SIZE", size)
+
+
+def hostile_client(hostile: Hostile) -> XProtectClient:
+    return XProtectClient(hostile.url, username="u", password="p", retry=FAST_RETRY)
 
 
 def pages_asked(hostile: Hostile) -> list[tuple[str | None, str | None]]:
@@ -72,7 +72,10 @@ async def test_a_list_larger_than_one_answer_is_read_page_by_page(sim: Simulator
 
 
 @pytest.mark.parametrize("size", [1, 3, 7, 100])
-async def test_every_page_size_gives_every_item_once(sim: Simulator, size: int) -> None:
+async def test_every_page_size_gives_every_item_once(
+    sim: Simulator, page_size: Callable[[int], None], size: int
+) -> None:
+    page_size(size)
     for number in range(20):
         sim.add_event_type(f"Extra type {number}")
     async with XProtectClient(
@@ -81,7 +84,6 @@ async def test_every_page_size_gives_every_item_once(sim: Simulator, size: int) 
         password="admin",
         retry=FAST_RETRY,
         clock=sim.clock.time,
-        profile=Profile(config_page_size=size),
     ) as client:
         types = await client.list_event_types()
         cameras = await client.list_cameras()
@@ -89,31 +91,42 @@ async def test_every_page_size_gives_every_item_once(sim: Simulator, size: int) 
     assert [c.id for c in cameras] == [c.id for c in sim.cameras]
 
 
-async def test_pages_are_asked_by_number_and_size(hostile: Hostile) -> None:
+async def test_pages_are_asked_by_number_and_size(
+    hostile: Hostile, page_size: Callable[[int], None]
+) -> None:
     hostile.on("cameras", paging([camera(n) for n in range(7)]))
-    async with hostile_client(hostile, config_page_size=3) as client:
+    page_size(3)
+    async with hostile_client(hostile) as client:
         cameras = await client.list_cameras()
     assert [c.name for c in cameras] == [f"Camera {n}" for n in range(7)]
     assert pages_asked(hostile) == [("0", "3"), ("1", "3"), ("2", "3")]
 
 
-async def test_a_full_last_page_ends_with_an_empty_one(hostile: Hostile) -> None:
+async def test_a_full_last_page_ends_with_an_empty_one(
+    hostile: Hostile, page_size: Callable[[int], None]
+) -> None:
     hostile.on("cameras", paging([camera(n) for n in range(6)]))
-    async with hostile_client(hostile, config_page_size=3) as client:
+    page_size(3)
+    async with hostile_client(hostile) as client:
         assert len(await client.list_cameras()) == 6
     assert pages_asked(hostile) == [("0", "3"), ("1", "3"), ("2", "3")]
 
 
-async def test_a_server_that_ignores_paging_gives_each_item_once(hostile: Hostile) -> None:
+async def test_a_server_that_ignores_paging_gives_each_item_once(
+    hostile: Hostile, page_size: Callable[[int], None]
+) -> None:
     """The whole list on every page: the second page brings nothing new, so it ends."""
     hostile.on("cameras", paging([camera(n) for n in range(5)], ignore=True))
-    async with hostile_client(hostile, config_page_size=3) as client:
+    page_size(3)
+    async with hostile_client(hostile) as client:
         cameras = await client.list_cameras()
     assert [c.name for c in cameras] == [f"Camera {n}" for n in range(5)]
     assert len(hostile.requests("cameras")) == 2
 
 
-async def test_a_repeated_page_ends_the_listing_without_duplicates(hostile: Hostile) -> None:
+async def test_a_repeated_page_ends_the_listing_without_duplicates(
+    hostile: Hostile, page_size: Callable[[int], None]
+) -> None:
     items = [camera(n) for n in range(6)]
 
     async def repeating(request: web.Request) -> web.StreamResponse:
@@ -122,13 +135,16 @@ async def test_a_repeated_page_ends_the_listing_without_duplicates(hostile: Host
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     hostile.on("cameras", repeating)
-    async with hostile_client(hostile, config_page_size=3) as client:
+    page_size(3)
+    async with hostile_client(hostile) as client:
         cameras = await client.list_cameras()
     assert [c.name for c in cameras] == [f"Camera {n}" for n in range(6)]
     assert len(hostile.requests("cameras")) == 3
 
 
-async def test_an_item_shifted_onto_the_next_page_is_kept_once(hostile: Hostile) -> None:
+async def test_an_item_shifted_onto_the_next_page_is_kept_once(
+    hostile: Hostile, page_size: Callable[[int], None]
+) -> None:
     """An item added before the cursor between two reads pushes the last one of a page onto
     the next: it comes twice, it is kept once, and the listing goes on."""
     pages = [[camera(0), camera(1), camera(2)], [camera(2), camera(3), camera(4)], [camera(5)]]
@@ -138,12 +154,15 @@ async def test_an_item_shifted_onto_the_next_page_is_kept_once(hostile: Hostile)
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     hostile.on("cameras", shifting)
-    async with hostile_client(hostile, config_page_size=3) as client:
+    page_size(3)
+    async with hostile_client(hostile) as client:
         cameras = await client.list_cameras()
     assert [c.name for c in cameras] == [f"Camera {n}" for n in range(6)]
 
 
-async def test_pages_that_never_end_are_a_protocol_error(hostile: Hostile) -> None:
+async def test_pages_that_never_end_are_a_protocol_error(
+    hostile: Hostile, page_size: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Always a full page of new items (and a next link): stopped at the profile's bound."""
 
     async def endless(request: web.Request) -> web.StreamResponse:
@@ -155,7 +174,9 @@ async def test_pages_that_never_end_are_a_protocol_error(hostile: Hostile) -> No
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     hostile.on("cameras", endless)
-    async with hostile_client(hostile, config_page_size=10, max_config_items=50) as client:
+    page_size(10)
+    monkeypatch.setattr(config, "MOST_ITEMS", 50)
+    async with hostile_client(hostile) as client:
         with pytest.raises(ProtocolError) as caught:
             await client.list_cameras()
     assert caught.value.method == "GET"
