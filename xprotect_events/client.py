@@ -389,7 +389,7 @@ class XProtectClient:
         return await config.list_all(self.core, "/cameras", Camera)
 
     async def camera(self, name_or_id: uuid.UUID | str) -> Camera:
-        """A camera by id (or ``cameras/<guid>``), or by name, as :meth:`event_type` finds."""
+        """A camera by id (or ``cameras/<guid>``; one GET) or name, as :meth:`event_type` finds."""
         return await config.camera(self, name_or_id)
 
     async def can_trigger(self, event_type: EventType | uuid.UUID | str) -> bool:

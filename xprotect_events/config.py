@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 from . import wire
 from .convert import array_of, data_of
 from .core import Core
-from .errors import InvalidInputError, ProtocolError, XProtectError, shown
+from .errors import InvalidInputError, NotFoundError, ProtocolError, XProtectError, shown
 from .models import Camera, EventType, source_guid, to_source, to_uuid
 from .responses import shown_text
 
@@ -158,21 +158,22 @@ def find_event_type(types: Iterable[EventType], text: str) -> EventType:
 
 
 async def camera(client: XProtectClient, name_or_id: uuid.UUID | str) -> Camera:
-    """The camera with this id (a GUID or ``cameras/<guid>``) or this name, among those
-    the credentials may see (one ``GET /cameras``); :class:`InvalidInputError` if none."""
-    cameras = await client.list_cameras()
+    """The camera with this id (a GUID or ``cameras/<guid>``: one ``GET /cameras/{id}``) or
+    this name (a listing), among those the credentials may see; :class:`InvalidInputError`
+    if none."""
     if isinstance(name_or_id, uuid.UUID):
-        guid: uuid.UUID | None = name_or_id
+        guid = name_or_id
     else:
-        guid = None
+        found = None
         with contextlib.suppress(InvalidInputError):  # not a GUID: a name
-            guid = source_guid(to_source(name_or_id))
-        if guid is None:
-            return find_named(cameras, name_or_id, "camera")
-    for item in cameras:
-        if item.id == guid:
-            return item
-    raise InvalidInputError(f"no camera {guid} among those these credentials may see")
+            found = source_guid(to_source(name_or_id))
+        if found is None:
+            return find_named(await client.list_cameras(), name_or_id, "camera")
+        guid = found
+    try:
+        return await get_one(client.core, "/cameras", Camera, guid)
+    except NotFoundError:
+        raise InvalidInputError(f"no camera {guid} among those these credentials may see") from None
 
 
 async def event_type(client: XProtectClient, name_or_id: uuid.UUID | str) -> EventType:

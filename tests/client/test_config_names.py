@@ -57,3 +57,20 @@ async def test_a_long_name_asked_is_cut_in_the_error(client: XProtectClient) -> 
     with pytest.raises(InvalidInputError) as caught:
         await client.event_type("y" * 100_000)
     assert len(str(caught.value)) < 2_000
+
+
+async def test_a_camera_by_id_is_one_get_not_a_listing(sim: Simulator) -> None:
+    """Among 1,500 cameras (three pages), ``camera(guid)`` reads that one camera."""
+    for number in range(1_500):
+        sim.add_camera(f"Extra camera {number}")
+    hidden = sim.add_camera("Hidden", visible_to=["nobody"])
+    wanted = sim.cameras[700]
+    async with XProtectClient(
+        sim.url, username="operator", password="operator", clock=sim.clock.time
+    ) as client:
+        assert (await client.camera(wanted.id)).name == wanted.name
+        assert (await client.camera(wanted.source)).id == wanted.id
+        with pytest.raises(InvalidInputError, match="may see"):
+            await client.camera(hidden)
+    assert sim.stats.requests["GET /api/rest/v1/cameras"] == 0
+    assert sim.stats.requests["GET /api/rest/v1/cameras/{id}"] == 3
