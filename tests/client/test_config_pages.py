@@ -55,7 +55,7 @@ def pages_asked(hostile: Hostile) -> list[tuple[str | None, str | None]]:
 
 
 async def test_a_list_larger_than_one_answer_is_read_page_by_page(sim: Simulator) -> None:
-    """1,200 cameras do not fit one 200 kB answer; pages of the profile's size do."""
+    """1,200 cameras do not fit one 200 kB answer; pages of config.PAGE_SIZE do."""
     for number in range(1_200):
         sim.add_camera(f"Extra camera {number}")
     async with XProtectClient(
@@ -163,7 +163,7 @@ async def test_an_item_shifted_onto_the_next_page_is_kept_once(
 async def test_pages_that_never_end_are_a_protocol_error(
     hostile: Hostile, page_size: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Always a full page of new items (and a next link): stopped at the profile's bound."""
+    """Always a full page of new items (and a next link): stopped at config.MOST_ITEMS."""
 
     async def endless(request: web.Request) -> web.StreamResponse:
         page, size = int(request.query["page"]), int(request.query["size"])
