@@ -7,7 +7,9 @@ small chunks, so the server never holds them; ``sent[route]`` counts the body by
 managed to write (a client that stops early stops the server too).
 
 Routes: ``token``, ``list``, ``get``, ``trigger``, ``batch``, ``create``, ``read``,
-``delete``. Every request is recorded in ``seen`` (route, method, URL, body).
+``delete``, ``cameras``, ``eventTypes``, ``eventType`` (the last three have no good answer:
+a test says).
+Every request is recorded in ``seen`` (route, method, URL, body).
 """
 
 from __future__ import annotations
@@ -158,6 +160,9 @@ def _route(method: str, path: str) -> str:
         ("POST", 2, "events"): "batch",
         ("POST", 1, "eventsessions"): "create",
         ("GET", 2, "eventsessions"): "read",
+        ("GET", 1, "cameras"): "cameras",
+        ("GET", 1, "eventtypes"): "eventTypes",
+        ("GET", 2, "eventtypes"): "eventType",
         ("DELETE", 2, "eventsessions"): "delete",
     }
     return routes.get((method, len(rest), rest[0] if rest else ""), "unknown")

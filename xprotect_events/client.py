@@ -17,7 +17,6 @@ from .bodies import MAX_RESPONSE_BYTES
 from .checks import boolean
 from .cleartext import InsecureTransportWarning as InsecureTransportWarning
 from .cleartext import warn_if_cleartext
-from .convert import array_of, data_of
 from .core import Core
 from .endpoints import Verify
 from .live import LiveStream
@@ -359,17 +358,18 @@ class XProtectClient:
     # ------------------------------------------------------------------ configuration
 
     async def list_event_types(self) -> list[EventType]:
-        """Every event type of the Configuration API (``GET /eventTypes``)."""
-        return await self._get("/eventTypes", array_of(EventType))
+        """Every event type of the Configuration API (``GET /eventTypes``, page by page)."""
+        return await config.list_all(self.core, "/eventTypes", EventType)
 
     async def get_event_type(self, type_id: uuid.UUID | str) -> EventType:
         """One event type by its GUID (``GET /eventTypes/{id}``).
 
         :class:`InvalidInputError` when ``type_id`` is not a GUID (nothing is sent);
-        :class:`NotFoundError` when the server has no such type.
+        :class:`NotFoundError` when the server has no such type; :class:`ProtocolError`
+        when it answers another one.
         """
         guid = to_uuid(type_id, "event type id")
-        return await self._get(f"/eventTypes/{guid}", data_of(EventType))
+        return await config.get_one(self.core, "/eventTypes", EventType, guid)
 
     async def event_type(self, name_or_id: uuid.UUID | str) -> EventType:
         """An event type by id, or by name or display name (any case; ``MotionStarted``
@@ -385,11 +385,11 @@ class XProtectClient:
         await config.delete_user_defined_event(self, type_id)
 
     async def list_cameras(self) -> list[Camera]:
-        """The cameras these credentials may see (``GET /cameras``)."""
-        return await self._get("/cameras", array_of(Camera))
+        """The cameras these credentials may see (``GET /cameras``, page by page)."""
+        return await config.list_all(self.core, "/cameras", Camera)
 
     async def camera(self, name_or_id: uuid.UUID | str) -> Camera:
-        """A camera by id (or ``cameras/<guid>``), or by name, as :meth:`event_type` finds."""
+        """A camera by id (or ``cameras/<guid>``; one GET) or name, as :meth:`event_type` finds."""
         return await config.camera(self, name_or_id)
 
     async def can_trigger(self, event_type: EventType | uuid.UUID | str) -> bool:

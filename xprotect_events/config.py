@@ -1,23 +1,36 @@
-"""The Configuration API calls event code needs beyond listing: user-defined events (create,
-delete) and finding an event type or a camera by its name.
+"""The Configuration API calls event code needs: listings read page by page, user-defined
+events (create, delete) and finding an event type or a camera by its name.
 
-Functions take the client they call through; ``XProtectClient`` delegates its
-``create_user_defined_event``, ``delete_user_defined_event``, ``event_type`` and
-``camera`` here.
+Functions take the client (or core) they call through; ``XProtectClient`` delegates its
+``list_event_types``, ``list_cameras``, ``create_user_defined_event``,
+``delete_user_defined_event``, ``event_type`` and ``camera`` here.
+
+A listing asks ``?page=0&size=N``, ``page=1`` … (``N`` is :data:`PAGE_SIZE`, 500
+[profile]) until a page holds fewer than ``N`` items [3p: clients that ran against real systems page
+so; ``_links`` may be missing, so it is not read]. Each item is kept once (by id): an item
+that an insertion pushed onto the next page comes twice. A page that brings nothing new
+ends the listing (a server that ignores ``page`` sends the same items again), and more than
+:data:`MOST_ITEMS` (100,000 [profile]) items in all is a :class:`ProtocolError` (a server
+whose pages never end). Offset paging cannot see an item that a deletion shifted back across a page
+boundary while the listing ran: list again if the configuration was changing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
 from . import wire
+from .convert import array_of, data_of
 from .core import Core
-from .errors import InvalidInputError, ProtocolError, XProtectError, shown
+from .errors import InvalidInputError, NotFoundError, ProtocolError, XProtectError, shown
 from .models import Camera, EventType, source_guid, to_source, to_uuid
+from .responses import shown_text
 
 T = TypeVar("T")
 
@@ -40,11 +53,23 @@ MAX_NAME = 256
 SIMULATOR_RETENTION_PATH = "/simulator/eventTypes"
 
 _NOT_WORD = re.compile(r"[\W_]+")
+#: Most names (and ids) an error lists.
+MOST_SHOWN = 20
+#: ``size`` of each page of a listing [profile].
+PAGE_SIZE = 500
+#: Most items a listing takes across its pages [profile].
+MOST_ITEMS = 100_000
+
+
+def folded(name: str) -> str:
+    """A name as it reads, without case: composed or decomposed accents and full-width
+    letters alike (NFKC, case-folded, NFKC again: Unicode's caseless matching)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
 def compact(name: str) -> str:
     """A name without case, spaces or punctuation: ``"Motion Started"`` → ``"motionstarted"``."""
-    return _NOT_WORD.sub("", name.casefold())
+    return _NOT_WORD.sub("", folded(name))
 
 
 class Named(Protocol):
@@ -63,23 +88,68 @@ class Named(Protocol):
 N = TypeVar("N", bound=Named)
 
 
+async def get_one(core: Core, path: str, cls: type[N], guid: uuid.UUID) -> N:
+    """The item ``{path}/{guid}`` (``{"data": item}``); one with another id is a
+    :class:`ProtocolError` (whoever asked would judge the wrong item)."""
+    full = f"{path}/{guid}"
+    item = await core.call("GET", full, data_of(cls))
+    if item.id != guid:
+        raise ProtocolError(
+            f"asked for {guid}, the server answered {item.id}",
+            method="GET",
+            path=core.api_path(full),
+        )
+    return item
+
+
+async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:
+    """Every item of the Configuration API list at ``path``, page by page (see above)."""
+    size, most = PAGE_SIZE, MOST_ITEMS
+    found: dict[uuid.UUID, N] = {}
+    for page in itertools.count():
+        params = {"page": str(page), "size": str(size)}
+        items = await core.call("GET", path, array_of(cls), params=params)
+        before = len(found)
+        for item in items:
+            found.setdefault(item.id, item)
+        if len(found) > most:
+            raise ProtocolError(
+                f"more than {most:,} items across pages (the server's pages do not end)",
+                method="GET",
+                path=core.api_path(path),
+            )
+        if len(items) < size or len(found) == before:
+            break
+    return list(found.values())
+
+
 def find_named(items: Iterable[N], text: str, what: str = "event type") -> N:
     """The item whose name or display name is ``text``: case does not matter, and nor do
-    spaces and punctuation (``MotionStarted`` finds "Motion Started"). An exact match (but
-    case) wins over a compact one. :class:`InvalidInputError` when none or several match."""
+    spaces and punctuation (``MotionStarted`` finds "Motion Started"), nor how the server
+    wrote accents or letters (:func:`folded`). An exact match (but case) wins over a compact
+    one. :class:`InvalidInputError` when none or several match; it names a few of them."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError(f"a {what} name must be a non-empty string, got {shown(text)}")
     known = list(items)
-    for norm in (str.casefold, compact):
+    for norm in (folded, compact):
         wanted = norm(text.strip())
         found = [t for t in known if wanted in {norm(t.name), norm(t.display_name or t.name)}]
         if len(found) == 1:
             return found[0]
         if found:
-            ids = ", ".join(str(t.id) for t in found)
-            raise InvalidInputError(f"{len(found)} {what}s are named {text!r} ({ids}); use an id")
-    names = ", ".join(sorted(t.display_name or t.name for t in known)) or "none readable"
-    raise InvalidInputError(f"no {what} named {text!r}; known: {names}")
+            ids = some(str(t.id) for t in found)
+            raise InvalidInputError(
+                f"{len(found)} {what}s are named {shown(text)} ({ids}); use an id"
+            )
+    names = some(shown_text(t.display_name or t.name, 80) for t in known) or "none readable"
+    raise InvalidInputError(f"no {what} named {shown(text)}; known: {names}")
+
+
+def some(texts: Iterable[str]) -> str:
+    """The first :data:`MOST_SHOWN` of ``texts`` in order, and how many more there are."""
+    chosen = sorted(texts)
+    more = len(chosen) - MOST_SHOWN
+    return ", ".join(chosen[:MOST_SHOWN]) + (f" … and {more:,} more" if more > 0 else "")
 
 
 def find_event_type(types: Iterable[EventType], text: str) -> EventType:
@@ -88,21 +158,22 @@ def find_event_type(types: Iterable[EventType], text: str) -> EventType:
 
 
 async def camera(client: XProtectClient, name_or_id: uuid.UUID | str) -> Camera:
-    """The camera with this id (a GUID or ``cameras/<guid>``) or this name, among those
-    the credentials may see (one ``GET /cameras``); :class:`InvalidInputError` if none."""
-    cameras = await client.list_cameras()
+    """The camera with this id (a GUID or ``cameras/<guid>``: one ``GET /cameras/{id}``) or
+    this name (a listing), among those the credentials may see; :class:`InvalidInputError`
+    if none."""
     if isinstance(name_or_id, uuid.UUID):
-        guid: uuid.UUID | None = name_or_id
+        guid = name_or_id
     else:
-        guid = None
+        found = None
         with contextlib.suppress(InvalidInputError):  # not a GUID: a name
-            guid = source_guid(to_source(name_or_id))
-        if guid is None:
-            return find_named(cameras, name_or_id, "camera")
-    for item in cameras:
-        if item.id == guid:
-            return item
-    raise InvalidInputError(f"no camera {guid} among those these credentials may see")
+            found = source_guid(to_source(name_or_id))
+        if found is None:
+            return find_named(await client.list_cameras(), name_or_id, "camera")
+        guid = found
+    try:
+        return await get_one(client.core, "/cameras", Camera, guid)
+    except NotFoundError:
+        raise InvalidInputError(f"no camera {guid} among those these credentials may see") from None
 
 
 async def event_type(client: XProtectClient, name_or_id: uuid.UUID | str) -> EventType:

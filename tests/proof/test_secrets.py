@@ -162,19 +162,27 @@ def scan(secrets: Secrets, texts: Iterable[tuple[str, str]], where: str) -> list
 
 @contextlib.contextmanager
 def recording_tokens(secrets: Secrets) -> Iterator[None]:
-    """Every token any simulator issues (login or ``issue_token``) is added to ``secrets``."""
-    original = sim_tokens.Tokens.issue
+    """Every token any simulator issues (login or ``issue_token``), refresh tokens too, is
+    added to ``secrets``."""
+    original, original_refresh = sim_tokens.Tokens.issue, sim_tokens.Tokens.issue_refresh
 
     def issue(self: sim_tokens.Tokens, identity: Any) -> str:
         token = original(self, identity)
         secrets.add_token(token)
         return token
 
+    def issue_refresh(self: sim_tokens.Tokens, identity: Any, client_id: str) -> str:
+        token = original_refresh(self, identity, client_id)
+        secrets.add_token(token)
+        return token
+
     sim_tokens.Tokens.issue = issue  # type: ignore[method-assign]
+    sim_tokens.Tokens.issue_refresh = issue_refresh  # type: ignore[method-assign]
     try:
         yield
     finally:
         sim_tokens.Tokens.issue = original  # type: ignore[method-assign]
+        sim_tokens.Tokens.issue_refresh = original_refresh  # type: ignore[method-assign]
 
 
 # ============================================================================ the audit plugin
@@ -309,13 +317,20 @@ class SecretsAudit:
         patch.setattr(Simulator, "start", started)
         patch.setattr(Simulator, "stop", stopped)
         original_issue = sim_tokens.Tokens.issue
+        original_refresh = sim_tokens.Tokens.issue_refresh
 
         def issue(tokens: sim_tokens.Tokens, identity: Any) -> str:
             token = original_issue(tokens, identity)
             audit.secrets.add_token(token)
             return token
 
+        def issue_refresh(tokens: sim_tokens.Tokens, identity: Any, client_id: str) -> str:
+            token = original_refresh(tokens, identity, client_id)
+            audit.secrets.add_token(token)
+            return token
+
         patch.setattr(sim_tokens.Tokens, "issue", issue)
+        patch.setattr(sim_tokens.Tokens, "issue_refresh", issue_refresh)
 
     def _patch_exceptions(self) -> None:
         patch, pending = self._patch, self._pending

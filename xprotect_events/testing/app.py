@@ -1,7 +1,8 @@
 """The simulated server: an ``aiohttp.web`` application over a :class:`~.state.SimState`.
 
 Routes (paths match without regard to case, as IIS matches them: ``/API/rest/v1/…``,
-``/api/IDP/connect/token`` … see :mod:`.routing`):
+``/api/IDP/connect/token`` …, and but for the identity provider's with a trailing slash
+too, see :mod:`.routing`):
 
 - identity provider (``idp``): ``POST /IDP/connect/token``, the gateway's
   ``POST /API/IDP/connect/token`` and ``GET /IDP/.well-known/openid-configuration``
@@ -63,9 +64,10 @@ def build_app(state: SimState) -> web.Application:
     )
     app[STATE] = state
     fold_paths(app)
+    exact = {path for _, path, _ in idp.ROUTES}  # IdentityServer's paths: no trailing slash
     for method, path, handler in OTHER_ROUTES:
         key = idp.TOKEN_PATH if path == idp.GATEWAY_TOKEN_PATH else None
-        add_route(app, method, path, handler, key=key)
+        add_route(app, method, path, handler, key=key, exact=path in exact)
     for method, path, handler in API_ROUTES:
         add_route(app, method, API_PREFIX + path, handler)
     if state.live is not None:

@@ -12,6 +12,13 @@
 - discovery, ``GET /api/.well-known/uris`` [sample], and the simulator's own
   ``GET /simulator/eventTypes`` (each type's retention: not part of any real server).
 
+A list answers ``{"array": [...]}``: every item when the request names no ``page`` and no
+``size`` [sample: Milestone's samples read whole lists from one unpaged GET], else the
+``page``-th slice of ``size`` items (``page`` from 0, ``size`` 100 by default, 1 to 2000;
+past the end an empty array) [3p: clients that ran against real systems page the
+Configuration API with ``page``/``size`` and stop at a short page; one notes that
+``_links`` may be missing, so no ``_links`` here]; other values are a 400 [profile].
+
 Changes need a service token or a user who sees every source [profile]. A create answers
 ``201 {"result": …}`` (the item's fields but ``displayName`` and ``relations``, then
 ``"state": "Success"`` and ``"path"``), an update ``200 {"data": item}`` and a delete
@@ -28,7 +35,17 @@ import attrs
 from aiohttp import web
 
 from .directory import Identity
-from .helpers import Routes, authenticate, guid_param, json_body, json_response
+from .helpers import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Routes,
+    authenticate,
+    guid_param,
+    int_param,
+    json_body,
+    json_response,
+    query_of,
+)
 from .rejected import Rejected, forbidden
 from .seed import SimCamera, SimEventType, user_defined
 from .state import state_of
@@ -37,6 +54,17 @@ PRODUCT_VERSION = "24.1.0.0"  # [profile: any 2023 R2 or later]
 WELL_KNOWN_PATH = "/api/.well-known/uris"
 RETENTION_PATH = "/simulator/eventTypes"
 MAX_NAME = 256  # [profile]
+
+
+def listed(request: web.Request, items: Iterable[dict[str, Any]]) -> web.Response:
+    """``{"array": items}``, or one page of them when the request asks for one."""
+    chosen = list(items)
+    query = query_of(request)
+    if "page" in query or "size" in query:
+        page = int_param(request, "page", 0, 0, 2**31 - 1)
+        size = int_param(request, "size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        chosen = chosen[page * size : (page + 1) * size]
+    return json_response({"array": chosen})
 
 
 def event_type_param(request: web.Request) -> SimEventType:
@@ -49,7 +77,7 @@ def event_type_param(request: web.Request) -> SimEventType:
 async def list_event_types(request: web.Request) -> web.StreamResponse:
     authenticate(request)
     types = state_of(request).directory.types.values()
-    return json_response({"array": [t.to_wire() for t in types]})
+    return listed(request, (t.to_wire() for t in types))
 
 
 async def get_event_type(request: web.Request) -> web.StreamResponse:
@@ -60,7 +88,7 @@ async def get_event_type(request: web.Request) -> web.StreamResponse:
 async def list_state_groups(request: web.Request) -> web.StreamResponse:
     authenticate(request)
     groups = state_of(request).directory.state_groups.values()
-    return json_response({"array": [g.to_wire() for g in groups]})
+    return listed(request, (g.to_wire() for g in groups))
 
 
 async def get_state_group(request: web.Request) -> web.StreamResponse:
@@ -81,7 +109,7 @@ def user_defined_param(request: web.Request) -> SimEventType:
 async def list_user_defined(request: web.Request) -> web.StreamResponse:
     authenticate(request)
     types = state_of(request).directory.types.values()
-    return json_response({"array": [t.to_user_defined_wire() for t in types if t.is_user_defined]})
+    return listed(request, (t.to_user_defined_wire() for t in types if t.is_user_defined))
 
 
 async def get_user_defined(request: web.Request) -> web.StreamResponse:
@@ -167,7 +195,7 @@ def is_analytics(event_type: SimEventType) -> bool:
 async def list_analytics(request: web.Request) -> web.StreamResponse:
     authenticate(request)
     types = state_of(request).directory.types.values()
-    return json_response({"array": [analytics_wire(t) for t in types if is_analytics(t)]})
+    return listed(request, (analytics_wire(t) for t in types if is_analytics(t)))
 
 
 async def get_analytics(request: web.Request) -> web.StreamResponse:
@@ -187,7 +215,7 @@ def visible_cameras(request: web.Request, who: Identity) -> Iterable[SimCamera]:
 async def list_cameras(request: web.Request) -> web.StreamResponse:
     """``GET /cameras``: the cameras the token's user may see [seed]."""
     who = authenticate(request)
-    return json_response({"array": [c.to_wire() for c in visible_cameras(request, who)]})
+    return listed(request, (c.to_wire() for c in visible_cameras(request, who)))
 
 
 async def get_camera(request: web.Request) -> web.StreamResponse:

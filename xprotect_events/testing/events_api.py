@@ -21,6 +21,7 @@ from .helpers import (
     include_data,
     int_param,
     json_body,
+    json_bytes,
     json_response,
     parse_body,
     query_of,
@@ -153,7 +154,7 @@ async def trigger_batch(request: web.Request) -> web.StreamResponse:
     if plain is None:
         return json_response({"array": accept_batch(state, who, body, state.now_us())})
     answer = encode_answer(accept_plain(state, who, plain, state.now_us()))
-    return web.Response(body=answer, content_type="application/json")
+    return json_bytes(answer)
 
 
 ROUTES: Routes = (

@@ -36,6 +36,7 @@ from multidict import CIMultiDict
 
 from ..errors import ErrorDetail
 from ..wire import dumps, error_body_to_wire
+from .rejected import JSON_TYPE
 from .routing import Handler, route_key
 
 API_PREFIX = "/api/rest/v1"
@@ -296,7 +297,7 @@ def _status_response(fault: Fault) -> web.Response:
     response = web.Response(
         status=code,
         body=dumps(error_body_to_wire(code, ErrorDetail(error_text=text))),
-        content_type="application/json",
+        headers={"Content-Type": JSON_TYPE},
     )
     if fault.retry_after is not None:
         seconds = fault.retry_after

@@ -11,7 +11,7 @@ from aiohttp import web
 from ..errors import ErrorDetail, ProtocolError
 from ..wire import dumps, error_body_to_wire, loads
 from .directory import Identity, canonical_guid
-from .rejected import Rejected
+from .rejected import JSON_TYPE, Rejected
 from .routing import Handler, route_key
 from .state import state_of
 
@@ -24,8 +24,13 @@ DEFAULT_PAGE_SIZE = 100  # [profile]
 Routes = tuple[tuple[str, str, Handler], ...]
 
 
-def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=dumps(body), status=status, content_type="application/json")
+def json_response(body: Any, status: int = 200, *, media_type: str = JSON_TYPE) -> web.Response:
+    return json_bytes(dumps(body), status, media_type=media_type)
+
+
+def json_bytes(raw: bytes, status: int = 200, *, media_type: str = JSON_TYPE) -> web.Response:
+    """An answer of JSON already encoded."""
+    return web.Response(body=raw, status=status, headers={"Content-Type": media_type})
 
 
 def error_body(status: int, text: str, text_id: str | None = None) -> dict[str, Any]:

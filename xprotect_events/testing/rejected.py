@@ -1,6 +1,11 @@
-"""The simulated server's refusals: :class:`Rejected` carries the status and ``errorText``."""
+"""The simulated server's refusals: :class:`Rejected` carries the status and ``errorText``;
+and the media type its JSON answers (refusals or not) say they are."""
 
 from __future__ import annotations
+
+#: What ASP.NET Core's JSON formatter says its answers are [profile: the framework's
+#: default]; the identity provider's own (IdentityServer's) spells ``UTF-8`` (:mod:`.idp`).
+JSON_TYPE = "application/json; charset=utf-8"
 
 
 class Rejected(Exception):

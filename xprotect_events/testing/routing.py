@@ -1,5 +1,7 @@
 """Paths matched without regard to case, as IIS matches them, and with or without one
-trailing slash, as ASP.NET Core's routes match them, for every route.
+trailing slash, as ASP.NET Core's routes match them, for every route but those registered
+``exact`` (the identity provider's: IdentityServer compares a request's path with each
+endpoint's path exactly, but for case, so ``/connect/token/`` is no endpoint).
 
 Routes are registered in lower case (:func:`add_route` folds the literal parts of a
 template; a route added straight to ``app.router`` in lower case works too). One fallback
@@ -26,6 +28,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Folded route template → the spelling its route key uses.
 SPELLINGS = web.AppKey("spellings", dict[str, str])
+#: Folded paths that a trailing slash does not reach.
+EXACT = web.AppKey("exact", set[str])
 
 _PART = re.compile(r"\{[^}]*\}|[^{]+")
 
@@ -36,20 +40,30 @@ def fold(template: str) -> str:
 
 
 def add_route(
-    app: web.Application, method: str, path: str, handler: Handler, *, key: str | None = None
+    app: web.Application,
+    method: str,
+    path: str,
+    handler: Handler,
+    *,
+    key: str | None = None,
+    exact: bool = False,
 ) -> None:
-    """Register ``handler`` at the folded ``path``; its route key spells ``key or path``."""
+    """Register ``handler`` at the folded ``path``; its route key spells ``key or path``.
+    ``exact``: a trailing slash does not reach it."""
     folded = fold(path)
     app.router.add_route(method, folded, handler)
     app[SPELLINGS][folded] = key or path
+    if exact:
+        app[EXACT].add(folded)
 
 
 class FoldedPaths(web.AbstractResource):
     """The fallback resource: another spelling of a path resolves as its lower-case form."""
 
-    def __init__(self, router: web.UrlDispatcher) -> None:
+    def __init__(self, router: web.UrlDispatcher, exact: set[str]) -> None:
         super().__init__()
         self._router = router
+        self._exact = exact
 
     @property
     def canonical(self) -> str:
@@ -83,6 +97,8 @@ class FoldedPaths(web.AbstractResource):
         folded = path.lower()
         if len(folded) > 1 and folded.endswith("/"):
             folded = folded[:-1]  # ASP.NET Core's routes match with or without it
+            if folded in self._exact:
+                return None, set()
         if folded == path:
             return None, set()
         match = await self._router.resolve(request.clone(rel_url=request.rel_url.with_path(folded)))
@@ -96,7 +112,8 @@ class FoldedPaths(web.AbstractResource):
 def fold_paths(app: web.Application) -> None:
     """Make every route of ``app`` match without regard to case (call it once, first)."""
     app[SPELLINGS] = {}
-    app.router.register_resource(FoldedPaths(app.router))
+    app[EXACT] = set()
+    app.router.register_resource(FoldedPaths(app.router, app[EXACT]))
 
 
 def route_key(request: web.Request) -> str:
