@@ -48,6 +48,6 @@ async def test_windows_false_is_no_conflict() -> None:
 
 @pytest.mark.parametrize("given", [{"client_id": CLIENT_ID}, {"client_secret": CLIENT_SECRET}])
 async def test_half_a_service_client_is_a_configuration_error(given: dict[str, str]) -> None:
-    with pytest.raises(ConfigurationError, match="needs client_id and client_secret$") as caught:
+    with pytest.raises(ConfigurationError, match=r"needs client_id and client_secret$") as caught:
         XProtectClient("http://127.0.0.1:1", **given)
     assert CLIENT_SECRET not in str(caught.value) + repr(caught.value)
