@@ -6,8 +6,11 @@ Functions take the client (or core) they call through; ``XProtectClient`` delega
 ``delete_user_defined_event``, ``event_type`` and ``camera`` here.
 
 A listing asks ``?page=0&size=N``, ``page=1`` … (``N`` is :data:`PAGE_SIZE`, 500
-[profile]) until a page holds fewer than ``N`` items [3p: clients that ran against real systems page
-so; ``_links`` may be missing, so it is not read]. Each item is kept once (by id): an item
+[profile]) [3p: clients that ran against real systems page so; ``_links`` may be missing, so
+it is not read] until a page holds fewer items than the largest page before it, or nothing
+new. A page shorter than ``N`` alone does not end it: a server that caps ``size`` below
+``N`` answers full pages of its own size, so a listing that fits one page costs a second,
+empty answer rather than losing items. Each item is kept once (by id): an item
 that an insertion pushed onto the next page comes twice. A page that brings nothing new
 ends the listing (a server that ignores ``page`` sends the same items again), and more than
 :data:`MOST_ITEMS` (100,000 [profile]) items in all is a :class:`ProtocolError` (a server
@@ -104,7 +107,7 @@ async def get_one(core: Core, path: str, cls: type[N], guid: uuid.UUID) -> N:
 
 async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:
     """Every item of the Configuration API list at ``path``, page by page (see above)."""
-    size, most = PAGE_SIZE, MOST_ITEMS
+    size, most, largest = PAGE_SIZE, MOST_ITEMS, 0
     found: dict[uuid.UUID, N] = {}
     for page in itertools.count():
         params = {"page": str(page), "size": str(size)}
@@ -118,8 +121,9 @@ async def list_all(core: Core, path: str, cls: type[N]) -> list[N]:
                 method="GET",
                 path=core.api_path(path),
             )
-        if len(items) < size or len(found) == before:
+        if len(found) == before or len(items) < largest:
             break
+        largest = max(largest, len(items))
     return list(found.values())
 
 

@@ -186,8 +186,8 @@ async def test_metrics_counts_every_request_through_trace_configs(sim: Simulator
     assert "    1  POST /API/IDP/connect/token -> 200" in out
     assert "    5  POST /api/rest/v1/events/batch -> 200" in out  # 50 in chunks of 10
     assert "    3  GET /api/rest/v1/events -> 200" in out  # pages of 20: 20, 20, 10
-    assert "    1  GET /api/rest/v1/eventTypes -> 200" in out  # the type found by its name
-    assert "total: 10 request(s)" in out
+    assert "    2  GET /api/rest/v1/eventTypes -> 200" in out  # by name: a page, an empty one
+    assert "total: 11 request(s)" in out
 
 
 # ---------------------------------------------------------------------------- live_watcher.py

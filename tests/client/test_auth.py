@@ -44,7 +44,7 @@ async def test_renews_before_expiry_without_a_401() -> None:
         sim.clock.advance(20)  # 50 s: inside the last fifth of its life
         await client.list_event_types()
         assert sim.stats.token_requests == 2
-        assert sim.stats.requests["GET /api/rest/v1/eventTypes"] == 3  # no 401, no resend
+        assert sim.stats.requests["GET /api/rest/v1/eventTypes"] == 6  # 2 pages each, no 401
 
 
 async def test_expired_token_is_renewed_even_if_client_clock_disagrees() -> None:

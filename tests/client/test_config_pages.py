@@ -112,6 +112,40 @@ async def test_a_full_last_page_ends_with_an_empty_one(
     assert pages_asked(hostile) == [("0", "3"), ("1", "3"), ("2", "3")]
 
 
+def capped(items: list[dict[str, Any]], most: int) -> Any:
+    """A ``/cameras`` handler that pages ``items`` by ``page`` but never answers more than
+    ``most`` per page, whatever ``size`` asks (a server with its own limit)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        page = int(request.query.get("page", 0))
+        chosen = items[page * most : (page + 1) * most]
+        return web.Response(body=orjson.dumps({"array": chosen}), content_type="application/json")
+
+    return handler
+
+
+async def test_a_server_that_caps_the_page_size_loses_no_item(
+    hostile: Hostile, page_size: Callable[[int], None]
+) -> None:
+    """Asked for 3, it answers 2 a page: a page shorter than asked is not the last one."""
+    hostile.on("cameras", capped([camera(n) for n in range(7)], most=2))
+    page_size(3)
+    async with hostile_client(hostile) as client:
+        cameras = await client.list_cameras()
+    assert [c.name for c in cameras] == [f"Camera {n}" for n in range(7)]
+    assert pages_asked(hostile) == [(str(n), "3") for n in range(4)]
+
+
+async def test_a_list_that_fits_one_page_costs_one_more_empty_answer(
+    hostile: Hostile, page_size: Callable[[int], None]
+) -> None:
+    hostile.on("cameras", paging([camera(n) for n in range(2)]))
+    page_size(3)
+    async with hostile_client(hostile) as client:
+        assert len(await client.list_cameras()) == 2
+    assert pages_asked(hostile) == [("0", "3"), ("1", "3")]
+
+
 async def test_a_server_that_ignores_paging_gives_each_item_once(
     hostile: Hostile, page_size: Callable[[int], None]
 ) -> None:
