@@ -2,11 +2,13 @@
 
 A rejects file holds each line that did not land, with ``_reject`` saying why (``line``,
 ``status``, ``reason``) and keeping the line as it was first read (``raw``, byte for
-byte; ``raw_base64`` when it was not UTF-8). A line that was a JSON object is written
-out as that object plus ``_reject``, so it can be fixed in place; any other line as
-``{"_reject": {…}}`` alone. Sent again (fixed or not), a rejects file is read like any
-input: ``_reject`` is ignored, a record without trigger fields stands for its ``raw``
-line, and a line rejected again keeps its first ``raw`` (any number of resends).
+byte; ``raw_base64`` when it was not UTF-8; neither for a line longer than
+:data:`~xprotect_events.jsonlines.MAX_LINE_BYTES`, which is never held). A line that was
+a JSON object is written out as that object plus ``_reject``, so it can be fixed in
+place; any other line as ``{"_reject": {…}}`` alone. Sent again (fixed or not), a
+rejects file is read like any input: ``_reject`` is ignored, a record without trigger
+fields stands for its ``raw`` line, and a line rejected again keeps its first ``raw``
+(any number of resends).
 
 The rejects file is written to a temporary file beside it and moved into place at the
 end, so no input is overwritten while it is being read; a rejects path that is the input
@@ -38,7 +40,14 @@ import attrs
 import orjson
 
 from ..errors import InvalidInputError
-from ..jsonlines import BLOCK_BYTES, json_value, trigger_from_json
+from ..jsonlines import (
+    BLOCK_BYTES,
+    LONG_LINE,
+    LineSplitter,
+    LongLine,
+    json_value,
+    trigger_from_json,
+)
 from ..models import EventTrigger
 
 #: The key a rejects file adds to each line; ignored when the line is sent again.
@@ -48,17 +57,26 @@ REJECT_KEY = "_reject"
 @attrs.frozen
 class InputLine:
     """One line of the input: ``text`` is what is parsed (the line, or the ``raw`` a bare
-    reject record stands for), ``raw`` the line as first read, ``value`` its JSON (or
-    the error that says it is not JSON)."""
+    reject record stands for), ``raw`` the line as first read (None for a line too long
+    to keep, a :class:`~xprotect_events.jsonlines.LongLine`), ``value`` its JSON (or the
+    error that says it is not JSON)."""
 
     number: int
     text: str
-    raw: str
+    raw: str | None
     value: Any
+
+    @property
+    def journaled(self) -> str:
+        """The text the journal hashes: the raw line (empty for a line too long to keep,
+        as :mod:`.journaling` reads it again)."""
+        return self.raw or ""
 
 
 def input_line(number: int, data: bytes) -> InputLine:
     """An input line, followed through the rejects records it may be."""
+    if isinstance(data, LongLine):
+        return InputLine(number, "", None, InvalidInputError(LONG_LINE))
     text = data.decode("utf-8", "surrogateescape")
     raw, value = text, _value(text)
     for _ in range(100):  # a record of a record … (as older rejects files nested them)
@@ -86,22 +104,32 @@ def trigger_of(line: InputLine) -> EventTrigger:
     """The trigger of a line; :class:`InvalidInputError` says what is wrong."""
     if isinstance(line.value, InvalidInputError):
         raise line.value
+    if isinstance(line.value, dict) and set(line.value) == {REJECT_KEY}:
+        raise InvalidInputError(
+            f"a rejects record that keeps no line ({REJECT_KEY}.raw): nothing to send"
+        )
     return trigger_from_json(line.value, ignore=(REJECT_KEY,))
 
 
 def record_of(line: InputLine, status: str, reason: str) -> dict[str, Any]:
     """The line as it was read, with ``_reject`` saying why: fix it and send it again."""
     note: dict[str, Any] = {"line": line.number, "status": status, "reason": reason}
-    try:
-        line.raw.encode("utf-8")
-        note["raw"] = line.raw
-    except UnicodeEncodeError:  # bytes that are not UTF-8: kept as they were
-        data = line.raw.encode("utf-8", "surrogateescape")
-        note["raw_base64"] = base64.b64encode(data).decode("ascii")
+    if line.raw is not None:  # None: too long to keep (the reason says so)
+        note.update(_kept(line.raw))
     if isinstance(line.value, dict) and set(line.value) - {REJECT_KEY}:
         fields = {k: v for k, v in line.value.items() if k != REJECT_KEY}
         return {**fields, REJECT_KEY: note}
     return {REJECT_KEY: note}
+
+
+def _kept(raw: str) -> dict[str, str]:
+    """``raw``, or ``raw_base64`` for bytes that are not UTF-8 (kept as they were)."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        data = raw.encode("utf-8", "surrogateescape")
+        return {"raw_base64": base64.b64encode(data).decode("ascii")}
+    return {"raw": raw}
 
 
 def _value(text: str) -> Any:
@@ -267,10 +295,12 @@ class DaemonReader:
 
 class InputReader:
     """The lines of the input, numbered, as :func:`~xprotect_events.jsonlines.read_lines`
-    reads them (a block at a time, off the event loop; blank lines skipped, and counted
-    in :attr:`blank`), with nothing read ever lost: when a run stops early, :meth:`rest`
-    gives the lines not handed out yet, those read ahead first, then (for a regular
-    file) the rest of the input, read to its end a block at a time (flat memory)."""
+    reads them (a block at a time, off the event loop, by a
+    :class:`~xprotect_events.jsonlines.LineSplitter`: blank lines skipped and counted in
+    :attr:`blank`, a line too long to hold given as a ``LongLine``), with nothing read
+    ever lost: when a run stops early, :meth:`rest` gives the lines not handed out yet,
+    those read ahead first, then (for a regular file) the rest of the input, read to its
+    end a block at a time (flat memory)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         #: Whether the rest can be read to its end now (a regular file, not a pipe).
@@ -279,11 +309,8 @@ class InputReader:
         source = self._own or stream
         self._read = getattr(source, "read1", source.read)
         self._reader = DaemonReader(self._read)
-        #: Lines read so far, blank ones too; blank lines skipped.
-        self.number = 0
-        self.blank = 0
+        self._lines = LineSplitter()
         self.ended = False
-        self._tail = b""
         self._ready: collections.deque[tuple[int, bytes]] = collections.deque()
         self._reading: concurrent.futures.Future[bytes] | None = None
 
@@ -326,27 +353,22 @@ class InputReader:
         if self._own is not None:
             self._own.close()
 
-    def _feed(self, data: bytes) -> None:
-        if not data:
-            self.ended = True
-            if self._tail:
-                self._line(self._tail)
-                self._tail = b""
-            return
-        if b"\n" not in data:  # a long line: gather it without splitting again
-            self._tail += data
-            return
-        lines = (self._tail + data).split(b"\n")
-        self._tail = lines.pop()
-        for line in lines:
-            self._line(line)
+    @property
+    def number(self) -> int:
+        """Lines read so far, blank ones too."""
+        return self._lines.number
 
-    def _line(self, line: bytes) -> None:
-        self.number += 1
-        if line.strip():
-            self._ready.append((self.number, line))
+    @property
+    def blank(self) -> int:
+        """Blank lines read so far (skipped)."""
+        return self._lines.blank
+
+    def _feed(self, data: bytes) -> None:
+        if data:
+            self._ready.extend(self._lines.feed(data))
         else:
-            self.blank += 1
+            self.ended = True
+            self._ready.extend(self._lines.end())
 
 
 def is_stream(path: Path) -> bool:
@@ -426,5 +448,11 @@ def unwritable(path: Path, *, appends: bool = False) -> str | None:
 
 
 def count_lines(path: Path) -> int:
+    """The lines of ``path`` that are not blank, read as :class:`InputReader` reads them
+    (a block at a time: a line too long to hold is never held)."""
+    lines = LineSplitter()
     with path.open("rb") as f:
-        return sum(1 for line in f if line.strip())
+        while data := f.read(BLOCK_BYTES):
+            lines.feed(data)
+    lines.end()
+    return lines.number - lines.blank

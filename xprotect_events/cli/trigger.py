@@ -132,7 +132,7 @@ class BatchRun:
         self.progress.advance(self.progress.task_ids[0])
         self.rejects.write(record_of(line, status, reason))
         if self.journal is not None and status != NOT_SENT:  # never sent: no entry
-            self.journal.outcome(line.number, line.raw, status, reason)
+            self.journal.outcome(line.number, line.journaled, status, reason)
         if self.out.json:
             self.out.emit({"line": line.number, "status": status, "reason": reason})
 
@@ -141,7 +141,7 @@ class BatchRun:
         if result.status == "accepted":
             self.accept(line.number, result)
             if self.journal is not None:
-                self.journal.outcome(line.number, line.raw, "accepted", None, result)
+                self.journal.outcome(line.number, line.journaled, "accepted", None, result)
             return
         reason = result.reason or result.status
         if result.status == "unknown":
