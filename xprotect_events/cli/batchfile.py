@@ -13,7 +13,7 @@ fields stands for its ``raw`` line, and a line rejected again keeps its first ``
 The rejects file is written to a temporary file beside it and moved into place at the
 end, so no input is overwritten while it is being read; a rejects path that is the input
 or the journal (the same file by any name, or the file stdin comes from) is refused
-before anything is read (:func:`clash`). A run with no rejects removes the rejects file
+before anything is read (:func:`.paths.clash`). A run with no rejects removes the rejects file
 an earlier run left, so the file always describes the last run.
 """
 
@@ -25,14 +25,12 @@ import binascii
 import collections
 import concurrent.futures
 import contextlib
-import io
 import os
 import queue
-import stat
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +47,7 @@ from ..jsonlines import (
     trigger_from_json,
 )
 from ..models import EventTrigger
+from .paths import is_regular, is_stream
 
 #: The key a rejects file adds to each line; ignored when the line is sent again.
 REJECT_KEY = "_reject"
@@ -369,82 +368,6 @@ class InputReader:
         else:
             self.ended = True
             self._ready.extend(self._lines.end())
-
-
-def is_stream(path: Path) -> bool:
-    """Whether an output ``path`` is ``-`` (stdout) or an existing file that is not a
-    regular file (a device such as /dev/null or /dev/stdout, a FIFO), once resolved."""
-    try:
-        return str(path) == "-" or not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False  # not there yet: a new regular file
-
-
-def is_regular(stream: IO[bytes]) -> bool:
-    """Whether ``stream`` is a regular file (one that can be read to its end at once)."""
-    try:
-        return is_regular_fd(stream.fileno())
-    except (ValueError, io.UnsupportedOperation):
-        return False
-
-
-def is_regular_fd(fd: int) -> bool:
-    """Whether the descriptor ``fd`` is open on a regular file."""
-    try:
-        return stat.S_ISREG(os.fstat(fd).st_mode)
-    except OSError:
-        return False
-
-
-def same_file(rejects: Path, source: str) -> bool:
-    """Whether the rejects path is the input: the same file by any name (a symbolic or
-    hard link, another spelling) or, for ``-``, the file stdin is redirected from."""
-    return clash([("input", source), ("rejects", str(rejects))]) is not None
-
-
-def clash(paths: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
-    """The names of the first two of ``paths`` (``(name, path)``; ``-`` is stdin) that are
-    one file: the same path once resolved (symbolic links, ``..``, another spelling; the
-    file need not exist yet), or the same existing file by any name (a hard link; for
-    ``-``, the file stdin is redirected from)."""
-    known = [(name, _identity(path)) for name, path in paths]
-    for i, (name, (resolved, inode)) in enumerate(known):
-        for other, (other_resolved, other_inode) in known[:i]:
-            same_path = resolved is not None and resolved == other_resolved
-            if same_path or (inode is not None and inode == other_inode):
-                return other, name
-    return None
-
-
-def _identity(path: str) -> tuple[str | None, tuple[int, int] | None]:
-    """The resolved path, and the inode of a regular file (a terminal that is both
-    stdin and stdout is no clash: only a regular file can be destroyed)."""
-    resolved = None if path == "-" else os.path.realpath(path)
-    try:
-        found = os.fstat(0) if path == "-" else os.stat(path)
-    except OSError:
-        return resolved, None
-    if not stat.S_ISREG(found.st_mode):
-        return resolved, None
-    return resolved, (found.st_dev, found.st_ino)
-
-
-def unwritable(path: Path, *, appends: bool = False) -> str | None:
-    """Why ``path`` cannot be written (in place, or replaced by a file beside it), if so:
-    its directory is missing, not a directory or not writable; with ``appends``, the
-    file itself is not writable."""
-    folder = path.parent
-    if path.is_dir():
-        return f"{path} is a directory"
-    if not folder.exists():
-        return f"no such directory: {folder}"
-    if not folder.is_dir():
-        return f"not a directory: {folder}"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"cannot write in the directory {folder} (permission denied)"
-    if appends and path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return f"cannot write {path} (permission denied)"
-    return None
 
 
 def count_lines(path: Path) -> int:
