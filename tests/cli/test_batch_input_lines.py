@@ -7,12 +7,14 @@ this process, over loopback; nothing sleeps to win a race)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
 
-from tests.cli.running import CAMERA_1, PERSON, admin_env, run_cli
-from xprotect_events.cli import EXIT_NOT_ACCEPTED
+from tests.cli.running import CAMERA_1, PERSON, admin_env, cli_path, run_cli
+from tests.helpers import wait_until
+from xprotect_events.cli import EXIT_NOT_ACCEPTED, EXIT_USAGE
 from xprotect_events.jsonlines import MAX_LINE_BYTES
 from xprotect_events.testing.simulator import Simulator
 
@@ -70,3 +72,34 @@ async def test_a_journal_rerun_over_a_long_line_skips_it(sim: Simulator, tmp_pat
         assert "2 line(s): 1 accepted, 1 rejected, 0 unknown" in done.err
     assert "2 skipped" in done.err
     assert sim.events_stored == 1
+
+
+async def test_a_second_run_writing_the_same_rejects_file_is_refused_before_sending(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    rejects, other = tmp_path / "rejects.jsonl", tmp_path / "other.jsonl"
+    other.write_bytes(_good("second") + b"\nbad second\n")
+    args = ("trigger-batch", "--chunk-size", "1", "--rejects", str(rejects))
+    first = await asyncio.create_subprocess_exec(
+        cli_path(), *args, "-", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=admin_env(sim),
+    )  # fmt: skip
+    try:
+        assert first.stdin is not None
+        first.stdin.write(_good("first") + b"\n")
+        await first.stdin.drain()
+        await wait_until(lambda: sim.events_stored == 1, "the first run sent its line")
+        second = await run_cli(*args, str(other), env=admin_env(sim))
+        assert second.rc == EXIT_USAGE, second.err
+        assert "in use by another trigger-batch run" in second.err
+        assert sim.events_stored == 1  # the second run sent nothing
+        first.stdin.write(b"bad first\n")
+        first.stdin.close()
+        _, err = await asyncio.wait_for(first.communicate(), 30)
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()
+    assert first.returncode == EXIT_NOT_ACCEPTED, err
+    assert [r["_reject"]["raw"] for r in _records(rejects)] == ["bad first"]  # type: ignore[index]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.jsonl", "rejects.jsonl"]

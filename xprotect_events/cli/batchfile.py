@@ -13,8 +13,10 @@ fields stands for its ``raw`` line, and a line rejected again keeps its first ``
 The rejects file is written to a temporary file beside it and moved into place at the
 end, so no input is overwritten while it is being read; a rejects path that is the input
 or the journal (the same file by any name, or the file stdin comes from) is refused
-before anything is read (:func:`.paths.clash`). A run with no rejects removes the rejects file
-an earlier run left, so the file always describes the last run.
+before anything is read (:func:`.paths.clash`). A run with no rejects removes the
+rejects file an earlier run left, so the file always describes the last run; while a run
+goes on, it holds a lock beside the file (``<rejects>.lock``, removed at the end), so
+that a second run given the same rejects file is refused before it sends anything.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import IO, Any
 import attrs
 import orjson
 
+from ..durable_files import FileLock
 from ..errors import InvalidInputError
 from ..jsonlines import (
     BLOCK_BYTES,
@@ -47,7 +50,7 @@ from ..jsonlines import (
     trigger_from_json,
 )
 from ..models import EventTrigger
-from .paths import is_regular, is_stream
+from .paths import is_regular, is_stream, lock_path
 
 #: The key a rejects file adds to each line; ignored when the line is sent again.
 REJECT_KEY = "_reject"
@@ -177,6 +180,18 @@ class RejectsFile:
         self.removed_stale = False
         self._file: IO[bytes] | None = None
         self._temporary: str | None = None
+        self._lock = FileLock(lock_path(self.target), path, user="trigger-batch run", remove=True)
+
+    def lock(self) -> None:
+        """Take the lock beside the file (``<rejects>.lock``, removed by :meth:`unlock`),
+        to hold for the whole run: two runs never write one rejects file (the last would
+        replace the other's). :class:`~xprotect_events.CheckpointError` if another run
+        holds it. A stream (``-``, a device, a FIFO) is written as it is, unlocked."""
+        if not self.stream:
+            self._lock.acquire()
+
+    def unlock(self) -> None:
+        self._lock.release()
 
     @property
     def name(self) -> str:

@@ -61,6 +61,9 @@ def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
             param_hint="--rejects",
         )
     files = [("the input", args.file), ("the rejects file", STDOUT if rejects == "-" else rejects)]
+    if not is_stream(args.rejects_path):
+        locked = lock_path(Path(os.path.realpath(rejects)))
+        files.append(("the rejects file's lock", str(locked)))
     if args.journal is not None:
         files += [("the journal", args.journal), ("the journal's lock", f"{args.journal}.lock")]
     if is_regular_fd(1):  # `> FILE` or `>> FILE`: what is written there may not be an input
@@ -87,6 +90,12 @@ def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
             raise click.BadParameter(
                 f"the journal cannot be written: {why}", param_hint="--journal"
             )
+
+
+def lock_path(path: Path) -> Path:
+    """The lock beside the file ``path`` (as :class:`~xprotect_events.journal.Journal`
+    names its own)."""
+    return path.with_name(path.name + ".lock")
 
 
 def is_stream(path: Path) -> bool:

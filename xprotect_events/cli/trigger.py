@@ -13,7 +13,7 @@ import attrs
 import click
 from rich.progress import Progress
 
-from .. import EventTrigger, TriggerResult, XProtectError
+from .. import CheckpointError, EventTrigger, TriggerResult, XProtectError
 from .batchfile import (
     InputLine,
     InputReader,
@@ -279,26 +279,40 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     send that file again): the lines of a stopped run that were never read too (status
     "not sent"), except from a pipe, whose unread rest the summary names. The rejects
     file is written when the run ends and describes that run only: a run with nothing to
-    reject removes an old one. It may not be the input, nor the journal. Exit code 1 when
-    any line was not accepted.
+    reject removes an old one. It may not be the input, nor the journal, nor the rejects
+    file of a run still going (it is locked while a run writes it). Exit code 1 when any
+    line was not accepted.
     """
     args = BatchArgs(**options)
     check_batch_files(args, out.json)
-    regular = args.file != "-" and Path(args.file).is_file()
-    total = count_lines(Path(args.file)) if regular else None
-    with click.open_file(args.file, "rb") as stream:
-        return run(_trigger_batch(conn, args, stream, total, out))
+    rejects = RejectsFile(args.rejects_path)
+    try:
+        rejects.lock()
+    except CheckpointError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rejects") from None
+    try:
+        regular = args.file != "-" and Path(args.file).is_file()
+        total = count_lines(Path(args.file)) if regular else None
+        with click.open_file(args.file, "rb") as stream:
+            return run(_trigger_batch(conn, args, rejects, stream, total, out))
+    finally:
+        rejects.unlock()
 
 
 async def _trigger_batch(
-    conn: Connection, args: BatchArgs, stream: IO[bytes], total: int | None, out: Output
+    conn: Connection,
+    args: BatchArgs,
+    rejects: RejectsFile,
+    stream: IO[bytes],
+    total: int | None,
+    out: Output,
 ) -> int:
     progress = progress_bar(out.err)
     progress.add_task("triggering", total=total)
     reader = InputReader(stream)
     batch = BatchRun(
         out=out,
-        rejects=RejectsFile(args.rejects_path),
+        rejects=rejects,
         progress=progress,
         total=total,
         reader=reader,
