@@ -23,12 +23,19 @@ else:
 class FileLock:
     """An exclusive advisory lock (``flock``) on ``path``, held until :meth:`release`.
 
-    ``owner`` names, in the error, what the lock guards (the checkpoint or journal file).
+    ``owner`` names, in the error, what the lock guards (the checkpoint or journal file),
+    ``user`` who holds it (``stream``). With ``remove``, :meth:`release` removes the lock
+    file (it leaves nothing behind): a lock is then held only on the file at ``path``
+    (one taken on a file its holder removed meanwhile is taken again on the new one).
     """
 
-    def __init__(self, path: Path, owner: Path) -> None:
+    def __init__(
+        self, path: Path, owner: Path, *, user: str = "stream", remove: bool = False
+    ) -> None:
         self.path = path
         self.owner = owner
+        self.user = user
+        self.remove = remove
         self._fd: int | None = None
 
     @property
@@ -41,6 +48,19 @@ class FileLock:
             return
         if fcntl is None:  # pragma: no cover
             raise CheckpointError("file locks need a POSIX system", path=str(self.owner))
+        for _ in range(100):
+            fd = self._locked()
+            if not self.remove or _is_at(fd, self.path):
+                break
+            os.close(fd)  # its holder removed it before we had it: lock the new one
+        else:
+            raise CheckpointError(f"cannot lock {self.path}: it keeps being replaced")
+        os.ftruncate(fd, 0)  # _open made sure it is our own lock file
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def _locked(self) -> int:
+        """The lock file, open and locked; :class:`CheckpointError` if another holds it."""
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -50,13 +70,11 @@ class FileLock:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise CheckpointError(f"cannot lock {self.path}: {why(exc)}") from None
             raise CheckpointError(
-                f"in use by another stream{holder} (the lock {self.path} is held): one file "
-                "serves one stream at a time",
+                f"in use by another {self.user}{holder} (the lock {self.path} is held): one "
+                f"file serves one {self.user} at a time",
                 path=str(self.owner),
             ) from None
-        os.ftruncate(fd, 0)  # _open made sure it is our own lock file
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+        return fd
 
     def _open(self) -> int:
         """Open the lock file, never following a symlink nor taking a file that is not a
@@ -79,8 +97,12 @@ class FileLock:
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # closing the descriptor releases the flock
+        if fd is None:
+            return
+        if self.remove and _is_at(fd, self.path):  # removed while held: never another's
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def write_durably(path: Path, data: bytes, like: os.stat_result | None = None) -> None:
@@ -137,6 +159,16 @@ def sync_directory(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _is_at(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is open on the file at ``path`` (not one removed or replaced)."""
+    try:
+        there = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    here = os.fstat(fd)
+    return (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino)
 
 
 def _is_pid(fd: int, size: int) -> bool:

@@ -26,6 +26,11 @@ from .wire import parse_time
 TRIGGER_KEYS = frozenset(("type", "source", "time", "tag", "datatype", "data"))
 #: The most read from the input at once.
 BLOCK_BYTES = 64 * 1024
+#: The longest line read (8 MiB): twice the most one batch POST carries (the profile's
+#: ``max_batch_bytes``), so no trigger that can be sent is longer. A longer line is not
+#: held in memory (an endless line without a newline cannot exhaust it): it comes as a
+#: :class:`LongLine`, and is rejected as a line of its own.
+MAX_LINE_BYTES = 8 * 1024 * 1024
 
 
 def input_time(value: object) -> datetime:
@@ -78,6 +83,8 @@ def _json_kind(value: object) -> str:
 
 def json_value(text: str | bytes) -> Any:
     """The JSON value of one line; :class:`InvalidInputError` if it is not JSON."""
+    if isinstance(text, LongLine):
+        raise InvalidInputError(LONG_LINE)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -101,30 +108,99 @@ def parse_trigger(text: str | bytes, *, ignore: Collection[str] = ()) -> EventTr
     return trigger_from_json(json_value(text), ignore=ignore)
 
 
+class LongLine(bytes):
+    """A line longer than :data:`MAX_LINE_BYTES`, as the readers give it: empty (the line
+    was not kept), and a line all the same, so that it is accounted for; parsing it raises
+    :class:`InvalidInputError` (:data:`LONG_LINE`)."""
+
+
+#: Why a :class:`LongLine` is no trigger.
+LONG_LINE = (
+    f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB, the most a line may be (no "
+    "trigger that long can be sent): it was skipped, not read nor kept"
+)
+
+
+class LineSplitter:
+    """Cuts blocks of input into numbered lines (each keeps every byte but its ``\\n``),
+    in linear time: a line that spans blocks is joined once, when it ends. A line longer
+    than ``max_line`` bytes is never held whole: it is given as a :class:`LongLine` as
+    soon as it is known to be too long, and the rest of it is skipped. Blank lines are
+    counted (:attr:`blank`), not given."""
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self.max_line = max_line
+        #: Lines so far, blank ones too.
+        self.number = 0
+        self.blank = 0
+        self._parts: list[bytes] = []  # the start of the line under way
+        self._size = 0
+        self._long = False  # the line under way was given as a LongLine: skip the rest
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """The lines that ``data`` ends (or makes too long), in order."""
+        lines: list[tuple[int, bytes]] = []
+        pieces = data.split(b"\n")
+        last = pieces.pop()
+        if pieces:
+            self._end(pieces[0], lines)
+            for piece in pieces[1:]:
+                self._line(piece, lines)
+        self._add(last, lines)
+        return lines
+
+    def end(self) -> list[tuple[int, bytes]]:
+        """The last line, if the input did not end with a ``\\n``."""
+        lines: list[tuple[int, bytes]] = []
+        if self._parts:
+            self._end(b"", lines)
+        self._long = False
+        return lines
+
+    def _add(self, piece: bytes, lines: list[tuple[int, bytes]]) -> None:
+        if self._long or not piece:
+            return
+        self._size += len(piece)
+        if self._size <= self.max_line:
+            self._parts.append(piece)
+            return
+        self._parts, self._size, self._long = [], 0, True
+        self.number += 1
+        lines.append((self.number, LongLine()))
+
+    def _end(self, piece: bytes, lines: list[tuple[int, bytes]]) -> None:
+        if self._long:
+            self._long = False
+            return
+        if self._parts:
+            self._parts.append(piece)
+            piece = b"".join(self._parts)
+            self._parts, self._size = [], 0
+        self._line(piece, lines)
+
+    def _line(self, line: bytes, lines: list[tuple[int, bytes]]) -> None:
+        self.number += 1
+        if len(line) > self.max_line:
+            lines.append((self.number, LongLine()))
+        elif line.strip():
+            lines.append((self.number, line))
+        else:
+            self.blank += 1
+
+
 async def read_blocks(stream: IO[bytes]) -> AsyncIterator[list[tuple[int, bytes]]]:
-    """``(line number, line)`` of the lines that are not blank, a block at a time; a
-    line keeps every byte but its ``\\n``. The last line needs no ``\\n``."""
+    """``(line number, line)`` of the lines that are not blank, a block at a time
+    (:class:`LineSplitter`: a line longer than :data:`MAX_LINE_BYTES` comes as a
+    :class:`LongLine`). The last line needs no ``\\n``."""
     read = getattr(stream, "read1", stream.read)
-    number = 0
-    rest = b""
-    while True:
-        data: bytes = await asyncio.to_thread(read, BLOCK_BYTES)
-        if not data:
-            break
-        if b"\n" not in data:  # a long line: gather it without splitting again
-            rest += data
-            continue
-        lines = (rest + data).split(b"\n")
-        rest = lines.pop()
-        block = []
-        for line in lines:
-            number += 1
-            if line.strip():
-                block.append((number, line))
+    lines = LineSplitter()
+    while data := await asyncio.to_thread(read, BLOCK_BYTES):
+        block = lines.feed(data)
         if block:
             yield block
-    if rest.strip():
-        yield [(number + 1, rest)]
+    block = lines.end()
+    if block:
+        yield block
 
 
 async def read_lines(stream: IO[bytes]) -> AsyncIterator[tuple[int, bytes]]:

@@ -67,3 +67,21 @@ def test_a_lock_file_left_by_an_earlier_stream_is_reused(tmp_path: Path) -> None
     assert lock.read_bytes() == f"{os.getpid()}\n".encode()
     with FileCheckpoint(tmp_path / "state.json") as store:  # and again, our own file
         assert store.load() == AT
+
+
+def test_a_lock_that_removes_itself_leaves_nothing_and_is_taken_again(tmp_path: Path) -> None:
+    from xprotect_events.durable_files import FileLock
+
+    path, owner = tmp_path / "r.jsonl.lock", tmp_path / "r.jsonl"
+    first, second = (FileLock(path, owner, user="run", remove=True) for _ in range(2))
+    first.acquire()
+    with pytest.raises(CheckpointError, match="in use by another run"):
+        second.acquire()
+    first.release()
+    assert not path.exists()
+    second.acquire()
+    assert path.read_text() == f"{os.getpid()}\n"
+    path.unlink()  # removed under its holder (by hand): its release removes nothing else
+    path.write_bytes(b"")
+    second.release()
+    assert path.exists()

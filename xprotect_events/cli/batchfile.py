@@ -2,17 +2,21 @@
 
 A rejects file holds each line that did not land, with ``_reject`` saying why (``line``,
 ``status``, ``reason``) and keeping the line as it was first read (``raw``, byte for
-byte; ``raw_base64`` when it was not UTF-8). A line that was a JSON object is written
-out as that object plus ``_reject``, so it can be fixed in place; any other line as
-``{"_reject": {…}}`` alone. Sent again (fixed or not), a rejects file is read like any
-input: ``_reject`` is ignored, a record without trigger fields stands for its ``raw``
-line, and a line rejected again keeps its first ``raw`` (any number of resends).
+byte; ``raw_base64`` when it was not UTF-8; neither for a line longer than
+:data:`~xprotect_events.jsonlines.MAX_LINE_BYTES`, which is never held). A line that was
+a JSON object is written out as that object plus ``_reject``, so it can be fixed in
+place; any other line as ``{"_reject": {…}}`` alone. Sent again (fixed or not), a
+rejects file is read like any input: ``_reject`` is ignored, a record without trigger
+fields stands for its ``raw`` line, and a line rejected again keeps its first ``raw``
+(any number of resends).
 
 The rejects file is written to a temporary file beside it and moved into place at the
 end, so no input is overwritten while it is being read; a rejects path that is the input
 or the journal (the same file by any name, or the file stdin comes from) is refused
-before anything is read (:func:`clash`). A run with no rejects removes the rejects file
-an earlier run left, so the file always describes the last run.
+before anything is read (:func:`.paths.clash`). A run with no rejects removes the
+rejects file an earlier run left, so the file always describes the last run; while a run
+goes on, it holds a lock beside the file (``<rejects>.lock``, removed at the end), so
+that a second run given the same rejects file is refused before it sends anything.
 """
 
 from __future__ import annotations
@@ -23,23 +27,30 @@ import binascii
 import collections
 import concurrent.futures
 import contextlib
-import io
 import os
 import queue
-import stat
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import attrs
 import orjson
 
+from ..durable_files import FileLock
 from ..errors import InvalidInputError
-from ..jsonlines import BLOCK_BYTES, json_value, trigger_from_json
+from ..jsonlines import (
+    BLOCK_BYTES,
+    LONG_LINE,
+    LineSplitter,
+    LongLine,
+    json_value,
+    trigger_from_json,
+)
 from ..models import EventTrigger
+from .paths import is_regular, is_stream, lock_path
 
 #: The key a rejects file adds to each line; ignored when the line is sent again.
 REJECT_KEY = "_reject"
@@ -48,17 +59,26 @@ REJECT_KEY = "_reject"
 @attrs.frozen
 class InputLine:
     """One line of the input: ``text`` is what is parsed (the line, or the ``raw`` a bare
-    reject record stands for), ``raw`` the line as first read, ``value`` its JSON (or
-    the error that says it is not JSON)."""
+    reject record stands for), ``raw`` the line as first read (None for a line too long
+    to keep, a :class:`~xprotect_events.jsonlines.LongLine`), ``value`` its JSON (or the
+    error that says it is not JSON)."""
 
     number: int
     text: str
-    raw: str
+    raw: str | None
     value: Any
+
+    @property
+    def journaled(self) -> str:
+        """The text the journal hashes: the raw line (empty for a line too long to keep,
+        as :mod:`.journaling` reads it again)."""
+        return self.raw or ""
 
 
 def input_line(number: int, data: bytes) -> InputLine:
     """An input line, followed through the rejects records it may be."""
+    if isinstance(data, LongLine):
+        return InputLine(number, "", None, InvalidInputError(LONG_LINE))
     text = data.decode("utf-8", "surrogateescape")
     raw, value = text, _value(text)
     for _ in range(100):  # a record of a record … (as older rejects files nested them)
@@ -86,22 +106,32 @@ def trigger_of(line: InputLine) -> EventTrigger:
     """The trigger of a line; :class:`InvalidInputError` says what is wrong."""
     if isinstance(line.value, InvalidInputError):
         raise line.value
+    if isinstance(line.value, dict) and set(line.value) == {REJECT_KEY}:
+        raise InvalidInputError(
+            f"a rejects record that keeps no line ({REJECT_KEY}.raw): nothing to send"
+        )
     return trigger_from_json(line.value, ignore=(REJECT_KEY,))
 
 
 def record_of(line: InputLine, status: str, reason: str) -> dict[str, Any]:
     """The line as it was read, with ``_reject`` saying why: fix it and send it again."""
     note: dict[str, Any] = {"line": line.number, "status": status, "reason": reason}
-    try:
-        line.raw.encode("utf-8")
-        note["raw"] = line.raw
-    except UnicodeEncodeError:  # bytes that are not UTF-8: kept as they were
-        data = line.raw.encode("utf-8", "surrogateescape")
-        note["raw_base64"] = base64.b64encode(data).decode("ascii")
+    if line.raw is not None:  # None: too long to keep (the reason says so)
+        note.update(_kept(line.raw))
     if isinstance(line.value, dict) and set(line.value) - {REJECT_KEY}:
         fields = {k: v for k, v in line.value.items() if k != REJECT_KEY}
         return {**fields, REJECT_KEY: note}
     return {REJECT_KEY: note}
+
+
+def _kept(raw: str) -> dict[str, str]:
+    """``raw``, or ``raw_base64`` for bytes that are not UTF-8 (kept as they were)."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        data = raw.encode("utf-8", "surrogateescape")
+        return {"raw_base64": base64.b64encode(data).decode("ascii")}
+    return {"raw": raw}
 
 
 def _value(text: str) -> Any:
@@ -150,6 +180,18 @@ class RejectsFile:
         self.removed_stale = False
         self._file: IO[bytes] | None = None
         self._temporary: str | None = None
+        self._lock = FileLock(lock_path(self.target), path, user="trigger-batch run", remove=True)
+
+    def lock(self) -> None:
+        """Take the lock beside the file (``<rejects>.lock``, removed by :meth:`unlock`),
+        to hold for the whole run: two runs never write one rejects file (the last would
+        replace the other's). :class:`~xprotect_events.CheckpointError` if another run
+        holds it. A stream (``-``, a device, a FIFO) is written as it is, unlocked."""
+        if not self.stream:
+            self._lock.acquire()
+
+    def unlock(self) -> None:
+        self._lock.release()
 
     @property
     def name(self) -> str:
@@ -267,10 +309,12 @@ class DaemonReader:
 
 class InputReader:
     """The lines of the input, numbered, as :func:`~xprotect_events.jsonlines.read_lines`
-    reads them (a block at a time, off the event loop; blank lines skipped, and counted
-    in :attr:`blank`), with nothing read ever lost: when a run stops early, :meth:`rest`
-    gives the lines not handed out yet, those read ahead first, then (for a regular
-    file) the rest of the input, read to its end a block at a time (flat memory)."""
+    reads them (a block at a time, off the event loop, by a
+    :class:`~xprotect_events.jsonlines.LineSplitter`: blank lines skipped and counted in
+    :attr:`blank`, a line too long to hold given as a ``LongLine``), with nothing read
+    ever lost: when a run stops early, :meth:`rest` gives the lines not handed out yet,
+    those read ahead first, then (for a regular file) the rest of the input, read to its
+    end a block at a time (flat memory)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         #: Whether the rest can be read to its end now (a regular file, not a pipe).
@@ -279,11 +323,8 @@ class InputReader:
         source = self._own or stream
         self._read = getattr(source, "read1", source.read)
         self._reader = DaemonReader(self._read)
-        #: Lines read so far, blank ones too; blank lines skipped.
-        self.number = 0
-        self.blank = 0
+        self._lines = LineSplitter()
         self.ended = False
-        self._tail = b""
         self._ready: collections.deque[tuple[int, bytes]] = collections.deque()
         self._reading: concurrent.futures.Future[bytes] | None = None
 
@@ -326,105 +367,30 @@ class InputReader:
         if self._own is not None:
             self._own.close()
 
+    @property
+    def number(self) -> int:
+        """Lines read so far, blank ones too."""
+        return self._lines.number
+
+    @property
+    def blank(self) -> int:
+        """Blank lines read so far (skipped)."""
+        return self._lines.blank
+
     def _feed(self, data: bytes) -> None:
-        if not data:
-            self.ended = True
-            if self._tail:
-                self._line(self._tail)
-                self._tail = b""
-            return
-        if b"\n" not in data:  # a long line: gather it without splitting again
-            self._tail += data
-            return
-        lines = (self._tail + data).split(b"\n")
-        self._tail = lines.pop()
-        for line in lines:
-            self._line(line)
-
-    def _line(self, line: bytes) -> None:
-        self.number += 1
-        if line.strip():
-            self._ready.append((self.number, line))
+        if data:
+            self._ready.extend(self._lines.feed(data))
         else:
-            self.blank += 1
-
-
-def is_stream(path: Path) -> bool:
-    """Whether an output ``path`` is ``-`` (stdout) or an existing file that is not a
-    regular file (a device such as /dev/null or /dev/stdout, a FIFO), once resolved."""
-    try:
-        return str(path) == "-" or not stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False  # not there yet: a new regular file
-
-
-def is_regular(stream: IO[bytes]) -> bool:
-    """Whether ``stream`` is a regular file (one that can be read to its end at once)."""
-    try:
-        return is_regular_fd(stream.fileno())
-    except (ValueError, io.UnsupportedOperation):
-        return False
-
-
-def is_regular_fd(fd: int) -> bool:
-    """Whether the descriptor ``fd`` is open on a regular file."""
-    try:
-        return stat.S_ISREG(os.fstat(fd).st_mode)
-    except OSError:
-        return False
-
-
-def same_file(rejects: Path, source: str) -> bool:
-    """Whether the rejects path is the input: the same file by any name (a symbolic or
-    hard link, another spelling) or, for ``-``, the file stdin is redirected from."""
-    return clash([("input", source), ("rejects", str(rejects))]) is not None
-
-
-def clash(paths: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
-    """The names of the first two of ``paths`` (``(name, path)``; ``-`` is stdin) that are
-    one file: the same path once resolved (symbolic links, ``..``, another spelling; the
-    file need not exist yet), or the same existing file by any name (a hard link; for
-    ``-``, the file stdin is redirected from)."""
-    known = [(name, _identity(path)) for name, path in paths]
-    for i, (name, (resolved, inode)) in enumerate(known):
-        for other, (other_resolved, other_inode) in known[:i]:
-            same_path = resolved is not None and resolved == other_resolved
-            if same_path or (inode is not None and inode == other_inode):
-                return other, name
-    return None
-
-
-def _identity(path: str) -> tuple[str | None, tuple[int, int] | None]:
-    """The resolved path, and the inode of a regular file (a terminal that is both
-    stdin and stdout is no clash: only a regular file can be destroyed)."""
-    resolved = None if path == "-" else os.path.realpath(path)
-    try:
-        found = os.fstat(0) if path == "-" else os.stat(path)
-    except OSError:
-        return resolved, None
-    if not stat.S_ISREG(found.st_mode):
-        return resolved, None
-    return resolved, (found.st_dev, found.st_ino)
-
-
-def unwritable(path: Path, *, appends: bool = False) -> str | None:
-    """Why ``path`` cannot be written (in place, or replaced by a file beside it), if so:
-    its directory is missing, not a directory or not writable; with ``appends``, the
-    file itself is not writable."""
-    folder = path.parent
-    if path.is_dir():
-        return f"{path} is a directory"
-    if not folder.exists():
-        return f"no such directory: {folder}"
-    if not folder.is_dir():
-        return f"not a directory: {folder}"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"cannot write in the directory {folder} (permission denied)"
-    if appends and path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return f"cannot write {path} (permission denied)"
-    return None
+            self.ended = True
+            self._ready.extend(self._lines.end())
 
 
 def count_lines(path: Path) -> int:
+    """The lines of ``path`` that are not blank, read as :class:`InputReader` reads them
+    (a block at a time: a line too long to hold is never held)."""
+    lines = LineSplitter()
     with path.open("rb") as f:
-        return sum(1 for line in f if line.strip())
+        while data := f.read(BLOCK_BYTES):
+            lines.feed(data)
+    lines.end()
+    return lines.number - lines.blank

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -14,25 +13,22 @@ import attrs
 import click
 from rich.progress import Progress
 
-from .. import EventTrigger, TriggerResult, XProtectError
+from .. import CheckpointError, EventTrigger, TriggerResult, XProtectError
 from .batchfile import (
     InputLine,
     InputReader,
     RejectsFile,
-    clash,
     count_lines,
     input_line,
-    is_regular_fd,
-    is_stream,
     record_of,
     trigger_of,
-    unwritable,
 )
 from .connection import Connection, connection_options
 from .journaling import BatchJournal, journal_options, open_journal
 from .names import names_for
 from .output import Output, OutputClosed, event_json, output_option, progress_bar
 from .params import WHEN, batch_options, parse_json_object
+from .paths import check_batch_files
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE, run
 
 
@@ -84,9 +80,6 @@ async def _trigger(conn: Connection, args: TriggerArgs, out: Output) -> int:
     return EXIT_OK
 
 
-#: The path of stdout, as the checks of distinct files resolve it.
-STDOUT = "/dev/stdout"
-
 #: The status of a line that a stopped run never sent (nor, maybe, read).
 NOT_SENT = "not sent"
 
@@ -132,7 +125,7 @@ class BatchRun:
         self.progress.advance(self.progress.task_ids[0])
         self.rejects.write(record_of(line, status, reason))
         if self.journal is not None and status != NOT_SENT:  # never sent: no entry
-            self.journal.outcome(line.number, line.raw, status, reason)
+            self.journal.outcome(line.number, line.journaled, status, reason)
         if self.out.json:
             self.out.emit({"line": line.number, "status": status, "reason": reason})
 
@@ -141,7 +134,7 @@ class BatchRun:
         if result.status == "accepted":
             self.accept(line.number, result)
             if self.journal is not None:
-                self.journal.outcome(line.number, line.raw, "accepted", None, result)
+                self.journal.outcome(line.number, line.journaled, "accepted", None, result)
             return
         reason = result.reason or result.status
         if result.status == "unknown":
@@ -286,82 +279,40 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     send that file again): the lines of a stopped run that were never read too (status
     "not sent"), except from a pipe, whose unread rest the summary names. The rejects
     file is written when the run ends and describes that run only: a run with nothing to
-    reject removes an old one. It may not be the input, nor the journal. Exit code 1 when
-    any line was not accepted.
+    reject removes an old one. It may not be the input, nor the journal, nor the rejects
+    file of a run still going (it is locked while a run writes it). Exit code 1 when any
+    line was not accepted.
     """
     args = BatchArgs(**options)
-    _check_batch_files(args, out.json)
-    regular = args.file != "-" and Path(args.file).is_file()
-    total = count_lines(Path(args.file)) if regular else None
-    with click.open_file(args.file, "rb") as stream:
-        return run(_trigger_batch(conn, args, stream, total, out))
-
-
-def _check_batch_files(args: BatchArgs, json_lines: bool) -> None:
-    """Usage errors before anything is read or sent: the input is readable, and the
-    input, the journal (and its lock) and the rejects file are distinct files in
-    directories that can be written."""
-    if args.journal is not None and args.file == "-":
-        raise click.BadParameter(
-            "a journal needs a FILE, not - (stdin): a rerun must read the same input",
-            param_hint="--journal",
-        )
-    if args.file != "-":
-        source = Path(args.file)
-        if not source.exists():
-            raise click.BadParameter(f"no such file: {args.file}", param_hint="FILE")
-        if source.is_dir():
-            raise click.BadParameter(f"{args.file} is a directory", param_hint="FILE")
-        if args.journal is not None and not source.is_file():
-            raise click.BadParameter(
-                f"{args.file} is not a regular file: a journal needs a FILE that a rerun "
-                "can read again",
-                param_hint="FILE",
-            )
-    rejects = str(args.rejects_path)
-    if rejects == "-" and json_lines:
-        raise click.BadParameter(
-            "--rejects - and --json would both write stdout: give --rejects a FILE",
-            param_hint="--rejects",
-        )
-    files = [("the input", args.file), ("the rejects file", STDOUT if rejects == "-" else rejects)]
-    if args.journal is not None:
-        files += [("the journal", args.journal), ("the journal's lock", f"{args.journal}.lock")]
-    if is_regular_fd(1):  # `> FILE` or `>> FILE`: what is written there may not be an input
-        files.append(("stdout", STDOUT))
-    both = clash(files)
-    if both is not None:
-        first, second = both
-        if first == "the input" and args.file == "-":
-            first = "the file stdin comes from"
-        raise click.BadParameter(
-            f"{second} and {first} are the same file ({dict(files)[second]}): one would "
-            "destroy the other; give distinct paths (--rejects, --journal)",
-            param_hint="--rejects" if "rejects" in second else "--journal",
-        )
-    target = Path(os.path.realpath(args.rejects_path))  # a link's file is written
-    why = None if is_stream(args.rejects_path) else unwritable(target)
-    if why is not None:
-        raise click.BadParameter(
-            f"the rejects file cannot be written: {why}", param_hint="--rejects"
-        )
-    if args.journal is not None:
-        why = unwritable(Path(args.journal), appends=True)
-        if why is not None:
-            raise click.BadParameter(
-                f"the journal cannot be written: {why}", param_hint="--journal"
-            )
+    check_batch_files(args, out.json)
+    rejects = RejectsFile(args.rejects_path)
+    try:
+        rejects.lock()
+    except CheckpointError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rejects") from None
+    try:
+        regular = args.file != "-" and Path(args.file).is_file()
+        total = count_lines(Path(args.file)) if regular else None
+        with click.open_file(args.file, "rb") as stream:
+            return run(_trigger_batch(conn, args, rejects, stream, total, out))
+    finally:
+        rejects.unlock()
 
 
 async def _trigger_batch(
-    conn: Connection, args: BatchArgs, stream: IO[bytes], total: int | None, out: Output
+    conn: Connection,
+    args: BatchArgs,
+    rejects: RejectsFile,
+    stream: IO[bytes],
+    total: int | None,
+    out: Output,
 ) -> int:
     progress = progress_bar(out.err)
     progress.add_task("triggering", total=total)
     reader = InputReader(stream)
     batch = BatchRun(
         out=out,
-        rejects=RejectsFile(args.rejects_path),
+        rejects=rejects,
         progress=progress,
         total=total,
         reader=reader,

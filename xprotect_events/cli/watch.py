@@ -15,7 +15,6 @@ from rich.text import Text
 
 from .. import Event, SessionChange, XProtectClient
 from ..filters import SessionFilter
-from .batchfile import unwritable
 from .connection import Connection, connection_options
 from .live import (
     LIVE_HELP,
@@ -28,6 +27,7 @@ from .live import (
 from .names import Names, names_for, needs_lookup
 from .output import Output, event_json, output_option
 from .params import WHEN, Seconds, include_data_option, name_conditions
+from .paths import unwritable
 from .runner import EXIT_OK, run
 from .tables import (
     EVENT_COLUMNS,

@@ -1,0 +1,168 @@
+"""Which paths a command may write: the checks, before anything is read or sent, that no
+output of ``trigger-batch`` (the rejects file, the journal and its lock, stdout) is an
+input by another name (a symbolic or hard link, another spelling, the file stdin comes
+from), and that each can be written; :func:`is_stream` tells the outputs that are written
+as they are (``-``, a device, a FIFO) from the regular files replaced whole.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Protocol
+
+import click
+
+#: The path of stdout, as the checks of distinct files resolve it.
+STDOUT = "/dev/stdout"
+
+
+class BatchFiles(Protocol):
+    """The files of one ``trigger-batch`` run (``trigger.BatchArgs``)."""
+
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def journal(self) -> str | None: ...
+
+    @property
+    def rejects_path(self) -> Path: ...
+
+
+def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
+    """Usage errors before anything is read or sent: the input is readable, and the
+    input, the journal (and its lock) and the rejects file are distinct files in
+    directories that can be written."""
+    if args.journal is not None and args.file == "-":
+        raise click.BadParameter(
+            "a journal needs a FILE, not - (stdin): a rerun must read the same input",
+            param_hint="--journal",
+        )
+    if args.file != "-":
+        source = Path(args.file)
+        if not source.exists():
+            raise click.BadParameter(f"no such file: {args.file}", param_hint="FILE")
+        if source.is_dir():
+            raise click.BadParameter(f"{args.file} is a directory", param_hint="FILE")
+        if args.journal is not None and not source.is_file():
+            raise click.BadParameter(
+                f"{args.file} is not a regular file: a journal needs a FILE that a rerun "
+                "can read again",
+                param_hint="FILE",
+            )
+    rejects = str(args.rejects_path)
+    if rejects == "-" and json_lines:
+        raise click.BadParameter(
+            "--rejects - and --json would both write stdout: give --rejects a FILE",
+            param_hint="--rejects",
+        )
+    files = [("the input", args.file), ("the rejects file", STDOUT if rejects == "-" else rejects)]
+    if not is_stream(args.rejects_path):
+        locked = lock_path(Path(os.path.realpath(rejects)))
+        files.append(("the rejects file's lock", str(locked)))
+    if args.journal is not None:
+        files += [("the journal", args.journal), ("the journal's lock", f"{args.journal}.lock")]
+    if is_regular_fd(1):  # `> FILE` or `>> FILE`: what is written there may not be an input
+        files.append(("stdout", STDOUT))
+    both = clash(files)
+    if both is not None:
+        first, second = both
+        if first == "the input" and args.file == "-":
+            first = "the file stdin comes from"
+        raise click.BadParameter(
+            f"{second} and {first} are the same file ({dict(files)[second]}): one would "
+            "destroy the other; give distinct paths (--rejects, --journal)",
+            param_hint="--rejects" if "rejects" in second else "--journal",
+        )
+    target = Path(os.path.realpath(args.rejects_path))  # a link's file is written
+    why = None if is_stream(args.rejects_path) else unwritable(target)
+    if why is not None:
+        raise click.BadParameter(
+            f"the rejects file cannot be written: {why}", param_hint="--rejects"
+        )
+    if args.journal is not None:
+        why = unwritable(Path(args.journal), appends=True)
+        if why is not None:
+            raise click.BadParameter(
+                f"the journal cannot be written: {why}", param_hint="--journal"
+            )
+
+
+def lock_path(path: Path) -> Path:
+    """The lock beside the file ``path`` (as :class:`~xprotect_events.journal.Journal`
+    names its own)."""
+    return path.with_name(path.name + ".lock")
+
+
+def is_stream(path: Path) -> bool:
+    """Whether an output ``path`` is ``-`` (stdout) or an existing file that is not a
+    regular file (a device such as /dev/null or /dev/stdout, a FIFO), once resolved."""
+    try:
+        return str(path) == "-" or not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # not there yet: a new regular file
+
+
+def is_regular(stream: IO[bytes]) -> bool:
+    """Whether ``stream`` is a regular file (one that can be read to its end at once)."""
+    try:
+        return is_regular_fd(stream.fileno())
+    except (ValueError, io.UnsupportedOperation):
+        return False
+
+
+def is_regular_fd(fd: int) -> bool:
+    """Whether the descriptor ``fd`` is open on a regular file."""
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+def clash(paths: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """The names of the first two of ``paths`` (``(name, path)``; ``-`` is stdin) that are
+    one file: the same path once resolved (symbolic links, ``..``, another spelling; the
+    file need not exist yet), or the same existing file by any name (a hard link; for
+    ``-``, the file stdin is redirected from)."""
+    known = [(name, _identity(path)) for name, path in paths]
+    for i, (name, (resolved, inode)) in enumerate(known):
+        for other, (other_resolved, other_inode) in known[:i]:
+            same_path = resolved is not None and resolved == other_resolved
+            if same_path or (inode is not None and inode == other_inode):
+                return other, name
+    return None
+
+
+def _identity(path: str) -> tuple[str | None, tuple[int, int] | None]:
+    """The resolved path, and the inode of a regular file (a terminal that is both
+    stdin and stdout is no clash: only a regular file can be destroyed)."""
+    resolved = None if path == "-" else os.path.realpath(path)
+    try:
+        found = os.fstat(0) if path == "-" else os.stat(path)
+    except OSError:
+        return resolved, None
+    if not stat.S_ISREG(found.st_mode):
+        return resolved, None
+    return resolved, (found.st_dev, found.st_ino)
+
+
+def unwritable(path: Path, *, appends: bool = False) -> str | None:
+    """Why ``path`` cannot be written (in place, or replaced by a file beside it), if so:
+    its directory is missing, not a directory or not writable; with ``appends``, the
+    file itself is not writable."""
+    folder = path.parent
+    if path.is_dir():
+        return f"{path} is a directory"
+    if not folder.exists():
+        return f"no such directory: {folder}"
+    if not folder.is_dir():
+        return f"not a directory: {folder}"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in the directory {folder} (permission denied)"
+    if appends and path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"cannot write {path} (permission denied)"
+    return None
