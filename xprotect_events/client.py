@@ -297,8 +297,10 @@ class XProtectClient:
         ``max_size`` (100 per read), ``poll_interval`` (1.0 s), ``close_timeout`` (5.0 s
         for each of the final checkpoint save and the delete on exit), ``checkpoint`` (a
         file path or a :class:`CheckpointStore`: resume from the stored position, else
-        from ``since``) and ``checkpoint_interval`` (1.0 s: how often at most the position
-        is saved; it is also saved on every exit and by ``await session.commit()``).
+        from ``since``; a position of another server or other filters is a
+        :class:`CheckpointError` unless ``checkpoint_mismatch="resume"``) and
+        ``checkpoint_interval`` (1.0 s: how often at most the position is saved; it is also
+        saved on every exit and by ``await session.commit()``).
 
         Each change is a :class:`SessionChange` (``kind`` "new" or "deleted"), each event
         once. The session is deleted on exit, and recreated by itself (resuming after the
@@ -345,7 +347,8 @@ class XProtectClient:
         ``checkpoint`` (a file path or a store with ``load``/``save``): start from the
         position saved there and keep it up to date, saving at most every
         ``checkpoint_interval`` seconds and on every exit; ``await live.commit()`` saves
-        now. See :mod:`.live_checkpoint`.
+        now. A position of another server or other rules is refused as for
+        :meth:`event_session`. See :mod:`.live_checkpoint`.
         """
         link = link_of(
             self.core,
