@@ -12,12 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_until
-from xprotect_events.checkpoints import (
-    CheckpointStore,
-    Committer,
-    FileCheckpoint,
-    MemoryCheckpoint,
-)
+from xprotect_events.checkpoints import CheckpointStore, FileCheckpoint, MemoryCheckpoint
+from xprotect_events.committer import Committer
 from xprotect_events.errors import CheckpointError, InvalidInputError
 from xprotect_events.positions import LivePosition, Position, SessionPosition
 
