@@ -109,8 +109,9 @@ class Subscriptions:
     async def _remove_unwanted(self, conn: Connection, sub_id: str) -> None:
         try:
             await conn.command("removeSubscription", self._timeout, subscriptionId=sub_id)
-        except XProtectError as exc:  # (the next session does not have it)
-            log.warning("live: could not remove the subscription of an add cut short: %s", exc)
+        except XProtectError as exc:  # (a new session does not have it: made again or not)
+            level = logging.INFO if conn.closed else logging.WARNING
+            log.log(level, "live: could not remove the subscription of an add cut short: %s", exc)
 
     def _removed_late(self, handle: int, reply: ws_wire.Reply) -> None:
         """The late answer of a remove cut short: if the server removed it, so does the
