@@ -288,3 +288,24 @@ async def test_a_session_store_whose_load_hangs_is_a_bounded_error_on_entry(
             await asyncio.wait_for(enter(session), 30)
     finally:
         store.release.set()
+
+
+async def test_a_live_store_hung_from_the_start_stalls_neither_entry_nor_close(
+    sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # broke: the save made when the session went live was awaited in the connection loop,
+    # so entering the stream waited for ever (and so did client.close())
+    store = HangingStore()
+    store.hang = True
+    try:
+        async with service_client_of(sim) as client:
+            live = client.subscribe(types=[ANALYTICS_EVENT], checkpoint=store, close_timeout=BOUND)
+            await asyncio.wait_for(live.__aenter__(), 30)
+            await entered(store)
+            sent = await trigger(client, 2)
+            assert [(await next_event(live)).id for _ in range(2)] == sent
+            with caplog.at_level(logging.WARNING, "xprotect_events.live"):
+                await asyncio.wait_for(client.close(), 30)  # closes the stream, bounded
+        assert "did not return within 0.2 s" in caplog.text
+    finally:
+        store.release.set()
