@@ -2,9 +2,10 @@
 API; ``xprotect_events.testing`` is a local simulator of both."""
 
 from .accounting import BatchReport, InvalidTriggerError, TriggerInputError, TriggerResult
-from .checkpoints import CheckpointStore, Committer, FileCheckpoint, MemoryCheckpoint
+from .checkpoints import CheckpointStore, FileCheckpoint, MemoryCheckpoint
 from .cleartext import InsecureTransportWarning
 from .client import XProtectClient
+from .committer import Committer
 from .errors import (
     APIError,
     AuthenticationError,

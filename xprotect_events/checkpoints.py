@@ -3,7 +3,7 @@
 A store is anything with ``load() -> Position | None`` and ``save(position)``
 (:class:`CheckpointStore`). Both are plain (blocking) calls: a file or a local database is
 easiest written that way. A stream never calls them on the event loop's thread: it runs
-each in a thread of its own (:func:`~.threads.in_thread`, :meth:`Committer.acommit`), one save at a
+each in a thread of its own (:func:`~.threads.in_thread`), one save at a
 time, so an fsync never stalls other tasks. A save whose caller was cancelled goes on in its
 thread, and the next save waits for it (two never overlap). The thread is a daemon one: a
 save that never returns does not hold up the end of ``asyncio.run()``; at exit it is cut
@@ -30,38 +30,26 @@ lock file stays on disk (removing it would let two openers lock two different fi
 ``<path>`` that is not a regular file (a directory, a FIFO, a device) is a
 :class:`CheckpointError` when loaded, at once, and never replaced by a save.
 
-:class:`Committer` decides when to save: the stream calls :meth:`~Committer.mark` with each
-new position (cheap: no I/O, and the position may be a function that builds it only when a
-save happens), which says when ``interval`` seconds have passed since the last save; then
-the stream saves with :meth:`~Committer.background` (the consumer goes on meanwhile), and
-at once with :meth:`~Committer.acommit` on exit and for ``await stream.commit()``.
+:class:`~.committer.Committer` decides when a stream saves (:mod:`.committer`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import inspect
 import os
 import stat
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from .checks import seconds
 from .durable_files import FileLock, regular_file_status, sync_directory, why, write_durably
 from .errors import CheckpointError, InvalidInputError, XProtectError, shown
 from .positions import Position
-from .threads import in_thread, retrieve
 
 #: A checkpoint file larger than this is not one this library wrote.
 MAX_CHECKPOINT_BYTES = 4 * 1024 * 1024
-
-#: A position, or a function that builds it (called only when a save happens).
-PositionSource = Position | Callable[[], Position]
 
 
 class CheckpointStore(Protocol):
@@ -201,137 +189,6 @@ def _read_regular(path: Path, limit: int) -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
         return f.read(limit)
-
-
-class Committer:
-    """Batches saves: :meth:`mark` on every event, a save at most every ``interval`` s.
-
-    ``clock`` (default :func:`time.monotonic`) is injectable so tests need no sleeps. A
-    stream uses it like this::
-
-        if committer.mark(lambda: cursor.position()):  # the previous event is processed
-            await committer.acommit()
-        ...
-        await committer.acommit()  # on every exit, and for ``await stream.commit()``
-
-    A failed save raises :class:`CheckpointError` and keeps the position unsaved, so the
-    next commit tries again.
-    """
-
-    def __init__(
-        self,
-        store: CheckpointStore,
-        *,
-        interval: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.store = store
-        self.interval = seconds("checkpoint_interval", interval, most=1e9, zero=True)
-        self._clock = clock
-        self._last_save = clock()
-        self._latest: PositionSource | None = None
-        self._unsaved = False
-        self._saving: asyncio.Lock | None = None
-        self._task: asyncio.Future[None] | None = None
-        self._running: asyncio.Future[None] | None = None  # the save thread last started
-        #: How many saves succeeded.
-        self.saves = 0
-
-    @property
-    def unsaved(self) -> bool:
-        """Whether a position was marked since the last save."""
-        return self._unsaved
-
-    def mark(self, position: PositionSource) -> bool:
-        """Record the newest position (no I/O); True when a save is due."""
-        self._latest = position
-        self._unsaved = True
-        return self._clock() - self._last_save >= self.interval
-
-    def take(self) -> Position | None:
-        """The position to save now (built, if it was given as a function), or None when
-        nothing new was marked; the interval starts again from now."""
-        if not self._unsaved or self._latest is None:
-            return None
-        latest = self._latest
-        position = latest if isinstance(latest, Position) else latest()
-        self._latest = position
-        self._unsaved = False
-        self._last_save = self._clock()
-        return position
-
-    def commit(self) -> None:
-        """Save the newest marked position now, in this thread (it blocks)."""
-        position = self.take()
-        if position is None:
-            return
-        try:
-            save_to(self.store, position)
-        except BaseException:
-            self._restore(position)
-            raise
-        self.saves += 1
-
-    @property
-    def running(self) -> asyncio.Future[None] | None:
-        """The save still running in its thread (done when the thread ends), or None."""
-        running = self._running
-        return None if running is None or running.done() else running
-
-    @property
-    def saving(self) -> bool:
-        """Whether a background save is running."""
-        return self._task is not None and not self._task.done()
-
-    def background(self) -> None:
-        """Start saving the newest marked position in a task and return at once (a save
-        still running is left to finish); a failed background save is raised by the next
-        call, its position kept marked for the next save."""
-        task = self._task
-        if task is not None and not task.done():
-            return
-        self._task = None
-        failed = task.exception() if task is not None and not task.cancelled() else None
-        if failed is not None:
-            raise failed
-        self._task = asyncio.ensure_future(self._save_latest())
-
-    async def acommit(self) -> None:
-        """Save the newest marked position now, in a worker thread; saves never overlap,
-        and a later position is never overwritten by an earlier one."""
-        task, self._task = self._task, None
-        if task is not None:  # a failed one restored its position: it is retried below
-            await asyncio.wait([task])
-            if not task.cancelled():
-                task.exception()
-        await self._save_latest()
-
-    async def _save_latest(self) -> None:
-        if self._saving is None:
-            self._saving = asyncio.Lock()
-        async with self._saving:
-            running = self.running  # one whose caller was cancelled: never two at once
-            if running is not None:
-                await asyncio.wait([running])
-            position = self.take()
-            if position is not None:
-                await self._asave(position)
-
-    async def _asave(self, position: Position) -> None:
-        running = self._running = in_thread(save_to, self.store, position)
-        try:
-            await asyncio.shield(running)
-        except BaseException:
-            self._restore(position)
-            running.add_done_callback(retrieve)  # cancelled: the thread goes on
-            raise
-        self.saves += 1
-
-    def _restore(self, position: Position) -> None:
-        """After a failed save: the position is unsaved again, unless a newer one came."""
-        if not self._unsaved:
-            self._latest = position
-            self._unsaved = True
 
 
 def save_to(store: CheckpointStore, position: Position) -> None:

@@ -99,11 +99,17 @@ class LiveStream:
         checkpoint: CheckpointLike | None = None,
         checkpoint_interval: float = 1.0,
         checkpoint_mismatch: Mismatch = "refuse",
+        close_timeout: float = 5.0,
     ) -> None:
         frame = link.profile.ws_max_frame if max_frame_size is None else max_frame_size
         check_options(buffer, frame, on_gap)
         self._checkpoint = live_checkpoint(
-            checkpoint, checkpoint_interval, checkpoint_mismatch, link.server_url, rules
+            checkpoint,
+            checkpoint_interval,
+            checkpoint_mismatch,
+            link.server_url,
+            rules,
+            close_timeout,
         )
         #: Where a checkpoint said to start, until something is delivered.
         self._resumed_from: LivePosition | None = None
@@ -193,7 +199,9 @@ class LiveStream:
                 self._out.recent.seen(position.event_id)
 
     async def commit(self) -> None:
-        """Save now: the event in hand (the last one yielded) counts as processed."""
+        """Save now: the event in hand (the last one yielded) counts as processed. Waits
+        at most ``close_timeout`` s for the store, then :class:`CheckpointError` (the save
+        goes on, and the newest position is saved once the store answers)."""
         if self._checkpoint is None:
             raise XProtectError("commit() needs a checkpoint: subscribe(checkpoint=...)")
         self._checkpoint.settle(self.session_id)
@@ -237,7 +245,7 @@ class LiveStream:
 
     async def __anext__(self) -> Item:
         if (checkpoint := self._checkpoint) is not None and checkpoint.settle(self.session_id):
-            await checkpoint.commit()
+            checkpoint.save_soon()  # in the background: a slow store stalls no delivery
         buffer = self._buffer
         if buffer.items and not buffer.room_wanted:  # the common case, without a call
             item = buffer.items.popleft()
@@ -400,7 +408,7 @@ class LiveStream:
         await self._subs.make_all(conn, timeout)
         self._was_live = True
         if self._checkpoint is not None and self._checkpoint.started(session_id, self._started_at):
-            await self._checkpoint.commit()
+            self._checkpoint.save_soon()
         return False
 
     async def _settled(self, conn: Connection, resumed: bool) -> None:

@@ -4,9 +4,22 @@ The position is a :class:`~xprotect_events.positions.LivePosition`: the server's
 and the id and time of the last event the consumer *processed* (before there is one: the
 time the stream went live, saved as soon as it is). An event counts as processed
 when the consumer asks for the next one, leaves ``async with`` normally, or calls ``await
-live.commit()``. Saves are batched by a :class:`~xprotect_events.checkpoints.Committer` (at
+live.commit()``. Saves are batched by a :class:`~xprotect_events.committer.Committer` (at
 most one every ``checkpoint_interval`` seconds, and on every exit) and run in a worker
 thread, so an fsync never stalls the event loop.
+
+The periodic saves (and the one when a session goes live) run in the background, at most
+one at a time: the consumer never waits for the store, and a store that hangs stalls no
+delivery (it is logged at WARNING once a save has not returned within ``close_timeout``;
+the newest position is saved when it answers again). A periodic save that failed is
+raised as a :class:`CheckpointError` where the consumer next asks for an event after a
+save fell due (the stream goes on if the consumer iterates again). The load on entry,
+``await live.commit()`` and the save on exit each wait at most ``close_timeout`` seconds
+(5.0 s), then raise :class:`CheckpointError` (on exit: the socket is closed all the same);
+a save so cut short goes on in its thread, the newest position is saved once it returns
+(also after the exit, while the program runs), and the store stays claimed until then: a
+stream that restarts from it meanwhile is refused, one that restarts after it resumes
+after the last event processed (:mod:`.committer`).
 
 Each position records the server and a digest of the stream's rules (those given to
 ``subscribe``): one of another server or other rules is refused on entry, before anything
@@ -24,13 +37,15 @@ from datetime import datetime
 
 from yarl import URL
 
-from .checkpoints import CheckpointStore, Committer, load_from, store_of
+from .checkpoints import CheckpointStore, store_of
+from .checks import seconds
 from .claims import Claim
+from .committer import Committer, load_within
 from .errors import CheckpointError
 from .models import Event
 from .origins import Origin, mismatch
 from .positions import LivePosition, Position
-from .threads import in_thread
+from .threads import retrieve
 from .ws_wire import Rule, rule_to_wire
 
 #: What ``checkpoint=`` takes: a file path (a :class:`FileCheckpoint`) or a store.
@@ -43,18 +58,25 @@ def live_checkpoint(
     choice: object,
     server: URL,
     rules: Iterable[Rule],
+    timeout: float,
 ) -> LiveCheckpoint | None:
     """The checkpoint ``subscribe(checkpoint=…)`` asks for, or None; ``choice``: its
-    ``checkpoint_mismatch``, checked even without a checkpoint."""
+    ``checkpoint_mismatch``, checked even without a checkpoint, as ``timeout`` (its
+    ``close_timeout``) is."""
     origin = Origin.of(server, map(rule_to_wire, rules), mismatch(choice))
-    return None if checkpoint is None else LiveCheckpoint(checkpoint, interval, origin)
+    timeout = seconds("close_timeout", timeout)
+    return None if checkpoint is None else LiveCheckpoint(checkpoint, interval, origin, timeout)
 
 
 class LiveCheckpoint:
     """The stream's side of a checkpoint: load, mark processed events, save, close."""
 
     def __init__(
-        self, checkpoint: CheckpointLike, interval: float, origin: Origin | None = None
+        self,
+        checkpoint: CheckpointLike,
+        interval: float,
+        origin: Origin | None = None,
+        timeout: float = 5.0,
     ) -> None:
         store, self._owned = store_of(checkpoint)
         self._origin = origin
@@ -62,7 +84,8 @@ class LiveCheckpoint:
         #: for another server or other rules, and ``checkpoint_mismatch="resume"`` said to
         #: go on from its time, in a new session).
         self.resumable = True
-        self._committer = Committer(store, interval=interval)  # checks the interval
+        self._timeout = timeout
+        self._committer = Committer(store, interval=interval, timeout=timeout)  # checks both
         self._claim = Claim(store)  # one stream at a time (:mod:`.claims`)
         self._session = ""
         self._event: Event | None = None
@@ -79,7 +102,7 @@ class LiveCheckpoint:
         """The stored position; :class:`CheckpointError` if the store fails or holds
         something else than a live stream's position, or if another stream holds it."""
         self._claim.take()
-        stored: Position | None = await in_thread(load_from, self._committer.store)
+        stored: Position | None = await load_within(self._committer.store, self._timeout)
         if stored is None:
             return None
         path = str(self._owned.path) if self._owned is not None else None
@@ -121,20 +144,27 @@ class LiveCheckpoint:
             session_id=self._session, event_id=event_id, time=time, server=server, filters=filters
         )
 
+    def save_soon(self) -> None:
+        """Save the newest processed position in the background (the caller goes on)."""
+        self._committer.background()
+
     async def commit(self) -> None:
-        """Save the newest processed position now (in a worker thread)."""
+        """Save the newest processed position now (in a worker thread), waiting at most
+        ``close_timeout`` s (then :class:`CheckpointError`)."""
         await self._committer.acommit()
 
     async def finish(self) -> None:
-        """On the stream's exit: save (even if cancelled meanwhile), then release the file."""
+        """On the stream's exit: save (bounded, even if cancelled meanwhile), then release
+        the store once no save runs (a save cut short: once it ends)."""
         save = asyncio.ensure_future(self.commit())
         try:
             await asyncio.shield(save)
         finally:
             if save.done():
-                self._release()
-            else:  # cancelled: the lock is held until the save in the worker thread ends
-                save.add_done_callback(lambda _: self._release())
+                self._committer.when_idle(self._release)
+            else:  # cancelled: released once the (bounded) save and any it left end
+                save.add_done_callback(retrieve)
+                save.add_done_callback(lambda _: self._committer.when_idle(self._release))
 
     def _release(self) -> None:
         if self._owned is not None:

@@ -66,6 +66,8 @@ Sink = Callable[["Connection", list[Event]], Awaitable[None]]
 #: What no message may show (the tokens, the credentials' and the proxy's secrets), asked
 #: when a message is made.
 Secrets = Callable[[], tuple[str, ...]]
+#: What to do with the answer to a command whose wait was cut short.
+Late = Callable[[ws_wire.Reply], None]
 
 
 class Connection:
@@ -91,6 +93,7 @@ class Connection:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[ws_wire.Reply]] = {}
         self._names: dict[int, str] = {}  # of the commands sent and not done yet, by id
+        self._late: dict[int, Late] = {}  # the commands cut short, whose answer is wanted
         self._oversized = False
         #: Why the connection ended (None while it is open or when we closed it).
         self.error: XProtectError | None = None
@@ -109,9 +112,13 @@ class Connection:
     def closed(self) -> bool:
         return self.reader.done()
 
-    async def command(self, name: str, within: float | None = None, **fields: Any) -> ws_wire.Reply:
+    async def command(
+        self, name: str, within: float | None = None, late: Late | None = None, **fields: Any
+    ) -> ws_wire.Reply:
         """Send a command; its response, or :class:`CommandError` for a non-2xx status
-        (:class:`RequestTimeoutError` if it is not sent and answered ``within`` seconds)."""
+        (:class:`RequestTimeoutError` if it is not sent and answered ``within`` seconds).
+        ``late``: called with the answer if it comes after the wait was cut short (the
+        timeout, or the caller cancelled): the server may have done what was asked."""
         if self.closed:
             raise self.error or TransportError(
                 "the connection is closed", method=name, path=WS_PATH
@@ -137,6 +144,8 @@ class Connection:
         finally:
             self._waiting.pop(command_id, None)
             del self._names[command_id]
+            if late is not None and (future.cancelled() or not future.done()):  # unanswered
+                self._late[command_id] = late
         if not reply.ok:
             raise failed(name, reply, self._secrets())
         return reply
@@ -195,6 +204,8 @@ class Connection:
         future = self._waiting.pop(frame.command_id, None)  # answered: no longer waiting
         if future is not None and not future.done():
             future.set_result(frame)
+        elif (late := self._late.pop(frame.command_id, None)) is not None:
+            late(frame)
 
     def _bad(self, exc: ProtocolError, method: str = "") -> ProtocolError:
         """``exc`` about the command ``method`` (none: a frame no command waited for) on

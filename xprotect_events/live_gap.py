@@ -131,7 +131,21 @@ async def fill_from_store(
 ) -> int:
     """Deliver the ``stored`` events the rules match; how many were new. ``after``: the
     checkpoint a restarted stream began from, before it delivered anything. The events
-    listed up to its event (at or before its time) were processed in the previous run."""
+    listed up to its event (at or before its time) were processed in the previous run.
+    ``stored`` is closed on every exit (the stream stopped mid-fill, an error, the end)."""
+    try:
+        return await _fill(stored, rules, after, deliver)
+    finally:
+        if (close := getattr(stored, "aclose", None)) is not None:
+            await close()
+
+
+async def _fill(
+    stored: AsyncIterator[Event],
+    rules: list[Rule],
+    after: LivePosition | None,
+    deliver: Deliver,
+) -> int:
     boundary: list[Event] = []  # at or before the checkpoint's time, until its event
     filled = 0
     async for event in stored:

@@ -121,6 +121,7 @@ class LiveOptions(TypedDict, total=False):
     checkpoint: CheckpointLike | None
     checkpoint_interval: float
     checkpoint_mismatch: Mismatch
+    close_timeout: float
 
 
 def check_options(buffer: object, max_frame: object, on_gap: object) -> None:

@@ -5,13 +5,15 @@ first), the server's id of each in the current session, and whether they are all
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 
 from . import ws_wire
 from .errors import InvalidInputError, ProtocolError, XProtectError, shown
-from .live_conn import WS_PATH, CommandError, Connection
+from .live_conn import WS_PATH, CommandError, Connection, Late
 from .ws_wire import Rule
 
 log = logging.getLogger("xprotect_events.live")
@@ -28,6 +30,7 @@ class Subscriptions:
         self._ids: dict[int, str] = {}
         self._next = 1  # handles are never reused, even while an add waits for its answer
         self._timeout = timeout
+        self._removing: set[asyncio.Future[None]] = set()  # the removes of adds cut short
         #: Whether the session's subscriptions are all confirmed (only then is it resumed).
         self.confirmed = False
 
@@ -36,11 +39,15 @@ class Subscriptions:
         return [r for rules in self._rules.values() for r in rules]
 
     async def add(self, rules: tuple[Rule, ...], connection: Live) -> int:
-        """Subscribe to checked ``rules`` on the stream's ``connection()``; the new handle."""
+        """Subscribe to checked ``rules`` on the stream's ``connection()``; the new handle.
+        An add cut short (cancelled, or no answer in time) that the server makes all the
+        same is removed again when its answer comes: no subscription the stream does not
+        know delivers to it."""
         handle, self._next = self._next, self._next + 1
         conn = await connection()
         with self._unsure_on_failure():
-            self._ids[handle] = await self._subscribe(conn, rules, self._timeout)
+            late = partial(self._unwanted, conn)
+            self._ids[handle] = await self._subscribe(conn, rules, self._timeout, late)
         self._rules[handle] = rules
         return handle
 
@@ -60,7 +67,8 @@ class Subscriptions:
             )
         with self._unsure_on_failure():
             try:
-                await conn.command("removeSubscription", self._timeout, subscriptionId=sub_id)
+                late = partial(self._removed_late, handle)
+                await conn.command("removeSubscription", self._timeout, late, subscriptionId=sub_id)
             except CommandError as exc:
                 if exc.status != 404:
                     raise
@@ -90,11 +98,37 @@ class Subscriptions:
             self.confirmed = False
             raise
 
+    def _unwanted(self, conn: Connection, reply: ws_wire.Reply) -> None:
+        """The late answer of an add cut short: the subscription it made is removed."""
+        sub_id = reply.body.get("subscriptionId")
+        if reply.ok and isinstance(sub_id, str) and not conn.closed:
+            task = asyncio.ensure_future(self._remove_unwanted(conn, sub_id))
+            self._removing.add(task)
+            task.add_done_callback(self._removing.discard)
+
+    async def _remove_unwanted(self, conn: Connection, sub_id: str) -> None:
+        try:
+            await conn.command("removeSubscription", self._timeout, subscriptionId=sub_id)
+        except XProtectError as exc:  # (a new session does not have it: made again or not)
+            level = logging.INFO if conn.closed else logging.WARNING
+            log.log(level, "live: could not remove the subscription of an add cut short: %s", exc)
+
+    def _removed_late(self, handle: int, reply: ws_wire.Reply) -> None:
+        """The late answer of a remove cut short: if the server removed it, so does the
+        stream (it is not made again in the next session)."""
+        if reply.ok or reply.status == 404:
+            self._rules.pop(handle, None)
+            self._ids.pop(handle, None)
+
     async def _subscribe(
-        self, conn: Connection, rules: tuple[Rule, ...], within: float | None
+        self,
+        conn: Connection,
+        rules: tuple[Rule, ...],
+        within: float | None,
+        late: Late | None = None,
     ) -> str:
         filters = [ws_wire.rule_to_wire(r) for r in rules]
-        reply = await conn.command("addSubscription", within, filters=filters)
+        reply = await conn.command("addSubscription", within, late, filters=filters)
         sub_id = reply.body.get("subscriptionId")
         if not isinstance(sub_id, str):
             text = "the answer has no 'subscriptionId'"

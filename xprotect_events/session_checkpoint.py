@@ -3,14 +3,18 @@
 :class:`~xprotect_events.sessions.EventSession` holds one when made with ``checkpoint=…``:
 :meth:`SessionCheckpoint.resume` puts the stored position into the session's cursor on
 entry, the session marks each processed position on :attr:`SessionCheckpoint.committer`
-(which says when a save is due), and :meth:`SessionCheckpoint.finish` saves and releases
-the store on exit. Loads and saves run in a thread of their own, never on the event loop.
+(which says when a save is due: then it saves in the background, the consumer going on),
+and :meth:`SessionCheckpoint.finish` saves and releases the store on exit. Loads and saves
+run in a thread of their own, never on the event loop (:mod:`.committer`).
 
-The save on exit is waited for at most ``timeout`` seconds (the session's ``close_timeout``):
-a save that never returns (a hung disk, a store waiting on a dead database) is then a
-:class:`CheckpointError` saying so, and the exit goes on (the server's session is deleted).
-The save goes on in its thread; a store the session made from a path stays locked until it
-ends, so no other stream writes the file meanwhile.
+The load on entry, ``await session.commit()`` and the save on exit are each waited for at
+most ``timeout`` seconds (the session's ``close_timeout``): a store that never returns (a
+hung disk, a store waiting on a dead database) is then a :class:`CheckpointError` saying
+so; on exit, the exit goes on (the server's session is deleted). A save so cut short goes
+on in its thread, and the newest position is saved once it returns (also after the exit,
+while the program runs); the store stays claimed (a file the session opened, locked) until
+then, so no other stream writes it meanwhile. A periodic save that hangs stalls no
+delivery; it is logged at WARNING once it has not returned within ``timeout``.
 
 Each saved position records its origin, the server and a digest of the session's filters:
 one of another server or other filters is refused on entry (:mod:`.origins`).
@@ -18,18 +22,16 @@ one of another server or other filters is refused on entry (:mod:`.origins`).
 
 from __future__ import annotations
 
-import asyncio
-
 from yarl import URL
 
-from .checkpoints import CheckpointStore, Committer, load_from, save_to
+from .checkpoints import CheckpointStore, load_from, save_to
 from .claims import Claim
+from .committer import Committer, load_within
 from .cursor import Cursor
 from .errors import CheckpointError
 from .options import SessionSpec
 from .origins import Origin
 from .positions import Position, SessionPosition
-from .threads import in_thread
 
 
 class SessionCheckpoint:
@@ -49,7 +51,7 @@ class SessionCheckpoint:
         self.timeout = timeout
         self.origin = origin
         saved = store if origin is None else _Stamping(store, origin)
-        self.committer = Committer(saved, interval=interval)
+        self.committer = Committer(saved, interval=interval, timeout=timeout)
         #: The session's hold on the store object (one stream at a time: :mod:`.claims`).
         self.claim = Claim(store)
 
@@ -73,7 +75,7 @@ class SessionCheckpoint:
     async def resume(self, cursor: Cursor) -> None:
         """Claim the store, and start ``cursor`` from the stored position, if there is one."""
         self.claim.take()
-        stored = await in_thread(load_from, self.store)
+        stored = await load_within(self.store, self.timeout)
         if stored is None:
             return
         position = SessionPosition.expect(stored)
@@ -86,27 +88,15 @@ class SessionCheckpoint:
         """Save what was marked, waiting at most ``timeout`` s; the error of a failed or
         unfinished save (the caller decides to raise)."""
         try:
-            async with asyncio.timeout(self.timeout):
-                await self.committer.acommit()
+            await self.committer.acommit()
         except CheckpointError as exc:
             return exc
-        except TimeoutError:
-            path = getattr(self.store, "path", None) if self.owned else None
-            return CheckpointError(
-                f"the checkpoint store's save() did not return within {self.timeout:g} s "
-                "(close_timeout): the position is not saved (the save goes on in its thread)",
-                path=None if path is None else str(path),
-            )
         return None
 
     def close(self) -> None:
         """Once no save runs: release a store the session made from a path (its lock), and
         give the store object back (another stream may use it)."""
-        running = self.committer.running
-        if running is None:
-            self._release()
-        else:
-            running.add_done_callback(lambda _: self._release())
+        self.committer.when_idle(self._release)
 
     def _release(self) -> None:
         close = getattr(self.store, "close", None) if self.owned else None
@@ -121,6 +111,7 @@ class _Stamping:
     def __init__(self, store: CheckpointStore, origin: Origin) -> None:
         self.store = store
         self.origin = origin
+        self.path = getattr(store, "path", None)  # (for errors)
 
     def load(self) -> Position | None:
         return load_from(self.store)

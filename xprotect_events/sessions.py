@@ -43,7 +43,8 @@ server and filters (else a :class:`CheckpointError` on entry, before anything is
 ``checkpoint_mismatch="resume"`` resumes all the same: :mod:`.session_checkpoint`); the
 change in the consumer's hands counts as processed when the next is asked for (or the block
 is left normally), and the position is saved at most every ``checkpoint_interval`` s in a
-worker thread, on every exit, and by :meth:`EventSession.commit`. After a crash the stream
+worker thread (in the background: a hung store stalls no delivery), on every exit, and by
+:meth:`EventSession.commit` (those two bounded by ``close_timeout``). After a crash the stream
 repeats at most the changes handed out since the last save and loses none the server still
 has. A deletion comes at most once too, by a memory of its own with the same bound (an
 event's ``deleted`` change never hides its ``new`` one, nor the other way round); it is not
@@ -156,11 +157,11 @@ class EventSession:
         return position
 
     async def commit(self) -> None:
-        """Count the change in hand as processed and save the position now (awaits the
-        write, however long it takes: put ``asyncio.timeout`` around it to bound it; a save so
-        cut short goes on in its thread, and the next one waits for it). :class:`CheckpointError`
-        if the save fails. After the block it saves the position the session stopped at, and
-        releases the file again."""
+        """Count the change in hand as processed and save the position now, waiting at
+        most ``close_timeout`` s for the store. :class:`CheckpointError` if the save fails
+        or does not return in time (a save so cut short goes on in its thread, the next one
+        waits for it, and the newest position is saved once it returns). After the block it
+        saves the position the session stopped at, and releases the file again."""
         if self._committer is None or self._checkpoint is None:
             raise InvalidInputError("no checkpoint to commit to: event_session(checkpoint=…)")
         if self._state == "closed":  # the store may serve another stream by now

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import service_client_of
+from tests.helpers import service_client_of, wait_until
 from xprotect_events import Event, EventTrigger, InvalidInputError, XProtectClient
 from xprotect_events.checkpoints import MemoryCheckpoint
 from xprotect_events.live import LiveStream
@@ -112,7 +112,8 @@ async def test_saves_are_batched_and_made_on_exit(
         sent = await trigger(service_client, 3)
         for _ in range(3):
             await next_event(live)
-        assert store.saves == 1  # the session, when it went live; the events: not yet
+        await wait_until(lambda: store.saves == 1, "the session saved when it went live")
+        assert store.saves == 1  # the events: not yet
     assert store.saves == 2  # a normal exit: the event in hand counts as processed
     position = store.load()
     assert isinstance(position, LivePosition)
@@ -129,7 +130,8 @@ async def test_interval_zero_saves_each_processed_event(
         sent = await trigger(service_client, 3)
         await next_event(live)
         await next_event(live)  # asking for the second: the first is processed
-        assert store.saves == 2  # the session when it went live, then the first event
+        # saved in the background (the consumer does not wait for the store)
+        await wait_until(lambda: store.saves == 2, "the session and the first event saved")
         position = store.load()
         assert isinstance(position, LivePosition)
         assert position.event_id == sent[0]

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 import xprotect_events
-from xprotect_events.checkpoints import Committer, FileCheckpoint, MemoryCheckpoint
+from xprotect_events.checkpoints import FileCheckpoint, MemoryCheckpoint
+from xprotect_events.committer import Committer
 from xprotect_events.errors import CheckpointError, InvalidInputError
 from xprotect_events.positions import Position, SessionPosition
 

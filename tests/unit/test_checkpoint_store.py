@@ -12,12 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_until
-from xprotect_events.checkpoints import (
-    CheckpointStore,
-    Committer,
-    FileCheckpoint,
-    MemoryCheckpoint,
-)
+from xprotect_events.checkpoints import CheckpointStore, FileCheckpoint, MemoryCheckpoint
+from xprotect_events.committer import Committer
 from xprotect_events.errors import CheckpointError, InvalidInputError
 from xprotect_events.positions import LivePosition, Position, SessionPosition
 
@@ -281,3 +277,34 @@ async def test_a_background_save_lets_the_caller_go_on_and_reports_a_failure_lat
     with pytest.raises(CheckpointError, match="read-only"):
         failing.background()
     assert failing.unsaved  # kept for the next save
+
+
+async def test_a_save_due_while_one_runs_is_made_once_that_one_returns() -> None:
+    """At most one save in flight; the newest position marked meanwhile is saved as soon as
+    the store answers, with no further event nor exit to trigger it."""
+
+    class Slow(MemoryCheckpoint):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started = threading.Event()
+            self.go_on = threading.Event()
+
+        def save(self, position: Position) -> None:
+            self.started.set()
+            assert self.go_on.wait(30)
+            super().save(position)
+
+    store = Slow()
+    clock = FakeClock()
+    committer = Committer(store, interval=1.0, clock=clock)
+    committer.mark(at(1))
+    committer.background()
+    assert await asyncio.to_thread(store.started.wait, 30)
+    clock.now += 1.0
+    assert committer.mark(at(2))  # due, but the first still runs
+    committer.background()
+    assert not committer.mark(at(3))  # the next check is one interval on: no call per event
+    store.go_on.set()
+    await wait_until(lambda: store.load() == at(3), "the newest position is saved")
+    await wait_until(lambda: not committer.saving, "the background saves end")
+    assert store.saves == 2
