@@ -346,9 +346,10 @@ class XProtectClient:
 
         ``checkpoint`` (a file path or a store with ``load``/``save``): start from the
         position saved there and keep it up to date, saving at most every
-        ``checkpoint_interval`` seconds and on every exit; ``await live.commit()`` saves
-        now. A position of another server or other rules is refused as for
-        :meth:`event_session`. See :mod:`.live_checkpoint`.
+        ``checkpoint_interval`` seconds in the background and on every exit; ``await
+        live.commit()`` saves now. The load, ``commit()`` and the exit's save wait at most
+        ``close_timeout`` (5.0 s). A position of another server or other rules is refused
+        as for :meth:`event_session`. See :mod:`.live_checkpoint`.
         """
         link = link_of(
             self.core,
