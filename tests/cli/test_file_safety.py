@@ -1,0 +1,82 @@
+"""A command never destroys a user's data, and accounts for every input line: a UTF-8
+byte order mark at the start of a trigger-batch input, watch's stdout redirected onto its
+checkpoint (or the checkpoint's lock or temp file), a journal path naming a user's file.
+
+Every path here lives in ``tmp_path``: a failing run can harm nothing outside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.cli.running import CAMERA_1, PERSON, admin_env, run_cli
+from xprotect_events.cli import EXIT_NOT_ACCEPTED, EXIT_OK
+from xprotect_events.cli.batchfile import count_lines
+from xprotect_events.jsonlines import LineSplitter
+from xprotect_events.testing.simulator import Simulator
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _lines(count: int) -> bytes:
+    lines = (
+        orjson.dumps({"type": PERSON, "source": CAMERA_1, "tag": f"t{i}"}) for i in range(count)
+    )
+    return b"".join(line + b"\n" for line in lines)
+
+
+async def test_a_bom_at_the_start_of_the_input_is_skipped_and_nowhere_else(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    source, journal = tmp_path / "in.jsonl", tmp_path / "in.journal"
+    source.write_bytes(BOM + _lines(2) + BOM + _lines(1))  # the second BOM: a bad line 3
+    args = ("trigger-batch", str(source), "--journal", str(journal), "--json")
+    first = await run_cli(*args, env=admin_env(sim))
+    assert first.rc == EXIT_NOT_ACCEPTED, first.err
+    statuses = {r["line"]: r["status"] for r in first.json_lines()}
+    assert statuses == {1: "accepted", 2: "accepted", 3: "rejected"}
+    assert "3 line(s): 2 accepted, 1 rejected, 0 unknown" in first.err
+    rejects = Path(f"{source}.rejects.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(r)["_reject"]["line"] for r in rejects] == [3]
+    assert orjson.loads(rejects[0])["_reject"]["raw"].startswith("\ufeff")
+    again = await run_cli(*args, env=admin_env(sim))  # the journal agrees with the input
+    assert "3 skipped, 0 reconciled (0 found, 0 resent, 0 still unknown), 0 sent" in again.err
+    assert sim.events_stored == 2
+
+
+@pytest.mark.parametrize("blank", [False, True])
+async def test_a_bom_at_the_start_of_stdin_is_skipped(
+    sim: Simulator, tmp_path: Path, blank: bool
+) -> None:
+    data = BOM + (b"\n" if blank else b"") + _lines(1)
+    done = await run_cli(
+        "trigger-batch", "-", "--rejects", str(tmp_path / "r.jsonl"), "--json",
+        env=admin_env(sim), stdin=data,
+    )  # fmt: skip
+    assert done.rc == EXIT_OK, done.err
+    assert [r["line"] for r in done.json_lines()] == [2 if blank else 1]
+    assert ("1 blank (skipped)" in done.err) is blank
+    assert sim.events_stored == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (BOM + b"{}\n", [(1, b"{}")]),
+        (BOM + BOM + b"{}", [(1, BOM + b"{}")]),  # one BOM only, at the start
+        (BOM, []),
+        (BOM[:2], [(1, BOM[:2])]),  # not a BOM: a line, kept as it is
+        (b"{}\n" + BOM + b"{}", [(1, b"{}"), (2, BOM + b"{}")]),
+    ],
+)
+def test_a_bom_split_across_reads_is_skipped_as_one(
+    tmp_path: Path, data: bytes, lines: list[tuple[int, bytes]]
+) -> None:
+    splitter = LineSplitter()
+    got = [line for byte in range(len(data)) for line in splitter.feed(data[byte : byte + 1])]
+    assert got + splitter.end() == lines
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(data)
+    assert count_lines(source) == len(lines)
