@@ -6,13 +6,14 @@ Every path here lives in ``tmp_path``: a failing run can harm nothing outside it
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.cli.running import CAMERA_1, PERSON, admin_env, run_cli
-from xprotect_events.cli import EXIT_NOT_ACCEPTED, EXIT_OK
+from tests.cli.running import CAMERA_1, PERSON, admin_env, cli_path, run_cli
+from xprotect_events.cli import EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE
 from xprotect_events.cli.batchfile import count_lines
 from xprotect_events.jsonlines import LineSplitter
 from xprotect_events.testing.simulator import Simulator
@@ -80,3 +81,46 @@ def test_a_bom_split_across_reads_is_skipped_as_one(
     source = tmp_path / "in.jsonl"
     source.write_bytes(data)
     assert count_lines(source) == len(lines)
+
+
+async def _watch_into(sim: Simulator, stdout: Path, *args: str, append: bool = True) -> bytes:
+    """Run ``watch ARGS >> stdout`` (``>`` without ``append``); its stderr."""
+    with stdout.open("ab" if append else "wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            cli_path(), "watch", "--json", *args,
+            stdout=out, stderr=asyncio.subprocess.PIPE, env=admin_env(sim),
+        )  # fmt: skip
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(), 20)
+        finally:
+            if proc.returncode is None:  # the old code watched on, into the checkpoint
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == EXIT_USAGE, err
+    return err
+
+
+@pytest.mark.parametrize("suffix", ["", ".lock", ".tmp"])
+async def test_watch_refuses_stdout_redirected_onto_its_checkpoint_files(
+    sim: Simulator, tmp_path: Path, suffix: str
+) -> None:
+    checkpoint = tmp_path / "pos.json"
+    target = tmp_path / f"pos.json{suffix}"
+    target.write_bytes(b"kept\n")
+    err = await _watch_into(sim, target, "--checkpoint", str(checkpoint))
+    assert b"stdout and the checkpoint" in err, err
+    assert target.read_bytes() == b"kept\n"
+    assert not Path(f"{checkpoint}.lock").exists() or suffix == ".lock"
+
+
+async def test_watch_refuses_a_checkpoint_that_is_stdout_by_another_name(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"kept\n")
+    (tmp_path / "hard").hardlink_to(out)
+    monkeypatch.chdir(tmp_path)
+    for name in ("/dev/stdout", "hard", "../" + tmp_path.name + "/out.jsonl"):
+        err = await _watch_into(sim, out, "--checkpoint", name)
+        assert b"stdout and the checkpoint are the same file" in err, err
+        assert out.read_bytes() == b"kept\n"

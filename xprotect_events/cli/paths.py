@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -65,19 +65,15 @@ def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
         locked = lock_path(Path(os.path.realpath(rejects)))
         files.append(("the rejects file's lock", str(locked)))
     if args.journal is not None:
-        files += [("the journal", args.journal), ("the journal's lock", f"{args.journal}.lock")]
+        locked = lock_path(Path(os.path.realpath(args.journal)))  # as Journal names it
+        files += [("the journal", args.journal), ("the journal's lock", str(locked))]
     if is_regular_fd(1):  # `> FILE` or `>> FILE`: what is written there may not be an input
         files.append(("stdout", STDOUT))
-    both = clash(files)
-    if both is not None:
-        first, second = both
-        if first == "the input" and args.file == "-":
-            first = "the file stdin comes from"
-        raise click.BadParameter(
-            f"{second} and {first} are the same file ({dict(files)[second]}): one would "
-            "destroy the other; give distinct paths (--rejects, --journal)",
-            param_hint="--rejects" if "rejects" in second else "--journal",
-        )
+    refuse_clashes(
+        files,
+        lambda name: "--rejects" if "rejects" in name else "--journal",
+        stdin_is="-" if args.file == "-" else None,
+    )
     target = Path(os.path.realpath(args.rejects_path))  # a link's file is written
     why = None if is_stream(args.rejects_path) else unwritable(target)
     if why is not None:
@@ -90,6 +86,50 @@ def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
             raise click.BadParameter(
                 f"the journal cannot be written: {why}", param_hint="--journal"
             )
+
+
+def check_checkpoint(path: str | None) -> None:
+    """Usage errors before logging in: the checkpoint (``watch --checkpoint``) can be kept,
+    and neither it nor its lock nor its temp file is the file stdout is redirected to
+    (``> pos.json``: the output would destroy the position, and a save the output)."""
+    if path is None:
+        return
+    why = unwritable(Path(path), appends=True)
+    if why is not None:
+        raise click.BadParameter(f"the checkpoint cannot be kept: {why}", param_hint="--checkpoint")
+    real = Path(os.path.realpath(path))  # as FileCheckpoint names its files
+    files = [
+        ("the checkpoint", path),
+        ("the checkpoint's lock", str(lock_path(real))),
+        ("the checkpoint's temp file", str(real.with_name(real.name + ".tmp"))),
+    ]
+    if is_regular_fd(1):
+        files.append(("stdout", STDOUT))
+    refuse_clashes(files, lambda _: "--checkpoint")
+
+
+def refuse_clashes(
+    files: Sequence[tuple[str, str]],
+    option_of: Callable[[str], str],
+    stdin_is: str | None = None,
+) -> None:
+    """A usage error naming the first two of ``files`` that are one file (:func:`clash`),
+    given as the error of the option ``option_of`` the second's name; a path equal to
+    ``stdin_is`` (``-``) is named as the file stdin comes from."""
+    both = clash(files)
+    if both is None:
+        return
+    first, second = both
+    path = dict(files)[first]
+    if stdin_is is not None and path == stdin_is:
+        first = "the file stdin comes from"
+    later = dict(files)[second]
+    named = path if later == STDOUT else later
+    raise click.BadParameter(
+        f"{second} and {first} are the same file ({named}): one would "
+        "destroy the other; give distinct paths",
+        param_hint=option_of(second),
+    )
 
 
 def lock_path(path: Path) -> Path:
