@@ -124,3 +124,29 @@ async def test_watch_refuses_a_checkpoint_that_is_stdout_by_another_name(
         err = await _watch_into(sim, out, "--checkpoint", name)
         assert b"stdout and the checkpoint are the same file" in err, err
         assert out.read_bytes() == b"kept\n"
+
+
+async def test_a_journal_path_naming_a_file_of_one_line_leaves_it_as_it_is(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    source, notes = tmp_path / "in.jsonl", tmp_path / "notes.txt"
+    source.write_bytes(_lines(1))
+    notes.write_bytes(b'{"my": "settings, no newline at the end"}')
+    done = await run_cli("trigger-batch", str(source), "--journal", str(notes), env=admin_env(sim))
+    assert done.rc == EXIT_USAGE, done.err
+    assert "not a trigger-batch journal" in done.err
+    assert notes.read_bytes() == b'{"my": "settings, no newline at the end"}'
+    assert sim.events_stored == 0
+
+
+async def test_a_journal_whose_header_was_torn_is_started_again(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    source, journal = tmp_path / "in.jsonl", tmp_path / "in.journal"
+    source.write_bytes(_lines(1))
+    journal.write_bytes(b'{"journal":"xprotect-ev')  # a crash while the header was written
+    done = await run_cli(
+        "trigger-batch", str(source), "--journal", str(journal), env=admin_env(sim)
+    )
+    assert done.rc == EXIT_OK, done.err
+    assert sim.events_stored == 1
