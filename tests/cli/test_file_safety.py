@@ -7,6 +7,7 @@ Every path here lives in ``tmp_path``: a failing run can harm nothing outside it
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import orjson
@@ -150,3 +151,18 @@ async def test_a_journal_whose_header_was_torn_is_started_again(
     )
     assert done.rc == EXIT_OK, done.err
     assert sim.events_stored == 1
+
+
+async def test_a_journal_or_checkpoint_that_is_no_regular_file_is_refused_unlocked(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    source, fifo = tmp_path / "in.jsonl", tmp_path / "fifo"
+    source.write_bytes(_lines(1))
+    os.mkfifo(fifo)
+    batch = await run_cli("trigger-batch", str(source), "--journal", str(fifo), env=admin_env(sim))
+    watch = await run_cli("watch", "--checkpoint", str(fifo), env=admin_env(sim), timeout=20)
+    for done in (batch, watch):
+        assert done.rc == EXIT_USAGE, done.err
+        assert f"{fifo} is not a regular file" in done.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "in.jsonl"]  # no lock made
+    assert sim.events_stored == 0

@@ -193,10 +193,13 @@ def _identity(path: str) -> tuple[str | None, tuple[int, int] | None]:
 def unwritable(path: Path, *, appends: bool = False) -> str | None:
     """Why ``path`` cannot be written (in place, or replaced by a file beside it), if so:
     its directory is missing, not a directory or not writable; with ``appends``, the
-    file itself is not writable."""
+    file itself is not writable, or not a regular file (a journal or a checkpoint on a
+    device or a FIFO: never read nor locked, no lock file made beside /dev/null)."""
     folder = path.parent
     if path.is_dir():
         return f"{path} is a directory"
+    if appends and path.exists() and not path.is_file():
+        return f"{path} is not a regular file"
     if not folder.exists():
         return f"no such directory: {folder}"
     if not folder.is_dir():
