@@ -10,6 +10,7 @@ import asyncio
 import os
 from pathlib import Path
 
+import certifi
 import orjson
 import pytest
 
@@ -165,4 +166,22 @@ async def test_a_journal_or_checkpoint_that_is_no_regular_file_is_refused_unlock
         assert done.rc == EXIT_USAGE, done.err
         assert f"{fifo} is not a regular file" in done.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "in.jsonl"]  # no lock made
+    assert sim.events_stored == 0
+
+
+async def test_no_output_may_be_the_ca_bundle(sim: Simulator, tmp_path: Path) -> None:
+    source, ca = tmp_path / "in.jsonl", tmp_path / "ca.pem"
+    source.write_bytes(_lines(1))
+    ca.write_bytes(Path(certifi.where()).read_bytes())
+    before = ca.read_bytes()
+    runs = [
+        ("trigger-batch", str(source), "--rejects", str(ca)),  # all accepted: it was removed
+        ("trigger-batch", str(source), "--journal", str(ca)),
+        ("watch", "--checkpoint", str(ca)),
+    ]
+    for args in runs:
+        done = await run_cli(*args, "--ca-bundle", str(ca), env=admin_env(sim), timeout=20)
+        assert done.rc == EXIT_USAGE, done.err
+        assert "and the CA bundle (--ca-bundle) are the same file" in done.err, done.err
+        assert ca.read_bytes() == before
     assert sim.events_stored == 0

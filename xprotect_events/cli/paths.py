@@ -33,10 +33,10 @@ class BatchFiles(Protocol):
     def rejects_path(self) -> Path: ...
 
 
-def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
+def check_batch_files(args: BatchFiles, json_lines: bool, ca_bundle: str | None = None) -> None:
     """Usage errors before anything is read or sent: the input is readable, and the
-    input, the journal (and its lock) and the rejects file are distinct files in
-    directories that can be written."""
+    input, the CA bundle, the journal (and its lock) and the rejects file are distinct
+    files in directories that can be written."""
     if args.journal is not None and args.file == "-":
         raise click.BadParameter(
             "a journal needs a FILE, not - (stdin): a rerun must read the same input",
@@ -60,7 +60,8 @@ def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
             "--rejects - and --json would both write stdout: give --rejects a FILE",
             param_hint="--rejects",
         )
-    files = [("the input", args.file), ("the rejects file", STDOUT if rejects == "-" else rejects)]
+    files = [("the input", args.file), *_ca_file(ca_bundle)]
+    files.append(("the rejects file", STDOUT if rejects == "-" else rejects))
     if not is_stream(args.rejects_path):
         locked = lock_path(Path(os.path.realpath(rejects)))
         files.append(("the rejects file's lock", str(locked)))
@@ -88,10 +89,11 @@ def check_batch_files(args: BatchFiles, json_lines: bool) -> None:
             )
 
 
-def check_checkpoint(path: str | None) -> None:
+def check_checkpoint(path: str | None, ca_bundle: str | None = None) -> None:
     """Usage errors before logging in: the checkpoint (``watch --checkpoint``) can be kept,
-    and neither it nor its lock nor its temp file is the file stdout is redirected to
-    (``> pos.json``: the output would destroy the position, and a save the output)."""
+    and neither it nor its lock nor its temp file is the CA bundle or the file stdout is
+    redirected to (``> pos.json``: the output would destroy the position, and a save the
+    output)."""
     if path is None:
         return
     why = unwritable(Path(path), appends=True)
@@ -99,6 +101,7 @@ def check_checkpoint(path: str | None) -> None:
         raise click.BadParameter(f"the checkpoint cannot be kept: {why}", param_hint="--checkpoint")
     real = Path(os.path.realpath(path))  # as FileCheckpoint names its files
     files = [
+        *_ca_file(ca_bundle),
         ("the checkpoint", path),
         ("the checkpoint's lock", str(lock_path(real))),
         ("the checkpoint's temp file", str(real.with_name(real.name + ".tmp"))),
@@ -106,6 +109,10 @@ def check_checkpoint(path: str | None) -> None:
     if is_regular_fd(1):
         files.append(("stdout", STDOUT))
     refuse_clashes(files, lambda _: "--checkpoint")
+
+
+def _ca_file(ca_bundle: str | None) -> list[tuple[str, str]]:
+    return [] if ca_bundle is None else [("the CA bundle (--ca-bundle)", ca_bundle)]
 
 
 def refuse_clashes(

@@ -284,7 +284,7 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     line was not accepted.
     """
     args = BatchArgs(**options)
-    check_batch_files(args, out.json)
+    check_batch_files(args, out.json, conn.ca_bundle)
     rejects = RejectsFile(args.rejects_path)
     try:
         rejects.lock()

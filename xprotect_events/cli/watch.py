@@ -109,7 +109,7 @@ def watch(conn: Connection, out: Output, **options: Any) -> int:
     on after the last event shown (an event shown just before a crash may be shown again).
     """
     check_live_flags(click.get_current_context(), options)
-    check_checkpoint(options["checkpoint"])
+    check_checkpoint(options["checkpoint"], conn.ca_bundle)
     return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
 
 
