@@ -185,3 +185,21 @@ async def test_no_output_may_be_the_ca_bundle(sim: Simulator, tmp_path: Path) ->
         assert "and the CA bundle (--ca-bundle) are the same file" in done.err, done.err
         assert ca.read_bytes() == before
     assert sim.events_stored == 0
+
+
+async def test_a_rejects_path_naming_a_file_no_run_wrote_is_refused(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    source, notes = tmp_path / "in.jsonl", tmp_path / "notes.txt"
+    source.write_bytes(_lines(1))
+    notes.write_bytes(b"my notes\n" + b"x" * 100_000)
+    done = await run_cli("trigger-batch", str(source), "--rejects", str(notes), env=admin_env(sim))
+    assert done.rc == EXIT_USAGE, done.err
+    assert "is not a rejects file" in done.err
+    assert notes.read_bytes().startswith(b"my notes\n")
+    assert sim.events_stored == 0
+    old = tmp_path / "old.jsonl"  # a rejects file of an earlier run: replaced as before
+    old.write_bytes(b'{"type":"x","_reject":{"line":1,"status":"rejected","reason":"r"}}\n')
+    again = await run_cli("trigger-batch", str(source), "--rejects", str(old), env=admin_env(sim))
+    assert again.rc == EXIT_OK, again.err
+    assert not old.exists()

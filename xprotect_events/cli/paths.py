@@ -145,6 +145,25 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def first_line_lacks(path: Path, marker: bytes) -> bool:
+    """Whether ``path`` is a file that is not empty and whose first line does not hold
+    ``marker`` (read a block at a time, to the first line's end only); False when it
+    cannot be read."""
+    tail = b""
+    try:
+        with path.open("rb") as f:
+            while data := f.read(64 * 1024):
+                line, ended, _ = (tail + data).partition(b"\n")
+                if marker in line:
+                    return False
+                if ended:
+                    return True
+                tail = line[-len(marker) :]
+    except OSError:  # none there, or unreadable (the run says so when it writes)
+        return False
+    return bool(tail)
+
+
 def is_stream(path: Path) -> bool:
     """Whether an output ``path`` is ``-`` (stdout) or an existing file that is not a
     regular file (a device such as /dev/null or /dev/stdout, a FIFO), once resolved."""
