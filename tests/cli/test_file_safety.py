@@ -203,3 +203,17 @@ async def test_a_rejects_path_naming_a_file_no_run_wrote_is_refused(
     again = await run_cli("trigger-batch", str(source), "--rejects", str(old), env=admin_env(sim))
     assert again.rc == EXIT_OK, again.err
     assert not old.exists()
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/proc/self/fd/1"])
+async def test_rejects_to_stdout_by_another_name_refuse_json(
+    sim: Simulator, tmp_path: Path, name: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(_lines(1) + b"bad\n")
+    done = await run_cli(
+        "trigger-batch", str(source), "--rejects", name, "--json", env=admin_env(sim)
+    )
+    assert done.rc == EXIT_USAGE, done.out
+    assert "and --json would both write stdout" in done.err
+    assert sim.events_stored == 0

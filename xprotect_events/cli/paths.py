@@ -55,9 +55,9 @@ def check_batch_files(args: BatchFiles, json_lines: bool, ca_bundle: str | None 
                 param_hint="FILE",
             )
     rejects = str(args.rejects_path)
-    if rejects == "-" and json_lines:
+    if json_lines and is_stdout(rejects):
         raise click.BadParameter(
-            "--rejects - and --json would both write stdout: give --rejects a FILE",
+            f"--rejects {rejects} and --json would both write stdout: give --rejects a FILE",
             param_hint="--rejects",
         )
     files = [("the input", args.file), *_ca_file(ca_bundle)]
@@ -162,6 +162,15 @@ def first_line_lacks(path: Path, marker: bytes) -> bool:
     except OSError:  # none there, or unreadable (the run says so when it writes)
         return False
     return bool(tail)
+
+
+def is_stdout(path: str) -> bool:
+    """Whether ``path`` is ``-`` or names what stdout is open on (``/dev/stdout``,
+    ``/proc/self/fd/1``, a link to the terminal or pipe it writes)."""
+    try:
+        return path == "-" or os.path.samestat(os.stat(path), os.fstat(1))
+    except OSError:
+        return False
 
 
 def is_stream(path: Path) -> bool:
