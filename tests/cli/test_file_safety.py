@@ -217,3 +217,14 @@ async def test_rejects_to_stdout_by_another_name_refuse_json(
     assert done.rc == EXIT_USAGE, done.out
     assert "and --json would both write stdout" in done.err
     assert sim.events_stored == 0
+
+
+async def test_rejects_to_dev_stdout_reach_a_pipe(sim: Simulator, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(_lines(1) + b"bad\n")
+    done = await run_cli(
+        "trigger-batch", str(source), "--rejects", "/dev/stdout", env=admin_env(sim)
+    )
+    assert done.rc == EXIT_NOT_ACCEPTED, done.err
+    assert [r["_reject"]["raw"] for r in done.json_lines()] == ["bad"]
+    assert "written with reasons to /dev/stdout" in done.err
