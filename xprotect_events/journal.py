@@ -274,14 +274,19 @@ def _append(file: IO[bytes], docs: Sequence[Mapping[str, Any]]) -> None:
 def _parse(data: bytes, path: str) -> tuple[dict[int, JournalEntry], int, bool]:
     """The entries, the length of the well-formed part, and whether a torn tail was left out.
 
-    Only the last line may be torn (no newline, or not JSON); anything else that is wrong
-    is corruption or another file: :class:`CheckpointError`.
+    Only the last line may be torn (no newline, or not JSON), and a first line only if it
+    is the start of the header; anything else that is wrong is corruption or another file:
+    :class:`CheckpointError`.
     """
     entries: dict[int, JournalEntry] = {}
     lines = data.split(b"\n")
     tail = lines.pop()  # b"" when the data ends with a newline
     good = len(data) - len(tail)
     torn = bool(tail)
+    if not lines and torn and not orjson.dumps(HEADER).startswith(b"".join(tail.split())):
+        raise CheckpointError(  # one line, not a torn header: a user's file, never cut off
+            "not a trigger-batch journal (no header): left as it is", path=path
+        )
     for number, raw in enumerate(lines, start=1):
         try:
             doc = orjson.loads(raw)

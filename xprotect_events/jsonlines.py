@@ -26,6 +26,8 @@ from .wire import parse_time
 TRIGGER_KEYS = frozenset(("type", "source", "time", "tag", "datatype", "data"))
 #: The most read from the input at once.
 BLOCK_BYTES = 64 * 1024
+#: The UTF-8 byte order mark, dropped at the start of the input.
+BOM = b"\xef\xbb\xbf"
 #: The longest line read (8 MiB): twice the most one batch POST carries (the profile's
 #: ``max_batch_bytes``), so no trigger that can be sent is longer. A longer line is not
 #: held in memory (an endless line without a newline cannot exhaust it): it comes as a
@@ -126,10 +128,14 @@ class LineSplitter:
     in linear time: a line that spans blocks is joined once, when it ends. A line longer
     than ``max_line`` bytes is never held whole: it is given as a :class:`LongLine` as
     soon as it is known to be too long, and the rest of it is skipped. Blank lines are
-    counted (:attr:`blank`), not given."""
+    counted (:attr:`blank`), not given. A UTF-8 byte order mark at the very start of the
+    input (:data:`BOM`, as editors on Windows save it) is no part of the first line: it is
+    dropped there, and only there (one anywhere else stays, and that line is not JSON)."""
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         self.max_line = max_line
+        #: The first bytes of the input while they may still be a BOM (None once past).
+        self._head: bytes | None = b""
         #: Lines so far, blank ones too.
         self.number = 0
         self.blank = 0
@@ -140,6 +146,13 @@ class LineSplitter:
     def feed(self, data: bytes) -> list[tuple[int, bytes]]:
         """The lines that ``data`` ends (or makes too long), in order."""
         lines: list[tuple[int, bytes]] = []
+        if self._head is not None:
+            data = self._head + data
+            if BOM.startswith(data) and data != BOM:  # a part of a BOM: wait for the rest
+                self._head = data
+                return lines
+            self._head = None
+            data = data.removeprefix(BOM)
         pieces = data.split(b"\n")
         last = pieces.pop()
         if pieces:
@@ -152,6 +165,9 @@ class LineSplitter:
     def end(self) -> list[tuple[int, bytes]]:
         """The last line, if the input did not end with a ``\\n``."""
         lines: list[tuple[int, bytes]] = []
+        head, self._head = self._head, None
+        if head:  # the input is one or two bytes of a BOM: a line of its own
+            lines = self.feed(head + b"\n")
         if self._parts:
             self._end(b"", lines)
         self._long = False

@@ -214,7 +214,7 @@ class RejectsFile:
         if str(self.path) == "-":
             return os.fdopen(os.dup(sys.stdout.fileno()), "wb")
         if self.stream:
-            return self.target.open("wb")
+            return self.path.open("wb")  # as named: a pipe has no path to resolve
         handle, self._temporary = tempfile.mkstemp(
             prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent
         )

@@ -36,6 +36,11 @@ class Connection:
     #: Where each setting came from: ``--url``, or ``XPROTECT_URL`` (for errors).
     origins: Mapping[str, str] = attrs.Factory(dict)
 
+    @property
+    def ca_bundle(self) -> str | None:
+        """The file ``--ca-bundle`` names, an input no output may be."""
+        return self.verify if isinstance(self.verify, str) else None
+
     def origin(self, name: str) -> str:
         """``--url``, or ``XPROTECT_URL (--url)`` when the variable gave it."""
         flag = "--" + name.replace("_", "-")

@@ -15,6 +15,7 @@ from rich.progress import Progress
 
 from .. import CheckpointError, EventTrigger, TriggerResult, XProtectError
 from .batchfile import (
+    REJECT_KEY,
     InputLine,
     InputReader,
     RejectsFile,
@@ -28,7 +29,7 @@ from .journaling import BatchJournal, journal_options, open_journal
 from .names import names_for
 from .output import Output, OutputClosed, event_json, output_option, progress_bar
 from .params import WHEN, batch_options, parse_json_object
-from .paths import check_batch_files
+from .paths import check_batch_files, first_line_lacks
 from .runner import EXIT_NOT_ACCEPTED, EXIT_OK, EXIT_USAGE, run
 
 
@@ -279,17 +280,14 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
     send that file again): the lines of a stopped run that were never read too (status
     "not sent"), except from a pipe, whose unread rest the summary names. The rejects
     file is written when the run ends and describes that run only: a run with nothing to
-    reject removes an old one. It may not be the input, nor the journal, nor the rejects
-    file of a run still going (it is locked while a run writes it). Exit code 1 when any
+    reject removes an old one. It may not be the input, nor the journal, nor a file that
+    is no rejects file, nor the rejects file of a run still going (it is locked while a
+    run writes it). Exit code 1 when any
     line was not accepted.
     """
     args = BatchArgs(**options)
-    check_batch_files(args, out.json)
-    rejects = RejectsFile(args.rejects_path)
-    try:
-        rejects.lock()
-    except CheckpointError as exc:
-        raise click.BadParameter(str(exc), param_hint="--rejects") from None
+    check_batch_files(args, out.json, conn.ca_bundle)
+    rejects = _locked_rejects(args.rejects_path)
     try:
         regular = args.file != "-" and Path(args.file).is_file()
         total = count_lines(Path(args.file)) if regular else None
@@ -297,6 +295,24 @@ def trigger_batch(conn: Connection, out: Output, **options: Any) -> int:
             return run(_trigger_batch(conn, args, rejects, stream, total, out))
     finally:
         rejects.unlock()
+
+
+def _locked_rejects(path: Path) -> RejectsFile:
+    """The run's rejects file, locked; a usage error if it is a file no run wrote (a run
+    replaces or removes its rejects file) or another run holds it."""
+    rejects = RejectsFile(path)
+    if not rejects.stream and first_line_lacks(rejects.target, f'"{REJECT_KEY}"'.encode()):
+        raise click.BadParameter(
+            f'{rejects.name} is not a rejects file (its first line has no "{REJECT_KEY}"): '
+            "a run replaces or removes its rejects file, so it would be lost; give "
+            "another path",
+            param_hint="--rejects",
+        )
+    try:
+        rejects.lock()
+    except CheckpointError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rejects") from None
+    return rejects
 
 
 async def _trigger_batch(

@@ -6,7 +6,6 @@ import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import attrs
@@ -27,7 +26,7 @@ from .live import (
 from .names import Names, names_for, needs_lookup
 from .output import Output, event_json, output_option
 from .params import WHEN, Seconds, include_data_option, name_conditions
-from .paths import unwritable
+from .paths import check_checkpoint
 from .runner import EXIT_OK, run
 from .tables import (
     EVENT_COLUMNS,
@@ -110,15 +109,8 @@ def watch(conn: Connection, out: Output, **options: Any) -> int:
     on after the last event shown (an event shown just before a crash may be shown again).
     """
     check_live_flags(click.get_current_context(), options)
-    _check_checkpoint(options["checkpoint"])
+    check_checkpoint(options["checkpoint"], conn.ca_bundle)
     return run(_watch(conn, WatchArgs(**options), out), stop_ok=True)
-
-
-def _check_checkpoint(path: str | None) -> None:
-    """A checkpoint that cannot be kept is a usage error before logging in."""
-    why = unwritable(Path(path), appends=True) if path is not None else None
-    if why is not None:
-        raise click.BadParameter(f"the checkpoint cannot be kept: {why}", param_hint="--checkpoint")
 
 
 async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
