@@ -34,7 +34,10 @@ then reads the rest by page number under the caller's own bounds (:class:`Pager`
 dropping what it yielded already by time and id, so it neither loops nor repeats; a
 delete may then skip events, as page numbers do. While every event so far lies within
 the accuracy, such a server cannot be told from one that rounds: each narrowed page then
-starts over from its first page, slower, still without repeats or skips.
+starts over from its first page, slower, still without repeats or skips. A server that
+ignores the page number as well would answer every page with the same events for ever:
+three identical pages in a row, while only the page number moved, are a
+:class:`ProtocolError` (:class:`Repeats`).
 
 Pure but for :func:`list_events`, which makes the requests through the :class:`Core`.
 """
@@ -56,6 +59,10 @@ from .typed import AnyEvent, FastPage
 #: How much further the bound stops short of the last event's time than the filter's
 #: accuracy: every server time that reads as the same microsecond is within it.
 ROUNDING = timedelta(microseconds=1)
+
+#: Pages in a row brought again the same while only the page number moved: past this, the
+#: server ignores ``page`` (:class:`Repeats`).
+MOST_REPEATS = 2
 
 _ID_INT = operator.attrgetter("id.int")
 _TIME = operator.attrgetter("time")
@@ -232,6 +239,31 @@ class Pager:
             self.page += 1
 
 
+class Repeats:
+    """Counts pages that come back the same while only the page number moves: a server that
+    ignores ``page`` (and the time bound) answers every page with the first, with a ``next``
+    link, for ever. One page repeated is let pass (the store may have moved under the
+    numbers); :data:`MOST_REPEATS` in a row are a :class:`ProtocolError`."""
+
+    def __init__(self) -> None:
+        self.asked: dict[str, str] = {}
+        self.ids: list[int] = []
+        self.count = 0
+
+    def check(self, params: Mapping[str, str], events: Sequence[AnyEvent]) -> None:
+        """Note the page ``params`` asked for and the ``events`` it brought."""
+        asked = {k: v for k, v in params.items() if k != "page"}
+        ids = list(map(_ID_INT, events))
+        same = bool(ids) and asked == self.asked and ids == self.ids
+        self.count = self.count + 1 if same else 0
+        self.asked, self.ids = asked, ids
+        if self.count >= MOST_REPEATS:
+            raise ProtocolError(
+                f"the server answered {self.count + 1} pages in a row with the same events "
+                f"(page {params.get('page')} asked): it ignores the page parameter"
+            )
+
+
 async def list_events(core: Core, query: ListQuery) -> AsyncIterator[Event]:
     """Every stored event that matches ``query``, page by page (see the module's
     docstring), at most ``query.limit``; a missing ``next`` link or an empty page ends it
@@ -243,9 +275,11 @@ async def list_events(core: Core, query: ListQuery) -> AsyncIterator[Event]:
     def decode(raw: bytes) -> FastPage:
         return in_order(typed.page_forms(raw), query.desc)
 
+    repeats = Repeats()
     while left is None or left > 0:
         params = pager.params()
         result = await core.call("GET", "/events", decode, params=params, raw=True)
+        repeats.check(params, result.events)
         if pager.ignored(result.events):
             continue
         forms = edge.fresh(result.events)[:left]

@@ -1,14 +1,17 @@
-"""``list_events`` against a server that repeats events in a page or answers out of order.
+"""``list_events`` against a server that repeats events in a page, answers out of order, or
+ignores the page number.
 
 Over loopback, a hostile server (:mod:`tests.hostile`) whose pages a test scripts. A
 repeated id is yielded once; a page out of the order asked for is a ProtocolError before
-any of its events (under a bound moved to its last event the next page would skip).
+any of its events (under a bound moved to its last event the next page would skip); a
+server that answers every page with the same events is refused, not read for ever.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
@@ -97,3 +100,43 @@ async def test_events_at_one_time_are_in_order_in_any_order_of_their_ids(
     """Ties are in order whatever their ids: nothing is refused that a server may send."""
     hostile.events = [at(9, "e1"), at(3, "e1"), at(5, "e1"), event(2)]
     assert len([e async for e in client.list_events()]) == 4
+
+
+def ignoring_page(pages: list[list[int]]) -> Any:
+    """``GET /events`` answering request n with ``pages[n]`` (the last one from then on),
+    whatever page it asks, with a ``next`` link on every page: a server that ignores
+    ``page`` (and the time filter)."""
+    count = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal count
+        numbers = pages[min(count, len(pages) - 1)]
+        count += 1
+        array = [{**event(n), "time": f"2024-05-01T12:00:{n:02d}Z"} for n in numbers]
+        return web.json_response({"_links": {"next": "more"}, "array": array})
+
+    return handler
+
+
+async def test_a_server_that_ignores_the_page_number_is_refused_not_read_for_ever(
+    hostile: Hostile, client: XProtectClient
+) -> None:
+    """Every page is the first, with a ``next`` link: the listing yielded it and asked the
+    next page for ever. Three identical pages while only the page number moves: refused."""
+    hostile.on("list", ignoring_page([[1, 2, 3]]))
+    seen: list[str | None] = []
+    with pytest.raises(ProtocolError, match="ignores the page parameter"):
+        await collect(client.list_events(page_size=3), seen)
+    assert seen == ["e1", "e2", "e3"]
+    pages = [parse_qs(urlsplit(s.url).query).get("page") for s in hostile.requests("list")]
+    # the first; the one that found the time filter ignored; then by number, three alike
+    assert pages == [["0"], ["0"], ["1"], ["2"], ["3"]]
+
+
+async def test_one_page_repeated_is_let_pass(hostile: Hostile, client: XProtectClient) -> None:
+    """A page that comes back once the same (the store moved under the page numbers) is no
+    proof the server ignores ``page``: the listing reads on, and yields each event once."""
+    hostile.on("list", ignoring_page([[1, 2], [3, 4], [3, 4], [5, 6], []]))
+    assert [e.tag async for e in client.list_events(page_size=2)] == [
+        "e1", "e2", "e3", "e4", "e5", "e6"
+    ]  # fmt: skip
