@@ -43,6 +43,7 @@ from .reconcile import (
     Verdict,
     decide,
     search_window,
+    shift,
 )
 
 Window = tuple[datetime, datetime]
@@ -170,9 +171,11 @@ async def _settle(todo: Iterable[SentTrigger], settle: timedelta) -> None:
     last = max((s.sent_until for s in todo if s.sent_until is not None), default=None)
     if last is None:
         return
-    wait = (last + settle - datetime.now(UTC)).total_seconds()
+    # At most ``settle``: a sent_until later than now (a result the caller made) would
+    # wait that long; such a result stays "not found yet".
+    wait = (shift(last, settle) - datetime.now(UTC)).total_seconds()
     if wait > 0:
-        await asyncio.sleep(wait)
+        await asyncio.sleep(min(wait, settle.total_seconds()))
 
 
 def _query_windows(
@@ -187,7 +190,7 @@ def _query_windows(
             continue
         start, end = window
         if s.time is None and s.sent_until is not None:
-            end = min(end, s.sent_until + settle + skew)
+            end = min(end, shift(s.sent_until, settle + skew))
         windows.append((start, end))
     windows.sort()
     merged: list[Window] = []
@@ -202,14 +205,24 @@ def _query_windows(
 async def _stored_events(core: Core, windows: Sequence[Window]) -> list[Event]:
     """Every stored event in the windows (``GET /events``, as ``list_events`` reads it),
     each once: two windows' listings may both return one (a server that ignores the time
-    filter, or rounds the bounds into each other)."""
+    filter, or rounds the bounds into each other). A window held at the first or last
+    time a datetime holds is unbounded on that side."""
     found: dict[uuid.UUID, Event] = {}
     size = core.profile.max_page_size
+    edge = timedelta(microseconds=1)  # the API's bounds are exclusive
     for start, end in windows:
-        edge = timedelta(microseconds=1)  # the API's bounds are exclusive
-        query = list_query({"since": start - edge, "until": end + edge, "page_size": size}, size)
+        since, until = _beyond(start, -edge), _beyond(end, edge)
+        query = list_query({"since": since, "until": until, "page_size": size}, size)
         found.update({event.id: event async for event in listing.list_events(core, query)})
     return list(found.values())
+
+
+def _beyond(when: datetime, delta: timedelta) -> datetime | None:
+    """``when + delta``; None (no bound) past what a datetime holds."""
+    try:
+        return when + delta
+    except OverflowError:
+        return None
 
 
 async def _evidence(

@@ -116,9 +116,9 @@ def search_window(
     by ``skew`` for the two clocks.
     """
     if sent.time is not None:
-        return _shift(sent.time, -ACCURACY), _shift(sent.time, ACCURACY)
+        return shift(sent.time, -ACCURACY), shift(sent.time, ACCURACY)
     if sent.sent_from is not None:
-        return _shift(sent.sent_from, -skew), _shift(now, skew)
+        return shift(sent.sent_from, -skew), shift(now, skew)
     return None
 
 
@@ -176,7 +176,7 @@ def _not_found(
     settle: timedelta,
     retention: timedelta | None,
 ) -> Reconciled:
-    if retention is not None and window is not None and window[0] < _shift(now, -retention):
+    if retention is not None and window is not None and window[0] < shift(now, -retention):
         return _unknown(
             "not found, but it is older than its type's retention: it may have been "
             "stored and deleted since"
@@ -208,7 +208,7 @@ def _same_source(wanted: str | None, stored: str | None) -> bool:
     return a == b if a is not None and b is not None else wanted == stored
 
 
-def _shift(when: datetime, delta: timedelta) -> datetime:
+def shift(when: datetime, delta: timedelta) -> datetime:
     """``when + delta``, held at the first or last representable time."""
     try:
         return when + delta

@@ -1,17 +1,21 @@
 """``client.reconcile`` with results a caller made (times that are no aware datetimes, a
-window that is empty or unbounded), with triggers that share a tag, and with answers that
-are no GUIDs, over loopback HTTP (tests/hostile.py): a library error before anything is
-sent, and never ``rejected`` (safe to send again) or ``accepted`` without the store
+window that is empty or unbounded, times at the edge of what a datetime holds), with
+triggers that share a tag, and with answers that are no GUIDs, over loopback HTTP
+(tests/hostile.py): a library error before anything is sent, a verdict rather than an
+overflow, and never ``rejected`` (safe to send again) or ``accepted`` without the store
 showing it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import attrs
 import pytest
 
 from tests.hostile import CAMERA, PASSWORD, TYPE_ID, USERNAME, Hostile, event
@@ -23,6 +27,7 @@ from xprotect_events import (
     XProtectClient,
     wire,
 )
+from xprotect_events.filters import parse_conditions
 
 ONCE = RetryPolicy(attempts=1)
 NOW = datetime.now(UTC)
@@ -124,3 +129,50 @@ async def test_its_tag_stored_outside_the_window_is_never_safe_to_resend(
     slow = unknown("slow", sent_from=SENT_FROM - timedelta(hours=2))
     statuses = await reconciled(hostile, [slow, unknown()], stored_types=[TYPE_ID])
     assert statuses == ["rejected", "unknown"]
+
+
+FIRST, LAST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+
+
+def time_ops(hostile: Hostile) -> list[str]:
+    """The conditions of the one listing's time filter, by operator."""
+    (seen,) = hostile.requests("list")
+    text = parse_qs(urlsplit(seen.url).query)["time"][0]
+    return [op for op, _ in parse_conditions(text)]
+
+
+@pytest.mark.parametrize(("when", "ops"), [(FIRST, ["lt"]), (LAST, ["gt"])], ids=["first", "last"])
+async def test_a_trigger_at_the_edge_of_time_is_looked_up_unbounded_on_that_side(
+    hostile: Hostile, when: datetime, ops: list[str]
+) -> None:
+    """A time at the first or last datetime: the window ± 10 ms cannot be held in a
+    datetime on one side (it was a raw OverflowError), so that side has no bound."""
+    hostile.events = [{**event(1, tag="job-1"), "time": wire.format_time(when)}]
+    result = TriggerResult(
+        index=0, trigger=attrs.evolve(trigger(), time=when), status="unknown", sent_from=SENT_FROM
+    )
+    assert await reconciled(hostile, [result], stored_types=[TYPE_ID]) == ["accepted"]
+    assert time_ops(hostile) == ops
+
+
+@pytest.mark.parametrize("when", [FIRST, LAST], ids=["first", "last"])
+async def test_sent_at_the_edge_of_time_is_a_verdict_not_an_overflow(
+    hostile: Hostile, when: datetime
+) -> None:
+    result = unknown(sent_from=when, sent_until=when)
+    expected = "rejected" if when == FIRST else "unknown"  # (the last: "not found yet")
+    assert await reconciled(hostile, [result], stored_types=[TYPE_ID]) == [expected]
+
+
+async def test_a_sent_until_in_the_future_waits_no_longer_than_settle(hostile: Hostile) -> None:
+    """``wait=True`` waits until ``settle`` has passed since the last send; one the caller
+    dated years ahead would have slept that long. It waits ``settle`` at most, and the
+    result stays unknown ("not found yet")."""
+    result = unknown(sent_until=NOW + timedelta(days=365 * 100))
+    async with connect(hostile) as client:
+        out = await asyncio.wait_for(
+            client.reconcile([result], settle=0.01, stored_types=[TYPE_ID]),
+            timeout=30,
+        )
+    assert [r.status for r in out] == ["unknown"]
+    assert "not found yet" in str(out[0].error)
