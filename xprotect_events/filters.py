@@ -106,6 +106,8 @@ class Condition:
         if is_array != (self.operator in ARRAY_OPERATORS):
             need = "a sequence of values" if not is_array else "a single value"
             raise InvalidInputError(f"operator {self.operator!r} takes {need}")
+        if self.value == ():
+            raise InvalidInputError(f"operator {self.operator!r} with no values matches nothing")
 
     def encode(self) -> str:
         """``operator:value`` in the query syntax."""
@@ -345,6 +347,8 @@ class SessionFilter:
         utf8("a filter property", self.property)
         if isinstance(self.value, list) != (self.operator in ARRAY_OPERATORS):
             raise InvalidInputError(f"operator {self.operator!r} takes the wrong kind of value")
+        if self.value == []:
+            raise InvalidInputError(f"operator {self.operator!r} with no values matches nothing")
 
     def to_wire(self) -> dict[str, Any]:
         """The filter as the API's JSON (``property``, ``operator``, ``value``)."""
