@@ -36,7 +36,7 @@ delete may then skip events, as page numbers do. While every event so far lies w
 the accuracy, such a server cannot be told from one that rounds: each narrowed page then
 starts over from its first page, slower, still without repeats or skips. A server that
 ignores the page number as well would answer every page with the same events for ever:
-three identical pages in a row, while only the page number moved, are a
+two pages that repeat an earlier page whole, while only the page number moved, are a
 :class:`ProtocolError` (:class:`Repeats`).
 
 Pure but for :func:`list_events`, which makes the requests through the :class:`Core`.
@@ -60,8 +60,8 @@ from .typed import AnyEvent, FastPage
 #: accuracy: every server time that reads as the same microsecond is within it.
 ROUNDING = timedelta(microseconds=1)
 
-#: Pages in a row brought again the same while only the page number moved: past this, the
-#: server ignores ``page`` (:class:`Repeats`).
+#: Pages that brought again what another page brought, while only the page number moved:
+#: this many, and the server ignores ``page`` (:class:`Repeats`).
 MOST_REPEATS = 2
 
 _ID_INT = operator.attrgetter("id.int")
@@ -240,27 +240,33 @@ class Pager:
 
 
 class Repeats:
-    """Counts pages that come back the same while only the page number moves: a server that
-    ignores ``page`` (and the time bound) answers every page with the first, with a ``next``
-    link, for ever. One page repeated is let pass (the store may have moved under the
-    numbers); :data:`MOST_REPEATS` in a row are a :class:`ProtocolError`."""
+    """Counts pages that bring a set of events already brought while only the page number
+    moves: a server that ignores ``page`` (and the time bound) answers every page with the
+    first (or cycles through a few), with a ``next`` link, for ever. One such page is let
+    pass (the store may have moved under the numbers); :data:`MOST_REPEATS` are a
+    :class:`ProtocolError`. Kept per run of requests alike but for the page number: one
+    hash a page."""
 
     def __init__(self) -> None:
         self.asked: dict[str, str] = {}
-        self.ids: list[int] = []
+        self.pages: set[int] = set()
         self.count = 0
 
     def check(self, params: Mapping[str, str], events: Sequence[AnyEvent]) -> None:
         """Note the page ``params`` asked for and the ``events`` it brought."""
         asked = {k: v for k, v in params.items() if k != "page"}
-        ids = list(map(_ID_INT, events))
-        same = bool(ids) and asked == self.asked and ids == self.ids
-        self.count = self.count + 1 if same else 0
-        self.asked, self.ids = asked, ids
+        if asked != self.asked:
+            self.asked, self.pages, self.count = asked, set(), 0
+        if not events:
+            return
+        page = hash(tuple(map(_ID_INT, events)))
+        if page in self.pages:
+            self.count += 1
+        self.pages.add(page)
         if self.count >= MOST_REPEATS:
             raise ProtocolError(
-                f"the server answered {self.count + 1} pages in a row with the same events "
-                f"(page {params.get('page')} asked): it ignores the page parameter"
+                f"the server answered {self.count} pages with events it had sent on other "
+                f"pages (page {params.get('page')} asked): it ignores the page parameter"
             )
 
 

@@ -102,15 +102,15 @@ async def test_events_at_one_time_are_in_order_in_any_order_of_their_ids(
     assert len([e async for e in client.list_events()]) == 4
 
 
-def ignoring_page(pages: list[list[int]]) -> Any:
-    """``GET /events`` answering request n with ``pages[n]`` (the last one from then on),
-    whatever page it asks, with a ``next`` link on every page: a server that ignores
-    ``page`` (and the time filter)."""
+def ignoring_page(pages: list[list[int]], *, cycle: bool = False) -> Any:
+    """``GET /events`` answering request n with ``pages[n]`` (then the last one, or from
+    the first again with ``cycle``), whatever page it asks, with a ``next`` link on every
+    page: a server that ignores ``page`` (and the time filter)."""
     count = 0
 
     async def handler(request: web.Request) -> web.StreamResponse:
         nonlocal count
-        numbers = pages[min(count, len(pages) - 1)]
+        numbers = pages[count % len(pages) if cycle else min(count, len(pages) - 1)]
         count += 1
         array = [{**event(n), "time": f"2024-05-01T12:00:{n:02d}Z"} for n in numbers]
         return web.json_response({"_links": {"next": "more"}, "array": array})
@@ -122,7 +122,8 @@ async def test_a_server_that_ignores_the_page_number_is_refused_not_read_for_eve
     hostile: Hostile, client: XProtectClient
 ) -> None:
     """Every page is the first, with a ``next`` link: the listing yielded it and asked the
-    next page for ever. Three identical pages while only the page number moves: refused."""
+    next page for ever. Two pages that repeat an earlier one, while only the page number
+    moves: refused."""
     hostile.on("list", ignoring_page([[1, 2, 3]]))
     seen: list[str | None] = []
     with pytest.raises(ProtocolError, match="ignores the page parameter"):
@@ -140,3 +141,15 @@ async def test_one_page_repeated_is_let_pass(hostile: Hostile, client: XProtectC
     assert [e.tag async for e in client.list_events(page_size=2)] == [
         "e1", "e2", "e3", "e4", "e5", "e6"
     ]  # fmt: skip
+
+
+async def test_a_server_cycling_through_pages_is_refused_not_read_for_ever(
+    hostile: Hostile, client: XProtectClient
+) -> None:
+    """Pages A, B, A, B, … whatever page is asked: no two in a row alike, each event new once.
+    Two pages that repeat an earlier one whole: refused."""
+    hostile.on("list", ignoring_page([[1, 2], [3, 4]], cycle=True))
+    seen: list[str | None] = []
+    with pytest.raises(ProtocolError, match="ignores the page parameter"):
+        await collect(client.list_events(page_size=2), seen)
+    assert seen == ["e1", "e2", "e3", "e4"]
