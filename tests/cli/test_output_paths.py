@@ -1,5 +1,6 @@
 """trigger-batch's outputs are never an input by another route, and never replace what is
-not a regular file: stdout appended to the input, ``--rejects -``, a FIFO, a link to a
+not a regular file: stdout or stderr appended to the input (stdout and stderr may share
+one log file), ``--rejects -``, a FIFO, a link to a
 device (as root, the old code replaced /dev/null or /dev/stdout with a regular file).
 
 Every path here lives in ``tmp_path``: a failing run can harm nothing outside it."""
@@ -48,6 +49,58 @@ async def test_stdout_appended_to_the_input_is_refused_before_anything_is_sent(
     assert b"stdout and the input are the same file" in err
     assert source.read_bytes() == before
     assert sim.events_stored == 0
+
+
+async def test_stderr_appended_to_the_input_is_refused_before_anything_is_sent(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """``2>> in.jsonl``: the run's notes and progress would become lines of its input."""
+    source = tmp_path / "in.jsonl"
+    before = _input(source, 3)
+    with source.open("ab") as stderr:
+        done = await asyncio.create_subprocess_exec(
+            cli_path(), "trigger-batch", str(source),
+            stdout=asyncio.subprocess.DEVNULL, stderr=stderr, env=admin_env(sim),
+        )  # fmt: skip
+        assert await asyncio.wait_for(done.wait(), 20) == EXIT_USAGE
+    assert source.read_bytes().startswith(before)
+    assert b"stderr and the input are the same file" in source.read_bytes()[len(before) :]
+    assert sim.events_stored == 0
+
+
+async def test_stdout_and_stderr_into_one_log_file_is_no_clash(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """``> run.log 2>&1``: one file on purpose, the run goes on and accounts for every line."""
+    source, log = tmp_path / "in.jsonl", tmp_path / "run.log"
+    _input(source, 3)
+    with log.open("wb") as out:
+        done = await asyncio.create_subprocess_exec(
+            cli_path(), "trigger-batch", str(source), "--json",
+            stdout=out, stderr=out, env=admin_env(sim),
+        )  # fmt: skip
+        assert await asyncio.wait_for(done.wait(), 20) == EXIT_NOT_ACCEPTED
+    assert sim.events_stored == 3
+    assert b"3 accepted, 1 rejected" in log.read_bytes()
+
+
+@pytest.mark.parametrize("rejects", ["-", "/dev/stdout"])
+async def test_rejects_to_stdout_redirected_to_a_file_are_written_there(
+    sim: Simulator, tmp_path: Path, rejects: str
+) -> None:
+    """``--rejects - > rejects.txt``: stdout is the rejects file, by design (it was refused
+    as "stdout and the rejects file are the same file")."""
+    source, out = tmp_path / "in.jsonl", tmp_path / "rejects.txt"
+    _input(source, 2)
+    with out.open("wb") as stdout:
+        done = await asyncio.create_subprocess_exec(
+            cli_path(), "trigger-batch", str(source), "--rejects", rejects,
+            stdout=stdout, stderr=asyncio.subprocess.DEVNULL, env=admin_env(sim),
+        )  # fmt: skip
+        assert await asyncio.wait_for(done.wait(), 20) == EXIT_NOT_ACCEPTED
+    (record,) = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert record["_reject"]["line"] == 3
+    assert sim.events_stored == 2
 
 
 async def test_rejects_to_stdout_with_a_dash_leave_no_file_and_refuse_json(

@@ -1,23 +1,32 @@
 """Which paths a command may write: the checks, before anything is read or sent, that no
-output of ``trigger-batch`` (the rejects file, the journal and its lock, stdout) is an
-input by another name (a symbolic or hard link, another spelling, the file stdin comes
-from), and that each can be written; :func:`is_stream` tells the outputs that are written
-as they are (``-``, a device, a FIFO) from the regular files replaced whole.
-"""
+output of ``trigger-batch`` (the rejects file, the journal and its lock, stdout and stderr
+redirected to a file) is an input or another output by another name (a symbolic or hard
+link, another spelling, the file stdin comes from), and that each can be written;
+:func:`is_stream` tells the outputs that are written as they are (``-``, a device, a FIFO)
+from the regular files replaced whole."""
 
 from __future__ import annotations
 
 import io
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
 import click
 
-#: The path of stdout, as the checks of distinct files resolve it.
-STDOUT = "/dev/stdout"
+#: The paths of stdout and stderr, as the checks of distinct files resolve them.
+STDOUT, STDERR = "/dev/stdout", "/dev/stderr"
+
+#: The option (or stream) a clash is blamed on, by a word of the later file's name.
+_BLAMED = (
+    ("rejects", "--rejects"),
+    ("journal", "--journal"),
+    ("checkpoint", "--checkpoint"),
+    ("stdout", "stdout"),
+    ("stderr", "stderr"),
+)
 
 
 class BatchFiles(Protocol):
@@ -60,21 +69,16 @@ def check_batch_files(args: BatchFiles, json_lines: bool, ca_bundle: str | None 
             f"--rejects {rejects} and --json would both write stdout: give --rejects a FILE",
             param_hint="--rejects",
         )
-    files = [("the input", args.file), *_ca_file(ca_bundle)]
-    files.append(("the rejects file", STDOUT if rejects == "-" else rejects))
+    # Rejects on stdout (``-``, /dev/stdout) are stdout's: checked as where it is redirected.
+    writes = [] if is_stdout(rejects) else [("the rejects file", rejects)]
     if not is_stream(args.rejects_path):
         locked = lock_path(Path(os.path.realpath(rejects)))
-        files.append(("the rejects file's lock", str(locked)))
+        writes.append(("the rejects file's lock", str(locked)))
     if args.journal is not None:
         locked = lock_path(Path(os.path.realpath(args.journal)))  # as Journal names it
-        files += [("the journal", args.journal), ("the journal's lock", str(locked))]
-    if is_regular_fd(1):  # `> FILE` or `>> FILE`: what is written there may not be an input
-        files.append(("stdout", STDOUT))
-    refuse_clashes(
-        files,
-        lambda name: "--rejects" if "rejects" in name else "--journal",
-        stdin_is="-" if args.file == "-" else None,
-    )
+        writes += [("the journal", args.journal), ("the journal's lock", str(locked))]
+    reads = [("the input", args.file), *_ca_file(ca_bundle)]
+    refuse_clashes(reads, writes + redirected(), stdin_is="-" if args.file == "-" else None)
     target = Path(os.path.realpath(args.rejects_path))  # a link's file is written
     why = None if is_stream(args.rejects_path) else unwritable(target)
     if why is not None:
@@ -100,42 +104,56 @@ def check_checkpoint(path: str | None, ca_bundle: str | None = None) -> None:
     if why is not None:
         raise click.BadParameter(f"the checkpoint cannot be kept: {why}", param_hint="--checkpoint")
     real = Path(os.path.realpath(path))  # as FileCheckpoint names its files
-    files = [
-        *_ca_file(ca_bundle),
+    writes = [
         ("the checkpoint", path),
         ("the checkpoint's lock", str(lock_path(real))),
         ("the checkpoint's temp file", str(real.with_name(real.name + ".tmp"))),
     ]
-    if is_regular_fd(1):
-        files.append(("stdout", STDOUT))
-    refuse_clashes(files, lambda _: "--checkpoint")
+    refuse_clashes(_ca_file(ca_bundle), writes + redirected())
 
 
 def _ca_file(ca_bundle: str | None) -> list[tuple[str, str]]:
     return [] if ca_bundle is None else [("the CA bundle (--ca-bundle)", ca_bundle)]
 
 
+def redirected() -> list[tuple[str, str]]:
+    """stdout and stderr where they are redirected to a regular file (``>> FILE``,
+    ``2>> FILE``): what is written there may be no input nor other output."""
+    streams = (("stdout", STDOUT, 1), ("stderr", STDERR, 2))
+    return [(name, path) for name, path, fd in streams if is_regular_fd(fd)]
+
+
 def refuse_clashes(
-    files: Sequence[tuple[str, str]],
-    option_of: Callable[[str], str],
+    reads: Sequence[tuple[str, str]],
+    writes: Sequence[tuple[str, str]],
     stdin_is: str | None = None,
 ) -> None:
-    """A usage error naming the first two of ``files`` that are one file (:func:`clash`),
-    given as the error of the option ``option_of`` the second's name; a path equal to
-    ``stdin_is`` (``-``) is named as the file stdin comes from."""
-    both = clash(files)
-    if both is None:
-        return
-    first, second = both
-    path = dict(files)[first]
+    """A usage error naming the first two files (``(name, path)``) that are one file
+    (:func:`clash`) where one of them is written: each of ``reads`` against the
+    ``writes``, and the writes among themselves, but stdout and stderr (``> log 2>&1`` is
+    one file on purpose). Two reads may be one file. A path equal to ``stdin_is``
+    (``-``) is named as the file stdin comes from."""
+    streams = [w for w in writes if w[0] in ("stdout", "stderr")]
+    files = [w for w in writes if w not in streams]
+    groups = [[*files, stream] for stream in streams] or [files]
+    for read in [*reads, None]:
+        for group in groups:
+            both = clash(group if read is None else [read, *group])
+            if both is not None:
+                _refuse(dict([*reads, *writes]), *both, stdin_is)
+
+
+def _refuse(paths: dict[str, str], first: str, second: str, stdin_is: str | None) -> None:
+    path = paths[first]
     if stdin_is is not None and path == stdin_is:
         first = "the file stdin comes from"
-    later = dict(files)[second]
-    named = path if later == STDOUT else later
+    later = paths[second]
+    named = path if later in (STDOUT, STDERR) else later
+    blamed = next((option for word, option in _BLAMED if word in second), "FILE")
     raise click.BadParameter(
         f"{second} and {first} are the same file ({named}): one would "
         "destroy the other; give distinct paths",
-        param_hint=option_of(second),
+        param_hint=blamed,
     )
 
 
