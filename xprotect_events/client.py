@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from datetime import timedelta
-from typing import Any, TypeVar, Unpack
+from typing import Any, Unpack
 
 import aiohttp
 
@@ -30,16 +29,12 @@ from .options import (
     check_settings,
     list_query,
     session_spec,
-    settle_seconds,
-    stored_type_ids,
 )
 from .policy import RetryPolicy
 from .profile import Profile
 from .sessions import EventSession
 from .transport import Transport
 from .ws_wire import Rule, subscription_rules
-
-T = TypeVar("T")
 
 
 class XProtectClient:
@@ -189,16 +184,13 @@ class XProtectClient:
         """Obtain a token now (otherwise the first call does): checks the credentials."""
         await self.core.login()
 
-    async def _get(self, path: str, fn: Callable[[Any], T], **params: str) -> T:
-        return await self.core.call("GET", path, fn, params=params or None)
-
     # ------------------------------------------------------------------ events
 
     async def get_event(self, event_id: uuid.UUID | str, *, include_data: bool = False) -> Event:
         """One stored event by its id. :class:`NotFoundError` when unknown or not stored."""
         guid = to_uuid(event_id, "event id")
-        params = {"include": "data"} if boolean("include_data", include_data) else {}
-        return await self._get(f"/events/{guid}", wire.event_in_data, **params)
+        params = {"include": "data"} if boolean("include_data", include_data) else None
+        return await self.core.call("GET", f"/events/{guid}", wire.event_in_data, params=params)
 
     def list_events(self, **options: Unpack[ListOptions]) -> AsyncIterator[Event]:
         """Every stored event that matches, across pages, one page in memory at a time.
@@ -266,13 +258,7 @@ class XProtectClient:
         shows an event of it. ``wait``: first wait until ``settle`` has passed since the
         last one was sent. See :mod:`xprotect_events.lookup`.
         """
-        return await lookup.reconcile(
-            self.core,
-            results,
-            stored_types=None if stored_types is None else stored_type_ids(stored_types),
-            settle=timedelta(seconds=settle_seconds(settle)),
-            wait=boolean("wait", wait),
-        )
+        return await lookup.reconcile_checked(self.core, results, stored_types, settle, wait)
 
     def stream_trigger(
         self, triggers: TriggersLike, **options: Unpack[BatchOptions]
@@ -402,6 +388,4 @@ class XProtectClient:
         Service tokens may trigger any type; user tokens only ``External`` and
         ``MIPDevice`` types that are not ``Generic`` [seed].
         """
-        if not isinstance(event_type, EventType):
-            event_type = await self.get_event_type(event_type)
-        return self.is_service or event_type.user_may_trigger
+        return await config.can_trigger(self, event_type)

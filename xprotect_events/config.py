@@ -43,6 +43,9 @@ class XProtectClient(Protocol):
 
     core: Core
 
+    @property
+    def is_service(self) -> bool: ...
+
     async def get_event_type(self, type_id: uuid.UUID | str) -> EventType: ...
 
     async def list_event_types(self) -> list[EventType]: ...
@@ -192,6 +195,15 @@ async def event_type(client: XProtectClient, name_or_id: uuid.UUID | str) -> Eve
     if guid is not None:
         return await client.get_event_type(guid)
     return find_event_type(await client.list_event_types(), name_or_id)
+
+
+async def can_trigger(client: XProtectClient, event_type: EventType | uuid.UUID | str) -> bool:
+    """Whether the client's credentials may trigger events of this type (read first with
+    ``GET /eventTypes/{id}`` when given by id): a service token any, a user token those
+    :attr:`~xprotect_events.models.EventType.user_may_trigger`."""
+    if not isinstance(event_type, EventType):
+        event_type = await client.get_event_type(event_type)
+    return client.is_service or event_type.user_may_trigger
 
 
 async def create_user_defined_event(client: XProtectClient, name: str) -> EventType:

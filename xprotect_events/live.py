@@ -57,21 +57,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from . import ws_wire
-from .errors import (
-    CheckpointError,
-    ClientClosedError,
-    ProtocolError,
-    RequestTimeoutError,
-    TransportError,
-    XProtectError,
-    shown,
-)
+from .errors import CheckpointError, ClientClosedError, XProtectError, shown
 from .live_buffer import Buffer, Item, SlowConsumerError
 from .live_checkpoint import CheckpointLike, live_checkpoint
-from .live_conn import WS_PATH, Connection, connect
+from .live_conn import Connection, connect
 from .live_deliver import Delivery
 from .live_link import LiveLink, StoredTypes, check_options, stored_set
-from .live_retry import Reconnects
+from .live_retry import Reconnects, states
 from .live_subs import Subscriptions
 from .models import Event
 from .origins import Mismatch
@@ -191,12 +183,11 @@ class LiveStream:
             return
         position = await self._checkpoint.load()
         if position is not None:
-            self.session_id, self._out.last_id = position.session_id, position.event_id
+            self.session_id = position.session_id
+            self._out.resume_after(position.event_id)
             self._started_at, self._resumed_from = position.time, position
             self._subs.confirmed = self._checkpoint.resumable  # (else: a new session)
             self._was_live = True
-            if position.event_id is not None:
-                self._out.recent.seen(position.event_id)
 
     async def commit(self) -> None:
         """Save now: the event in hand (the last one yielded) counts as processed. Waits
@@ -274,16 +265,7 @@ class LiveStream:
         not answered within ``Profile.ws_command_timeout``."""
         self._out.state_used = True
         timeout = self._link.profile.ws_command_timeout
-        for attempt in range(self._link.retry.attempts):
-            conn = await self._connection()
-            try:
-                return await conn.states(timeout)
-            except RequestTimeoutError:  # not answered on a live socket: not asked again
-                raise
-            except TransportError:
-                if attempt + 1 >= self._link.retry.attempts:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await states(self._connection, self._link.retry.attempts, timeout)
 
     async def add_subscription(self, rules: Iterable[Rule]) -> int:
         """Add a subscription (kept across reconnects); its handle for removing it."""
@@ -375,8 +357,7 @@ class LiveStream:
         """A new connection with its session started, and whether that resumed the last."""
         link, options = self._link, self._link.socket_options(self._max_frame)
         if self._was_live:  # from the upgrade on (an authenticate command waits on it)
-            self._out.hold.start()  # nothing this socket pushes passes what a gap fill may bring
-            self._out.states.watch(self._out.state_used)
+            self._out.hold_new()  # nothing this socket pushes passes what a gap fill may bring
         conn = await connect(
             link.session(), link.url, link.tokens, options, self._out.sink, self._out.wake
         )
@@ -392,17 +373,9 @@ class LiveStream:
         is answered within the connect bound (they may not take long: getState may)."""
         timeout = self._link.connect_timeout
         previous = self.session_id if self._subs.confirmed else None
-        last = self._out.last_id
-        last_id = "" if last is None or previous is None else str(last)
-        reply = await conn.command(
-            "startSession", timeout, sessionId=previous or "", eventId=last_id
-        )
-        session_id = reply.body.get("sessionId")
-        if not isinstance(session_id, str) or not session_id:
-            text = "the answer has no 'sessionId'"
-            raise ProtocolError(text, method="startSession", path=WS_PATH)
+        session_id, resumed = await conn.start_session(previous, self._out.last_id, timeout)
         self.session_id = session_id
-        if reply.status == 200 and previous is not None and session_id == previous:
+        if resumed:
             self.resumes += 1
             return True
         await self._subs.make_all(conn, timeout)

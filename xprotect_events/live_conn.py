@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import logging
 import ssl
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -157,6 +158,22 @@ class Connection:
             return ws_wire.states_from_reply(reply)
         except ProtocolError as exc:
             raise self._bad(exc, "getState") from None
+
+    async def start_session(
+        self, previous: str | None, last: uuid.UUID | None, within: float | None
+    ) -> tuple[str, bool]:
+        """``startSession``: resume the session ``previous`` after the event ``last`` (None:
+        a new session); the session id the answer names (:class:`ProtocolError` if none),
+        and whether it resumed ``previous`` (``200`` with its id)."""
+        last_id = "" if last is None or previous is None else str(last)
+        reply = await self.command(
+            "startSession", within, sessionId=previous or "", eventId=last_id
+        )
+        session_id = reply.body.get("sessionId")
+        if not isinstance(session_id, str) or not session_id:
+            text = "the answer has no 'sessionId'"
+            raise ProtocolError(text, method="startSession", path=WS_PATH)
+        return session_id, reply.status == 200 and previous is not None and session_id == previous
 
     async def _read(self) -> None:
         try:

@@ -54,6 +54,19 @@ class Delivery:
         self.buffer.wake()
         self.hold.wake()
 
+    def resume_after(self, event_id: uuid.UUID | None) -> None:
+        """Start from the event ``event_id`` (a checkpoint's): the resume point, and a
+        repeat of that event is dropped."""
+        self.last_id = event_id
+        if event_id is not None:
+            self.recent.seen(event_id)
+
+    def hold_new(self) -> None:
+        """A new connection after a live one: nothing it pushes passes what a gap fill may
+        bring, and the states its events change are watched if the consumer asked for states."""
+        self.hold.start()
+        self.states.watch(self.state_used)
+
     async def sink(self, conn: Connection, events: list[Event]) -> None:
         """The reader's batches: repeats dropped; the resume point advances."""
         fresh = self.recent.fresh(events)

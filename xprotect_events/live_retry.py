@@ -6,12 +6,16 @@ the error is retryable, up to ``attempts`` in a row. A connection that drops is 
 at once after one that lived :data:`SHORT_LIVED` or more, else after the policy's backoff;
 ``attempts`` connections in a row that each ended that soon without a single new event end
 the stream (a server that closes every connection right after its answer is not a stream).
+A ``getState`` whose socket drops while it waits is asked again on the next connection
+(:func:`states`).
 """
 
 from __future__ import annotations
 
-from .errors import TransportError, XProtectError
+from .errors import RequestTimeoutError, TransportError, XProtectError
 from .live_conn import WS_PATH
+from .live_subs import Live
+from .models import Event
 from .policy import Backoff, RetryPolicy
 
 #: A connection that ends sooner than this after it opened backs the next one off.
@@ -58,3 +62,20 @@ class Reconnects:
             f"none with an event (the last: {why})",
             path=WS_PATH,
         )
+
+
+async def states(connection: Live, attempts: int, within: float | None) -> list[Event]:
+    """``getState`` on the stream's ``connection()`` (answered ``within`` seconds), asked
+    again on the next connection when the socket drops while it waits, ``attempts`` times
+    in all; one not answered on a live socket (:class:`RequestTimeoutError`) is not asked
+    again."""
+    for attempt in range(attempts):
+        conn = await connection()
+        try:
+            return await conn.states(within)
+        except RequestTimeoutError:  # not answered on a live socket: not asked again
+            raise
+        except TransportError:
+            if attempt + 1 >= attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

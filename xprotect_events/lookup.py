@@ -30,11 +30,11 @@ import attrs
 
 from . import listing, wire
 from .accounting import TriggerResult
-from .checks import aware, read_list
+from .checks import aware, boolean, read_list
 from .core import Core
 from .errors import InvalidInputError, NotFoundError, ReconcileError, shown
 from .models import Event, EventTrigger, to_uuid
-from .options import list_query, stored_type_ids
+from .options import list_query, settle_seconds, stored_type_ids
 from .reconcile import (
     DEFAULT_SETTLE,
     DEFAULT_SKEW,
@@ -97,6 +97,23 @@ async def reconcile(
     for n, v in _unshared(verdicts).items():
         out[n] = _settled(out[n], v.status, v.reason, v.event)
     return out
+
+
+async def reconcile_checked(
+    core: Core,
+    results: Iterable[TriggerResult],
+    stored_types: Iterable[uuid.UUID | str] | None,
+    settle: float,
+    wait: bool,
+) -> list[TriggerResult]:
+    """``client.reconcile``: :func:`reconcile` with ``stored_types``, ``settle`` (seconds
+    >= 0) and ``wait`` checked first (each an :class:`InvalidInputError`), then
+    ``results``."""
+    known = None if stored_types is None else stored_type_ids(stored_types)
+    seconds = timedelta(seconds=settle_seconds(settle))
+    return await reconcile(
+        core, results, stored_types=known, settle=seconds, wait=boolean("wait", wait)
+    )
 
 
 def _by_key(found: Iterable[Event], claimed: AbstractSet[object]) -> Found:
