@@ -92,7 +92,7 @@ class Simulator:
             clock=clock,
             directory=directory,
             store=store,
-            sessions=SessionTable(store, idle_timeout=session_idle_timeout),
+            sessions=SessionTable(store, idle_timeout=session_idle_timeout, now_us=clock.now_us),
             tokens=Tokens(clock, token_lifetime),
             stats=stats,
             faults=Faults(ROUTE_KEYS),
