@@ -144,3 +144,12 @@ async def test_serve_cors_answers_as_the_samples_gateway_config() -> None:
         for proc in (any_origin, one_origin):
             proc.send_signal(signal.SIGTERM)
             assert await finish(proc) == EXIT_OK
+
+
+async def test_serve_with_an_empty_host_is_a_usage_error() -> None:
+    """``--host ''`` listened on every interface and printed the URL ``http://:PORT``."""
+    served = await run_cli("serve", "--host", "", "--port", "0", env=clean_env(), timeout=20)
+    assert served.rc == EXIT_USAGE
+    assert served.err.strip().splitlines() == [served.err.strip()]
+    assert "host" in served.err
+    assert LISTENING not in served.out

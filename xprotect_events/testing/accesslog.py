@@ -2,9 +2,12 @@
 
 Never a secret: no header and no body is logged, and the value of any query parameter whose
 name looks like a secret (``token``, ``password``, ``secret``, ``key``, ``code``,
-``credential``, ``auth``) is replaced by ``***``. Off unless asked for
-(``Simulator(access_log=True)`` logs to the ``xprotect_events.testing.access`` logger at
-INFO; a callable receives each line instead).
+``credential``, ``auth``) is replaced by ``***``. A character of the path or query that is
+not printable (a newline, an escape sequence, as a client may percent-encode them) is
+written as its escape (``\\n``, ``\\x1b``) and a space as ``%20``: one request, one line
+of five fields, no terminal control. Off unless asked for (``Simulator(access_log=True)``
+logs to the ``xprotect_events.testing.access`` logger at INFO; a callable receives each
+line instead).
 """
 
 from __future__ import annotations
@@ -28,15 +31,23 @@ AccessLog = Callable[[str], None] | bool | None
 _SECRET_NAME = re.compile(r"token|pass|pwd|secret|key|code|credential|auth|session_state", re.I)
 
 
+def _escaped(text: str) -> str:
+    """``text`` with every character that is not printable as its escape, a space as %20."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    text = text.replace(" ", "%20")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+
+
 def shown_path(request: web.Request) -> str:
-    """The path and query, secret-looking parameter values masked."""
+    """The path and query, secret-looking parameter values masked, escaped to one line."""
     if not request.query:
-        return request.path
+        return _escaped(request.path)
     items = [
         f"{name}=***" if _SECRET_NAME.search(name) else f"{name}={value}"
         for name, value in request.query.items()
     ]
-    return f"{request.path}?{'&'.join(items)}"
+    return _escaped(f"{request.path}?{'&'.join(items)}")
 
 
 def access_line(request: web.Request, status: int | str, seconds: float) -> str:

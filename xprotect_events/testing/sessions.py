@@ -3,7 +3,9 @@ the stored events matching a query, and :class:`SessionTable`, every session of 
 
 A session read costs what it returns (plus the events that arrived since its last read): the
 table keeps an insertion log and a deletion log (fed by the store's listeners, and only while
-sessions exist), trimmed once every session has read past their start.
+sessions exist), trimmed once every session has read past their start. A log grown long
+while nobody reads first drops the idle sessions (with a clock): an abandoned session does
+not keep every later event alive, the ones ``max_events`` deleted included.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import heapq
 import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -74,9 +76,17 @@ class SessionTable:
     lazily, whenever the table is asked.
     """
 
-    def __init__(self, store: EventStore, *, idle_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        idle_timeout: float = 60.0,
+        now_us: Callable[[], int] | None = None,
+    ) -> None:
         self.store = store
         self.idle_us = round(idle_timeout * 1_000_000)
+        self._now_us = now_us
+        self._collect_at = _TRIM_AT
         self.by_id: dict[str, ServerSession] = {}
         self._log: list[Record] = []  # insertion log, kept only while sessions exist
         self._deleted: list[Record] = []  # deletion log, idem
@@ -91,10 +101,28 @@ class SessionTable:
     def _stored(self, recs: Sequence[Record]) -> None:
         if self.by_id:
             self._log.extend(recs)
+            if len(self._log) + len(self._deleted) > self._collect_at:
+                self._collect()
 
     def _removed(self, recs: Sequence[Record]) -> None:
         if self.by_id:
             self._deleted.extend(recs)
+            if len(self._log) + len(self._deleted) > self._collect_at:
+                self._collect()
+
+    def _collect(self) -> None:
+        """Logs grown long while no read trims them: drop the idle sessions, then what no
+        session still needs (all of it when none is left). Next time at twice what is left
+        (at least ``_TRIM_AT``): a session that keeps them long costs O(1) an event."""
+        if self._now_us is not None:
+            self.expire(self._now_us())
+        if self.by_id:
+            self._trim_logs()
+        else:
+            self._log.clear()
+            self._deleted.clear()
+            self._deleted_base = 0
+        self._collect_at = max(_TRIM_AT, 2 * (len(self._log) + len(self._deleted)))
 
     # ----------------------------------------------------------------- the table
 

@@ -19,6 +19,7 @@ from .clock import SimClock
 from .cors import CorsPolicy, policy_of
 from .directory import Directory, Identity
 from .faults import Faults
+from .options import check_options
 from .seed import SimCamera, SimEventType, SimUser
 from .sessions import SessionTable
 from .state import SimState, Stats, WindowsAuth
@@ -48,6 +49,8 @@ class Simulator:
     it through (real gateways do not [sample]). ``cors`` plays the gateway's CORS for web
     pages from other origins (:mod:`.cors`; off by default): True or ``"*"`` the samples'
     config, another string the ``Access-Control-Allow-Origin`` sent, or a :class:`CorsPolicy`.
+    A value it cannot run with (a port out of range, negative seconds …) is an
+    :class:`~xprotect_events.errors.InvalidInputError` naming the option.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class Simulator:
         resume_window: float = 30.0,
         cors: CorsPolicy | str | bool | None = None,
     ) -> None:
+        check_options(locals())
         self._host = host
         self._port = port
         self._https = https
@@ -88,7 +92,7 @@ class Simulator:
             clock=clock,
             directory=directory,
             store=store,
-            sessions=SessionTable(store, idle_timeout=session_idle_timeout),
+            sessions=SessionTable(store, idle_timeout=session_idle_timeout, now_us=clock.now_us),
             tokens=Tokens(clock, token_lifetime),
             stats=stats,
             faults=Faults(ROUTE_KEYS),

@@ -12,8 +12,10 @@ connection [doc].
 Faults a test switches on (``sim.live``): :meth:`LiveRoom.drop_connections` (cut every
 socket, no close frame), ``refuse_resumes = True`` (every resume answers ``201``),
 :meth:`LiveRoom.recycle` (the gateway's daily recycle: close code 1001, sessions lost),
-``state_delay = seconds`` (``getState`` answers late); and gates a test opens when it wants:
-:meth:`LiveRoom.pause_upgrades` (new connections wait), :meth:`LiveRoom.hold_state`.
+``state_delay = seconds`` (``getState`` answers late); ``max_outbox`` bounds what waits for
+a client that does not read (one frame or event more cuts it; its session stays
+resumable); and gates a test opens when it wants: :meth:`LiveRoom.pause_upgrades` (new
+connections wait), :meth:`LiveRoom.hold_state`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from .clock import SimClock
 from .directory import Directory, Identity
 from .records import Record
 from .rejected import Rejected
-from .ws_socket import Malformed, Session, Socket, logged_after, parse_command, text_field
+from .ws_socket import (
+    MAX_OUTBOX,
+    Malformed,
+    Session,
+    Socket,
+    logged_after,
+    parse_command,
+    text_field,
+)
 
 WS_PATHS = ("/api/ws/events/v1", "/api/ws/events/v1/")  # any case: see routing.py
 #: The upgrade's route key, for ``sim.faults`` (``"GET /api/ws/events/v1/"`` is the other).
@@ -65,6 +75,8 @@ class LiveRoom:
         #: Faults: every resume answers 201; getState answers this many seconds late.
         self.refuse_resumes = False
         self.state_delay = 0.0
+        #: Frames and events queued for a client that does not read before it is cut.
+        self.max_outbox = MAX_OUTBOX
         self._upgrades = asyncio.Event()
         self._upgrades.set()
         self._state_gate = asyncio.Event()
@@ -193,7 +205,7 @@ class LiveRoom:
         ws = web.WebSocketResponse(max_msg_size=MAX_COMMAND)
         await ws.prepare(request)
         self.connections_total += 1
-        sock = Socket(ws, request, who)
+        sock = Socket(ws, request, who, self.max_outbox)
         self.sockets.add(sock)
         try:
             await self._serve(sock)

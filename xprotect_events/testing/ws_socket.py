@@ -18,6 +18,10 @@ from .directory import Identity
 Logged = tuple[float, str, dict[str, Any]]
 #: Most events in one batch frame [profile].
 MAX_BATCH = 1000
+#: Most frames and events waiting for a client that does not read [profile]: one more
+#: cuts its connection (its session stays resumable, the missed events in its log). Twice
+#: the most a resume replays at once (``websocket.MAX_LOG``), so a resume is never cut.
+MAX_OUTBOX = 200_000
 
 
 class Malformed(Exception):
@@ -43,18 +47,36 @@ class Session:
 class Socket:
     """One client connection and its writer: replies and event batches, in order."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, who: Identity | None):
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        who: Identity | None,
+        max_outbox: int = MAX_OUTBOX,
+    ):
         self.ws = ws
         self.request = request
         self.who = who
         self.session: Session | None = None
         self.outbox: deque[bytes | dict[str, Any]] = deque()
+        self.max_outbox = max_outbox
+        #: Whether it was cut for falling :attr:`max_outbox` behind (nothing more is queued).
+        self.overrun = False
         self._ready = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         self.writer = asyncio.create_task(self._write())
 
     def send(self, item: bytes | dict[str, Any]) -> None:
-        """Queue a ready frame (bytes) or an event (batched with the events after it)."""
+        """Queue a ready frame (bytes) or an event (batched with the events after it); a
+        client already :attr:`max_outbox` behind is cut instead (memory stays bounded)."""
+        if self.overrun:
+            return
+        if len(self.outbox) >= self.max_outbox:
+            self.overrun = True
+            self.outbox.clear()
+            if self.request.transport is not None:
+                self.request.transport.abort()  # close() would wait for the unread bytes
+            return
         self.outbox.append(item)
         self._ready.set()
 
