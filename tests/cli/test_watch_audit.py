@@ -5,8 +5,28 @@ See ``tests/cli/running.py`` for how the console script is run."""
 
 from __future__ import annotations
 
-from tests.cli.running import admin_env, run_cli
-from xprotect_events.cli import EXIT_USAGE
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.cli.running import (
+    CAMERA_1,
+    PERSON,
+    admin_env,
+    cli_path,
+    cli_process,
+    finish,
+    read_until,
+    run_cli,
+)
+from xprotect_events.cli import EXIT_OK, EXIT_USAGE
+from xprotect_events.client import XProtectClient
+from xprotect_events.models import EventTrigger
 from xprotect_events.testing.simulator import Simulator
 
 NOT_UTF8 = b"\xff".decode("utf-8", "surrogateescape")  # as the shell passes the byte
@@ -19,3 +39,48 @@ async def test_watch_refuses_a_bad_source_name_before_anything_is_sent(sim: Simu
     assert "--source-name" in result.err
     assert sim.stats.token_requests == 0
     assert sum(sim.stats.requests.values()) == 0
+
+
+async def watch_until_the_reader_leaves(
+    sim: Simulator, client: XProtectClient, *args: str
+) -> tuple[dict[str, Any], str]:
+    """Run ``watch --json ARGS`` into a pipe; trigger one event, read its line, close the
+    pipe, trigger another (its write fails): the line read and stderr."""
+    reader, writer = os.pipe()
+    proc = await asyncio.create_subprocess_exec(
+        cli_path(), "watch", "--json", *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=writer, stderr=asyncio.subprocess.PIPE,
+        env=admin_env(sim),
+    )  # fmt: skip
+    os.close(writer)
+    try:
+        await read_until(proc.stderr, "watching")
+        await client.trigger_event(EventTrigger(type=PERSON, source=CAMERA_1, tag="read"))
+        with os.fdopen(reader, "rb") as stream:
+            line = await asyncio.wait_for(asyncio.to_thread(stream.readline), 15)
+        await client.trigger_event(EventTrigger(type=PERSON, source=CAMERA_1, tag="unread"))
+        assert await finish(proc) == EXIT_OK
+        assert proc.stderr is not None
+        return orjson.loads(line), (await proc.stderr.read()).decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["session", "live"])
+async def test_watch_counts_and_saves_only_what_its_reader_got(
+    sim: Simulator, service_client: XProtectClient, tmp_path: Path, live: bool
+) -> None:
+    path = str(tmp_path / "watch.json")
+    mode = ("--live",) if live else ("--poll-interval", "0.05")
+    args = (*mode, "--type", PERSON, "--checkpoint", path)
+    read, err = await watch_until_the_reader_leaves(sim, service_client, *args)
+    assert read["event"]["tag"] == "read"
+    assert "Traceback" not in err
+    assert "stopped: 1 new" in err  # the event that could not be written is not counted
+    async with cli_process("watch", "--json", *args, env=admin_env(sim)) as proc:
+        again = orjson.loads((await read_until(proc.stdout, "unread"))[0])
+        assert again["event"]["tag"] == "unread"  # not lost, and "read" not shown twice
+        proc.send_signal(signal.SIGINT)
+        assert await finish(proc) == EXIT_OK

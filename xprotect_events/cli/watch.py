@@ -144,8 +144,8 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
                     write_tsv(sys.stdout, [PLAIN_HEADER])
                     sys.stdout.flush()
                 async for change in session:
-                    seen[change.kind] += 1
                     show_change(out, names, change)
+                    seen[change.kind] += 1  # shown: not one its reader never got (| head)
         finally:
             if watching:  # not when the session could not even be opened
                 out.note(f"stopped: {seen['new']} new, {seen['deleted']} deleted")
