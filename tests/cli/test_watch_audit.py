@@ -13,18 +13,21 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 
 from tests.cli.running import (
     CAMERA_1,
     PERSON,
     admin_env,
+    clean_env,
     cli_path,
     cli_process,
     finish,
     read_until,
     run_cli,
 )
-from xprotect_events.cli import EXIT_OK, EXIT_USAGE
+from tests.hostile_ws import HostileWS, Socket
+from xprotect_events.cli import EXIT_API, EXIT_OK, EXIT_USAGE
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing.simulator import Simulator
@@ -84,3 +87,23 @@ async def test_watch_counts_and_saves_only_what_its_reader_got(
         assert again["event"]["tag"] == "unread"  # not lost, and "read" not shown twice
         proc.send_signal(signal.SIGINT)
         assert await finish(proc) == EXIT_OK
+
+
+async def test_watch_live_on_a_server_without_the_websocket_api_says_so() -> None:
+    async def not_found(_: web.Request) -> web.StreamResponse:
+        return web.Response(status=404)
+
+    async with HostileWS(refuse_all, not_found) as server:
+        env = clean_env(
+            XPROTECT_URL=server.url, XPROTECT_CLIENT_ID="svc", XPROTECT_CLIENT_SECRET="s"
+        )
+        result = await run_cli("watch", "--live", env=env)
+    assert result.rc == EXIT_API
+    assert result.err.count("\n") == 1, result.err
+    assert "retention" not in result.err  # not a stored event that is gone
+    assert "2023 R3" in result.err
+    assert "without --live" in result.err
+
+
+async def refuse_all(socket: Socket) -> None:
+    raise AssertionError("the upgrade is refused: no socket")
