@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,16 @@ from tests.cli.running import (
     finish,
     read_until,
     run_cli,
+    store,
 )
 from tests.hostile_ws import HostileWS, Socket
 from xprotect_events.cli import EXIT_API, EXIT_OK, EXIT_USAGE
+from xprotect_events.cli.names import Names
+from xprotect_events.cli.tables import change_line, event_row
 from xprotect_events.client import XProtectClient
 from xprotect_events.models import EventTrigger
 from xprotect_events.testing.simulator import Simulator
+from xprotect_events.wire import event_from_wire
 
 NOT_UTF8 = b"\xff".decode("utf-8", "surrogateescape")  # as the shell passes the byte
 
@@ -107,3 +112,16 @@ async def test_watch_live_on_a_server_without_the_websocket_api_says_so() -> Non
 
 async def refuse_all(socket: Socket) -> None:
     raise AssertionError("the upgrade is refused: no socket")
+
+
+async def test_a_time_before_the_year_1000_is_shown_with_four_digits(sim: Simulator) -> None:
+    first = datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)  # .NET's DateTime.MinValue, a second on
+    store(sim, EventTrigger(type=PERSON, source=CAMERA_1, tag="old", time=first))
+    # ``list``: the simulator's event sessions do not reach before 1970 (a limit of its own)
+    result = await run_cli("list", "--since", "0001-01-01T00:00:00Z", env=admin_env(sim))
+    header, line = result.out.splitlines()
+    assert header.split("\t")[0] == "time"
+    assert line.split("\t")[0] == "0001-01-01 00:00:01.000Z"  # sorts with every other time
+    wire = {"id": line.split("\t")[-1], "time": "0999-12-31T23:59:59Z", "type": PERSON}
+    row = event_row(event_from_wire({**wire, "source": None, "datatype": None}), Names())
+    assert "0999-12-31 23:59:59.000Z" in change_line("new", row, 120)  # watch's line
