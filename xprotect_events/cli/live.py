@@ -83,15 +83,15 @@ async def watch_live(
             watching = True
             if args.state:
                 for event in await live.state():
-                    seen["state"] += 1
                     show(out, names, "state", _shown(event, args.include_data))
+                    seen["state"] += 1
             out.note("watching live events over the WebSocket (Ctrl-C to stop)")
             async for item in live:
                 if isinstance(item, Gap):
                     out.note(gap_note(item, names))
                     continue
-                seen["new"] += 1
                 show(out, names, "new", _shown(item, args.include_data))
+                seen["new"] += 1  # shown: not one its reader never got (| head)
     finally:
         if watching:  # not when the stream could not even be opened
             out.note(f"stopped: {seen['new']} new, {seen['state']} state")

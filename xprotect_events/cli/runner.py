@@ -289,11 +289,18 @@ def _auth_hint(exc: XProtectError) -> str | None:
 
 
 def _not_found_hint(exc: XProtectError) -> str | None:
-    """A 404 for the login itself is the URL, not a stored event that is gone."""
-    if isinstance(exc, NotFoundError) and "/connect/token" in (exc.path or "").lower():
+    """A 404 for the login itself is the URL, and one for the WebSocket's upgrade is an
+    older server: neither is a stored event that is gone."""
+    path = (exc.path or "").lower() if isinstance(exc, NotFoundError) else ""
+    if "/connect/token" in path:
         return (
             "the server has no login at this address: check --url (XPROTECT_URL), the "
             "server's address such as https://vms (a path there is kept before /API/IDP)"
+        )
+    if "/api/ws/" in path:
+        return (
+            "the server has no Events and State WebSocket API (XProtect 2023 R3 or later): "
+            "watch without --live polls an event session instead"
         )
     return None
 

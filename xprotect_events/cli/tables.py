@@ -210,8 +210,10 @@ def event_row(event: Event, names: Names) -> tuple[str, ...]:
 
 
 def fmt_time(value: datetime) -> str:
-    """``2024-05-01 12:00:00.123Z``: UTC, milliseconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+    """``2024-05-01 12:00:00.123Z``: UTC, milliseconds; always four digits of year (``%Y``
+    gives ``1-01-01`` for .NET's ``DateTime.MinValue``)."""
+    v = value.astimezone(UTC)
+    return f"{v.year:04d}-{v:%m-%d %H:%M:%S}.{v.microsecond // 1000:03d}Z"
 
 
 def fitted(cell: str, width: int) -> str:

@@ -13,7 +13,7 @@ import click
 from rich.text import Text
 
 from .. import Event, SessionChange, XProtectClient
-from ..filters import SessionFilter
+from ..filters import Condition, SessionFilter
 from .connection import Connection, connection_options
 from .live import (
     LIVE_HELP,
@@ -49,7 +49,8 @@ class WatchArgs:
 
     types: tuple[str, ...]
     sources: tuple[str, ...]
-    source_names: tuple[str, ...]
+    #: ``--source-name``, checked here: a bad value is refused before anything is sent.
+    source_names: list[Condition] = attrs.field(converter=name_conditions)
     since: datetime = attrs.field(converter=_from_now)
     include_data: bool
     poll_interval: float
@@ -126,10 +127,7 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
         session = client.event_session(
             types=[names.resolve_type(t) for t in args.types] or None,
             sources=[names.resolve_source(s) for s in args.sources] or None,
-            filters=[
-                SessionFilter("source.name", c.operator, c.value)
-                for c in name_conditions(args.source_names)
-            ]
+            filters=[SessionFilter("source.name", c.operator, c.value) for c in args.source_names]
             or None,
             since=args.since,
             include_data=args.include_data,
@@ -146,8 +144,8 @@ async def _watch(conn: Connection, args: WatchArgs, out: Output) -> int:
                     write_tsv(sys.stdout, [PLAIN_HEADER])
                     sys.stdout.flush()
                 async for change in session:
-                    seen[change.kind] += 1
                     show_change(out, names, change)
+                    seen[change.kind] += 1  # shown: not one its reader never got (| head)
         finally:
             if watching:  # not when the session could not even be opened
                 out.note(f"stopped: {seen['new']} new, {seen['deleted']} deleted")
