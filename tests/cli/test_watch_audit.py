@@ -117,7 +117,6 @@ async def refuse_all(socket: Socket) -> None:
 async def test_a_time_before_the_year_1000_is_shown_with_four_digits(sim: Simulator) -> None:
     first = datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)  # .NET's DateTime.MinValue, a second on
     store(sim, EventTrigger(type=PERSON, source=CAMERA_1, tag="old", time=first))
-    # ``list``: the simulator's event sessions do not reach before 1970 (a limit of its own)
     result = await run_cli("list", "--since", "0001-01-01T00:00:00Z", env=admin_env(sim))
     header, line = result.out.splitlines()
     assert header.split("\t")[0] == "time"

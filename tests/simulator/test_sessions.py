@@ -342,3 +342,48 @@ async def test_public_views_of_the_state(sim: Simulator, http: aiohttp.ClientSes
     assert "operator" in sim.directory.users
     assert len(sim.tokens) == 1
     assert sim.sweep() == 0
+
+
+@pytest.mark.parametrize(
+    "filter_by",
+    [[], [{"property": "time", "operator": "gt", "value": "0001-01-01T00:00:00.0000000Z"}]],
+    ids=["unfiltered", "since year 1"],
+)
+async def test_a_session_reaches_events_before_1970(
+    sim: Simulator, filter_by: list[dict[str, Any]]
+) -> None:
+    """Their keys are negative (µs since 1970): "no lower bound" was the key -1, which left
+    out every event before 1970, and a ``gt`` bound before 1970 was no tighter than it."""
+    times = [datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC), datetime(1969, 12, 31, tzinfo=UTC), T0]
+    sim.store_events(
+        {"type": ANALYTICS_EVENT, "source": CAM[0], "time": t, "tag": str(t.year)} for t in times
+    )
+    async with aiohttp.ClientSession() as http:
+        api = Api(http, sim)
+        new, _ = await api.read(await api.create(filter_by))
+    assert new == ["1", "1969", "2024"]
+
+
+async def test_a_session_keeps_to_a_time_bound_before_1970(sim: Simulator) -> None:
+    times = [datetime(1900, 1, 1, tzinfo=UTC), datetime(1950, 1, 1, tzinfo=UTC), T0]
+    sim.store_events(
+        {"type": ANALYTICS_EVENT, "source": CAM[0], "time": t, "tag": str(t.year)} for t in times
+    )
+    bound = {"property": "time", "operator": "gt", "value": "1920-01-01T00:00:00.0000000Z"}
+    async with aiohttp.ClientSession() as http:
+        api = Api(http, sim)
+        new, _ = await api.read(await api.create([bound]))
+    assert new == ["1950", "2024"]
+
+
+async def test_a_listing_keeps_to_a_time_bound_before_1970(sim: Simulator) -> None:
+    """``GET /events`` newest first with ``time gt`` 1920 returned the 1900 event too."""
+    times = [datetime(1900, 1, 1, tzinfo=UTC), datetime(1950, 1, 1, tzinfo=UTC), T0]
+    sim.store_events(
+        {"type": ANALYTICS_EVENT, "source": CAM[0], "time": t, "tag": str(t.year)} for t in times
+    )
+    query = "?time=gt:'1920-01-01T00:00:00.0000000Z'&orderBy=desc:'time'"
+    async with aiohttp.ClientSession() as http:
+        status, got = await Api(http, sim).call("GET", "/events" + query)
+    assert status == 200, got
+    assert [e["tag"] for e in got["array"]] == ["2024", "1950"]

@@ -11,7 +11,7 @@ from ..errors import ProtocolError
 from ..wire import parse_time
 from .clock import to_us
 from .directory import Directory, Visible, canonical_guid
-from .records import KEY_MAX, SEQ_BITS, SEQ_MASK, Record
+from .records import KEY_MAX, KEY_MIN, SEQ_BITS, SEQ_MASK, Record
 from .rejected import Rejected
 
 #: Operators each ``/events`` query property takes [seed].
@@ -103,7 +103,7 @@ class Query:
     and the identity's visibility. ``source_ok`` answers per source GUID and is memoised."""
 
     def __init__(self, conds: Iterable[Cond], directory: Directory, visible: Visible) -> None:
-        self.lo = -1
+        self.lo = KEY_MIN  # (not -1: an event before 1970 has a negative key)
         self.hi = KEY_MAX
         self.visible = visible
         self._names = directory

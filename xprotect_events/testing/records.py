@@ -25,6 +25,8 @@ from .clock import from_us
 SEQ_BITS = 32
 SEQ_MASK = (1 << SEQ_BITS) - 1
 KEY_MAX = 1 << 127
+#: Below every key: events before 1970 have negative keys (their time in µs is).
+KEY_MIN = -KEY_MAX
 
 #: Dropped records at the head of an index are cut off once they are this many (and 1/16).
 _COMPACT_AT = 1024
@@ -275,6 +277,6 @@ class SortedIndex:
     def window(self, lo: int, hi: int) -> tuple[int, int]:
         """The positions ``[a, b)`` of the live keys strictly between ``lo`` and ``hi``."""
         keys = self.keys
-        a = bisect_right(keys, lo, self.head) if lo >= 0 else self.head
+        a = bisect_right(keys, lo, self.head) if lo > KEY_MIN else self.head
         b = bisect_left(keys, hi, a) if hi < KEY_MAX else len(keys)
         return a, b
