@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from .checks import aware, json_data
-from .errors import InvalidInputError, ProtocolError
+from .errors import InvalidInputError, ProtocolError, shown
 
 # --------------------------------------------------------------------------- times
 
@@ -30,7 +30,7 @@ def parse_time(text: str) -> datetime:
     """
     if not isinstance(text, str):
         raise ProtocolError(f"expected an ISO 8601 time string, got {type(text).__name__}")
-    text = text.replace("t", "T").replace("z", "Z")
+    sent, text = text, text.replace("t", "T").replace("z", "Z")
     extra = timedelta()
     match = _FRACTION.search(text)
     if match and len(match.group(1)) > 6:
@@ -48,7 +48,7 @@ def parse_time(text: str) -> datetime:
             value = value.replace(tzinfo=UTC)
         return value + extra
     except (ValueError, OverflowError):  # OverflowError: out of range once in UTC / rounded
-        raise ProtocolError(f"invalid ISO 8601 time {text!r}") from None
+        raise ProtocolError(f"invalid ISO 8601 time {shown(sent, 100)}") from None
 
 
 def format_time(value: datetime) -> str:

@@ -184,8 +184,15 @@ def test_parse_time_offsets_become_utc(text: str, expected: datetime) -> None:
     ],
 )
 def test_parse_time_invalid_text_is_protocol_error(text: str) -> None:
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError) as caught:
         parse_time(text)
+    assert repr(text) in str(caught.value)  # what the server sent, not the 6-digit form
+
+
+def test_parse_time_error_shows_a_huge_text_cut() -> None:
+    with pytest.raises(ProtocolError, match="invalid ISO 8601 time") as caught:
+        parse_time("2024-05-01T12:00:00Z" + "x" * 100_000)
+    assert len(str(caught.value)) < 300
 
 
 @pytest.mark.parametrize("value", [None, 42, 1.5, b"2024-05-01T12:00:00Z", [], {}])
