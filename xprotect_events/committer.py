@@ -132,11 +132,13 @@ class Committer:
         """Whether a background save is running (or waits for the store to return)."""
         return self._task is not None and not self._task.done()
 
-    def background(self) -> None:
+    def background(self, *, quiet: bool = False) -> None:
         """Start saving the newest marked position in a task and return at once. With a
         save in flight, none is started: the newest is saved once that one returns (the
         next due check is one interval on). A failed background save is raised by the next
-        call, its position kept marked for the next save."""
+        call, its position kept marked for the next save; a ``quiet`` call (not the
+        consumer's: a stream's own loop) starts nothing then, and leaves the failure to be
+        raised by the next call."""
         task = self._task
         if task is not None and not task.done():
             self._again = True
@@ -145,6 +147,9 @@ class Committer:
         self._task = None
         failed = task.exception() if task is not None and not task.cancelled() else None
         if failed is not None:
+            if quiet:
+                self._task = task  # (for the consumer's next call to raise)
+                return
             raise failed
         self._task = asyncio.ensure_future(self._saves())
 

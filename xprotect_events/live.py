@@ -381,7 +381,7 @@ class LiveStream:
         await self._subs.make_all(conn, timeout)
         self._was_live = True
         if self._checkpoint is not None and self._checkpoint.started(session_id, self._started_at):
-            self._checkpoint.save_soon()
+            self._checkpoint.save_soon(quiet=True)  # (a failed save is the consumer's)
         return False
 
     async def _settled(self, conn: Connection, resumed: bool) -> None:

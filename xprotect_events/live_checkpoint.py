@@ -144,9 +144,11 @@ class LiveCheckpoint:
             session_id=self._session, event_id=event_id, time=time, server=server, filters=filters
         )
 
-    def save_soon(self) -> None:
-        """Save the newest processed position in the background (the caller goes on)."""
-        self._committer.background()
+    def save_soon(self, *, quiet: bool = False) -> None:
+        """Save the newest processed position in the background (the caller goes on). A
+        failed save is raised here, but not when ``quiet`` (the connection loop): then it
+        waits for the consumer's next item."""
+        self._committer.background(quiet=quiet)
 
     async def commit(self) -> None:
         """Save the newest processed position now (in a worker thread), waiting at most
