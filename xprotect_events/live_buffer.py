@@ -34,6 +34,7 @@ class Buffer:
         #: The items, oldest first (the stream pops them itself while no producer waits).
         self.items: deque[Item] = deque()
         self._readable = asyncio.Event()
+        self._reader = False  # whether a consumer waits in readable()
         self._room = asyncio.Event()
         #: Whether a producer waits for room (then :meth:`pop` must wake it).
         self.room_wanted = False
@@ -94,9 +95,17 @@ class Buffer:
         return item
 
     async def readable(self) -> None:
-        """Wait until something was put (or :meth:`wake`)."""
+        """Wait until something was put (or :meth:`wake`). One consumer waits at a time: a
+        second task is a ``RuntimeError`` (with two, the event one hands out would count as
+        processed when the other asks for the next, and a checkpoint would skip it)."""
+        if self._reader:
+            raise RuntimeError("another task is already iterating this live stream")
+        self._reader = True
         self._readable.clear()
-        await self._readable.wait()
+        try:
+            await self._readable.wait()
+        finally:
+            self._reader = False
 
 
 class Hold:
