@@ -187,6 +187,26 @@ async def test_no_output_may_be_the_ca_bundle(sim: Simulator, tmp_path: Path) ->
     assert sim.events_stored == 0
 
 
+async def test_a_ca_bundle_that_does_not_load_is_a_usage_error_before_anything(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """It was found when the run logged in: every line was written to a new rejects file as
+    "not sent" first. (The input may be the bundle: both are only read.)"""
+    source, empty = tmp_path / "in.jsonl", tmp_path / "empty.pem"
+    source.write_bytes(_lines(2))
+    empty.write_bytes(b"")
+    for ca in (source, empty):
+        done = await run_cli(
+            "trigger-batch", str(source), "--ca-bundle", str(ca), env=admin_env(sim)
+        )
+        assert done.rc == EXIT_USAGE, done.err
+        assert "cannot load the CA bundle" in done.err
+        assert done.err.count("\n") == 1, done.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.pem", "in.jsonl"]  # no rejects
+    assert sim.stats.token_requests == 0
+    assert not sim.stats.requests
+
+
 async def test_a_rejects_path_naming_a_file_no_run_wrote_is_refused(
     sim: Simulator, tmp_path: Path
 ) -> None:

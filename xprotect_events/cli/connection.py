@@ -16,7 +16,7 @@ import attrs
 import click
 
 from .. import ConfigurationError, InsecureTransportWarning, InvalidInputError, XProtectClient
-from ..endpoints import Verify, server_url
+from ..endpoints import Verify, server_url, ssl_param
 from .params import Seconds, with_options
 
 
@@ -105,6 +105,11 @@ def connection_from_options(
         raise click.UsageError(_conflict([k for k, v in given.items() if v], origins))
     if insecure and ca_bundle:
         raise click.UsageError("--insecure and --ca-bundle contradict each other; give one")
+    if ca_bundle:  # one that does not load is a usage error before anything is read or sent
+        try:
+            ssl_param(ca_bundle)
+        except (ConfigurationError, InvalidInputError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--ca-bundle") from None
     service = client_id is not None or client_secret is not None
     if not service and not username:
         raise click.UsageError(
