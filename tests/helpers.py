@@ -1,4 +1,5 @@
-"""Helpers the tests share: fault lists, quick retries, and waiting on a condition."""
+"""Helpers the tests share: fault lists, quick retries, waiting on a condition or a live
+event."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from xprotect_events import XProtectClient
+from xprotect_events import Event, XProtectClient
+from xprotect_events.live import LiveStream
 from xprotect_events.policy import RetryPolicy
 from xprotect_events.testing import Fault, Simulator
 
@@ -49,6 +51,15 @@ async def wait_until(
                 await asyncio.sleep(0.005)
     except TimeoutError:
         pytest.fail(f"timed out waiting until {what}")
+
+
+async def next_event(live: LiveStream) -> Event:
+    """The live stream's next item, which must be an event, within 10 s (a consumer
+    stalled for ever fails here)."""
+    async with asyncio.timeout(10):
+        item = await anext(live)
+    assert isinstance(item, Event), item
+    return item
 
 
 async def quiet(sim: Simulator) -> None:

@@ -15,10 +15,9 @@ from contextlib import AbstractAsyncContextManager
 
 import pytest
 
-from tests.helpers import service_client_of, wait_until
+from tests.helpers import next_event, service_client_of, wait_until
 from xprotect_events import (
     CheckpointError,
-    Event,
     EventTrigger,
     LivePosition,
     MemoryCheckpoint,
@@ -27,7 +26,6 @@ from xprotect_events import (
     XProtectClient,
 )
 from xprotect_events.claims import Claim
-from xprotect_events.live import LiveStream
 from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Simulator
 
 CAMERA = f"cameras/{CAMERA_IDS[0]}"
@@ -62,13 +60,6 @@ class HangingStore(MemoryCheckpoint):
 async def trigger(client: XProtectClient, n: int) -> list[uuid.UUID]:
     return [(await client.trigger_event(EventTrigger(type=ANALYTICS_EVENT, source=CAMERA))).id
             for _ in range(n)]  # fmt: skip
-
-
-async def next_event(live: LiveStream) -> Event:
-    async with asyncio.timeout(10):  # a consumer stalled by the store fails here
-        item = await anext(live)
-    assert isinstance(item, Event), item
-    return item
 
 
 async def entered(store: HangingStore) -> None:

@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.helpers import FAST_RETRY, wait_until
+from tests.helpers import FAST_RETRY, next_event, wait_until
 from xprotect_events import (
-    Event,
     EventTrigger,
     Gap,
     InvalidInputError,
@@ -20,7 +19,6 @@ from xprotect_events import (
     Rule,
     XProtectClient,
 )
-from xprotect_events.live import LiveStream
 from xprotect_events.testing import (
     ANALYTICS_EVENT,
     CAMERA_IDS,
@@ -39,13 +37,6 @@ DOOR = USER_DEFINED_EVENT
 
 def on_camera(type_id: uuid.UUID, camera: int = 0, **kw: object) -> EventTrigger:
     return EventTrigger(type=type_id, source=f"cameras/{CAMERA_IDS[camera]}", **kw)  # type: ignore[arg-type]
-
-
-async def next_event(live: LiveStream) -> Event:
-    async with asyncio.timeout(10):
-        item = await anext(live)
-    assert isinstance(item, Event), item
-    return item
 
 
 async def test_push_within_one_round_trip(sim: Simulator, service_client: XProtectClient) -> None:

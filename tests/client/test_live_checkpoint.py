@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import service_client_of, wait_until
-from xprotect_events import Event, EventTrigger, InvalidInputError, XProtectClient
+from tests.helpers import next_event, service_client_of, wait_until
+from xprotect_events import EventTrigger, InvalidInputError, XProtectClient
 from xprotect_events.checkpoints import MemoryCheckpoint
 from xprotect_events.live import LiveStream
 from xprotect_events.positions import CheckpointError, LivePosition, Position, SessionPosition
@@ -21,13 +20,6 @@ CAMERA = f"cameras/{CAMERA_IDS[0]}"
 
 class Stop(Exception):
     """Ends a block with an exception: the event in hand is not processed."""
-
-
-async def next_event(live: LiveStream) -> Event:
-    async with asyncio.timeout(10):
-        item = await anext(live)
-    assert isinstance(item, Event), item
-    return item
 
 
 async def trigger(client: XProtectClient, n: int) -> list[uuid.UUID]:

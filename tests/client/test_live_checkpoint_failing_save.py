@@ -5,22 +5,19 @@ connection loop, at a new session's start, rather than by the consumer."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 
-from tests.helpers import service_client_of, wait_until
+from tests.helpers import next_event, service_client_of, wait_until
 from xprotect_events import (
     CheckpointError,
-    Event,
     EventTrigger,
     LivePosition,
     MemoryCheckpoint,
     Position,
     XProtectClient,
 )
-from xprotect_events.live import LiveStream
 from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Simulator
 
 CAMERA = f"cameras/{CAMERA_IDS[0]}"
@@ -76,10 +73,3 @@ async def trigger(client: XProtectClient, tag: str) -> uuid.UUID:
     return (
         await client.trigger_event(EventTrigger(type=ANALYTICS_EVENT, source=CAMERA, tag=tag))
     ).id
-
-
-async def next_event(live: LiveStream) -> Event:
-    async with asyncio.timeout(10):
-        item = await anext(live)
-    assert isinstance(item, Event), item
-    return item

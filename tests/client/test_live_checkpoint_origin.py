@@ -5,30 +5,21 @@ unless ``checkpoint_mismatch="resume"``: then a new session is filled from its t
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.helpers import service_client_of
-from xprotect_events import CheckpointError, Event, EventTrigger, InvalidInputError, XProtectClient
+from tests.helpers import next_event, service_client_of
+from xprotect_events import CheckpointError, EventTrigger, InvalidInputError, XProtectClient
 from xprotect_events.checkpoints import MemoryCheckpoint
-from xprotect_events.live import LiveStream
 from xprotect_events.positions import LivePosition
 from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, MOTION_STARTED, Simulator
 from xprotect_events.ws_wire import Rule
 
 CAMERA = f"cameras/{CAMERA_IDS[0]}"
 OTHER = f"cameras/{CAMERA_IDS[1]}"
-
-
-async def next_event(live: LiveStream) -> Event:
-    async with asyncio.timeout(10):
-        item = await anext(live)
-    assert isinstance(item, Event), item
-    return item
 
 
 async def trigger(client: XProtectClient, type_: uuid.UUID = ANALYTICS_EVENT) -> uuid.UUID:

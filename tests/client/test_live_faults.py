@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from tests.helpers import FAST_RETRY, service_client_of, wait_until
+from tests.helpers import FAST_RETRY, next_event, service_client_of, wait_until
 from xprotect_events import (
     ConnectError,
     Event,
@@ -25,13 +25,6 @@ from xprotect_events.testing import ANALYTICS_EVENT, CAMERA_IDS, Fault, Simulato
 from xprotect_events.testing.websocket import WS_ROUTE
 
 TRIGGER = EventTrigger(type=ANALYTICS_EVENT, source=f"cameras/{CAMERA_IDS[0]}")
-
-
-async def next_event(live: LiveStream) -> Event:
-    async with asyncio.timeout(10):
-        item = await anext(live)
-    assert isinstance(item, Event), item
-    return item
 
 
 def service(sim: Simulator, retry: RetryPolicy = FAST_RETRY) -> XProtectClient:
