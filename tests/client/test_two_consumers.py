@@ -20,15 +20,20 @@ CAMERA = f"cameras/{CAMERA_IDS[0]}"
 
 
 async def second_task_is_refused(stream: AsyncIterator[Any], client: XProtectClient) -> Any:
-    first = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0)  # one turn of the loop: the first task runs on to its wait
-    assert not first.done()
-    with pytest.raises(RuntimeError, match="another task is already"):
-        async with asyncio.timeout(10):  # (it waited too: for ever, with no event coming)
-            await anext(stream)
-    sent = await client.trigger_event(EventTrigger(type=ANALYTICS_EVENT, source=CAMERA))
-    async with asyncio.timeout(10):
-        item = await first
+    """Two tasks ask at once: whichever comes second is refused at once (it waited too, for
+    ever, with no event coming), the other gets the event triggered then."""
+    tasks = [asyncio.ensure_future(anext(stream)) for _ in range(2)]
+    try:
+        done, waiting = await asyncio.wait(tasks, timeout=10, return_when="FIRST_COMPLETED")
+        assert len(done) == 1, "neither task was refused"
+        with pytest.raises(RuntimeError, match="another task is already"):
+            done.pop().result()
+        sent = await client.trigger_event(EventTrigger(type=ANALYTICS_EVENT, source=CAMERA))
+        async with asyncio.timeout(10):
+            item = await waiting.pop()
+    finally:
+        for task in tasks:
+            task.cancel()
     return item, sent.id
 
 
