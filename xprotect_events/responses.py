@@ -80,12 +80,23 @@ def response_from(
 
 
 def shown_text(text: str, limit: int = MAX_TEXT) -> str:
-    """``text`` the server sent, safe to show: every character that is not printable
-    (C0 and C1 controls, DEL, line and paragraph separators …) as its escape (``\\x1b``,
-    ``\\n``), cut to ``limit`` characters."""
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    """``text`` the server sent, safe to show (:func:`escaped`), cut to ``limit``
+    characters once escaped."""
+    text = _escape_controls(text)
     return printable(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def escaped(text: str) -> str:
+    """``text`` safe to show on one line: every character that is not printable (C0 and C1
+    controls, DEL, line and paragraph separators …) as its escape (``\\x1b``, ``\\n``), a
+    lone surrogate too (:func:`printable`)."""
+    return printable(_escape_controls(text))
+
+
+def _escape_controls(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def printable(text: str) -> str:

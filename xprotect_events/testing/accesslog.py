@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from ..responses import escaped
 from .routing import Handler
 from .state import state_of
 
@@ -32,11 +33,8 @@ _SECRET_NAME = re.compile(r"token|pass|pwd|secret|key|code|credential|auth|sessi
 
 
 def _escaped(text: str) -> str:
-    """``text`` with every character that is not printable as its escape, a space as %20."""
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
-    text = text.replace(" ", "%20")
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    """``text`` on one line (:func:`~xprotect_events.responses.escaped`), a space as %20."""
+    return escaped(text).replace(" ", "%20")
 
 
 def shown_path(request: web.Request) -> str:
