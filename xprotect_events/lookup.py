@@ -228,18 +228,11 @@ async def _stored_events(core: Core, windows: Sequence[Window]) -> list[Event]:
     size = core.profile.max_page_size
     edge = timedelta(microseconds=1)  # the API's bounds are exclusive
     for start, end in windows:
-        since, until = _beyond(start, -edge), _beyond(end, edge)
+        since = listing.short_of(start, edge, desc=False)  # None: no bound that side
+        until = listing.short_of(end, edge, desc=True)
         query = list_query({"since": since, "until": until, "page_size": size}, size)
         found.update({event.id: event async for event in listing.list_events(core, query)})
     return list(found.values())
-
-
-def _beyond(when: datetime, delta: timedelta) -> datetime | None:
-    """``when + delta``; None (no bound) past what a datetime holds."""
-    try:
-        return when + delta
-    except OverflowError:
-        return None
 
 
 async def _evidence(
